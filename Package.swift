@@ -1,0 +1,52 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Tram: an edge-gateway agent for Modbus devices.
+///
+/// Flow (one-way dependencies): Config → Modbus → Schema → Spool → Uplink.
+/// The agent-side modules import no Foundation; see docs/architecture.md.
+let package = Package(
+    name: "tram",
+    platforms: [.macOS(.v15)],
+    products: [
+        .executable(name: "tramctl", targets: ["tramctl"]),
+        .executable(name: "tram-bench", targets: ["tram-bench"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        // C system libraries, each behind one small Swift module.
+        .systemLibrary(name: "CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
+        .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+
+        // libyaml → a node tree with source marks. Pure: parses bytes, does no I/O.
+        .target(name: "TramYAML", dependencies: ["CYAML"]),
+        // Device maps: model, decoding, validation, diagnostics. Pure.
+        .target(name: "TramConfig", dependencies: ["TramYAML"]),
+        // Links, planner, codecs, polling over libmodbus on owned threads.
+        .target(name: "TramModbus", dependencies: [
+            "TramConfig", "CModbus",
+            .product(name: "SystemPackage", package: "swift-system"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        // A libmodbus server that serves device profiles with changing values.
+        .target(name: "TramSimulator", dependencies: ["TramConfig", "TramModbus", "CModbus"]),
+        // tramctl's verbs. The technician's tool may use FoundationEssentials via ArgumentParser.
+        .target(name: "TramCtl", dependencies: [
+            "TramConfig", "TramModbus", "TramSimulator",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "SystemPackage", package: "swift-system"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+        .executableTarget(name: "tramctl", dependencies: ["TramCtl"]),
+        .executableTarget(name: "tram-bench", dependencies: ["TramConfig", "TramModbus", "TramSimulator", "CModbus"], path: "Benchmarks/tram-bench"),
+
+        .testTarget(name: "TramConfigTests", dependencies: ["TramConfig", "TramYAML", "TramModbus"],
+                    exclude: ["testcases"]),
+        .testTarget(name: "TramModbusTests", dependencies: ["TramModbus", "TramConfig", "TramSimulator", "CModbus"]),
+    ]
+)

@@ -1,0 +1,18 @@
+/// A gateway's whole acquisition config: who it is, its links, its devices.
+public struct AgentConfig: Sendable {
+    public struct Gateway: Sendable, Hashable {
+        public var id: String
+        public var site: String
+    }
+
+    public var gateway: Gateway
+    /// Width of the TCP I/O thread pool.
+    public var ioThreads: Int
+    public var links: [LinkConfig]
+    public var devices: [DeviceConfig]
+
+    public static let defaultIOThreads = 4
+
+    public func link(named name: String) -> LinkConfig? { links.first { $0.name == name } }
+    public func device(named name: String) -> DeviceConfig? { devices.first { $0.name == name } }
+}

@@ -1,0 +1,164 @@
+import TramYAML
+
+/// Decodes an agent file. Profiles are resolved through a closure so that this
+/// type stays free of I/O and of the profile cache.
+struct AgentDecoder {
+    static let keys = ["gateway", "profiles", "io_threads", "links", "devices"]
+    static let gatewayKeys = ["id", "site"]
+    static let linkKeys = ["name", "url", "serial", "response_timeout", "byte_timeout", "connect_timeout"]
+    static let serialKeys = ["baud", "parity", "data_bits", "stop_bits", "mode", "rts", "rts_delay"]
+    static let deviceKeys = ["name", "link", "unit", "profile", "points", "address_base", "defaults", "poll_interval", "timeout", "limits"]
+
+    let file: String
+    let log: DiagnosticLog
+    /// Looks up `profile:` references; reports and returns nil when one cannot be found.
+    let resolveProfile: (_ reference: String, _ at: SourceLocation) -> Profile?
+
+    func decode(_ root: YAMLNode) -> AgentConfig? {
+        guard let map = MappingReader(root, file: file, log: log, what: "an agent file", allowedKeys: Self.keys) else { return nil }
+        let gateway = decodeGateway(map.require("gateway", what: "an agent file"))
+        let ioThreads = map.integer("io_threads", in: 1...256) ?? AgentConfig.defaultIOThreads
+        let links = (map.list("links") ?? []).compactMap(decodeLink)
+        if !map.has("links") { log.error("missing required key 'links' in an agent file", at: map.location) }
+        checkUniqueNames(links.map { ($0.name, $0.location) }, what: "link")
+        let devices = (map.list("devices") ?? []).compactMap { decodeDevice($0, links: links) }
+        if !map.has("devices") { log.error("missing required key 'devices' in an agent file", at: map.location) }
+        checkUniqueNames(devices.map { ($0.name, $0.location) }, what: "device")
+        checkUnitClashes(devices)
+        guard let gateway else { return nil }
+        return AgentConfig(gateway: gateway, ioThreads: ioThreads, links: links, devices: devices)
+    }
+
+    private func decodeGateway(_ node: YAMLNode?) -> AgentConfig.Gateway? {
+        guard let node, let map = MappingReader(node, file: file, log: log, what: "gateway", allowedKeys: Self.gatewayKeys) else { return nil }
+        guard map.require("id", what: "gateway") != nil, let id = map.string("id") else { return nil }
+        if !Naming.isValid(id) {
+            log.error("gateway id '\(id)' may hold only letters, digits, '_', '-' and '.'", at: map.location(of: map.value("id")!))
+        }
+        return AgentConfig.Gateway(id: id, site: map.string("site") ?? "")
+    }
+
+    private func decodeLink(_ node: YAMLNode) -> LinkConfig? {
+        guard let map = MappingReader(node, file: file, log: log, what: "a link", allowedKeys: Self.linkKeys) else { return nil }
+        let name = map.require("name", what: "a link") != nil ? map.string("name") : nil
+        var endpoint: LinkConfig.Endpoint?
+        if map.require("url", what: "a link") != nil, let (text, urlNode) = map.scalarText("url", expected: "a link URL") {
+            switch EndpointSyntax.parse(text) {
+            case .failure(let error):
+                log.error(error.message, at: map.location(of: urlNode))
+            case .success(.tcp(let host, let port)):
+                endpoint = .tcp(host: host, port: port)
+            case .success(.rtuOverTCP(let host, let port)):
+                endpoint = .rtuOverTCP(host: host, port: port)
+            case .success(.rtu(let device)):
+                endpoint = .rtu(device: device, serial: decodeSerial(map.value("serial")))
+            }
+            if let endpoint, map.has("serial"), case .rtu = endpoint {} else if map.has("serial") {
+                log.error("'serial' settings apply to rtu:// links only", at: map.location(of: map.value("serial") ?? map.node))
+            }
+        }
+        let defaults = LinkConfig(name: "", endpoint: .tcp(host: "", port: 0))
+        let responseTimeout = map.duration("response_timeout", atLeast: .milliseconds(1)) ?? defaults.responseTimeout
+        let byteTimeout = map.duration("byte_timeout", atLeast: .microseconds(100)) ?? defaults.byteTimeout
+        let connectTimeout = map.duration("connect_timeout", atLeast: .milliseconds(1)) ?? defaults.connectTimeout
+        guard let name, let endpoint else { return nil }
+        return LinkConfig(name: name, endpoint: endpoint, responseTimeout: responseTimeout, byteTimeout: byteTimeout,
+                          connectTimeout: connectTimeout, location: map.location)
+    }
+
+    private func decodeSerial(_ node: YAMLNode?) -> SerialSettings {
+        var serial = SerialSettings()
+        guard let node, let map = MappingReader(node, file: file, log: log, what: "serial settings", allowedKeys: Self.serialKeys) else { return serial }
+        if let baud = map.integer("baud", in: 50...4_000_000) {
+            serial.baud = baud
+            if !SerialSettings.baudRates.contains(baud) {
+                log.warning("baud \(baud) is not a common rate (\(SerialSettings.baudRates.map(String.init).joined(separator: ", ")))", at: map.location(of: map.value("baud")!))
+            }
+        }
+        serial.parity = map.choice("parity", [("none", .none), ("even", .even), ("odd", .odd), ("N", .none), ("E", .even), ("O", .odd)]) ?? serial.parity
+        serial.dataBits = map.integer("data_bits", in: 5...8) ?? serial.dataBits
+        serial.stopBits = map.integer("stop_bits", in: 1...2) ?? serial.stopBits
+        serial.mode = map.choice("mode", [("rs232", SerialSettings.Mode.rs232), ("rs485", .rs485)])
+        serial.rts = map.choice("rts", [("none", .none), ("up", .up), ("down", .down)]) ?? serial.rts
+        serial.rtsDelay = map.duration("rts_delay")
+        return serial
+    }
+
+    private func decodeDevice(_ node: YAMLNode, links: [LinkConfig]) -> DeviceConfig? {
+        guard let map = MappingReader(node, file: file, log: log, what: "a device", allowedKeys: Self.deviceKeys) else { return nil }
+        let name = map.require("name", what: "a device") != nil ? map.string("name") : nil
+        if let name, !Naming.isValid(name) {
+            log.error("device name '\(name)' may hold only letters, digits, '_', '-' and '.'", at: map.location(of: map.value("name")!))
+        }
+        var link: LinkConfig?
+        let linkName = map.require("link", what: "a device") != nil ? map.string("link") : nil
+        if let linkName {
+            link = links.first { $0.name == linkName }
+            if link == nil {
+                log.error("device '\(name ?? "?")' names link '\(linkName)', which is not defined\(Suggestion.hint(for: linkName, among: links.map(\.name)))", at: map.location(of: map.value("link")!))
+            }
+        }
+        let unit = map.require("unit", what: "a device") != nil ? map.integer("unit", in: 0...255) : nil
+        if let unit, let link, link.endpoint.isSerialBus, !(1...247).contains(unit) {
+            log.error("unit \(unit) cannot be polled on a serial bus: unit ids there run from 1 to 247 (0 is broadcast, which no device answers)", at: map.location(of: map.value("unit")!))
+        }
+        let pollInterval = map.duration("poll_interval", atLeast: .milliseconds(10)) ?? .seconds(1)
+        let timeout = map.duration("timeout", atLeast: .milliseconds(1))
+
+        var profile: Profile?
+        var points: [Point] = []
+        var limits = RequestLimits.default
+        let reference = map.string("profile")
+        switch (reference, map.has("points")) {
+        case (let reference?, false):
+            profile = resolveProfile(reference, map.location(of: map.value("profile")!))
+            points = profile?.points ?? []
+            limits = profile?.limits ?? .default
+            if map.has("address_base") || map.has("defaults") {
+                log.error("'address_base' and 'defaults' belong to inline points; the profile sets its own", at: map.location(of: map.value("address_base") ?? map.value("defaults")!))
+            }
+        case (nil, true):
+            let profileDecoder = ProfileDecoder(file: file, log: log)
+            let base = profileDecoder.decodeAddressBase(map, what: "a device with inline points")
+            let defaults = profileDecoder.decodeDefaults(map.value("defaults"), addressBase: base ?? 0)
+            points = profileDecoder.decodePoints(map.value("points"), defaults: defaults)
+        case (_?, true):
+            log.error("device '\(name ?? "?")' has both 'profile' and 'points'; give one", at: map.location)
+        case (nil, false):
+            if !map.has("profile") { log.error("device '\(name ?? "?")' needs 'profile' (a file under Devices/) or inline 'points'", at: map.location) }
+        }
+        let overrides = map.value("limits")
+        limits = LimitsDecoder(file: file, log: log).decode(overrides, over: limits)
+        if reference == nil || overrides != nil {
+            // Inline points, or a profile under tighter limits: check the set as this device will read it.
+            PointSetValidator(log: log).validate(points, limits: limits)
+        }
+        guard let name, let linkName, let unit else { return nil }
+        return DeviceConfig(name: name, link: linkName, unit: unit, profileReference: reference, profile: profile, points: points,
+                            limits: limits, pollInterval: pollInterval, timeout: timeout, location: map.location)
+    }
+
+    private func checkUniqueNames(_ names: [(String, SourceLocation)], what: String) {
+        var seen: [String: SourceLocation] = [:]
+        for (name, location) in names {
+            if let first = seen[name] {
+                log.error("duplicate \(what) name '\(name)' (first defined at line \(first.mark.line))", at: location)
+            } else {
+                seen[name] = location
+            }
+        }
+    }
+
+    /// Two devices with one unit id on one link would answer each other's requests.
+    private func checkUnitClashes(_ devices: [DeviceConfig]) {
+        var seen: [String: DeviceConfig] = [:]
+        for device in devices {
+            let key = "\(device.link)#\(device.unit)"
+            if let first = seen[key] {
+                log.error("devices '\(first.name)' and '\(device.name)' both use unit \(device.unit) on link '\(device.link)'", at: device.location)
+            } else {
+                seen[key] = device
+            }
+        }
+    }
+}

@@ -1,0 +1,60 @@
+/// A physical or logical path to devices: a TCP endpoint, a serial bus, or a serial bus behind a TCP device server.
+public struct LinkConfig: Sendable, Hashable {
+    public enum Endpoint: Sendable, Hashable, CustomStringConvertible {
+        case tcp(host: String, port: Int)
+        case rtu(device: String, serial: SerialSettings)
+        /// RTU frames over a TCP socket (serial device servers in transparent mode).
+        case rtuOverTCP(host: String, port: Int)
+
+        public var description: String {
+            switch self {
+            case .tcp(let host, let port): "tcp://\(host):\(port)"
+            case .rtu(let device, _): "rtu://\(device)"
+            case .rtuOverTCP(let host, let port): "rtu+tcp://\(host):\(port)"
+            }
+        }
+
+        /// A serial line (local or behind a device server) carries one request at a time for all its units.
+        public var isSerialBus: Bool {
+            if case .tcp = self { return false }
+            return true
+        }
+    }
+
+    public var name: String
+    public var endpoint: Endpoint
+    public var responseTimeout: Duration
+    public var byteTimeout: Duration
+    public var connectTimeout: Duration
+    public var location: SourceLocation
+
+    public init(name: String, endpoint: Endpoint, responseTimeout: Duration = .seconds(1), byteTimeout: Duration = .milliseconds(500),
+                connectTimeout: Duration = .seconds(3), location: SourceLocation = SourceLocation.unknown) {
+        self.name = name
+        self.endpoint = endpoint
+        self.responseTimeout = responseTimeout
+        self.byteTimeout = byteTimeout
+        self.connectTimeout = connectTimeout
+        self.location = location
+    }
+}
+
+/// Serial line settings, including the RS-485 controls libmodbus exposes.
+public struct SerialSettings: Sendable, Hashable {
+    public enum Parity: String, Sendable, Hashable { case none, even, odd }
+    public enum Mode: String, Sendable, Hashable { case rs232, rs485 }
+    public enum RTS: String, Sendable, Hashable { case none, up, down }
+
+    public var baud: Int = 9600
+    public var parity: Parity = .none
+    public var dataBits: Int = 8
+    public var stopBits: Int = 1
+    /// nil leaves the port's mode as the driver has it.
+    public var mode: Mode?
+    public var rts: RTS = .none
+    public var rtsDelay: Duration?
+
+    public init() {}
+
+    public static let baudRates = [1200, 2400, 4800, 9600, 14400, 19200, 38400, 57600, 115200, 230400]
+}

@@ -1,0 +1,61 @@
+/// One named value on a device: where it lives and how to read it.
+public struct Point: Sendable, Hashable {
+    public var name: String
+    public var table: RegisterTable
+    /// The PDU (wire, 0-based) address, whatever the profile's numbering.
+    public var address: Int
+    public var type: ValueType
+    public var order: WordOrder
+    public var scale: Double
+    public var offset: Double
+    /// Name of an int16 point holding a power-of-ten exponent (SunSpec `_SF`).
+    public var scaleFrom: String?
+    public var unit: String
+    /// The device may reject this point with exception 02; Tram then stops asking.
+    public var isOptional: Bool
+    public var notAvailable: [Sentinel]
+    public var description: String
+    public var location: SourceLocation
+
+    public init(
+        name: String, table: RegisterTable, address: Int, type: ValueType, order: WordOrder = .abcd,
+        scale: Double = 1, offset: Double = 0, scaleFrom: String? = nil, unit: String = "",
+        isOptional: Bool = false, notAvailable: [Sentinel] = [], description: String = "",
+        location: SourceLocation = SourceLocation.unknown
+    ) {
+        self.name = name
+        self.table = table
+        self.address = address
+        self.type = type
+        self.order = order
+        self.scale = scale
+        self.offset = offset
+        self.scaleFrom = scaleFrom
+        self.unit = unit
+        self.isOptional = isOptional
+        self.notAvailable = notAvailable
+        self.description = description
+        self.location = location
+    }
+
+    /// Registers (or bits) the point occupies.
+    public var width: Int { type.registerCount }
+
+    /// The last address the point occupies.
+    public var lastAddress: Int { address + width - 1 }
+}
+
+/// A raw value a device uses to mean "no value here" (SunSpec's 0x8000, a NaN).
+public enum Sentinel: Sendable, Hashable, CustomStringConvertible {
+    /// The value's bits as read, in the type's width (0x8000 for int16 -32768).
+    case bits(UInt64)
+    /// Any NaN of a float type.
+    case nan
+
+    public var description: String {
+        switch self {
+        case .bits(let value): "0x" + String(value, radix: 16, uppercase: true)
+        case .nan: "nan"
+        }
+    }
+}

@@ -1,0 +1,81 @@
+/// How Tram reads scalar text: integers (decimal, 0x hex, 0b binary, `_` separators),
+/// numbers, booleans and durations with units.
+enum ScalarSyntax {
+    static func integer(_ text: String) -> Int64? {
+        var body = Substring(text.filter { $0 != "_" })
+        var negative = false
+        if body.hasPrefix("-") { negative = true; body = body.dropFirst() } else if body.hasPrefix("+") { body = body.dropFirst() }
+        var radix = 10
+        if body.hasPrefix("0x") || body.hasPrefix("0X") { radix = 16; body = body.dropFirst(2) } else if body.hasPrefix("0b") || body.hasPrefix("0B") { radix = 2; body = body.dropFirst(2) }
+        guard !body.isEmpty, let magnitude = UInt64(body, radix: radix) else { return nil }
+        if negative {
+            guard magnitude <= UInt64(Int64.max) + 1 else { return nil }
+            return magnitude == UInt64(Int64.max) + 1 ? Int64.min : -Int64(magnitude)
+        }
+        // Hex up to 64 bits is a bit pattern (0xFFFFFFFFFFFFFFFF is a valid uint64 sentinel).
+        if radix != 10 { return Int64(bitPattern: magnitude) }
+        guard magnitude <= UInt64(Int64.max) else { return nil }
+        return Int64(magnitude)
+    }
+
+    /// An unsigned 64-bit value, for uint64 sentinels above Int64.max written in decimal.
+    static func unsigned(_ text: String) -> UInt64? {
+        let body = text.filter { $0 != "_" }
+        if body.hasPrefix("0x") || body.hasPrefix("0X") { return UInt64(body.dropFirst(2), radix: 16) }
+        return UInt64(body)
+    }
+
+    static func number(_ text: String) -> Double? {
+        if let integer = integer(text), !(text.hasPrefix("0x") || text.hasPrefix("0X")) { return Double(integer) }
+        switch text.lowercased() {
+        case ".nan", "nan": return .nan
+        case ".inf", "inf", "+.inf", "+inf": return .infinity
+        case "-.inf", "-inf": return -.infinity
+        default: return Double(text)
+        }
+    }
+
+    static func bool(_ text: String) -> Bool? {
+        switch text.lowercased() {
+        case "true", "yes", "on": return true
+        case "false", "no", "off": return false
+        default: return nil
+        }
+    }
+
+    /// `250ms`, `1s`, `1.5s`, `2m`, `500us`, `1h`.
+    static func duration(_ text: String) -> Duration? {
+        let units: [(suffix: String, nanoseconds: Double)] = [
+            ("ms", 1e6), ("us", 1e3), ("µs", 1e3), ("ns", 1), ("s", 1e9), ("m", 60e9), ("h", 3600e9),
+        ]
+        for unit in units where text.hasSuffix(unit.suffix) {
+            guard let value = Double(text.dropLast(unit.suffix.count)), value >= 0, value.isFinite else { return nil }
+            let nanoseconds = value * unit.nanoseconds
+            guard nanoseconds < 1e18 else { return nil }
+            return .nanoseconds(Int64(nanoseconds.rounded()))
+        }
+        return nil
+    }
+}
+
+extension Duration {
+    /// Whole milliseconds, for display and for C APIs.
+    public var milliseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
+    }
+
+    /// Whole microseconds.
+    public var microseconds: Int64 {
+        let (seconds, attoseconds) = components
+        return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
+    }
+
+    /// Short human text: `500ms`, `1s`, `1.5s`.
+    public var shortDescription: String {
+        let us = microseconds
+        if us % 1_000_000 == 0 { return "\(us / 1_000_000)s" }
+        if us % 1000 == 0 { return "\(us / 1000)ms" }
+        return "\(us)us"
+    }
+}

@@ -1,0 +1,77 @@
+import Logging
+import TramConfig
+
+/// Wires a config's links and devices to I/O threads and polls devices on demand.
+///
+/// Each serial link (local or behind a device server) gets its own one-thread
+/// executor: all unit ids on the bus are serialised through it. TCP links share
+/// one pool of `io_threads` threads, one lane (one connection) per endpoint.
+/// Callers use `async` methods; the blocking work never touches the cooperative pool.
+public final class AcquisitionEngine: Sendable {
+    private struct LinkEntry: @unchecked Sendable {
+        let executor: IOExecutor
+        let lane: IOExecutor.Lane
+        /// Touched only by jobs on `lane`.
+        let session: LinkSession
+    }
+
+    private struct DeviceEntry: @unchecked Sendable {
+        let link: LinkEntry
+        /// Touched only by jobs on the link's lane.
+        let poller: DevicePoller
+    }
+
+    public let config: AgentConfig
+    private let tcpExecutor: IOExecutor?
+    private let serialExecutors: [IOExecutor]
+    private let devices: [String: DeviceEntry]
+
+    public init(config: AgentConfig, logger: Logger) {
+        self.config = config
+        let needsTCPPool = config.links.contains { !$0.endpoint.isSerialBus }
+        let pool = needsTCPPool ? IOExecutor(threads: config.ioThreads, name: "tram-tcp") : nil
+        var serial: [IOExecutor] = []
+        var links: [String: LinkEntry] = [:]
+        for link in config.links {
+            let executor: IOExecutor
+            if link.endpoint.isSerialBus {
+                executor = IOExecutor(threads: 1, name: "tram-bus-\(link.name)")
+                serial.append(executor)
+            } else {
+                executor = pool!
+            }
+            links[link.name] = LinkEntry(executor: executor, lane: IOExecutor.Lane(name: link.name), session: LinkSession(link: link, logger: logger))
+        }
+        var devices: [String: DeviceEntry] = [:]
+        for device in config.devices {
+            guard let link = links[device.link] else { continue }
+            devices[device.name] = DeviceEntry(link: link, poller: DevicePoller(device: device, logger: logger))
+        }
+        tcpExecutor = pool
+        serialExecutors = serial
+        self.devices = devices
+    }
+
+    /// Polls one device once. Nil if the config has no such device.
+    public func poll(_ device: String) async -> DeviceReading? {
+        guard let entry = devices[device] else { return nil }
+        return await entry.link.executor.run(on: entry.link.lane) {
+            entry.poller.poll(on: entry.link.session)
+        }
+    }
+
+    /// The device's current request plan (which may have been split after exception 02).
+    public func plan(of device: String) async -> [ReadRequest]? {
+        guard let entry = devices[device] else { return nil }
+        return await entry.link.executor.run(on: entry.link.lane) { entry.poller.requests }
+    }
+
+    /// Closes every link and stops the I/O threads once their queued work is done.
+    public func shutdown() async {
+        for entry in devices.values {
+            await entry.link.executor.run(on: entry.link.lane) { entry.link.session.connection.close() }
+        }
+        tcpExecutor?.shutdown()
+        serialExecutors.forEach { $0.shutdown() }
+    }
+}

@@ -1,0 +1,143 @@
+import Logging
+import TramConfig
+
+/// Polls one device: runs its plan over the link, decodes each answer, and
+/// adapts the plan when the device rejects an address. Confined to its link's lane.
+public final class DevicePoller {
+    public let device: DeviceConfig
+    public private(set) var requests: [ReadRequest]
+    public private(set) var health = DeviceHealth()
+    /// Optional points the device rejected; they are no longer requested.
+    public private(set) var unsupported: Set<Int> = []
+    private var readings: [PointReading]
+    private let scalePoint: [Int?]
+    private let registers = UnsafeMutablePointer<UInt16>.allocate(capacity: RequestLimits.modbusMaxBits)
+    private let bits = UnsafeMutablePointer<UInt8>.allocate(capacity: RequestLimits.modbusMaxBits)
+    private let logger: Logger
+
+    public init(device: DeviceConfig, logger: Logger) {
+        self.device = device
+        self.logger = logger
+        requests = RequestPlanner.plan(device.points, limits: device.limits)
+        readings = device.points.indices.map { PointReading(point: $0, value: nil, quality: .pending, exponent: 0, timestamp: .zero) }
+        let indexByName = Dictionary(device.points.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+        scalePoint = device.points.map { point in point.scaleFrom.flatMap { indexByName[$0] } }
+    }
+
+    deinit {
+        registers.deallocate()
+        bits.deallocate()
+    }
+
+    /// Runs one cycle on `session`'s link. Blocking: call it on the link's lane only.
+    func poll(on session: LinkSession) -> DeviceReading {
+        var outcomes: [RequestOutcome] = []
+        outcomes.reserveCapacity(requests.count)
+        var index = 0
+        while index < requests.count {
+            let request = requests[index]
+            let started = Timestamp.monotonicNow()
+            let error = perform(request, on: session)
+            if case .exception(2)? = error, adapt(at: index) { continue }
+            outcomes.append(RequestOutcome(request: request, error: error, roundTripNanoseconds: Timestamp.monotonicNow() - started))
+            index += 1
+        }
+        for i in unsupported { readings[i].quality = .unsupported; readings[i].value = nil }
+        updateHealth(outcomes)
+        return DeviceReading(device: device.name, points: readings, requests: outcomes, health: health)
+    }
+
+    /// Reads one request and decodes its points; marks them with the error if it fails.
+    private func perform(_ request: ReadRequest, on session: LinkSession) -> ModbusError? {
+        if let down = session.ensureOpen() {
+            mark(request, .linkDown)
+            return down
+        }
+        session.pace(device.limits.pause)
+        session.connection.setResponseTimeout(device.timeout ?? session.link.responseTimeout)
+        do {
+            try session.connection.read(request, unit: device.unit, into: registers, scratch: bits)
+        } catch {
+            session.frameEnded()
+            session.record(error)
+            mark(request, Quality(error))
+            return error
+        }
+        session.frameEnded()
+        session.record(nil)
+        let timestamp = Timestamp.now()
+        decode(request, timestamp: timestamp)
+        return nil
+    }
+
+    private func decode(_ request: ReadRequest, timestamp: Timestamp) {
+        let buffer = UnsafeBufferPointer(start: registers, count: request.count)
+        for i in request.points {
+            let point = device.points[i]
+            let value = RegisterCodec.decode(point, registers: buffer, base: request.address)
+            readings[i].value = value
+            readings[i].timestamp = timestamp
+            readings[i].quality = RegisterCodec.isNotAvailable(value, point: point) ? .notAvailable : .good
+        }
+        // Exponents after values: a scale register is in the same request, decoded above.
+        for i in request.points {
+            guard let s = scalePoint[i] else { continue }
+            if readings[s].quality == .good, let exponent = readings[s].value?.exponent {
+                readings[i].exponent = exponent
+            } else if readings[i].quality == .good {
+                readings[i].quality = .notAvailable
+            }
+        }
+    }
+
+    private func mark(_ request: ReadRequest, _ quality: Quality) {
+        for i in request.points {
+            readings[i].quality = quality
+            readings[i].value = nil
+        }
+    }
+
+    /// After exception 02: split a coalesced request, or retire a rejected optional point.
+    /// Returns true when the plan changed and the request at `index` should be tried again.
+    private func adapt(at index: Int) -> Bool {
+        let request = requests[index]
+        let halves = RequestPlanner.split(request, points: device.points, limits: device.limits)
+        if halves.count > 1 {
+            requests.replaceSubrange(index...index, with: halves)
+            health.splits += 1
+            logger.notice("device rejected a coalesced request with exception 02; split it to isolate the address",
+                          metadata: ["device": "\(device.name)", "request": "\(request)", "into": "\(halves)"])
+            return true
+        }
+        let points = request.points
+        guard points.allSatisfy({ device.points[$0].isOptional }) else { return false }
+        requests.remove(at: index)
+        for i in points {
+            unsupported.insert(i)
+            health.unsupportedPoints.append(device.points[i].name)
+        }
+        logger.notice("device does not support optional points; no longer requesting them",
+                      metadata: ["device": "\(device.name)", "points": "\(points.map { device.points[$0].name })"])
+        return true
+    }
+
+    private func updateHealth(_ outcomes: [RequestOutcome]) {
+        health.cycles += 1
+        let failed = outcomes.filter { $0.error != nil }
+        health.failedRequests += failed.count
+        if let last = failed.last?.error {
+            health.lastError = "\(last)"
+            health.lastErrorWallMilliseconds = Timestamp.now().wallMilliseconds
+        }
+        if failed.isEmpty {
+            health.state = .online
+            health.consecutiveFailedCycles = 0
+        } else if failed.count < outcomes.count {
+            health.state = .degraded
+            health.consecutiveFailedCycles = 0
+        } else {
+            health.state = .offline
+            health.consecutiveFailedCycles += 1
+        }
+    }
+}

@@ -1,0 +1,41 @@
+/// Whether a point's value can be trusted, and if not, why.
+public enum Quality: Sendable, Equatable, CustomStringConvertible {
+    case good
+    /// The device sent one of the point's "not available" markers.
+    case notAvailable
+    /// The device answered a Modbus exception.
+    case exception(Int)
+    case timeout
+    /// The link is reconnecting; the request was not sent.
+    case linkDown
+    /// Transport or framing error.
+    case ioError
+    /// An optional point the device rejected with exception 02; no longer requested.
+    case unsupported
+    /// Not read yet.
+    case pending
+
+    public var isGood: Bool { self == .good }
+
+    public var description: String {
+        switch self {
+        case .good: "good"
+        case .notAvailable: "not_available"
+        case .exception(let code): "exception(\(code))"
+        case .timeout: "timeout"
+        case .linkDown: "link_down"
+        case .ioError: "io_error"
+        case .unsupported: "unsupported"
+        case .pending: "pending"
+        }
+    }
+
+    init(_ error: ModbusError) {
+        switch error {
+        case .exception(let code): self = .exception(code)
+        case .timeout: self = .timeout
+        case .linkDown, .connectFailed, .portBusy: self = .linkDown
+        case .io: self = .ioError
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import CYAML
+
+/// A YAML syntax error, at the place libyaml found it.
+public struct YAMLSyntaxError: Error, Sendable {
+    public var message: String
+    public var mark: SourceMark
+}
+
+/// Parses YAML text with libyaml into ``YAMLNode`` trees.
+///
+/// It reads bytes, not files: callers own the I/O. Aliases are expanded, with
+/// limits on depth and on the expanded size so that a hostile file (a
+/// self-referencing anchor, a "billion laughs" alias bomb) is an error, not a hang.
+public enum YAMLParser {
+    /// Deepest nesting accepted.
+    public static let maximumDepth = 64
+    /// Largest number of nodes after alias expansion.
+    public static let maximumNodes = 200_000
+
+    /// Parses the first document of `bytes`. An empty stream gives `nil`.
+    public static func parse(_ bytes: [UInt8]) throws(YAMLSyntaxError) -> YAMLNode? {
+        var parser = yaml_parser_t()
+        guard yaml_parser_initialize(&parser) == 1 else {
+            throw YAMLSyntaxError(message: "libyaml could not start (out of memory)", mark: SourceMark(line: 1, column: 1))
+        }
+        defer { yaml_parser_delete(&parser) }
+
+        var document = yaml_document_t()
+        let loaded: Int32 = bytes.withUnsafeBufferPointer { buffer in
+            // libyaml reads the buffer during yaml_parser_load only.
+            yaml_parser_set_input_string(&parser, buffer.baseAddress ?? UnsafePointer(bitPattern: 1), buffer.count)
+            return yaml_parser_load(&parser, &document)
+        }
+        guard loaded == 1 else {
+            throw syntaxError(parser)
+        }
+        defer { yaml_document_delete(&document) }
+
+        guard let root = yaml_document_get_root_node(&document) else { return nil }
+        var builder = TreeBuilder(document: &document)
+        return try builder.build(root, depth: 0)
+    }
+
+    private static func syntaxError(_ parser: yaml_parser_t) -> YAMLSyntaxError {
+        let problem = parser.problem.map { String(cString: $0) } ?? "invalid YAML"
+        let context = parser.context.map { String(cString: $0) }
+        let mark = SourceMark(line: Int(parser.problem_mark.line) + 1, column: Int(parser.problem_mark.column) + 1)
+        let message = context.map { "\(problem) \($0)" } ?? problem
+        return YAMLSyntaxError(message: message, mark: mark)
+    }
+}
+
+/// Walks a libyaml document and copies it into Swift values.
+private struct TreeBuilder {
+    let document: UnsafeMutablePointer<yaml_document_t>
+    var nodeCount = 0
+
+    init(document: UnsafeMutablePointer<yaml_document_t>) {
+        self.document = document
+    }
+
+    mutating func build(_ node: UnsafeMutablePointer<yaml_node_t>, depth: Int) throws(YAMLSyntaxError) -> YAMLNode {
+        let mark = SourceMark(line: Int(node.pointee.start_mark.line) + 1, column: Int(node.pointee.start_mark.column) + 1)
+        nodeCount += 1
+        guard depth <= YAMLParser.maximumDepth else {
+            throw YAMLSyntaxError(message: "nesting deeper than \(YAMLParser.maximumDepth) levels (a recursive alias?)", mark: mark)
+        }
+        guard nodeCount <= YAMLParser.maximumNodes else {
+            throw YAMLSyntaxError(message: "document expands to more than \(YAMLParser.maximumNodes) nodes (an alias bomb?)", mark: mark)
+        }
+        switch node.pointee.type {
+        case YAML_SCALAR_NODE:
+            let scalar = node.pointee.data.scalar
+            let text = scalar.value.map { pointer in
+                String(decoding: UnsafeBufferPointer(start: pointer, count: scalar.length), as: UTF8.self)
+            } ?? ""
+            return YAMLNode(.scalar(text, quoted: scalar.style != YAML_PLAIN_SCALAR_STYLE), mark: mark)
+        case YAML_SEQUENCE_NODE:
+            var items: [YAMLNode] = []
+            var cursor = node.pointee.data.sequence.items.start
+            let top = node.pointee.data.sequence.items.top
+            while let item = cursor, item != top {
+                items.append(try build(child(item.pointee, mark: mark), depth: depth + 1))
+                cursor = item + 1
+            }
+            return YAMLNode(.sequence(items), mark: mark)
+        case YAML_MAPPING_NODE:
+            var pairs: [YAMLPair] = []
+            var cursor = node.pointee.data.mapping.pairs.start
+            let top = node.pointee.data.mapping.pairs.top
+            while let pair = cursor, pair != top {
+                let key = try build(child(pair.pointee.key, mark: mark), depth: depth + 1)
+                let value = try build(child(pair.pointee.value, mark: mark), depth: depth + 1)
+                pairs.append(YAMLPair(key: key, value: value))
+                cursor = pair + 1
+            }
+            return YAMLNode(.mapping(pairs), mark: mark)
+        default:
+            return YAMLNode(.scalar("", quoted: false), mark: mark)
+        }
+    }
+
+    private func child(_ index: Int32, mark: SourceMark) throws(YAMLSyntaxError) -> UnsafeMutablePointer<yaml_node_t> {
+        guard let node = yaml_document_get_node(document, index) else {
+            throw YAMLSyntaxError(message: "broken node reference", mark: mark)
+        }
+        return node
+    }
+}

@@ -1,0 +1,465 @@
+#!/usr/bin/env python3
+"""Fake Modbus PLC for Tram's integration tests (pymodbus==3.8.6).
+
+Run as a subprocess:
+
+    python3 plc.py --tcp 127.0.0.1:5020 --units 1,2 --values values.json
+    python3 plc.py --tcp 127.0.0.1:0 ...           # OS picks the port (see PORT line)
+    python3 plc.py --tcp 127.0.0.1:0 --framer rtu  # RTU frames over TCP ("rtu+tcp")
+    python3 plc.py --rtu /tmp/x/ptyA --units 1,2 --values values.json
+
+Values file (JSON), 0-based PDU (wire) addresses, one key per unit id:
+
+    {"1": {"holding":        {"0": [16457, 4059], "100": [1, 2, 3]},
+           "input":          {"0x10": [0, 1]},
+           "coil":           {"0": [1, 0, 1]},
+           "discrete_input": {"5": [1]}}}
+
+Each list is written starting at its address.  Words may be ints (0..65535) or
+strings such as "0x4049"; bits are 0/1/true/false.  Only the addresses given
+exist: a request touching any other address gets exception 02 (ILLEGAL DATA
+ADDRESS).  PDU address N on the wire is the JSON address N (pymodbus' own
+ModbusSlaveContext adds 1 to every address; this program does not use that
+mapping).  Units listed with --units but absent from the file have no
+registers at all.  Requests for a unit id that is not served are ignored
+(no answer, as on an RS-485 bus) unless --missing-unit exception is given,
+which answers exception 0x0B (gateway target failed to respond).
+
+stdout protocol
+---------------
+Before serving:   "PORT <n>" (TCP only: the port actually bound), then "READY".
+Then one reply line per control command, nothing else.  Logging goes to stderr.
+
+Control (stdin, one command per line, one reply line each: "OK[ ...]" or "ERR <why>")
+----------------------------------------------------------------------------------
+    ping                              -> OK
+    silence on|off [UNIT ...]         stop/resume answering (all units, or those units)
+    delay MS [UNIT ...]               answer after MS milliseconds (0 = no delay)
+    set UNIT TABLE ADDR V1 [V2 ...]   write values from ADDR on (creates registers)
+    get UNIT TABLE ADDR [COUNT]       -> OK v1 v2 ...   (ERR if any is missing)
+    unset UNIT TABLE ADDR [COUNT]     remove registers (reads of them -> exception 02)
+    requests                          -> OK <n>  requests received since start/clear
+    log                               -> OK unit:fc:addr:count ...  (received requests, oldest first)
+    clear                             reset the request counter and log
+    quit                              -> OK, then exit
+TABLE is holding | input | coil | discrete_input (aliases: hr, ir, co, di,
+holding_register, input_register, coils, discrete_inputs, discrete).
+Numbers may be decimal or 0x-hex.  When stdin reaches EOF the program exits
+(so a PLC never outlives the test that started it); --ignore-stdin-eof keeps it
+running (for manual use with stdin closed, e.g. `plc.py ... </dev/null &`).
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections import deque
+
+from pymodbus.datastore import (
+    ModbusServerContext,
+    ModbusSlaveContext,
+    ModbusSparseDataBlock,
+)
+from pymodbus.exceptions import ModbusIOException, NoSuchSlaveException
+from pymodbus.framer import FramerType
+from pymodbus.pdu import ExceptionResponse
+from pymodbus.server import ModbusSerialServer, ModbusTcpServer
+from pymodbus.server.requesthandler import ServerRequestHandler
+
+log = logging.getLogger("plc")
+
+TABLES = {
+    "holding": "h", "hr": "h", "holding_register": "h", "holding_registers": "h",
+    "input": "i", "ir": "i", "input_register": "i", "input_registers": "i",
+    "coil": "c", "co": "c", "coils": "c",
+    "discrete_input": "d", "di": "d", "discrete_inputs": "d", "discrete": "d",
+}
+BIT_TABLES = {"c", "d"}
+# Function code -> (table, max count) for the count checks pymodbus 3.8.6 omits.
+READ_LIMITS = {1: 2000, 2: 2000, 3: 125, 4: 125}
+WRITE_LIMITS = {15: 1968, 16: 123}
+
+
+def parse_int(text) -> int:
+    if isinstance(text, bool):
+        return int(text)
+    if isinstance(text, int):
+        return text
+    return int(str(text).strip(), 0)
+
+
+def table_key(name: str) -> str:
+    try:
+        return TABLES[name.strip().lower()]
+    except KeyError:
+        raise ValueError(f"unknown table {name!r} (use holding|input|coil|discrete_input)") from None
+
+
+def check_value(table: str, value) -> int | bool:
+    v = parse_int(value)
+    if table in BIT_TABLES:
+        if v not in (0, 1):
+            raise ValueError(f"bit value must be 0 or 1, got {value!r}")
+        return bool(v)
+    if not 0 <= v <= 0xFFFF:
+        raise ValueError(f"register value out of 0..65535: {value!r}")
+    return v
+
+
+def check_address(addr: int, count: int = 1) -> None:
+    if addr < 0 or addr + count > 0x10000:
+        raise ValueError(f"address range {addr}..{addr + count - 1} outside 0..65535")
+
+
+class PlcUnit(ModbusSlaveContext):
+    """One unit id's datastore.  PDU address N is block key N (no +1 shift)."""
+
+    def __init__(self):
+        super().__init__(
+            di=ModbusSparseDataBlock({}), co=ModbusSparseDataBlock({}),
+            ir=ModbusSparseDataBlock({}), hr=ModbusSparseDataBlock({}),
+        )
+
+    def validate(self, fc_as_hex, address, count=1):
+        if count < 1:
+            return False
+        keys = self.store[self.decode(fc_as_hex)].values
+        return all(a in keys for a in range(address, address + count))
+
+    def getValues(self, fc_as_hex, address, count=1):
+        return self.store[self.decode(fc_as_hex)].getValues(address, count)
+
+    def setValues(self, fc_as_hex, address, values):
+        self.store[self.decode(fc_as_hex)].setValues(address, values)
+
+    # direct access by table letter, used by the values file and control commands
+    def put(self, table: str, address: int, values: list) -> None:
+        check_address(address, len(values))
+        vals = [check_value(table, v) for v in values]
+        block = self.store[table].values
+        for i, v in enumerate(vals):
+            block[address + i] = v
+
+    def get(self, table: str, address: int, count: int) -> list[int]:
+        block = self.store[table].values
+        missing = [a for a in range(address, address + count) if a not in block]
+        if missing:
+            raise ValueError(f"address {missing[0]} does not exist")
+        return [int(block[a]) for a in range(address, address + count)]
+
+    def remove(self, table: str, address: int, count: int) -> None:
+        block = self.store[table].values
+        for a in range(address, address + count):
+            block.pop(a, None)
+
+
+class State:
+    """Fault-injection state shared by every connection."""
+
+    def __init__(self, units: dict[int, PlcUnit], missing_unit_exception: bool):
+        self.units = units
+        self.missing_unit_exception = missing_unit_exception
+        self.silent_all = False
+        self.silent_units: set[int] = set()
+        self.delay_all = 0.0
+        self.delay_units: dict[int, float] = {}
+        self.request_count = 0
+        self.request_log: deque[str] = deque(maxlen=100000)
+
+    def silenced(self, unit: int) -> bool:
+        return self.silent_all or unit in self.silent_units
+
+    def delay(self, unit: int) -> float:
+        return self.delay_units.get(unit, self.delay_all)
+
+
+STATE: State  # set in main()
+
+
+class PlcRequestHandler(ServerRequestHandler):
+    """Per-connection handler.
+
+    Differences from pymodbus 3.8.6's ServerRequestHandler:
+    - every decoded frame in the receive buffer is handled (pymodbus keeps only
+      `last_pdu`, so a second frame arriving before the first is answered is lost);
+    - silence / delay fault injection;
+    - reads of coils/discrete inputs are range-checked (pymodbus does not
+      validate them and would answer a malformed exception 04 with function 0x80);
+    - quantity checks (exception 03) for read/write-multiple requests;
+    - exceptions carry the request's function code (pymodbus uses 0x00).
+    """
+
+    def callback_data(self, data: bytes, addr: tuple | None = None) -> int:
+        used = 0
+        while used < len(data):
+            try:
+                n, pdu = self.framer.processIncomingFrame(data[used:])
+            except ModbusIOException:
+                # Unknown function code: answer 01 like pymodbus does, drop the buffer.
+                log.warning("undecodable request %s", data[used:].hex())
+                return len(data)
+            used += n
+            if not n or not pdu:
+                break
+            asyncio.get_running_loop().create_task(self.handle_pdu(pdu, addr))
+        return used
+
+    async def handle_pdu(self, pdu, addr) -> None:
+        unit = pdu.dev_id
+        fc = pdu.function_code
+        count = len(pdu.bits) if fc == 15 else getattr(pdu, "count", None)
+        STATE.request_count += 1
+        STATE.request_log.append(f"{unit}:{fc}:{getattr(pdu, 'address', '-')}:{count if count is not None else '-'}")
+        if STATE.silenced(unit):
+            return
+        delay = STATE.delay(unit)
+        if delay > 0:
+            await asyncio.sleep(delay)
+            if STATE.silenced(unit):
+                return
+        try:
+            context = self.server.context[unit]
+        except NoSuchSlaveException:
+            if not STATE.missing_unit_exception:
+                return
+            response = ExceptionResponse(fc, ExceptionResponse.GATEWAY_NO_RESPONSE)
+        else:
+            response = await self.run(pdu, context, fc)
+        response.transaction_id = pdu.transaction_id
+        response.dev_id = unit
+        if self.transport is None:
+            return  # connection gone while we were delaying
+        try:
+            self.server_send(response, addr)
+        except Exception as exc:  # pylint: disable=broad-except
+            log.warning("send failed: %s", exc)
+
+    @staticmethod
+    async def run(pdu, context, fc):
+        try:
+            if fc in READ_LIMITS:
+                if not 1 <= pdu.count <= READ_LIMITS[fc]:
+                    return ExceptionResponse(fc, ExceptionResponse.ILLEGAL_VALUE)
+                if not context.validate(fc, pdu.address, pdu.count):
+                    return ExceptionResponse(fc, ExceptionResponse.ILLEGAL_ADDRESS)
+            if fc in WRITE_LIMITS:
+                n = len(pdu.bits if fc == 15 else pdu.registers)
+                if not 1 <= n <= WRITE_LIMITS[fc]:
+                    return ExceptionResponse(fc, ExceptionResponse.ILLEGAL_VALUE)
+            return await pdu.update_datastore(context)
+        except Exception as exc:  # pylint: disable=broad-except
+            log.exception("request failed: %s", exc)
+            return ExceptionResponse(fc, ExceptionResponse.SLAVE_FAILURE)
+
+
+class PlcTcpServer(ModbusTcpServer):
+    def callback_new_connection(self):
+        return PlcRequestHandler(self, self.trace_packet, self.trace_pdu, self.trace_connect)
+
+
+class PlcSerialServer(ModbusSerialServer):
+    def callback_new_connection(self):
+        return PlcRequestHandler(self, self.trace_packet, self.trace_pdu, self.trace_connect)
+
+
+# ---------------------------------------------------------------- values file
+
+def load_units(unit_ids: list[int] | None, values_path: str | None) -> dict[int, PlcUnit]:
+    data = {}
+    if values_path:
+        with open(values_path, encoding="utf-8") as f:
+            data = json.load(f)
+        if not isinstance(data, dict):
+            raise ValueError("values file: top level must be an object keyed by unit id")
+    file_units = {parse_int(k): v for k, v in data.items()}
+    if unit_ids is None:
+        unit_ids = sorted(file_units) or [1]
+    extra = set(file_units) - set(unit_ids)
+    if extra:
+        raise ValueError(f"values file has units {sorted(extra)} not in --units")
+    units = {}
+    for uid in unit_ids:
+        if not 0 <= uid <= 255:
+            raise ValueError(f"unit id out of range: {uid}")
+        unit = PlcUnit()
+        for tname, blocks in (file_units.get(uid) or {}).items():
+            table = table_key(tname)
+            for addr_text, vals in blocks.items():
+                if not isinstance(vals, list):
+                    vals = [vals]
+                unit.put(table, parse_int(addr_text), vals)
+        units[uid] = unit
+    return units
+
+
+# ------------------------------------------------------------------- control
+
+def handle_command(line: str) -> str:
+    words = line.split()
+    if not words:
+        return "ERR empty command"
+    cmd, args = words[0].lower(), words[1:]
+    try:
+        if cmd == "ping":
+            return "OK"
+        if cmd == "silence":
+            if not args or args[0] not in ("on", "off"):
+                return "ERR usage: silence on|off [UNIT ...]"
+            on = args[0] == "on"
+            targets = [parse_int(a) for a in args[1:]]
+            if targets:
+                for u in targets:
+                    (STATE.silent_units.add if on else STATE.silent_units.discard)(u)
+            else:
+                STATE.silent_all = on
+                if not on:
+                    STATE.silent_units.clear()
+            return "OK"
+        if cmd == "delay":
+            if not args:
+                return "ERR usage: delay MS [UNIT ...]"
+            seconds = float(args[0]) / 1000.0
+            if seconds < 0:
+                return "ERR delay must be >= 0"
+            targets = [parse_int(a) for a in args[1:]]
+            if targets:
+                for u in targets:
+                    STATE.delay_units[u] = seconds
+            else:
+                STATE.delay_all = seconds
+                STATE.delay_units.clear()
+            return "OK"
+        if cmd in ("set", "get", "unset"):
+            if len(args) < 3 or (cmd == "set" and len(args) < 4):
+                return f"ERR usage: {cmd} UNIT TABLE ADDR " + ("V1 [V2 ...]" if cmd == "set" else "[COUNT]")
+            uid, table, addr = parse_int(args[0]), table_key(args[1]), parse_int(args[2])
+            unit = STATE.units.get(uid)
+            if unit is None:
+                return f"ERR no unit {uid}"
+            if cmd == "set":
+                unit.put(table, addr, args[3:])
+                return "OK"
+            count = parse_int(args[3]) if len(args) > 3 else 1
+            check_address(addr, count)
+            if cmd == "get":
+                return "OK " + " ".join(str(v) for v in unit.get(table, addr, count))
+            unit.remove(table, addr, count)
+            return "OK"
+        if cmd == "requests":
+            return f"OK {STATE.request_count}"
+        if cmd == "log":
+            return ("OK " + " ".join(STATE.request_log)).rstrip()
+        if cmd == "clear":
+            STATE.request_count = 0
+            STATE.request_log.clear()
+            return "OK"
+        return f"ERR unknown command {cmd!r}"
+    except (ValueError, KeyError) as exc:
+        return f"ERR {exc}"
+
+
+def emit(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def stdin_reader(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, ignore_eof: bool) -> None:
+    """Read control commands; run each on the event loop; reply in order."""
+    for raw in sys.stdin:
+        line = raw.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.lower() == "quit":
+            emit("OK")
+            break
+
+        async def run(line=line):
+            return handle_command(line)
+
+        try:
+            reply = asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=10)
+        except Exception as exc:  # pylint: disable=broad-except
+            reply = f"ERR {exc}"
+        emit(reply)
+    else:
+        if ignore_eof:
+            return
+    loop.call_soon_threadsafe(stop.set)
+
+
+# ---------------------------------------------------------------------- main
+
+async def amain(args) -> int:
+    global STATE  # pylint: disable=global-statement
+    unit_ids = [parse_int(u) for u in args.units.split(",")] if args.units else None
+    units = load_units(unit_ids, args.values)
+    STATE = State(units, args.missing_unit == "exception")
+    context = ModbusServerContext(slaves=dict(units), single=False)
+
+    if args.tcp:
+        host, _, port = args.tcp.rpartition(":")
+        framer = FramerType.RTU if args.framer == "rtu" else FramerType.SOCKET
+        server = PlcTcpServer(context, framer=framer, address=(host or "127.0.0.1", int(port)))
+    else:
+        server = PlcSerialServer(
+            context, framer=FramerType.RTU, port=args.rtu, baudrate=args.baud,
+            parity=args.parity, bytesize=8, stopbits=args.stopbits,
+            timeout=0.1, reconnect_delay=0.5,
+        )
+    if not await server.listen():
+        log.error("cannot listen on %s", args.tcp or args.rtu)
+        return 1
+    if args.tcp:
+        bound = server.transport.sockets[0].getsockname()[1]
+        emit(f"PORT {bound}")
+    # The serial transport registers its reader with call_soon; let it run.
+    await asyncio.sleep(0)
+    await asyncio.sleep(0)
+
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    emit("READY")
+    threading.Thread(target=stdin_reader, args=(loop, stop, args.ignore_stdin_eof), daemon=True).start()
+    await stop.wait()
+    await server.shutdown()
+    return 0
+
+
+def main(argv=None) -> int:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    where = p.add_mutually_exclusive_group(required=True)
+    where.add_argument("--tcp", metavar="HOST:PORT", help="Modbus TCP listen address (port 0: any free port)")
+    where.add_argument("--rtu", metavar="DEVICE", help="serial device (e.g. one end of a socat pty pair)")
+    p.add_argument("--framer", choices=["socket", "rtu"], default="socket",
+                   help="framing for --tcp: socket (MBAP, default) or rtu (RTU frames over TCP)")
+    p.add_argument("--units", help="comma-separated unit ids (default: the values file's units, or 1)")
+    p.add_argument("--values", metavar="FILE.json", help="initial register contents")
+    p.add_argument("--missing-unit", choices=["ignore", "exception"], default="ignore",
+                   help="requests for units not served: no answer (default) or exception 0x0B")
+    p.add_argument("--baud", type=int, default=9600)
+    p.add_argument("--parity", choices=["N", "E", "O"], default="N")
+    p.add_argument("--stopbits", type=int, choices=[1, 2], default=1)
+    p.add_argument("--ignore-stdin-eof", action="store_true", help="keep running when stdin closes")
+    p.add_argument("--verbose", "-v", action="store_true", help="pymodbus debug logging on stderr")
+    args = p.parse_args(argv)
+
+    logging.basicConfig(stream=sys.stderr, level=logging.DEBUG if args.verbose else logging.WARNING,
+                        format="plc[%(process)d] %(levelname)s %(name)s: %(message)s")
+    # pymodbus logs every exception response at ERROR level; that is normal here.
+    logging.getLogger("pymodbus").setLevel(logging.DEBUG if args.verbose else logging.CRITICAL)
+    try:
+        return asyncio.run(amain(args))
+    except (ValueError, OSError, json.JSONDecodeError) as exc:
+        print(f"plc: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
