@@ -58,3 +58,22 @@ public struct SerialSettings: Sendable, Hashable {
 
     public static let baudRates = [1200, 2400, 4800, 9600, 14400, 19200, 38400, 57600, 115200, 230400]
 }
+
+extension LinkConfig.Endpoint {
+    /// Parses a link URL as the agent file and tramctl write it:
+    /// `tcp://host:port`, `rtu:///dev/ttyUSB0`, `rtu+tcp://host:port`.
+    public static func parse(_ text: String, serial: SerialSettings = SerialSettings()) -> Result<LinkConfig.Endpoint, LinkURLError> {
+        switch EndpointSyntax.parse(text) {
+        case .failure(let error): .failure(LinkURLError(message: error.message))
+        case .success(.tcp(let host, let port)): .success(.tcp(host: host, port: port))
+        case .success(.rtuOverTCP(let host, let port)): .success(.rtuOverTCP(host: host, port: port))
+        case .success(.rtu(let device)): .success(.rtu(device: device, serial: serial))
+        }
+    }
+}
+
+/// A link URL that cannot be used, with what was expected.
+public struct LinkURLError: Error, Sendable, CustomStringConvertible {
+    public var message: String
+    public var description: String { message }
+}

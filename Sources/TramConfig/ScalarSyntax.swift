@@ -79,3 +79,8 @@ extension Duration {
         return "\(us)us"
     }
 }
+
+/// Public access to Tram's duration syntax (`250ms`, `2s`), for command-line options.
+public enum DurationText {
+    public static func parse(_ text: String) -> Duration? { ScalarSyntax.duration(text) }
+}

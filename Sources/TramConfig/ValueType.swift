@@ -74,3 +74,18 @@ public enum ValueType: Sendable, Hashable, CustomStringConvertible {
         }
     }
 }
+
+extension ValueType {
+    /// Parses a type name as tramctl takes it: `float32`, `string(8)`, `bit(3)`.
+    public static func parse(_ text: String) -> ValueType? {
+        if let fixed = fixedWidth(text) { return fixed }
+        for (prefix, make) in [("string(", { ValueType.string(registers: $0) }), ("bit(", { ValueType.bit($0) })] as [(String, (Int) -> ValueType)] {
+            if text.hasPrefix(prefix), text.hasSuffix(")"), let n = Int(text.dropFirst(prefix.count).dropLast()) {
+                if prefix == "bit(", !(0...15).contains(n) { return nil }
+                if prefix == "string(", !(1...125).contains(n) { return nil }
+                return make(n)
+            }
+        }
+        return nil
+    }
+}

@@ -8,6 +8,13 @@ public struct ReadRequest: Sendable, Hashable, CustomStringConvertible {
     /// Indices into the device's point list.
     public var points: [Int]
 
+    public init(table: RegisterTable, address: Int, count: Int, points: [Int]) {
+        self.table = table
+        self.address = address
+        self.count = count
+        self.points = points
+    }
+
     public var lastAddress: Int { address + count - 1 }
 
     public var description: String {

@@ -1,1 +1,3 @@
-print("stub")
+import TramCtl
+
+await TramCtl.runFromCommandLine()

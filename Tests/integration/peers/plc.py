@@ -200,7 +200,8 @@ class PlcRequestHandler(ServerRequestHandler):
             try:
                 n, pdu = self.framer.processIncomingFrame(data[used:])
             except ModbusIOException:
-                # Unknown function code: answer 01 like pymodbus does, drop the buffer.
+                # Unknown function code: no answer (pymodbus would send a malformed
+                # exception with function byte 0xA8); drop the buffer.
                 log.warning("undecodable request %s", data[used:].hex())
                 return len(data)
             used += n

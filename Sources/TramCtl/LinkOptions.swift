@@ -1,0 +1,49 @@
+import ArgumentParser
+import TramConfig
+
+/// How to reach a device from the command line, mbpoll-style.
+struct LinkOptions: ParsableArguments {
+    @Option(name: .long, help: "Link URL: tcp://host:port, rtu:///dev/ttyUSB0 or rtu+tcp://host:port.")
+    var link: String
+
+    @Option(help: "Serial baud rate (rtu:// only).")
+    var baud: Int = 9600
+
+    @Option(help: "Serial parity: none, even or odd.")
+    var parity: String = "none"
+
+    @Option(name: .customLong("data-bits"), help: "Serial data bits.")
+    var dataBits: Int = 8
+
+    @Option(name: .customLong("stop-bits"), help: "Serial stop bits.")
+    var stopBits: Int = 1
+
+    @Option(help: "Response timeout, e.g. 500ms or 2s.")
+    var timeout: String = "1s"
+
+    func linkConfig() throws -> LinkConfig {
+        var serial = SerialSettings()
+        serial.baud = baud
+        guard let parity = SerialSettings.Parity(rawValue: parity.lowercased()) ?? ["n": .none, "e": .even, "o": .odd][parity.lowercased()] else {
+            throw ValidationError("--parity must be none, even or odd")
+        }
+        serial.parity = parity
+        serial.dataBits = dataBits
+        serial.stopBits = stopBits
+        let endpoint: LinkConfig.Endpoint
+        switch LinkConfig.Endpoint.parse(link, serial: serial) {
+        case .success(let parsed): endpoint = parsed
+        case .failure(let error): throw ValidationError(error.message)
+        }
+        return LinkConfig(name: "cli", endpoint: endpoint, responseTimeout: try CLIParsing.duration(timeout, option: "--timeout"))
+    }
+}
+
+enum CLIParsing {
+    static func duration(_ text: String, option: String) throws -> Duration {
+        guard let value = DurationText.parse(text), value > .zero else {
+            throw ValidationError("\(option) expects a duration such as 200ms or 2s, found '\(text)'")
+        }
+        return value
+    }
+}

@@ -1,0 +1,119 @@
+import ArgumentParser
+import Logging
+import TramConfig
+import TramModbus
+
+/// `tramctl poll`: read configured devices through the same engine the agent uses.
+struct PollCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "poll",
+        abstract: "Poll configured devices and print every point with value, unit and quality.")
+
+    @Argument(help: "Agent file.")
+    var config: String
+
+    @Option(help: "Device to poll (repeatable; default: all).")
+    var device: [String] = []
+
+    @Option(help: "Poll cycles per device.")
+    var cycles: Int = 1
+
+    @Option(help: "Time between cycles (default: each device's poll_interval).")
+    var interval: String?
+
+    @Option(help: "Where profile references are looked up.")
+    var profiles: String?
+
+    @Flag(help: "Print one JSON object per device and cycle.")
+    var json = false
+
+    @Flag(help: "Log link and plan changes to standard error.")
+    var verbose = false
+
+    struct PointJSON: Encodable {
+        let name: String
+        let quality: String
+        let raw: Output.RawJSON?
+        let bits: String?
+        let value: Double?
+        let exponent: Int
+        let unit: String
+        let timestamp_ms: Int64
+    }
+
+    struct ReadingJSON: Encodable {
+        let device: String
+        let cycle: Int
+        let health: String
+        let last_error: String?
+        let requests: Int
+        let failed_requests: Int
+        let cycle_ms: Double
+        let unsupported: [String]
+        let points: [PointJSON]
+    }
+
+    func run() async throws {
+        var agent = try ConfigLoading.agent(config, profiles: profiles)
+        if !device.isEmpty {
+            let unknown = device.filter { name in agent.device(named: name) == nil }
+            guard unknown.isEmpty else {
+                throw ValidationError("no device \(unknown.joined(separator: ", ")) in \(config); devices: \(agent.devices.map(\.name).joined(separator: ", "))")
+            }
+            agent.devices = agent.devices.filter { device.contains($0.name) }
+        }
+        let override = try interval.map { try CLIParsing.duration($0, option: "--interval") }
+        var logger = Logger(label: "tramctl")
+        logger.logLevel = verbose ? .info : .error
+        let engine = AcquisitionEngine(config: agent, logger: logger)
+        let json = self.json, cycles = self.cycles
+        // Devices poll concurrently; each device's cycles run in order.
+        await withTaskGroup(of: Void.self) { group in
+            for device in agent.devices {
+                group.addTask {
+                    let clock = ContinuousClock()
+                    for cycle in 1...max(1, cycles) {
+                        let start = clock.now
+                        guard let reading = await engine.poll(device.name) else { return }
+                        let took = clock.now - start
+                        Self.report(reading, device: device, cycle: cycle, took: took, json: json)
+                        if cycle < cycles { try? await clock.sleep(until: start + (override ?? device.pollInterval)) }
+                    }
+                }
+            }
+        }
+        await engine.shutdown()
+    }
+
+    static func report(_ reading: DeviceReading, device: DeviceConfig, cycle: Int, took: Duration, json: Bool) {
+        let failed = reading.requests.filter { $0.error != nil }.count
+        let points = reading.points.map { r in
+            let point = device.points[r.point]
+            return PointJSON(name: point.name, quality: r.quality.description, raw: r.value.map { Output.RawJSON(value: $0) },
+                             bits: r.value.flatMap { Output.bitsHex($0, type: point.type) },
+                             value: r.value.flatMap { Engineering.value($0, scale: point.scale, offset: point.offset, exponent: r.exponent) },
+                             exponent: r.exponent, unit: point.unit, timestamp_ms: r.timestamp.wallMilliseconds)
+        }
+        if json {
+            print(Output.json(ReadingJSON(device: reading.device, cycle: cycle, health: reading.health.state.rawValue, last_error: reading.health.lastError,
+                                          requests: reading.requests.count, failed_requests: failed,
+                                          cycle_ms: Double(took.microseconds) / 1000, unsupported: reading.health.unsupportedPoints, points: points)))
+            return
+        }
+        var text = "\(reading.device) (unit \(device.unit) on \(device.link)): \(reading.health.state.rawValue), \(reading.requests.count - failed)/\(reading.requests.count) requests ok in \(Double(took.microseconds) / 1000) ms"
+        if let error = reading.health.lastError, failed > 0 { text += "; last error: \(error)" }
+        print(text)
+        let rows = zip(points, reading.points).map { p, r -> [String] in
+            let value: String
+            switch r.value {
+            case .string(let s)?: value = "\"\(s)\""
+            case .bool(let b)?: value = b ? "true" : "false"
+            case let raw?: value = Engineering.value(raw, scale: device.points[r.point].scale, offset: device.points[r.point].offset, exponent: r.exponent).map(Output.number) ?? raw.description
+            case nil: value = "-"
+            }
+            return ["  " + p.name, value, p.unit, r.value?.description ?? "-", p.quality]
+        }
+        print(Output.table(["  point", "value", "unit", "raw", "quality"], rows))
+        print("")
+    }
+}
