@@ -27,6 +27,10 @@ let package = Package(
         .target(name: "TramYAML", dependencies: ["CYAML"]),
         // Device maps: model, decoding, validation, diagnostics. Pure.
         .target(name: "TramConfig", dependencies: ["TramYAML"]),
+        // Reads config files from disk for the config layer (swift-system).
+        .target(name: "TramConfigFiles", dependencies: [
+            "TramConfig", .product(name: "SystemPackage", package: "swift-system"),
+        ]),
         // Links, planner, codecs, polling over libmodbus on owned threads.
         .target(name: "TramModbus", dependencies: [
             "TramConfig", "CModbus",
@@ -37,13 +41,15 @@ let package = Package(
         .target(name: "TramSimulator", dependencies: ["TramConfig", "TramModbus", "CModbus"]),
         // tramctl's verbs. The technician's tool may use FoundationEssentials via ArgumentParser.
         .target(name: "TramCtl", dependencies: [
-            "TramConfig", "TramModbus", "TramSimulator",
+            "TramConfig", "TramConfigFiles", "TramModbus", "TramSimulator",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "tramctl", dependencies: ["TramCtl"]),
-        .executableTarget(name: "tram-bench", dependencies: ["TramConfig", "TramModbus", "TramSimulator", "CModbus"], path: "Benchmarks/tram-bench"),
+        .executableTarget(name: "tram-bench", dependencies: [
+            "TramConfig", "TramConfigFiles", "TramModbus", "CModbus", .product(name: "Logging", package: "swift-log"),
+        ], path: "Benchmarks/tram-bench"),
 
         .testTarget(name: "TramConfigTests", dependencies: ["TramConfig", "TramYAML", "TramModbus"],
                     exclude: ["testcases"]),

@@ -1,1 +1,159 @@
-print("stub")
+// tram-bench: prints acquisition figures. Not a test: run it, read the numbers.
+//
+//   tram-bench plan DEVICES_DIR             requests per poll cycle: planned vs one-per-point vs exhaustive optimum
+//   tram-bench engine CONFIG SECONDS [RATE] CPU per point through the acquisition engine (RATE points/s, 0 = flat out)
+//   tram-bench raw URL UNIT COUNT SECONDS   CPU per register in a bare libmodbus loop, the floor for any client
+import CModbus
+import Logging
+import TramConfig
+import TramConfigFiles
+import TramModbus
+#if canImport(Glibc)
+import Glibc
+#endif
+
+func cpuMicroseconds() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6 + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
+}
+
+func residentMegabytes() -> Double {
+    var usage = rusage()
+    getrusage(RUSAGE_SELF.rawValue, &usage)
+    return Double(usage.ru_maxrss) / 1024
+}
+
+func fail(_ message: String) -> Never {
+    print("tram-bench: \(message)")
+    exit(2)
+}
+
+func formatted(_ value: Double, _ decimals: Int = 2) -> String {
+    var factor = 1.0
+    for _ in 0..<decimals { factor *= 10 }
+    let rounded = (value * factor).rounded() / factor
+    return String(rounded)
+}
+
+/// The fewest requests by exhaustive dynamic programming over the atoms: an independent check on the planner.
+func optimum(_ atoms: [RequestPlanner.Atom], _ limits: RequestLimits) -> Int {
+    var best = [Int](repeating: Int.max, count: atoms.count + 1)
+    best[0] = 0
+    for end in 1...max(1, atoms.count) where end <= atoms.count {
+        for start in stride(from: end - 1, through: 0, by: -1) {
+            let run = atoms[start..<end]
+            guard run.first!.table == run.last!.table else { break }
+            var gapOK = true
+            for (a, b) in zip(run, run.dropFirst()) where b.first - a.last - 1 > limits.maxGap { gapOK = false }
+            guard gapOK else { break }
+            var span = run.last!.last - run.first!.first + 1
+            let table = run.first!.table
+            if !table.holdsBits, limits.evenCount, span % 2 == 1 { span += 1 }
+            let maximum = table.holdsBits ? limits.maxBits : (limits.evenCount ? max(2, limits.maxRegisters & ~1) : limits.maxRegisters)
+            guard span <= maximum else { break }
+            if best[start] != Int.max { best[end] = min(best[end], best[start] + 1) }
+        }
+    }
+    return best[atoms.count]
+}
+
+func planReport(_ directory: String) {
+    let source = FileConfigSource()
+    let loader = DeviceMapLoader(source: source)
+    print("profile                          points  one-per-point  planned  optimum  registers-read")
+    for file in source.yamlFiles(under: directory) {
+        guard let profile = loader.loadProfile(directory + "/" + file).value else { print("\(file): invalid"); continue }
+        let requests = RequestPlanner.plan(profile.points, limits: profile.limits)
+        let best = optimum(RequestPlanner.atoms(of: profile.points), profile.limits)
+        let registers = requests.reduce(0) { $0 + $1.count }
+        let name = String(file.dropLast(5))
+        print(name.padding(33) + "\(profile.points.count)".padding(8) + "\(profile.points.count)".padding(15) + "\(requests.count)".padding(9) + "\(best)".padding(9) + "\(registers)")
+    }
+}
+
+extension String {
+    func padding(_ width: Int) -> String { self + String(repeating: " ", count: max(1, width - count)) }
+}
+
+func engineReport(config path: String, seconds: Double, rate: Double) async {
+    let result = DeviceMapLoader(source: FileConfigSource()).loadAgent(path)
+    result.diagnostics.forEach { print($0) }
+    guard let config = result.value else { fail("invalid config") }
+    var logger = Logger(label: "bench")
+    logger.logLevel = .critical
+    let engine = AcquisitionEngine(config: config, logger: logger)
+    // Warm up: connect every link and settle the plans.
+    for device in config.devices { _ = await engine.poll(device.name) }
+    let pointsPerCycle = config.devices.map(\.points.count)
+    let cpuStart = cpuMicroseconds()
+    let clock = ContinuousClock()
+    let start = clock.now
+    let deadline = start + .milliseconds(Int64(seconds * 1000))
+    let totals = await withTaskGroup(of: (points: Int, good: Int, requests: Int).self) { group in
+        for (index, device) in config.devices.enumerated() {
+            let interval: Duration? = rate > 0 ? .nanoseconds(Int64(Double(pointsPerCycle[index] * config.devices.count) / rate * 1e9)) : nil
+            group.addTask {
+                var points = 0, good = 0, requests = 0
+                var next = clock.now
+                while clock.now < deadline {
+                    guard let reading = await engine.poll(device.name) else { break }
+                    points += reading.points.count
+                    good += reading.points.reduce(0) { $0 + ($1.quality == .good ? 1 : 0) }
+                    requests += reading.requests.count
+                    if let interval {
+                        next = next + interval
+                        try? await clock.sleep(until: next)
+                    }
+                }
+                return (points, good, requests)
+            }
+        }
+        var sum = (points: 0, good: 0, requests: 0)
+        for await partial in group { sum.points += partial.points; sum.good += partial.good; sum.requests += partial.requests }
+        return sum
+    }
+    let elapsed = clock.now - start
+    let cpu = cpuMicroseconds() - cpuStart
+    let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    await engine.shutdown()
+    print("engine: \(config.devices.count) devices, \(totals.points) points (\(totals.good) good) in \(totals.requests) requests over \(formatted(wall)) s")
+    print("  points/s \(formatted(Double(totals.points) / wall, 0))  requests/s \(formatted(Double(totals.requests) / wall, 0))")
+    print("  CPU \(formatted(cpu / Double(max(1, totals.points)), 3)) us/point  \(formatted(cpu / Double(max(1, totals.requests)), 1)) us/request  max RSS \(formatted(residentMegabytes(), 1)) MB")
+}
+
+func rawReport(url: String, unit: Int, count: Int, seconds: Double) {
+    guard case .success(.tcp(let host, let port)) = LinkConfig.Endpoint.parse(url) else { fail("raw takes a tcp:// URL") }
+    guard let ctx = modbus_new_tcp_pi(host, String(port)), modbus_connect(ctx) == 0 else { fail("cannot connect to \(url)") }
+    defer { modbus_close(ctx); modbus_free(ctx) }
+    modbus_set_slave(ctx, Int32(unit))
+    var registers = [UInt16](repeating: 0, count: count)
+    var requests = 0, failures = 0
+    let cpuStart = cpuMicroseconds()
+    let startWall = Timestamp.now().monotonicNanoseconds
+    let end = startWall + UInt64(seconds * 1e9)
+    while Timestamp.now().monotonicNanoseconds < end {
+        if modbus_read_registers(ctx, 0, Int32(count), &registers) != Int32(count) { failures += 1 }
+        requests += 1
+    }
+    let wall = Double(Timestamp.now().monotonicNanoseconds - startWall) / 1e9
+    let cpu = cpuMicroseconds() - cpuStart
+    print("raw libmodbus: \(requests) requests of \(count) registers (\(failures) failed) over \(formatted(wall)) s")
+    print("  registers/s \(formatted(Double(requests * count) / wall, 0))  CPU \(formatted(cpu / Double(requests * count), 3)) us/register  \(formatted(cpu / Double(requests), 1)) us/request")
+}
+
+let arguments = CommandLine.arguments
+switch arguments.dropFirst().first {
+case "plan":
+    planReport(arguments.count > 2 ? arguments[2] : "Devices")
+case "engine":
+    guard arguments.count >= 4, let seconds = Double(arguments[3]) else { fail("usage: tram-bench engine CONFIG SECONDS [RATE]") }
+    await engineReport(config: arguments[2], seconds: seconds, rate: arguments.count > 4 ? Double(arguments[4]) ?? 0 : 0)
+case "raw":
+    guard arguments.count >= 6, let unit = Int(arguments[3]), let count = Int(arguments[4]), let seconds = Double(arguments[5]) else {
+        fail("usage: tram-bench raw URL UNIT COUNT SECONDS")
+    }
+    rawReport(url: arguments[2], unit: unit, count: count, seconds: seconds)
+default:
+    fail("usage: tram-bench plan DIR | engine CONFIG SECONDS [RATE] | raw URL UNIT COUNT SECONDS")
+}

@@ -47,11 +47,33 @@ enum Output {
         RegisterCodec.bits(of: value, type: type).map { "0x" + String($0, radix: 16, uppercase: true) }
     }
 
-    /// Engineering value as text: enough digits, no noise.
-    static func number(_ value: Double) -> String {
-        if value.isNaN { return "NaN" }
-        if value == value.rounded(), abs(value) < 1e15 { return String(Int64(value)) }
-        return String(value)
+    /// The engineering value as a person reads it: as many decimals as the
+    /// scale gives (raw 2304 × 0.1 shows 230.4, not 230.40000000000001), and a
+    /// float's own shortest form when it is shown unscaled.
+    static func engineering(_ raw: RawValue, point: Point, exponent: Int) -> String {
+        switch raw {
+        case .string(let text): return "\"\(text)\""
+        case .bool(let value): return value ? "true" : "false"
+        case .float32(let value) where point.scale == 1 && point.offset == 0 && exponent == 0: return String(describing: value)
+        case .float64(let value) where point.scale == 1 && point.offset == 0 && exponent == 0: return String(describing: value)
+        default: break
+        }
+        guard let value = Engineering.value(raw, scale: point.scale, offset: point.offset, exponent: exponent) else { return raw.description }
+        guard value.isFinite else { return String(describing: value) }
+        let factor = point.scale * Engineering.value(.int(1), scale: 1, offset: 0, exponent: exponent)!
+        var decimals = 0
+        var multiplier = 1.0
+        while decimals < 9, abs(factor * multiplier - (factor * multiplier).rounded()) > 1e-9 * multiplier {
+            decimals += 1
+            multiplier *= 10
+        }
+        let scaled = (abs(value) * multiplier).rounded()
+        guard scaled < 9e15 else { return String(value) }
+        let digits = String(Int64(scaled))
+        let padded = String(repeating: "0", count: max(0, decimals + 1 - digits.count)) + digits
+        let sign = value < 0 && scaled != 0 ? "-" : ""
+        guard decimals > 0 else { return sign + padded }
+        return sign + padded.dropLast(decimals) + "." + padded.suffix(decimals)
     }
 }
 

@@ -104,13 +104,7 @@ struct PollCommand: AsyncParsableCommand {
         if let error = reading.health.lastError, failed > 0 { text += "; last error: \(error)" }
         print(text)
         let rows = zip(points, reading.points).map { p, r -> [String] in
-            let value: String
-            switch r.value {
-            case .string(let s)?: value = "\"\(s)\""
-            case .bool(let b)?: value = b ? "true" : "false"
-            case let raw?: value = Engineering.value(raw, scale: device.points[r.point].scale, offset: device.points[r.point].offset, exponent: r.exponent).map(Output.number) ?? raw.description
-            case nil: value = "-"
-            }
+            let value = r.value.map { Output.engineering($0, point: device.points[r.point], exponent: r.exponent) } ?? "-"
             return ["  " + p.name, value, p.unit, r.value?.description ?? "-", p.quality]
         }
         print(Output.table(["  point", "value", "unit", "raw", "quality"], rows))

@@ -1,5 +1,6 @@
 import ArgumentParser
 import TramConfig
+import TramConfigFiles
 import TramModbus
 import TramSimulator
 #if canImport(Glibc)

@@ -1,5 +1,6 @@
 import ArgumentParser
 import TramConfig
+import TramConfigFiles
 
 /// `tramctl validate`: check agent files and profiles, every problem in one pass.
 struct ValidateCommand: ParsableCommand {
