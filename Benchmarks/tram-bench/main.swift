@@ -5,6 +5,7 @@
 //   tram-bench raw URL UNIT COUNT SECONDS   CPU per register in a bare libmodbus loop, the floor for any client
 import CModbus
 import Logging
+import Synchronization
 import TramConfig
 import TramConfigFiles
 import TramModbus
@@ -76,49 +77,73 @@ extension String {
     func padding(_ width: Int) -> String { self + String(repeating: " ", count: max(1, width - count)) }
 }
 
+/// Totals a scheduled run delivers, counted on the I/O threads.
+final class Tally: Sendable {
+    let points = Atomic<Int>(0)
+    let good = Atomic<Int>(0)
+    let requests = Atomic<Int>(0)
+}
+
 func engineReport(config path: String, seconds: Double, rate: Double) async {
     let result = DeviceMapLoader(source: FileConfigSource()).loadAgent(path)
     result.diagnostics.forEach { print($0) }
-    guard let config = result.value else { fail("invalid config") }
+    guard var config = result.value else { fail("invalid config") }
+    let totalPoints = config.devices.reduce(0) { $0 + $1.points.count }
+    if rate > 0 {
+        // Every device polls once per (all points / rate): together they deliver `rate` points per second.
+        let interval = Duration.nanoseconds(Int64(Double(totalPoints) / rate * 1e9))
+        for i in config.devices.indices { config.devices[i].pollInterval = interval }
+    }
     var logger = Logger(label: "bench")
     logger.logLevel = .critical
     let engine = AcquisitionEngine(config: config, logger: logger)
     // Warm up: connect every link and settle the plans.
     for device in config.devices { _ = await engine.poll(device.name) }
-    let pointsPerCycle = config.devices.map(\.points.count)
     let cpuStart = cpuMicroseconds()
     let clock = ContinuousClock()
     let start = clock.now
     let deadline = start + .milliseconds(Int64(seconds * 1000))
-    let totals = await withTaskGroup(of: (points: Int, good: Int, requests: Int).self) { group in
-        for (index, device) in config.devices.enumerated() {
-            let interval: Duration? = rate > 0 ? .nanoseconds(Int64(Double(pointsPerCycle[index] * config.devices.count) / rate * 1e9)) : nil
-            group.addTask {
-                var points = 0, good = 0, requests = 0
-                var next = clock.now
-                while clock.now < deadline {
-                    guard let reading = await engine.poll(device.name) else { break }
-                    points += reading.points.count
-                    good += reading.points.reduce(0) { $0 + ($1.quality == .good ? 1 : 0) }
-                    requests += reading.requests.count
-                    if let interval {
-                        next = next + interval
-                        try? await clock.sleep(until: next)
-                    }
-                }
-                return (points, good, requests)
-            }
+    var totals = (points: 0, good: 0, requests: 0)
+    if rate > 0 {
+        // The agent's path: cycles scheduled on the I/O threads, readings delivered there.
+        let tally = Tally()
+        engine.startPolling { reading in
+            tally.points.add(reading.points.count, ordering: .relaxed)
+            var good = 0
+            for point in reading.points where point.quality == .good { good += 1 }
+            tally.good.add(good, ordering: .relaxed)
+            tally.requests.add(reading.requests.count, ordering: .relaxed)
         }
-        var sum = (points: 0, good: 0, requests: 0)
-        for await partial in group { sum.points += partial.points; sum.good += partial.good; sum.requests += partial.requests }
-        return sum
+        try? await clock.sleep(until: deadline)
+        engine.stopPolling()
+        totals = (tally.points.load(ordering: .relaxed), tally.good.load(ordering: .relaxed), tally.requests.load(ordering: .relaxed))
+    } else {
+        // Flat out: each device's next cycle is requested as soon as the last one returns.
+        totals = await withTaskGroup(of: (points: Int, good: Int, requests: Int).self) { group in
+            for device in config.devices {
+                group.addTask {
+                    var points = 0, good = 0, requests = 0
+                    while clock.now < deadline {
+                        guard let reading = await engine.poll(device.name) else { break }
+                        points += reading.points.count
+                        good += reading.points.reduce(0) { $0 + ($1.quality == .good ? 1 : 0) }
+                        requests += reading.requests.count
+                    }
+                    return (points, good, requests)
+                }
+            }
+            var sum = (points: 0, good: 0, requests: 0)
+            for await partial in group { sum.points += partial.points; sum.good += partial.good; sum.requests += partial.requests }
+            return sum
+        }
     }
     let elapsed = clock.now - start
     let cpu = cpuMicroseconds() - cpuStart
     let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
+    let overruns = engine.overruns
     await engine.shutdown()
-    print("engine: \(config.devices.count) devices, \(totals.points) points (\(totals.good) good) in \(totals.requests) requests over \(formatted(wall)) s")
-    print("  points/s \(formatted(Double(totals.points) / wall, 0))  requests/s \(formatted(Double(totals.requests) / wall, 0))")
+    print("engine (\(rate > 0 ? "scheduled at \(Int(rate)) points/s" : "flat out")): \(config.devices.count) devices, \(totals.points) points (\(totals.good) good) in \(totals.requests) requests over \(formatted(wall)) s")
+    print("  points/s \(formatted(Double(totals.points) / wall, 0))  requests/s \(formatted(Double(totals.requests) / wall, 0))\(rate > 0 ? "  overruns \(overruns)" : "")")
     print("  CPU \(formatted(cpu / Double(max(1, totals.points)), 3)) us/point  \(formatted(cpu / Double(max(1, totals.requests)), 1)) us/request  max RSS \(formatted(residentMegabytes(), 1)) MB")
 }
 

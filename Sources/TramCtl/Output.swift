@@ -42,6 +42,16 @@ enum Output {
         }
     }
 
+    /// A number for JSON; NaN and infinities, which JSON cannot hold, become the strings "nan", "inf", "-inf".
+    struct NumberJSON: Encodable {
+        let value: Double
+
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.singleValueContainer()
+            if value.isFinite { try container.encode(value) } else { try container.encode(String(describing: value)) }
+        }
+    }
+
     /// The value's bits in hex, so floats can be compared exactly.
     static func bitsHex(_ value: RawValue, type: ValueType) -> String? {
         RegisterCodec.bits(of: value, type: type).map { "0x" + String($0, radix: 16, uppercase: true) }

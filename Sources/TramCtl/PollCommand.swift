@@ -2,6 +2,9 @@ import ArgumentParser
 import Logging
 import TramConfig
 import TramModbus
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// `tramctl poll`: read configured devices through the same engine the agent uses.
 struct PollCommand: AsyncParsableCommand {
@@ -35,7 +38,7 @@ struct PollCommand: AsyncParsableCommand {
         let quality: String
         let raw: Output.RawJSON?
         let bits: String?
-        let value: Double?
+        let value: Output.NumberJSON?
         let exponent: Int
         let unit: String
         let timestamp_ms: Int64
@@ -91,13 +94,14 @@ struct PollCommand: AsyncParsableCommand {
             let point = device.points[r.point]
             return PointJSON(name: point.name, quality: r.quality.description, raw: r.value.map { Output.RawJSON(value: $0) },
                              bits: r.value.flatMap { Output.bitsHex($0, type: point.type) },
-                             value: r.value.flatMap { Engineering.value($0, scale: point.scale, offset: point.offset, exponent: r.exponent) },
+                             value: r.value.flatMap { Engineering.value($0, scale: point.scale, offset: point.offset, exponent: r.exponent) }.map(Output.NumberJSON.init),
                              exponent: r.exponent, unit: point.unit, timestamp_ms: r.timestamp.wallMilliseconds)
         }
         if json {
             print(Output.json(ReadingJSON(device: reading.device, cycle: cycle, health: reading.health.state.rawValue, last_error: reading.health.lastError,
                                           requests: reading.requests.count, failed_requests: failed,
                                           cycle_ms: Double(took.microseconds) / 1000, unsupported: reading.health.unsupportedPoints, points: points)))
+            fflush(nil)
             return
         }
         var text = "\(reading.device) (unit \(device.unit) on \(device.link)): \(reading.health.state.rawValue), \(reading.requests.count - failed)/\(reading.requests.count) requests ok in \(Double(took.microseconds) / 1000) ms"
@@ -109,5 +113,6 @@ struct PollCommand: AsyncParsableCommand {
         }
         print(Output.table(["  point", "value", "unit", "raw", "quality"], rows))
         print("")
+        fflush(nil)
     }
 }

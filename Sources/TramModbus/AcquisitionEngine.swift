@@ -1,4 +1,5 @@
 import Logging
+import Synchronization
 import TramConfig
 
 /// Wires a config's links and devices to I/O threads and polls devices on demand.
@@ -25,6 +26,8 @@ public final class AcquisitionEngine: Sendable {
     private let tcpExecutor: IOExecutor?
     private let serialExecutors: [IOExecutor]
     private let devices: [String: DeviceEntry]
+    private let polling = Atomic<Bool>(false)
+    private let overrunCount = Atomic<Int>(0)
 
     public init(config: AgentConfig, logger: Logger) {
         self.config = config
@@ -60,6 +63,45 @@ public final class AcquisitionEngine: Sendable {
         }
     }
 
+    /// Polls every device at its `poll_interval` on the I/O threads until ``stopPolling()``,
+    /// handing each cycle's reading to `deliver` on the I/O thread that read it.
+    ///
+    /// `deliver` runs on the link's thread: keep it short and non-blocking
+    /// (hand the reading to the encoder), and do not keep the reading past the call
+    /// if the hot path is to stay allocation-free. A cycle that overruns its
+    /// interval starts the next one at once rather than queueing a backlog; such
+    /// overruns are counted in ``overruns``.
+    public func startPolling(_ deliver: @escaping @Sendable (DeviceReading) -> Void) {
+        polling.store(true, ordering: .releasing)
+        let start = Timestamp.monotonicNow()
+        for entry in devices.values.sorted(by: { $0.poller.device.name < $1.poller.device.name }) {
+            scheduleCycle(entry, at: start, deliver: deliver)
+        }
+    }
+
+    /// Stops scheduling cycles; cycles already running finish.
+    public func stopPolling() {
+        polling.store(false, ordering: .releasing)
+    }
+
+    /// Cycles that started late because the previous one overran the poll interval.
+    public var overruns: Int { overrunCount.load(ordering: .relaxed) }
+
+    private func scheduleCycle(_ entry: DeviceEntry, at deadline: UInt64, deliver: @escaping @Sendable (DeviceReading) -> Void) {
+        entry.link.executor.schedule(entry.link.lane, atMonotonicNanoseconds: deadline) { [self] in
+            guard polling.load(ordering: .acquiring) else { return }
+            deliver(entry.poller.poll(on: entry.link.session))
+            let interval = UInt64(max(0, entry.poller.device.pollInterval.microseconds)) * 1000
+            var next = deadline + interval
+            let now = Timestamp.monotonicNow()
+            if next < now {
+                overrunCount.add(1, ordering: .relaxed)
+                next = now
+            }
+            scheduleCycle(entry, at: next, deliver: deliver)
+        }
+    }
+
     /// The device's current request plan (which may have been split after exception 02).
     public func plan(of device: String) async -> [ReadRequest]? {
         guard let entry = devices[device] else { return nil }
@@ -68,6 +110,7 @@ public final class AcquisitionEngine: Sendable {
 
     /// Closes every link and stops the I/O threads once their queued work is done.
     public func shutdown() async {
+        stopPolling()
         for entry in devices.values {
             await entry.link.executor.run(on: entry.link.lane) { entry.link.session.connection.close() }
         }

@@ -10,6 +10,10 @@ public final class DevicePoller {
     /// Optional points the device rejected; they are no longer requested.
     public private(set) var unsupported: Set<Int> = []
     private var readings: [PointReading]
+    /// Set when a point was retired: the next cycle starts from a fresh plan without it.
+    private var replanAfterCycle = false
+    /// Reused every cycle: a reading handed out and dropped before the next cycle costs no allocation.
+    private var outcomes: [RequestOutcome] = []
     private let scalePoint: [Int?]
     private let registers = UnsafeMutablePointer<UInt16>.allocate(capacity: RequestLimits.modbusMaxBits)
     private let bits = UnsafeMutablePointer<UInt8>.allocate(capacity: RequestLimits.modbusMaxBits)
@@ -31,19 +35,23 @@ public final class DevicePoller {
 
     /// Runs one cycle on `session`'s link. Blocking: call it on the link's lane only.
     func poll(on session: LinkSession) -> DeviceReading {
-        var outcomes: [RequestOutcome] = []
-        outcomes.reserveCapacity(requests.count)
+        outcomes.removeAll(keepingCapacity: true)
         var index = 0
         while index < requests.count {
             let request = requests[index]
             let started = Timestamp.monotonicNow()
             let error = perform(request, on: session)
-            if case .exception(2)? = error, adapt(at: index) { continue }
             outcomes.append(RequestOutcome(request: request, error: error, roundTripNanoseconds: Timestamp.monotonicNow() - started))
+            // A rejected request stays counted above; its replacement is tried at the same index.
+            if case .exception(2)? = error, adapt(at: index) { continue }
             index += 1
         }
         for i in unsupported { readings[i].quality = .unsupported; readings[i].value = nil }
-        updateHealth(outcomes)
+        if replanAfterCycle {
+            requests = RequestPlanner.plan(device.points, limits: device.limits, excluding: unsupported)
+            replanAfterCycle = false
+        }
+        updateHealth()
         return DeviceReading(device: device.name, points: readings, requests: outcomes, health: health)
     }
 
@@ -111,28 +119,44 @@ public final class DevicePoller {
         }
         let points = request.points
         guard points.allSatisfy({ device.points[$0].isOptional }) else { return false }
-        requests.remove(at: index)
         for i in points {
             unsupported.insert(i)
             health.unsupportedPoints.append(device.points[i].name)
         }
+        // Without the rejected points, the neighbours it split apart may coalesce again.
+        // Only requests after `index` are replanned: those before it have been read this cycle.
+        let done = Array(requests[..<index])
+        let covered = Set(done.flatMap(\.points))
+        let remaining = RequestPlanner.plan(device.points, limits: device.limits, excluding: unsupported.union(covered))
+        requests = done + remaining
+        replanAfterCycle = true
         logger.notice("device does not support optional points; no longer requesting them",
                       metadata: ["device": "\(device.name)", "points": "\(points.map { device.points[$0].name })"])
         return true
     }
 
-    private func updateHealth(_ outcomes: [RequestOutcome]) {
+    /// Health follows what the cycle delivered: `online` when every requested point
+    /// arrived, `degraded` when some did not, `offline` when none did. Rejected
+    /// attempts that a split then recovered still count in `failedRequests`.
+    private func updateHealth() {
         health.cycles += 1
-        let failed = outcomes.filter { $0.error != nil }
-        health.failedRequests += failed.count
-        if let last = failed.last?.error {
-            health.lastError = "\(last)"
+        var lastError: ModbusError?
+        for outcome in outcomes where outcome.error != nil {
+            health.failedRequests += 1
+            lastError = outcome.error
+        }
+        if let lastError {
+            health.lastError = "\(lastError)"
             health.lastErrorWallMilliseconds = Timestamp.now().wallMilliseconds
         }
-        if failed.isEmpty {
+        var delivered = 0, missing = 0
+        for reading in readings where reading.quality != .unsupported {
+            if reading.quality == .good || reading.quality == .notAvailable { delivered += 1 } else { missing += 1 }
+        }
+        if missing == 0 {
             health.state = .online
             health.consecutiveFailedCycles = 0
-        } else if failed.count < outcomes.count {
+        } else if delivered > 0 {
             health.state = .degraded
             health.consecutiveFailedCycles = 0
         } else {
@@ -140,4 +164,5 @@ public final class DevicePoller {
             health.consecutiveFailedCycles += 1
         }
     }
+
 }

@@ -41,6 +41,14 @@ public final class IOExecutor: Sendable {
         state.submit(lane, job)
     }
 
+    /// Queues `job` on `lane` once the monotonic clock reaches `deadline` (nanoseconds, as ``Timestamp``'s).
+    ///
+    /// Timers live inside the executor, so a periodic poll wakes one owned thread
+    /// once per cycle: no Swift task, no timer thread, no hop through the cooperative pool.
+    public func schedule(_ lane: Lane, atMonotonicNanoseconds deadline: UInt64, _ job: @escaping @Sendable () -> Void) {
+        state.schedule(lane, deadline, job)
+    }
+
     /// Runs `job` on `lane` and waits, without blocking the calling task's thread.
     public func run<T: Sendable>(on lane: Lane, _ job: @escaping @Sendable () -> T) async -> T {
         await withCheckedContinuation { continuation in
@@ -51,26 +59,45 @@ public final class IOExecutor: Sendable {
     /// Lets the threads finish their queued jobs and exit.
     public func shutdown() { state.shutdown() }
 
-    /// The lock, condition and ready-queue shared by the worker threads.
+    /// The lock, conditions, ready queue and timers shared by the worker threads.
+    ///
+    /// At most one idle worker waits for the next timer (on `timerCondition`,
+    /// with a deadline); the others wait on `condition` without one. So a timer
+    /// wakes one thread, not the whole pool.
     private final class ThreadSafeBox: @unchecked Sendable {
         private let mutex = UnsafeMutablePointer<pthread_mutex_t>.allocate(capacity: 1)
         private let condition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
+        private let timerCondition = UnsafeMutablePointer<pthread_cond_t>.allocate(capacity: 1)
         private var ready: [Lane] = []
         private var readyHead = 0
         private var stopping = false
+        private var timers = TimerHeap()
+        private var plainWaiters = 0
+        private var timerWaiting = false
 
         init() {
             pthread_mutex_init(mutex, nil)
-            pthread_cond_init(condition, nil)
+            var attributes = pthread_condattr_t()
+            pthread_condattr_init(&attributes)
+            pthread_condattr_setclock(&attributes, CLOCK_MONOTONIC)
+            pthread_cond_init(condition, &attributes)
+            pthread_cond_init(timerCondition, &attributes)
+            pthread_condattr_destroy(&attributes)
         }
 
         func submit(_ lane: Lane, _ job: @escaping @Sendable () -> Void) {
             pthread_mutex_lock(mutex)
-            lane.jobs.append(job)
-            if !lane.scheduled {
-                lane.scheduled = true
-                ready.append(lane)
-                pthread_cond_signal(condition)
+            enqueue(lane, job)
+            pthread_mutex_unlock(mutex)
+        }
+
+        func schedule(_ lane: Lane, _ deadline: UInt64, _ job: @escaping @Sendable () -> Void) {
+            pthread_mutex_lock(mutex)
+            let isEarliest = timers.earliest.map { deadline < $0 } ?? true
+            timers.insert(TimerHeap.Entry(deadline: deadline, sequence: 0, lane: lane, job: job))
+            if isEarliest {
+                // The timer waiter sleeps toward a later deadline, or nobody watches the timers yet.
+                if timerWaiting { pthread_cond_signal(timerCondition) } else if plainWaiters > 0 { pthread_cond_signal(condition) }
             }
             pthread_mutex_unlock(mutex)
         }
@@ -79,33 +106,124 @@ public final class IOExecutor: Sendable {
             pthread_mutex_lock(mutex)
             stopping = true
             pthread_cond_broadcast(condition)
+            pthread_cond_broadcast(timerCondition)
             pthread_mutex_unlock(mutex)
+        }
+
+        /// Puts a job on its lane, and the lane on the ready queue. Lock held.
+        private func enqueue(_ lane: Lane, _ job: @escaping @Sendable () -> Void) {
+            lane.jobs.append(job)
+            if !lane.scheduled {
+                lane.scheduled = true
+                ready.append(lane)
+                wakeOne()
+            }
+        }
+
+        /// Wakes an idle worker for ready work: a plain waiter if there is one, else the timer waiter. Lock held.
+        private func wakeOne() {
+            if plainWaiters > 0 { pthread_cond_signal(condition) } else if timerWaiting { pthread_cond_signal(timerCondition) }
+        }
+
+        /// Moves due timers onto their lanes. Lock held.
+        private func releaseDueTimers() {
+            guard let first = timers.earliest, first <= Timestamp.monotonicNow() else { return }
+            let now = Timestamp.monotonicNow()
+            while let deadline = timers.earliest, deadline <= now {
+                let entry = timers.removeEarliest()
+                enqueue(entry.lane, entry.job)
+            }
         }
 
         func runWorker() {
             pthread_mutex_lock(mutex)
             while true {
-                while readyHead == ready.count && !stopping { pthread_cond_wait(condition, mutex) }
-                if readyHead == ready.count { break }
+                releaseDueTimers()
+                if readyHead == ready.count {
+                    if stopping { break }
+                    if let deadline = timers.earliest, !timerWaiting {
+                        timerWaiting = true
+                        var until = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
+                        _ = pthread_cond_timedwait(timerCondition, mutex, &until)
+                        timerWaiting = false
+                    } else {
+                        plainWaiters += 1
+                        pthread_cond_wait(condition, mutex)
+                        plainWaiters -= 1
+                    }
+                    continue
+                }
                 let lane = ready[readyHead]
                 readyHead += 1
-                if readyHead > 64, readyHead * 2 > ready.count { ready.removeFirst(readyHead); readyHead = 0 }
+                if readyHead == ready.count { ready.removeAll(keepingCapacity: true); readyHead = 0 }
                 let job = lane.jobs[lane.jobHead]
                 lane.jobHead += 1
                 if lane.jobHead == lane.jobs.count { lane.jobs.removeAll(keepingCapacity: true); lane.jobHead = 0 }
+                // Someone must watch the timers while this thread works.
+                if !timers.isEmpty, !timerWaiting, plainWaiters > 0 { pthread_cond_signal(condition) }
                 pthread_mutex_unlock(mutex)
                 job()
                 pthread_mutex_lock(mutex)
                 // One job per turn keeps lanes fair; the lane stays scheduled while it has work.
                 if lane.jobHead < lane.jobs.count {
                     ready.append(lane)
-                    pthread_cond_signal(condition)
+                    wakeOne()
                 } else {
                     lane.scheduled = false
                 }
             }
             pthread_mutex_unlock(mutex)
         }
+    }
+}
+
+/// Pending timed jobs, earliest first (a binary min-heap; ties keep submission order).
+private struct TimerHeap {
+    struct Entry {
+        var deadline: UInt64
+        var sequence: UInt64
+        let lane: IOExecutor.Lane
+        let job: @Sendable () -> Void
+    }
+
+    private var entries: [Entry] = []
+    private var nextSequence: UInt64 = 0
+
+    var earliest: UInt64? { entries.first?.deadline }
+    var isEmpty: Bool { entries.isEmpty }
+
+    mutating func insert(_ entry: Entry) {
+        var entry = entry
+        entry.sequence = nextSequence
+        nextSequence &+= 1
+        entries.append(entry)
+        var child = entries.count - 1
+        while child > 0 {
+            let parent = (child - 1) / 2
+            guard precedes(entries[child], entries[parent]) else { break }
+            entries.swapAt(child, parent)
+            child = parent
+        }
+    }
+
+    mutating func removeEarliest() -> Entry {
+        entries.swapAt(0, entries.count - 1)
+        let first = entries.removeLast()
+        var parent = 0
+        while true {
+            let left = 2 * parent + 1, right = left + 1
+            var smallest = parent
+            if left < entries.count, precedes(entries[left], entries[smallest]) { smallest = left }
+            if right < entries.count, precedes(entries[right], entries[smallest]) { smallest = right }
+            if smallest == parent { break }
+            entries.swapAt(parent, smallest)
+            parent = smallest
+        }
+        return first
+    }
+
+    private func precedes(_ a: Entry, _ b: Entry) -> Bool {
+        (a.deadline, a.sequence) < (b.deadline, b.sequence)
     }
 }
 
