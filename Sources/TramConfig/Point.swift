@@ -14,6 +14,10 @@ public struct Point: Sendable, Hashable {
     /// The device may reject this point with exception 02; Tram then stops asking.
     public var isOptional: Bool
     public var notAvailable: [Sentinel]
+    /// The raw bits this register must hold on the device the map was written for
+    /// (a SunSpec "SunS" marker, a model id and length). A different value means
+    /// the map does not fit the device, and its neighbours cannot be trusted either.
+    public var expected: UInt64?
     public var description: String
     public var location: SourceLocation
 
@@ -34,6 +38,7 @@ public struct Point: Sendable, Hashable {
         self.unit = unit
         self.isOptional = isOptional
         self.notAvailable = notAvailable
+        self.expected = nil
         self.description = description
         self.location = location
     }

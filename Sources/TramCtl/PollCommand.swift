@@ -49,6 +49,7 @@ struct PollCommand: AsyncParsableCommand {
         let cycle: Int
         let health: String
         let last_error: String?
+        let map_mismatch: String?
         let requests: Int
         let failed_requests: Int
         let cycle_ms: Double
@@ -98,7 +99,7 @@ struct PollCommand: AsyncParsableCommand {
                              exponent: r.exponent, unit: point.unit, timestamp_ms: r.timestamp.wallMilliseconds)
         }
         if json {
-            print(Output.json(ReadingJSON(device: reading.device, cycle: cycle, health: reading.health.state.rawValue, last_error: reading.health.lastError,
+            print(Output.json(ReadingJSON(device: reading.device, cycle: cycle, health: reading.health.state.rawValue, last_error: reading.health.lastError, map_mismatch: reading.health.mapMismatch,
                                           requests: reading.requests.count, failed_requests: failed,
                                           cycle_ms: Double(took.microseconds) / 1000, unsupported: reading.health.unsupportedPoints, points: points)))
             fflush(nil)
@@ -106,6 +107,7 @@ struct PollCommand: AsyncParsableCommand {
         }
         var text = "\(reading.device) (unit \(device.unit) on \(device.link)): \(reading.health.state.rawValue), \(reading.requests.count - failed)/\(reading.requests.count) requests ok in \(Double(took.microseconds) / 1000) ms"
         if let error = reading.health.lastError, failed > 0 { text += "; last error: \(error)" }
+        if let mismatch = reading.health.mapMismatch { text += "\n  WARNING: \(mismatch)" }
         print(text)
         let rows = zip(points, reading.points).map { p, r -> [String] in
             let value = r.value.map { Output.engineering($0, point: device.points[r.point], exponent: r.exponent) } ?? "-"

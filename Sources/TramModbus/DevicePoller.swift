@@ -12,6 +12,7 @@ public final class DevicePoller {
     private var readings: [PointReading]
     /// Set when a point was retired: the next cycle starts from a fresh plan without it.
     private var replanAfterCycle = false
+    private var mismatchThisCycle = false
     /// Reused every cycle: a reading handed out and dropped before the next cycle costs no allocation.
     private var outcomes: [RequestOutcome] = []
     private let scalePoint: [Int?]
@@ -36,6 +37,7 @@ public final class DevicePoller {
     /// Runs one cycle on `session`'s link. Blocking: call it on the link's lane only.
     func poll(on session: LinkSession) -> DeviceReading {
         outcomes.removeAll(keepingCapacity: true)
+        mismatchThisCycle = false
         var index = 0
         while index < requests.count {
             let request = requests[index]
@@ -51,6 +53,7 @@ public final class DevicePoller {
             requests = RequestPlanner.plan(device.points, limits: device.limits, excluding: unsupported)
             replanAfterCycle = false
         }
+        if !mismatchThisCycle { health.mapMismatch = nil }
         updateHealth()
         return DeviceReading(device: device.name, points: readings, requests: outcomes, health: health)
     }
@@ -79,6 +82,8 @@ public final class DevicePoller {
     }
 
     private func decode(_ request: ReadRequest, timestamp: Timestamp) {
+        var mismatch: Int?
+        defer { if let mismatch { reportMismatch(mismatch) } }
         let buffer = UnsafeBufferPointer(start: registers, count: request.count)
         for i in request.points {
             let point = device.points[i]
@@ -86,6 +91,10 @@ public final class DevicePoller {
             readings[i].value = value
             readings[i].timestamp = timestamp
             readings[i].quality = RegisterCodec.isNotAvailable(value, point: point) ? .notAvailable : .good
+            if let expected = point.expected, RegisterCodec.bits(of: value, type: point.type) != expected {
+                readings[i].quality = .unexpected
+                if mismatch == nil { mismatch = i }
+            }
         }
         // Exponents after values: a scale register is in the same request, decoded above.
         for i in request.points {
@@ -95,6 +104,18 @@ public final class DevicePoller {
             } else if readings[i].quality == .good {
                 readings[i].quality = .notAvailable
             }
+        }
+    }
+
+    /// Says once per device which identity register disagreed, so a wrong map is found, not guessed at.
+    private func reportMismatch(_ index: Int) {
+        mismatchThisCycle = true
+        let point = device.points[index]
+        let got = readings[index].value.map { "\($0)" } ?? "?"
+        let message = "point '\(point.name)' reads \(got), but the map expects \(point.expected.map { "0x" + String($0, radix: 16, uppercase: true) } ?? "?"): the profile does not fit this device (wrong model, firmware or base address?)"
+        if health.mapMismatch != message {
+            health.mapMismatch = message
+            logger.warning("device map does not fit", metadata: ["device": "\(device.name)", "detail": "\(message)"])
         }
     }
 
@@ -151,9 +172,9 @@ public final class DevicePoller {
         }
         var delivered = 0, missing = 0
         for reading in readings where reading.quality != .unsupported {
-            if reading.quality == .good || reading.quality == .notAvailable { delivered += 1 } else { missing += 1 }
+            if reading.quality == .good || reading.quality == .notAvailable || reading.quality == .unexpected { delivered += 1 } else { missing += 1 }
         }
-        if missing == 0 {
+        if missing == 0, health.mapMismatch == nil {
             health.state = .online
             health.consecutiveFailedCycles = 0
         } else if delivered > 0 {

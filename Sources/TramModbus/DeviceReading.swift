@@ -50,6 +50,8 @@ public struct DeviceHealth: Sendable, Equatable {
     public var unsupportedPoints: [String] = []
     /// Requests split after an exception 02.
     public var splits = 0
+    /// Set when a register the map `expect`s held another value.
+    public var mapMismatch: String?
 
     public init() {}
 }

@@ -12,6 +12,8 @@ public enum Quality: Sendable, Equatable, CustomStringConvertible {
     case ioError
     /// An optional point the device rejected with exception 02; no longer requested.
     case unsupported
+    /// The register does not hold the value the map `expect`s: the map does not fit this device.
+    case unexpected
     /// Not read yet.
     case pending
 
@@ -26,6 +28,7 @@ public enum Quality: Sendable, Equatable, CustomStringConvertible {
         case .linkDown: "link_down"
         case .ioError: "io_error"
         case .unsupported: "unsupported"
+        case .unexpected: "unexpected"
         case .pending: "pending"
         }
     }

@@ -47,9 +47,10 @@ public enum Engineering {
     public static func value(_ raw: RawValue, scale: Double, offset: Double, exponent: Int = 0) -> Double? {
         guard let number = raw.numeric else { return nil }
         if case .bool = raw { return number }
-        var factor = scale
-        if exponent != 0 { factor *= powerOfTen(exponent) }
-        return number * factor + offset
+        // Divide for negative exponents: 3 × 10^-1 is then 0.3, not 3 × 0.1 = 0.30000000000000004.
+        var value = number * scale
+        if exponent > 0 { value *= powerOfTen(exponent) } else if exponent < 0 { value /= powerOfTen(-exponent) }
+        return value + offset
     }
 
     /// 10^exponent; negative powers by division, which keeps 10^-1 the closest double to 0.1.

@@ -41,6 +41,10 @@ public final class SimulatedDevice {
                 continue
             }
             if case .bit = point.type { continue }
+            if let expected = point.expected {
+                write(point, RegisterCodec.encode(bits: expected, registerCount: point.type.registerCount, order: point.order))
+                continue
+            }
             let exponent = point.scaleFrom.flatMap { byName[$0] } != nil ? exponents[index] : 0
             write(point, SimulatedValues.registers(for: point, exponent: exponent, at: time))
         }

@@ -296,3 +296,32 @@ def test_one_io_thread_is_shared_by_tcp_links(tramctl, plc_tcp, tmp_path):
     lines = [json.loads(l) for l in proc.stdout.splitlines() if l.strip()]
     fast_ms = [r["cycle_ms"] for r in lines if r["device"] == "fast"]
     assert len(fast_ms) == 3 and max(fast_ms) >= 400, fast_ms
+
+
+# ------------------------------------------------------------- identity registers (`expect`)
+
+def _sunspec_words(model1_length: int) -> dict[int, list[int]]:
+    """A SunSpec device: 'SunS', model 1 of the given length, then model 103 (L=50), then the end marker."""
+    words = {40000: [0x5375, 0x6E53, 1, model1_length] + [0x2020] * model1_length}
+    inverter = 40004 + model1_length
+    words[inverter] = [103, 50] + [0] * 50 + [0xFFFF, 0]
+    return words
+
+
+@pytest.mark.parametrize("length,fits", [(66, True), (65, False)])
+def test_sunspec_map_that_does_not_fit_is_flagged(tramctl, plc_tcp, tmp_path, length, fits):
+    """The SunSpec profile is written for model 1 with L=66. A device with L=65 (SolarEdge, Fronius) shifts every
+    inverter register by one: Tram must say the map does not fit instead of reporting plausible wrong values."""
+    plc = plc_tcp({1: {"holding": _sunspec_words(length)}})
+    agent = write_agent(tmp_path / "agent.yaml", [{"name": "l", "url": plc.url}],
+                        [{"name": "pv", "link": "l", "unit": 1, "profile": "sunspec/inverter-103"}], profiles=DEVICES)
+    [reading] = poll_json(tramctl, agent)
+    got = qualities(reading)
+    assert got["sunspec_id"] == "good" and got["common_model_id"] == "good"
+    if fits:
+        assert reading["health"] == "online" and reading.get("map_mismatch") is None, reading
+        assert got["common_model_length"] == "good" and got["inverter_model_id"] == "good"
+    else:
+        assert got["common_model_length"] == "unexpected"
+        assert reading["health"] == "degraded", reading
+        assert "common_model_length" in reading["map_mismatch"] and "does not fit" in reading["map_mismatch"]
