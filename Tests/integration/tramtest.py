@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Sequence
 
 import yaml
 
-from conftest import LOOPBACK, PLC_PY, TRAMCTL, Plc, ProcessManager, _values_file
+from conftest import LOOPBACK, PLC_PY, TRAMCTL, Plc, ProcessManager, _start_plc, _values_file
 
 REPO = Path(__file__).resolve().parents[2]
 DEVICES = REPO / "Devices"
@@ -223,16 +223,7 @@ def tramctl_background(procs: ProcessManager, *args, env: dict | None = None,
 def start_plc_at(procs: ProcessManager, tmp_dir: Path, port: int, values=None, units=None,
                  args: Sequence[str] = ()) -> Plc:
     """peers/plc.py on a fixed TCP port (for restarts on the same port)."""
-    argv = [sys.executable, str(PLC_PY), "--tcp", f"{LOOPBACK}:{port}"]
-    vf = _values_file(tmp_dir, values)
-    if vf:
-        argv += ["--values", str(vf)]
-    if units:
-        argv += ["--units", ",".join(map(str, units))]
-    argv += list(args)
-    proc = procs.spawn(argv, "plc", stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True, bufsize=1)
-    plc = Plc(proc, "tcp")
-    plc.wait_ready()
+    plc = _start_plc(procs, tmp_dir, ["--tcp", f"{LOOPBACK}:{port}"], "tcp", values, units, "ignore", args)
     plc.host = LOOPBACK
     assert plc.port == port
     return plc
