@@ -18,12 +18,16 @@ struct AgentDecoder {
         guard let map = MappingReader(root, file: file, log: log, what: "an agent file", allowedKeys: Self.keys) else { return nil }
         let gateway = decodeGateway(map.require("gateway", what: "an agent file"))
         let ioThreads = map.integer("io_threads", in: 1...256) ?? AgentConfig.defaultIOThreads
-        let links = (map.list("links") ?? []).compactMap(decodeLink)
+        let linkNodes = map.list("links") ?? []
+        let links = linkNodes.compactMap(decodeLink)
         if !map.has("links") { log.error("missing required key 'links' in an agent file", at: map.location) }
-        checkUniqueNames(links.map { ($0.name, $0.location) }, what: "link")
-        let devices = (map.list("devices") ?? []).compactMap { decodeDevice($0, links: links) }
+        // Names as written, so that a link or device with other errors still counts as defined.
+        let linkNames = declaredNames(linkNodes)
+        checkUniqueNames(linkNames, what: "link")
+        let deviceNodes = map.list("devices") ?? []
+        let devices = deviceNodes.compactMap { decodeDevice($0, links: links, declaredLinks: Set(linkNames.map(\.0))) }
         if !map.has("devices") { log.error("missing required key 'devices' in an agent file", at: map.location) }
-        checkUniqueNames(devices.map { ($0.name, $0.location) }, what: "device")
+        checkUniqueNames(declaredNames(deviceNodes), what: "device")
         checkUnitClashes(devices)
         guard let gateway else { return nil }
         return AgentConfig(gateway: gateway, ioThreads: ioThreads, links: links, devices: devices)
@@ -84,7 +88,7 @@ struct AgentDecoder {
         return serial
     }
 
-    private func decodeDevice(_ node: YAMLNode, links: [LinkConfig]) -> DeviceConfig? {
+    private func decodeDevice(_ node: YAMLNode, links: [LinkConfig], declaredLinks: Set<String>) -> DeviceConfig? {
         guard let map = MappingReader(node, file: file, log: log, what: "a device", allowedKeys: Self.deviceKeys) else { return nil }
         let name = map.require("name", what: "a device") != nil ? map.string("name") : nil
         if let name, !Naming.isValid(name) {
@@ -94,7 +98,7 @@ struct AgentDecoder {
         let linkName = map.require("link", what: "a device") != nil ? map.string("link") : nil
         if let linkName {
             link = links.first { $0.name == linkName }
-            if link == nil {
+            if link == nil, !declaredLinks.contains(linkName) {
                 log.error("device '\(name ?? "?")' names link '\(linkName)', which is not defined\(Suggestion.hint(for: linkName, among: links.map(\.name)))", at: map.location(of: map.value("link")!))
             }
         }
@@ -115,7 +119,7 @@ struct AgentDecoder {
             points = profile?.points ?? []
             limits = profile?.limits ?? .default
             if map.has("address_base") || map.has("defaults") {
-                log.error("'address_base' and 'defaults' belong to inline points; the profile sets its own", at: map.location(of: map.value("address_base") ?? map.value("defaults")!))
+                log.error("'address_base' and 'defaults' belong to inline points; the profile sets its own", at: map.location(ofKey: map.has("address_base") ? "address_base" : "defaults"))
             }
         case (nil, true):
             let profileDecoder = ProfileDecoder(file: file, log: log)
@@ -125,7 +129,7 @@ struct AgentDecoder {
         case (_?, true):
             log.error("device '\(name ?? "?")' has both 'profile' and 'points'; give one", at: map.location)
         case (nil, false):
-            if !map.has("profile") { log.error("device '\(name ?? "?")' needs 'profile' (a file under Devices/) or inline 'points'", at: map.location) }
+            if map.value("profile") == nil { log.error("device '\(name ?? "?")' needs 'profile' (a file under Devices/) or inline 'points'", at: map.location) }
         }
         let overrides = map.value("limits")
         limits = LimitsDecoder(file: file, log: log).decode(overrides, over: limits)
@@ -136,6 +140,15 @@ struct AgentDecoder {
         guard let name, let linkName, let unit else { return nil }
         return DeviceConfig(name: name, link: linkName, unit: unit, profileReference: reference, profile: profile, points: points,
                             limits: limits, pollInterval: pollInterval, timeout: timeout, location: map.location)
+    }
+
+    /// The `name:` of each mapping in a list, where it is text, with the mapping's place.
+    private func declaredNames(_ nodes: [YAMLNode]) -> [(String, SourceLocation)] {
+        nodes.compactMap { node in
+            guard case .mapping(let pairs) = node.kind,
+                  let pair = pairs.first(where: { $0.key.scalar == "name" }), !pair.value.isNull, let name = pair.value.scalar else { return nil }
+            return (name, SourceLocation(file: file, mark: node.mark))
+        }
     }
 
     private func checkUniqueNames(_ names: [(String, SourceLocation)], what: String) {

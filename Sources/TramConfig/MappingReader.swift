@@ -41,6 +41,12 @@ struct MappingReader {
 
     var location: SourceLocation { location(of: node) }
 
+    /// Where a key's value is, or the key itself when the value is empty (`key:` or `key: ~`).
+    func location(ofKey key: String) -> SourceLocation {
+        guard let pair = values[key] else { return location }
+        return location(of: pair.value.isNull ? pair.key : pair.value)
+    }
+
     func has(_ key: String) -> Bool { values[key] != nil }
 
     func value(_ key: String) -> YAMLNode? {

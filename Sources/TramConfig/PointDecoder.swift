@@ -11,7 +11,7 @@ struct PointDefaults {
 /// Decodes one point mapping, reporting every problem it finds.
 struct PointDecoder {
     static let keys = ["name", "table", "address", "type", "order", "bit", "length", "scale", "offset", "scale_from",
-                       "unit", "optional", "not_available", "description"]
+                       "unit", "optional", "not_available", "expect", "description"]
 
     let file: String
     let log: DiagnosticLog
@@ -23,8 +23,8 @@ struct PointDecoder {
         if let name, !Naming.isValid(name) {
             log.error("point name '\(name)' may hold only letters, digits, '_', '-' and '.'", at: map.location(of: map.value("name")!))
         }
-        let table = map.choice("table", RegisterTable.spellings) ?? (map.has("table") ? nil : defaults.table)
-        if table == nil, !map.has("table") {
+        let table = map.choice("table", RegisterTable.spellings) ?? (map.value("table") != nil ? nil : defaults.table)
+        if table == nil, map.value("table") == nil {
             log.error("point '\(name ?? "?")' has no 'table' (coil, discrete_input, input or holding) and the profile sets no default", at: map.location)
         }
         let type = decodeType(map, table: table)
@@ -41,11 +41,21 @@ struct PointDecoder {
         }
         let notAvailable = type.map { decodeSentinels(map, type: $0) } ?? []
 
+        var expected: UInt64?
+        if let type, let (text, node) = map.scalarText("expect", expected: "the value this register always holds") {
+            if type.isInteger, case .bits(let bits)? = Self.sentinel(text, type: type) {
+                expected = bits
+            } else {
+                log.error("'expect' takes a whole \(type) value, found '\(text)'\(type.isInteger ? "" : " (only integer points can have one)")", at: map.location(of: node))
+            }
+        }
         guard let name, let table, let type, let address else { return nil }
-        return Point(
+        var point = Point(
             name: name, table: table, address: address, type: type, order: order, scale: scale, offset: offset,
             scaleFrom: map.string("scale_from"), unit: map.string("unit") ?? "", isOptional: map.bool("optional") ?? false,
             notAvailable: notAvailable, description: map.string("description") ?? "", location: map.location)
+        point.expected = expected
+        return point
     }
 
     private func decodeType(_ map: MappingReader, table: RegisterTable?) -> ValueType? {
@@ -54,16 +64,18 @@ struct PointDecoder {
         if let (text, node) = map.scalarText("type", expected: "a type name") {
             typeNode = node
             type = parseTypeName(text, map: map, node: node)
-        } else if !map.has("type") {
+        } else if map.value("type") == nil {
             type = defaults.type
             if let table, table.holdsBits { type = .bool }
             if type == nil { log.error("point has no 'type' and the profile sets no default", at: map.location) }
         }
-        if map.has("length"), let type, case .string = type {} else if map.has("length") {
-            log.error("'length' applies only to type string", at: map.location(of: map.value("length")!))
+        // Judged by the type as written, so that a bad length or bit number is not also called misplaced.
+        let written = map.value("type")?.scalar ?? ""
+        if map.has("length"), written != "string", !written.hasPrefix("string(") {
+            log.error("'length' applies only to type string", at: map.location(ofKey: "length"))
         }
-        if map.has("bit"), let type, case .bit = type {} else if map.has("bit") {
-            log.error("'bit' applies only to type bit", at: map.location(of: map.value("bit")!))
+        if map.has("bit"), written != "bit" {
+            log.error("'bit' applies only to type bit", at: map.location(ofKey: "bit"))
         }
         guard let type, let table else { return type }
         switch (type, table.holdsBits) {
@@ -92,13 +104,13 @@ struct PointDecoder {
                 registers = inline
             }
             guard let registers else {
-                if !map.has("length") { log.error("type string needs 'length' (in registers) or the shorthand string(N)", at: map.location(of: node)) }
+                if map.value("length") == nil { log.error("type string needs 'length' (in registers) or the shorthand string(N)", at: map.location(of: node)) }
                 return nil
             }
             return .string(registers: registers)
         }
         if text == "bit" {
-            guard map.has("bit") else {
+            guard map.value("bit") != nil else {
                 log.error("type bit needs 'bit: N' (0 = least significant .. 15)", at: map.location(of: node))
                 return nil
             }

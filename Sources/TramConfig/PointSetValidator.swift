@@ -26,8 +26,13 @@ struct PointSetValidator {
     private func checkOverlaps(_ points: [Point]) {
         for table in RegisterTable.allCases {
             let words = points.filter { $0.table == table && !Self.isBitOfRegister($0) }.sorted { ($0.address, $0.location.mark) < ($1.address, $1.location.mark) }
-            for (previous, next) in zip(words, words.dropFirst()) where next.address <= previous.lastAddress {
-                log.error("point '\(next.name)' (\(table.rawValue) \(Self.span(next))) overlaps '\(previous.name)' (\(Self.span(previous))) defined at line \(previous.location.mark.line)", at: next.location)
+            // Compare each point with the earlier one that reaches furthest: a long value can cover several that follow.
+            var reach: Point?
+            for next in words {
+                if let previous = reach, next.address <= previous.lastAddress {
+                    log.error("point '\(next.name)' (\(table.rawValue) \(Self.span(next))) overlaps '\(previous.name)' (\(Self.span(previous))) defined at line \(previous.location.mark.line)", at: next.location)
+                }
+                if reach == nil || next.lastAddress > reach!.lastAddress { reach = next }
             }
             var bits: [String: Point] = [:]
             for point in points where point.table == table {

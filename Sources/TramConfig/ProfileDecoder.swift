@@ -36,7 +36,7 @@ struct ProfileDecoder {
     /// `address_base` is required wherever points are written: a wrong guess
     /// reads plausible but wrong values one register off.
     func decodeAddressBase(_ map: MappingReader, what: String) -> Int? {
-        guard map.has("address_base") else {
+        guard map.value("address_base") != nil else {
             log.error("missing required key 'address_base' in \(what): 0 if addresses are PDU (wire) addresses, 1 if they are the manual's 1-based numbers", at: map.location)
             return nil
         }

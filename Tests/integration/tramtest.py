@@ -18,7 +18,7 @@ from typing import Callable, Iterable, Sequence
 
 import yaml
 
-from conftest import LOOPBACK, PLC_PY, TRAMCTL, Plc, ProcessManager, _start_plc, _values_file
+from conftest import LOOPBACK, TRAMCTL, Plc, ProcessManager, _start_plc
 
 REPO = Path(__file__).resolve().parents[2]
 DEVICES = REPO / "Devices"
