@@ -3,6 +3,11 @@ public struct AgentConfig: Sendable {
     public struct Gateway: Sendable, Hashable {
         public var id: String
         public var site: String
+
+        public init(id: String, site: String = "") {
+            self.id = id
+            self.site = site
+        }
     }
 
     public var gateway: Gateway
@@ -12,6 +17,13 @@ public struct AgentConfig: Sendable {
     public var devices: [DeviceConfig]
 
     public static let defaultIOThreads = 4
+
+    public init(gateway: Gateway, ioThreads: Int = AgentConfig.defaultIOThreads, links: [LinkConfig], devices: [DeviceConfig]) {
+        self.gateway = gateway
+        self.ioThreads = ioThreads
+        self.links = links
+        self.devices = devices
+    }
 
     public func link(named name: String) -> LinkConfig? { links.first { $0.name == name } }
     public func device(named name: String) -> DeviceConfig? { devices.first { $0.name == name } }

@@ -87,8 +87,8 @@ public final class AcquisitionEngine: Sendable {
     /// Cycles that started late because the previous one overran the poll interval.
     public var overruns: Int { overrunCount.load(ordering: .relaxed) }
 
-    private func scheduleCycle(_ entry: DeviceEntry, at deadline: UInt64, deliver: @escaping @Sendable (DeviceReading) -> Void) {
-        entry.link.executor.schedule(entry.link.lane, atMonotonicNanoseconds: deadline) { [self] in
+    private func scheduleCycle(_ entry: DeviceEntry, at deadline: UInt64, fromWorker: Bool = false, deliver: @escaping @Sendable (DeviceReading) -> Void) {
+        entry.link.executor.schedule(entry.link.lane, atMonotonicNanoseconds: deadline, fromWorker: fromWorker) { [self] in
             guard polling.load(ordering: .acquiring) else { return }
             deliver(entry.poller.poll(on: entry.link.session))
             let interval = UInt64(max(0, entry.poller.device.pollInterval.microseconds)) * 1000
@@ -98,7 +98,7 @@ public final class AcquisitionEngine: Sendable {
                 overrunCount.add(1, ordering: .relaxed)
                 next = now
             }
-            scheduleCycle(entry, at: next, deliver: deliver)
+            scheduleCycle(entry, at: next, fromWorker: true, deliver: deliver)
         }
     }
 

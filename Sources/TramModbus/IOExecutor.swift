@@ -45,8 +45,13 @@ public final class IOExecutor: Sendable {
     ///
     /// Timers live inside the executor, so a periodic poll wakes one owned thread
     /// once per cycle: no Swift task, no timer thread, no hop through the cooperative pool.
-    public func schedule(_ lane: Lane, atMonotonicNanoseconds deadline: UInt64, _ job: @escaping @Sendable () -> Void) {
-        state.schedule(lane, deadline, job)
+    ///
+    /// - Parameter fromWorker: true when called from a job running on this executor
+    ///   (a cycle scheduling its successor). That thread is about to look for work
+    ///   itself, so no other thread needs waking for the timer unless one is already
+    ///   asleep toward a later deadline.
+    public func schedule(_ lane: Lane, atMonotonicNanoseconds deadline: UInt64, fromWorker: Bool = false, _ job: @escaping @Sendable () -> Void) {
+        state.schedule(lane, deadline, fromWorker: fromWorker, job)
     }
 
     /// Runs `job` on `lane` and waits, without blocking the calling task's thread.
@@ -91,13 +96,14 @@ public final class IOExecutor: Sendable {
             pthread_mutex_unlock(mutex)
         }
 
-        func schedule(_ lane: Lane, _ deadline: UInt64, _ job: @escaping @Sendable () -> Void) {
+        func schedule(_ lane: Lane, _ deadline: UInt64, fromWorker: Bool, _ job: @escaping @Sendable () -> Void) {
             pthread_mutex_lock(mutex)
             let isEarliest = timers.earliest.map { deadline < $0 } ?? true
             timers.insert(TimerHeap.Entry(deadline: deadline, sequence: 0, lane: lane, job: job))
             if isEarliest {
-                // The timer waiter sleeps toward a later deadline, or nobody watches the timers yet.
-                if timerWaiting { pthread_cond_signal(timerCondition) } else if plainWaiters > 0 { pthread_cond_signal(condition) }
+                // The timer waiter sleeps toward a later deadline, or nobody watches the timers yet
+                // (a calling worker will watch them itself once its job returns).
+                if timerWaiting { pthread_cond_signal(timerCondition) } else if plainWaiters > 0, !fromWorker { pthread_cond_signal(condition) }
             }
             pthread_mutex_unlock(mutex)
         }
@@ -166,8 +172,8 @@ public final class IOExecutor: Sendable {
                 pthread_mutex_lock(mutex)
                 // One job per turn keeps lanes fair; the lane stays scheduled while it has work.
                 if lane.jobHead < lane.jobs.count {
+                    // This thread loops and takes the next ready lane itself: no wake-up needed.
                     ready.append(lane)
-                    wakeOne()
                 } else {
                     lane.scheduled = false
                 }

@@ -27,7 +27,10 @@ public final class ModbusSimulator {
         self.refreshInterval = refreshInterval
     }
 
-    /// Serves until SIGINT/SIGTERM. `ready` is called with the bound address once clients can connect.
+    /// Asks every running simulator in this process to stop (as SIGINT/SIGTERM do).
+    public static func stopAll() { stopRequested = 1 }
+
+    /// Serves until SIGINT/SIGTERM or ``stopAll()``. `ready` is called with the bound address once clients can connect.
     public func run(ready: (String) -> Void) throws(ModbusError) {
         signal(SIGINT) { _ in ModbusSimulator.stopRequested = 1 }
         signal(SIGTERM) { _ in ModbusSimulator.stopRequested = 1 }
