@@ -51,8 +51,13 @@ let package = Package(
             "TramConfig", "TramConfigFiles", "TramModbus", "CModbus", .product(name: "Logging", package: "swift-log"),
         ], path: "Benchmarks/tram-bench"),
 
-        .testTarget(name: "TramConfigTests", dependencies: ["TramConfig", "TramYAML", "TramModbus"],
+        // Helpers shared by the test targets (a seeded generator for property tests).
+        .target(name: "TramTestSupport", path: "Tests/TramTestSupport"),
+        .testTarget(name: "TramConfigTests", dependencies: ["TramConfig", "TramYAML", "TramModbus", "TramTestSupport"],
                     exclude: ["testcases"]),
-        .testTarget(name: "TramModbusTests", dependencies: ["TramModbus", "TramConfig", "TramSimulator", "CModbus"]),
+        .testTarget(name: "TramModbusTests", dependencies: [
+            "TramModbus", "TramConfig", "TramSimulator", "CModbus", "TramTestSupport",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     ]
 )

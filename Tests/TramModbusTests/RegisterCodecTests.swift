@@ -1,4 +1,5 @@
 import Testing
+import TramTestSupport
 import TramConfig
 import TramModbus
 
