@@ -93,6 +93,8 @@ struct SimulateCommand: ParsableCommand {
                 } catch {
                     print("error: \(error)", to: &standardError)
                     finished.fail()
+                    // A half-served config would only confuse: stop the other listeners too.
+                    ModbusSimulator.stopAll()
                 }
                 finished.done()
             }
