@@ -17,13 +17,10 @@ public struct ReadRequest: Sendable, Hashable, CustomStringConvertible {
 
     public var lastAddress: Int { address + count - 1 }
 
+    /// `FC04 input 0+18`, as the plan and logs show it.
     public var description: String {
-        "FC\(String(format2: table.functionCode)) \(table.rawValue) \(address)+\(count)"
+        "FC0\(table.functionCode) \(table.rawValue) \(address)+\(count)"
     }
-}
-
-extension String {
-    init(format2 value: Int) { self = value < 10 ? "0\(value)" : "\(value)" }
 }
 
 /// Turns a device's points into the fewest read requests its limits allow.
