@@ -29,6 +29,7 @@ struct AgentDecoder {
         if !map.has("devices") { log.error("missing required key 'devices' in an agent file", at: map.location) }
         checkUniqueNames(declaredNames(deviceNodes), what: "device")
         checkUnitClashes(devices)
+        checkSharedEndpoints(links)
         guard let gateway else { return nil }
         return AgentConfig(gateway: gateway, ioThreads: ioThreads, links: links, devices: devices)
     }
@@ -158,6 +159,29 @@ struct AgentDecoder {
                 log.error("duplicate \(what) name '\(name)' (first defined at line \(first.mark.line))", at: location)
             } else {
                 seen[name] = location
+            }
+        }
+    }
+
+    /// A serial line has one owner: two links on one port (or one device server port) would be two masters on one bus.
+    /// Two TCP links to one endpoint are legal but open two connections where one would serve.
+    private func checkSharedEndpoints(_ links: [LinkConfig]) {
+        var seen: [String: LinkConfig] = [:]
+        for link in links {
+            let key: String
+            switch link.endpoint {
+            case .rtu(let device, _): key = "rtu \(ConfigPath.normalize(device))"
+            case .rtuOverTCP(let host, let port): key = "rtu+tcp \(host.lowercased()):\(port)"
+            case .tcp(let host, let port): key = "tcp \(host.lowercased()):\(port)"
+            }
+            guard let first = seen[key] else {
+                seen[key] = link
+                continue
+            }
+            if link.endpoint.isSerialBus {
+                log.error("links '\(first.name)' and '\(link.name)' both use \(first.endpoint): a serial bus has one master; put all its devices on one link", at: link.location)
+            } else {
+                log.warning("links '\(first.name)' and '\(link.name)' both connect to \(link.endpoint); one link (one connection) can serve every unit id there", at: link.location)
             }
         }
     }

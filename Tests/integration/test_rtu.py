@@ -157,3 +157,21 @@ def test_rtu_scan_finds_units_on_the_bus(tramctl, plc_rtu):
     assert proc.returncode == 0, proc.stderr
     assert [f["unit"] for f in json.loads(proc.stdout)] == [1, 2], proc.stdout
     assert sorted(u for u, *_ in plc.log()) == [1, 2, 3, 4]
+
+
+def test_rs485_mode_on_a_port_without_it_is_a_clear_link_error(tramctl, plc_rtu, tmp_path):
+    """A pty (like a plain RS-232 adapter) rejects the RS-485 ioctl: the device is offline with an error that says so,
+    and nothing is sent on a port left in the wrong mode."""
+    plc = plc_rtu(TWO_UNITS, units=[1, 2])
+    agent = write_agent(tmp_path / "agent.yaml",
+                        [{"name": "bus", "url": f"rtu://{plc.device}", "serial": {"mode": "rs485"}}],
+                        [{"name": "m", "link": "bus", "unit": 1, "address_base": 0,
+                          "points": [{"name": "a", "table": "holding", "address": 0, "type": "uint16"}]}])
+    [reading] = poll_json(tramctl, agent)
+    assert reading["health"] == "offline", reading
+    assert points(reading)["a"]["quality"] == "link_down"
+    assert "rs485" in reading["last_error"] and "RS-485 capable" in reading["last_error"], reading
+    assert plc.log() == []
+    # the same port without the RS-485 setting reads at once
+    proc = tramctl("read", "--link", f"rtu://{plc.device}", "--unit", 1, "--address", 0, "--json")
+    assert proc.returncode == 0, proc.stderr
