@@ -134,9 +134,18 @@ struct AgentDecoder {
         }
         let overrides = map.value("limits")
         limits = LimitsDecoder(file: file, log: log).decode(overrides, over: limits)
-        if reference == nil || overrides != nil {
-            // Inline points, or a profile under tighter limits: check the set as this device will read it.
+        if reference == nil {
             PointSetValidator(log: log).validate(points, limits: limits)
+        } else if let overrides, let profile {
+            // A profile under this device's limits: the profile's own problems are reported once, in the profile;
+            // here only what these limits add, at this device's `limits:`.
+            let own = DiagnosticLog(), here = DiagnosticLog()
+            PointSetValidator(log: own).validate(points, limits: profile.limits)
+            PointSetValidator(log: here).validate(points, limits: limits)
+            let known = Set(own.diagnostics.map(\.description))
+            for diagnostic in here.diagnostics where !known.contains(diagnostic.description) {
+                log.error("\(diagnostic.message) (\(diagnostic.location))", at: map.location(of: overrides))
+            }
         }
         guard let name, let linkName, let unit else { return nil }
         return DeviceConfig(name: name, link: linkName, unit: unit, profileReference: reference, profile: profile, points: points,
