@@ -37,6 +37,8 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Tram's wire schema: dictionary and batch frames, allocation-free encoder, safe decoder. Pure.
+        .target(name: "TramSchema"),
         // A libmodbus server that serves device profiles with changing values.
         .target(name: "TramSimulator", dependencies: ["TramConfig", "TramModbus", "CModbus"]),
         // tramctl's verbs. The technician's tool may use FoundationEssentials via ArgumentParser.
@@ -55,6 +57,10 @@ let package = Package(
         .target(name: "TramTestSupport", path: "Tests/TramTestSupport"),
         .testTarget(name: "TramConfigTests", dependencies: ["TramConfig", "TramYAML", "TramModbus", "TramTestSupport"],
                     exclude: ["testcases"]),
+        // Counts heap allocations per thread, for the encoder's zero-allocation test.
+        .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
+        .testTarget(name: "TramSchemaTests", dependencies: ["TramSchema", "CAllocationCounter", "TramTestSupport"],
+                    exclude: ["vectors"]),
         .testTarget(name: "TramModbusTests", dependencies: [
             "TramModbus", "TramConfig", "TramSimulator", "CModbus", "TramTestSupport",
             .product(name: "Logging", package: "swift-log"),

@@ -1,0 +1,188 @@
+/// Encodes readings into batch frames, in a caller-owned buffer, without allocating.
+///
+/// A batch is: gateway, epoch, sequence, schema id, base time, then groups.
+/// A group is one request's (or poll's) readings: a time delta, clock flags, a
+/// run of consecutive aliases, the missing ones with their quality, and the
+/// values of the rest. Each alias's value is written as a delta from its
+/// previous value in the same batch, so a batch decodes on its own given its
+/// dictionary. See docs/wire-format.md.
+public final class BatchEncoder {
+    public let dictionary: SchemaDictionary
+    public let schemaID: UInt64
+    private let buffer: UnsafeMutableRawBufferPointer
+    private var writer: WireWriter
+    private let previous: UnsafeMutablePointer<Int64>
+    private let previousExponent: UnsafeMutablePointer<Int8>
+    private let types: UnsafeMutablePointer<WireType>
+    private let gatewayID: [UInt8]
+    private let pointCount: Int
+    private var lastTime: Int64 = 0
+    private var groupCountOffset = 0
+    private var lengthOffset = 0
+    public private(set) var groupCount = 0
+    public private(set) var readingCount = 0
+    private var open = false
+
+    /// - Parameter buffer: where frames are built; owned by the caller and reused for every batch.
+    public init(dictionary: SchemaDictionary, buffer: UnsafeMutableRawBufferPointer) {
+        self.dictionary = dictionary
+        schemaID = dictionary.schemaID
+        self.buffer = buffer
+        writer = WireWriter(buffer)
+        pointCount = dictionary.points.count
+        let count = max(1, pointCount)
+        previous = .allocate(capacity: count)
+        previousExponent = .allocate(capacity: count)
+        types = .allocate(capacity: count)
+        for (alias, point) in dictionary.points.enumerated() { types[alias] = point.type }
+        gatewayID = Array(dictionary.gateway.utf8)
+    }
+
+    deinit {
+        previous.deallocate()
+        previousExponent.deallocate()
+        types.deallocate()
+    }
+
+    /// Bytes written so far in the open batch (for size-based sealing).
+    public var byteCount: Int { writer.count }
+
+    /// Starts a batch. Per-alias history resets, so each batch stands alone.
+    public func begin(epoch: UInt64, sequence: UInt64, baseTimeMilliseconds: Int64) {
+        writer.reset()
+        writer.byte(Frame.magic.0)
+        writer.byte(Frame.magic.1)
+        writer.byte(Frame.version)
+        writer.byte(Frame.Kind.batch.rawValue)
+        writer.byte(0)
+        lengthOffset = writer.count
+        writer.littleEndian32(0)
+        writer.uvarint(UInt64(gatewayID.count))
+        // Through a buffer pointer: a debug build's array iterator here allocated once per byte.
+        gatewayID.withUnsafeBufferPointer { id in
+            for b in id { writer.byte(b) }
+        }
+        writer.uvarint(epoch)
+        writer.uvarint(sequence)
+        writer.littleEndian64(schemaID)
+        writer.svarint(baseTimeMilliseconds)
+        groupCountOffset = writer.count
+        writer.littleEndian32(0)
+        lastTime = baseTimeMilliseconds
+        groupCount = 0
+        readingCount = 0
+        previous.update(repeating: 0, count: pointCount)
+        previousExponent.update(repeating: -1, count: pointCount)
+        open = true
+    }
+
+    /// Appends one group: the values of aliases `firstAlias ..< firstAlias + values.count`, stamped `timeMilliseconds`.
+    public func append(timeMilliseconds: Int64, clock: ClockFlags, firstAlias: Int, values: UnsafeBufferPointer<WireValue>) throws(WireError) {
+        guard open else { throw .invalid("append before begin") }
+        guard firstAlias >= 0, firstAlias + values.count <= pointCount else {
+            throw .invalid("aliases \(firstAlias)..<\(firstAlias + values.count) outside the dictionary's \(pointCount) points")
+        }
+        let mark = writer.count
+        writer.svarint(timeMilliseconds &- lastTime)
+        writer.byte(clock.rawValue)
+        writer.uvarint(UInt64(firstAlias))
+        writer.uvarint(UInt64(values.count))
+        var missing = 0
+        for value in values { if case .missing = value { missing += 1 } }
+        writer.uvarint(UInt64(missing))
+        if missing > 0 {
+            for (offset, value) in values.enumerated() {
+                guard case .missing(let quality) = value else { continue }
+                writer.uvarint(UInt64(offset))
+                writer.byte(quality.code)
+                if quality.code == 2 { writer.byte(quality.detail) }
+            }
+        }
+        for (offset, value) in values.enumerated() {
+            if case .missing = value { continue }
+            guard write(value, alias: firstAlias + offset) else {
+                writer.rewind(to: mark)
+                throw .invalid("value for alias \(firstAlias + offset) does not match its type \(types[firstAlias + offset])")
+            }
+        }
+        if writer.overflowed {
+            writer.rewind(to: mark)
+            throw .bufferFull(capacity: buffer.count)
+        }
+        lastTime = timeMilliseconds
+        groupCount += 1
+        readingCount += values.count
+    }
+
+    /// Closes the batch: patches its length and group count, appends the checksum.
+    /// Returns the frame, valid until the next `begin`.
+    public func seal() throws(WireError) -> UnsafeRawBufferPointer {
+        guard open else { throw .invalid("seal before begin") }
+        guard writer.count + Frame.trailerSize <= buffer.count else { throw .bufferFull(capacity: buffer.count) }
+        open = false
+        let payload = UInt32(writer.count - Frame.headerSize)
+        patch32(at: lengthOffset, payload)
+        patch32(at: groupCountOffset, UInt32(groupCount))
+        let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[..<writer.count]))
+        writer.littleEndian32(crc)
+        return UnsafeRawBufferPointer(rebasing: buffer[..<writer.count])
+    }
+
+    private func patch32(at offset: Int, _ value: UInt32) {
+        for i in 0..<4 { writer.patch(at: offset + i, UInt8(truncatingIfNeeded: value >> UInt32(8 * i))) }
+    }
+
+    @inline(__always)
+    private func write(_ value: WireValue, alias: Int) -> Bool {
+        switch (value, types[alias]) {
+        case (.bool(let b), .bool):
+            writer.byte(b ? 1 : 0)
+        case (.int(let v), .int16), (.int(let v), .int32), (.int(let v), .int64):
+            writer.svarint(v &- previous[alias])
+            previous[alias] = v
+        case (.uint(let v), .uint16), (.uint(let v), .uint32), (.uint(let v), .uint64):
+            let bits = Int64(bitPattern: v)
+            writer.svarint(bits &- previous[alias])
+            previous[alias] = bits
+        case (.float32(let bits), .float32):
+            writeFloat(alias: alias, raw: UInt64(bits)) { DecimalFloat.mantissa(float32: bits, exponent: $0) }
+        case (.float64(let bits), .float64):
+            writeFloat(alias: alias, raw: bits) { DecimalFloat.mantissa(float64: bits, exponent: $0) }
+        case (.string(let text), .string):
+            writer.string(text)
+        default:
+            return false
+        }
+        return true
+    }
+
+    /// Tag bit 0: delta at the previous exponent. Tag bit 1: an exponent byte follows
+    /// (0...6, or 0xFF for raw bits), then the delta (absent for raw bits).
+    @inline(__always)
+    private func writeFloat(alias: Int, raw: UInt64, mantissa: (Int) -> Int64?) {
+        let k = Int(previousExponent[alias])
+        if k >= 0, let m = mantissa(k) {
+            writer.uvarint(zigzag(m - previous[alias]) << 1)
+            previous[alias] = m
+            return
+        }
+        for exponent in 0...DecimalFloat.maximumExponent where exponent != k {
+            if let m = mantissa(exponent) {
+                let base = DecimalFloat.rescale(previous[alias], from: k, to: exponent)
+                writer.uvarint(zigzag(m - base) << 1 | 1)
+                writer.byte(UInt8(exponent))
+                previous[alias] = m
+                previousExponent[alias] = Int8(exponent)
+                return
+            }
+        }
+        writer.uvarint(1)
+        writer.byte(0xFF)
+        if types[alias] == .float32 { writer.littleEndian32(UInt32(truncatingIfNeeded: raw)) } else { writer.littleEndian64(raw) }
+        previous[alias] = 0
+        previousExponent[alias] = -1
+    }
+
+    @inline(__always)
+    private func zigzag(_ v: Int64) -> UInt64 { UInt64(bitPattern: (v << 1) ^ (v >> 63)) }
+}

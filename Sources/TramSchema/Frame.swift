@@ -1,0 +1,47 @@
+/// The envelope every frame shares:
+///
+///     "TR" | version u8 | kind u8 | flags u8 | payload length u32 LE | payload | CRC-32C u32 LE
+///
+/// The CRC covers every byte before it. The length is fixed-width so the
+/// encoder can back-patch it without moving the payload.
+public enum Frame {
+    public enum Kind: UInt8, Sendable {
+        case dictionary = 1
+        case batch = 2
+    }
+
+    public static let magic: (UInt8, UInt8) = (0x54, 0x52)
+    public static let version: UInt8 = 1
+    public static let headerSize = 9
+    public static let trailerSize = 4
+
+    static func wrap(kind: Kind, payload: [UInt8]) -> [UInt8] {
+        var frame: [UInt8] = [magic.0, magic.1, version, kind.rawValue, 0]
+        let length = UInt32(payload.count)
+        for shift in stride(from: 0, to: 32, by: 8) { frame.append(UInt8(truncatingIfNeeded: length >> UInt32(shift))) }
+        frame += payload
+        let crc = CRC32C.checksum(frame)
+        for shift in stride(from: 0, to: 32, by: 8) { frame.append(UInt8(truncatingIfNeeded: crc >> UInt32(shift))) }
+        return frame
+    }
+
+    /// Checks the envelope and returns the frame's kind, its payload, and the frame's total size.
+    static func open(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> (kind: Kind, payload: UnsafeRawBufferPointer, size: Int) {
+        guard bytes.count >= headerSize + trailerSize else { throw .truncated(needed: headerSize + trailerSize - bytes.count, at: bytes.count) }
+        guard bytes[0] == magic.0, bytes[1] == magic.1 else { throw .badMagic }
+        guard bytes[2] == version else { throw .unsupportedVersion(bytes[2]) }
+        guard let kind = Kind(rawValue: bytes[3]) else { throw .unknownFrameKind(bytes[3]) }
+        guard bytes[4] == 0 else { throw .invalid("flags 0x\(String(bytes[4], radix: 16)) are not defined in version 1") }
+        var reader = WireReader(bytes, offset: 5)
+        let length = Int(try reader.littleEndian32())
+        guard length <= bytes.count - headerSize - trailerSize else {
+            throw .truncated(needed: length - (bytes.count - headerSize - trailerSize), at: bytes.count)
+        }
+        let end = headerSize + length
+        let expected = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[..<end]))
+        var trailer = WireReader(bytes, offset: end)
+        let found = try trailer.littleEndian32()
+        guard expected == found else { throw .checksumMismatch(expected: found, found: expected) }
+        return (kind, UnsafeRawBufferPointer(rebasing: bytes[headerSize..<end]), end + trailerSize)
+    }
+}

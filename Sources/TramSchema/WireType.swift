@@ -1,0 +1,97 @@
+/// A point's value type on the wire (a bit of a register travels as `bool`).
+public enum WireType: UInt8, Sendable, Hashable, CaseIterable {
+    case bool = 1
+    case int16 = 2, uint16 = 3, int32 = 4, uint32 = 5, int64 = 6, uint64 = 7
+    case float32 = 8, float64 = 9
+    case string = 10
+
+    public var isSigned: Bool { self == .int16 || self == .int32 || self == .int64 }
+    public var isUnsigned: Bool { self == .uint16 || self == .uint32 || self == .uint64 }
+}
+
+/// What the dictionary says about one point. Its alias is its index in the dictionary.
+public struct PointDescriptor: Sendable, Hashable {
+    public var device: String
+    public var name: String
+    public var unit: String
+    public var type: WireType
+    /// engineering = raw × scale × 10^exponent + offset
+    public var scale: Double
+    public var offset: Double
+    /// Alias of the int16 point whose raw value is this point's power-of-ten exponent (SunSpec `_SF`), if any.
+    public var exponentAlias: Int?
+
+    public init(device: String, name: String, unit: String = "", type: WireType, scale: Double = 1, offset: Double = 0, exponentAlias: Int? = nil) {
+        self.device = device
+        self.name = name
+        self.unit = unit
+        self.type = type
+        self.scale = scale
+        self.offset = offset
+        self.exponentAlias = exponentAlias
+    }
+}
+
+/// Whether the gateway's clock could be trusted when a group was stamped.
+public struct ClockFlags: OptionSet, Sendable, Hashable {
+    public let rawValue: UInt8
+    public init(rawValue: UInt8) { self.rawValue = rawValue }
+
+    /// The clock was synchronised (NTP/PTP) when the group was stamped.
+    public static let synchronised = ClockFlags(rawValue: 1)
+    /// The wall clock stepped since the previous group (its time is not comparable with earlier ones).
+    public static let stepped = ClockFlags(rawValue: 2)
+}
+
+/// Why a value is missing or not to be trusted. Good values carry no quality on the wire.
+public enum WireQuality: Sendable, Hashable {
+    case notAvailable
+    case exception(UInt8)
+    case timeout
+    case linkDown
+    case ioError
+    case unsupported
+    case unexpected
+
+    var code: UInt8 {
+        switch self {
+        case .notAvailable: 1
+        case .exception: 2
+        case .timeout: 3
+        case .linkDown: 4
+        case .ioError: 5
+        case .unsupported: 6
+        case .unexpected: 7
+        }
+    }
+
+    var detail: UInt8 {
+        if case .exception(let code) = self { return code }
+        return 0
+    }
+
+    init?(code: UInt8, detail: UInt8) {
+        switch code {
+        case 1: self = .notAvailable
+        case 2: self = .exception(detail)
+        case 3: self = .timeout
+        case 4: self = .linkDown
+        case 5: self = .ioError
+        case 6: self = .unsupported
+        case 7: self = .unexpected
+        default: return nil
+        }
+    }
+}
+
+/// One point's value in a group, as read: raw, typed, bit-exact.
+public enum WireValue: Sendable, Equatable {
+    case bool(Bool)
+    case int(Int64)
+    case uint(UInt64)
+    /// The float's bits, so NaN payloads survive.
+    case float32(bits: UInt32)
+    case float64(bits: UInt64)
+    case string(String)
+    case missing(WireQuality)
+}
