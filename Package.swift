@@ -10,7 +10,13 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "tramctl", targets: ["tramctl"]),
-        .executable(name: "tram-bench", targets: ["tram-bench"]),
+        // Libraries for Benchmarks/ (a separate package, so compression libraries and
+        // comparison formats never reach the agent's build).
+        .library(name: "TramConfig", targets: ["TramConfig"]),
+        .library(name: "TramConfigFiles", targets: ["TramConfigFiles"]),
+        .library(name: "TramModbus", targets: ["TramModbus"]),
+        .library(name: "TramSchema", targets: ["TramSchema"]),
+        .library(name: "CAllocationCounter", targets: ["CAllocationCounter"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
@@ -49,9 +55,6 @@ let package = Package(
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "tramctl", dependencies: ["TramCtl"]),
-        .executableTarget(name: "tram-bench", dependencies: [
-            "TramConfig", "TramConfigFiles", "TramModbus", "CModbus", .product(name: "Logging", package: "swift-log"),
-        ], path: "Benchmarks/tram-bench"),
 
         // Helpers shared by the test targets (a seeded generator for property tests).
         .target(name: "TramTestSupport", path: "Tests/TramTestSupport"),

@@ -1,11 +1,15 @@
 #!/usr/bin/env bash
 # Acquisition benchmark: prints figures for the README's Performance section.
 # Everything runs on loopback. Usage: Benchmarks/acquisition.sh [SECONDS]
-#   Needs: swift build -c release (tram-bench, tramctl), python3 with pymodbus, mbpoll.
+#   Builds tramctl (this package) and tram-bench (Benchmarks/, a package of its own) in release mode.
+#   Needs python3 with pymodbus and mbpoll (scripts/setup --test installs them).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_PER_RUN=${1:-5}
-BIN=${BIN:-.build/release}
+swift build -c release --product tramctl > /dev/null
+swift build -c release --package-path Benchmarks > /dev/null
+TRAMCTL=.build/release/tramctl
+BENCH=Benchmarks/.build/release/tram-bench
 work=$(mktemp -d)
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"; }
@@ -42,7 +46,7 @@ path, devices, points = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
 json.dump({str(u): {"holding": {"0": list(range(100, 100 + points))}} for u in range(1, devices + 1)}, open(path, "w"))
 PY
 
-"$BIN/tramctl" simulate --config "$work/sim.yaml" > "$work/sim.out" 2>&1 & pids+=($!)
+"$TRAMCTL" simulate --config "$work/sim.yaml" > "$work/sim.out" 2>&1 & pids+=($!)
 python3 Tests/integration/peers/plc.py --tcp "127.0.0.1:$PY_PORT" --units "$(seq -s, 1 $DEVICES)" --values "$work/values.json" --ignore-stdin-eof > "$work/py.out" 2>&1 < /dev/null & pids+=($!)
 for f in "$work/sim.out" "$work/py.out"; do
   for _ in $(seq 100); do grep -q READY "$f" && break; sleep 0.1; done
@@ -50,22 +54,22 @@ for f in "$work/sim.out" "$work/py.out"; do
 done
 
 echo "== Planner: requests per poll cycle (Devices/ profiles)"
-"$BIN/tram-bench" plan Devices
+"$BENCH" plan Devices
 echo
 echo "== Floor: bare libmodbus loop, 30 registers per request, against Tram's simulator"
-"$BIN/tram-bench" raw "tcp://127.0.0.1:$SIM_PORT" 1 $POINTS "$SECONDS_PER_RUN"
+"$BENCH" raw "tcp://127.0.0.1:$SIM_PORT" 1 $POINTS "$SECONDS_PER_RUN"
 echo
 echo "== Tram engine, flat out, against Tram's simulator ($DEVICES devices x $POINTS points)"
-"$BIN/tram-bench" engine "$work/sim.yaml" "$SECONDS_PER_RUN"
+"$BENCH" engine "$work/sim.yaml" "$SECONDS_PER_RUN"
 echo
 echo "== Tram engine at 15,000 points/s against Tram's simulator"
-"$BIN/tram-bench" engine "$work/sim.yaml" "$SECONDS_PER_RUN" 15000
+"$BENCH" engine "$work/sim.yaml" "$SECONDS_PER_RUN" 15000
 echo
 echo "== Tram engine, flat out, against pymodbus 3.8.6"
-"$BIN/tram-bench" engine "$work/py.yaml" "$SECONDS_PER_RUN"
+"$BENCH" engine "$work/py.yaml" "$SECONDS_PER_RUN"
 echo
 echo "== Bare libmodbus loop against pymodbus"
-"$BIN/tram-bench" raw "tcp://127.0.0.1:$PY_PORT" 1 $POINTS "$SECONDS_PER_RUN"
+"$BENCH" raw "tcp://127.0.0.1:$PY_PORT" 1 $POINTS "$SECONDS_PER_RUN"
 echo
 echo "== mbpoll, polling 30 registers every 10 ms (its fastest) against Tram's simulator"
 start=$(date +%s.%N)

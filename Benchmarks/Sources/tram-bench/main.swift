@@ -3,7 +3,8 @@
 //   tram-bench plan DEVICES_DIR             requests per poll cycle: planned vs one-per-point vs exhaustive optimum
 //   tram-bench engine CONFIG SECONDS [RATE] CPU per point through the acquisition engine (RATE points/s, 0 = flat out)
 //   tram-bench raw URL UNIT COUNT SECONDS   CPU per register in a bare libmodbus loop, the floor for any client
-import CModbus
+//   tram-bench wire [TRACE.csv]             bytes, time and allocations per reading: Tram vs Influx line protocol vs JSON
+import CModbusFloor
 import Logging
 import Synchronization
 import TramConfig
@@ -179,6 +180,17 @@ case "raw":
         fail("usage: tram-bench raw URL UNIT COUNT SECONDS")
     }
     rawReport(url: arguments[2], unit: unit, count: count, seconds: seconds)
+case "wire":
+    if arguments.count > 2 {
+        guard let text = FileConfigSource().contents(of: arguments[2]).map({ String(decoding: $0, as: UTF8.self) }) else { fail("cannot read \(arguments[2])") }
+        do {
+            WireBenchmark.run(try Trace.csv(text), batchSeconds: [1, 10, 60])
+        } catch let error as TraceError {
+            fail(error.message)
+        }
+    } else {
+        WireBenchmark.run(Trace.standard(), batchSeconds: [1, 10, 60])
+    }
 default:
-    fail("usage: tram-bench plan DIR | engine CONFIG SECONDS [RATE] | raw URL UNIT COUNT SECONDS")
+    fail("usage: tram-bench plan DIR | engine CONFIG SECONDS [RATE] | raw URL UNIT COUNT SECONDS | wire [TRACE.csv]")
 }

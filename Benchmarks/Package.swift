@@ -1,0 +1,27 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+/// Tram's benchmarks: commands that print figures (see the README's Performance section).
+/// A package of its own, so that zlib, zstd and the comparison formats stay out of the agent's build.
+let package = Package(
+    name: "tram-benchmarks",
+    platforms: [.macOS(.v15)],
+    dependencies: [
+        .package(name: "tram", path: ".."),
+        .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+    ],
+    targets: [
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
+        .systemLibrary(name: "CModbusFloor", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
+        .executableTarget(name: "tram-bench", dependencies: [
+            "CZlib", "CZstd", "CModbusFloor",
+            .product(name: "TramConfig", package: "tram"),
+            .product(name: "TramConfigFiles", package: "tram"),
+            .product(name: "TramModbus", package: "tram"),
+            .product(name: "TramSchema", package: "tram"),
+            .product(name: "CAllocationCounter", package: "tram"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+    ]
+)
