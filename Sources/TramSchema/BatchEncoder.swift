@@ -82,31 +82,38 @@ public final class BatchEncoder {
         guard firstAlias >= 0, firstAlias + values.count <= pointCount else {
             throw .invalid("aliases \(firstAlias)..<\(firstAlias + values.count) outside the dictionary's \(pointCount) points")
         }
-        let mark = writer.count
-        writer.svarint(timeMilliseconds &- lastTime)
-        writer.byte(clock.rawValue)
-        writer.uvarint(UInt64(firstAlias))
-        writer.uvarint(UInt64(values.count))
+        // A local writer: the hot loop then pays no exclusivity checks on the class's stored property.
+        var w = writer
+        defer { writer = w }
+        let mark = w.count
+        w.svarint(timeMilliseconds &- lastTime)
+        w.byte(clock.rawValue)
+        w.uvarint(UInt64(firstAlias))
+        w.uvarint(UInt64(values.count))
         var missing = 0
-        for value in values { if case .missing = value { missing += 1 } }
-        writer.uvarint(UInt64(missing))
+        for index in values.indices {
+            if case .missing = values[index] { missing += 1 }
+        }
+        w.uvarint(UInt64(missing))
         if missing > 0 {
-            for (offset, value) in values.enumerated() {
-                guard case .missing(let quality) = value else { continue }
-                writer.uvarint(UInt64(offset))
-                writer.byte(quality.code)
-                if quality.code == 2 { writer.byte(quality.detail) }
+            for index in values.indices {
+                guard case .missing(let quality) = values[index] else { continue }
+                w.uvarint(UInt64(index))
+                w.byte(quality.code)
+                if quality.code == 2 { w.byte(quality.detail) }
             }
         }
-        for (offset, value) in values.enumerated() {
-            if case .missing = value { continue }
-            guard write(value, alias: firstAlias + offset) else {
-                writer.rewind(to: mark)
-                throw .invalid("value for alias \(firstAlias + offset) does not match its type \(types[firstAlias + offset])")
+        var alias = firstAlias
+        for index in values.indices {
+            defer { alias += 1 }
+            if missing > 0, case .missing = values[index] { continue }
+            guard write(values[index], alias: alias, into: &w) else {
+                w.rewind(to: mark)
+                throw .invalid("value for alias \(alias) does not match its type \(types[alias])")
             }
         }
-        if writer.overflowed {
-            writer.rewind(to: mark)
+        if w.overflowed {
+            w.rewind(to: mark)
             throw .bufferFull(capacity: buffer.count)
         }
         lastTime = timeMilliseconds
@@ -133,23 +140,24 @@ public final class BatchEncoder {
     }
 
     @inline(__always)
-    private func write(_ value: WireValue, alias: Int) -> Bool {
-        switch (value, types[alias]) {
-        case (.bool(let b), .bool):
-            writer.byte(b ? 1 : 0)
-        case (.int(let v), .int16), (.int(let v), .int32), (.int(let v), .int64):
-            writer.svarint(v &- previous[alias])
+    private func write(_ value: WireValue, alias: Int, into w: inout WireWriter) -> Bool {
+        let type = types[alias]
+        switch value {
+        case .bool(let b) where type == .bool:
+            w.byte(b ? 1 : 0)
+        case .int(let v) where type.isSigned:
+            w.svarint(v &- previous[alias])
             previous[alias] = v
-        case (.uint(let v), .uint16), (.uint(let v), .uint32), (.uint(let v), .uint64):
+        case .uint(let v) where type.isUnsigned:
             let bits = Int64(bitPattern: v)
-            writer.svarint(bits &- previous[alias])
+            w.svarint(bits &- previous[alias])
             previous[alias] = bits
-        case (.float32(let bits), .float32):
-            writeFloat(alias: alias, raw: UInt64(bits)) { DecimalFloat.mantissa(float32: bits, exponent: $0) }
-        case (.float64(let bits), .float64):
-            writeFloat(alias: alias, raw: bits) { DecimalFloat.mantissa(float64: bits, exponent: $0) }
-        case (.string(let text), .string):
-            writer.string(text)
+        case .float32(let bits) where type == .float32:
+            writeFloat(alias: alias, raw: UInt64(bits), into: &w) { DecimalFloat.mantissa(float32: bits, exponent: $0) }
+        case .float64(let bits) where type == .float64:
+            writeFloat(alias: alias, raw: bits, into: &w) { DecimalFloat.mantissa(float64: bits, exponent: $0) }
+        case .string(let text) where type == .string:
+            w.string(text)
         default:
             return false
         }
@@ -159,7 +167,7 @@ public final class BatchEncoder {
     /// Tag bit 0: delta at the previous exponent. Tag bit 1: an exponent byte follows
     /// (0...6, or 0xFF for raw bits), then the delta (absent for raw bits).
     @inline(__always)
-    private func writeFloat(alias: Int, raw: UInt64, mantissa: (Int) -> Int64?) {
+    private func writeFloat(alias: Int, raw: UInt64, into writer: inout WireWriter, mantissa: (Int) -> Int64?) {
         let k = Int(previousExponent[alias])
         if k >= 0, let m = mantissa(k) {
             writer.uvarint(zigzag(m - previous[alias]) << 1)

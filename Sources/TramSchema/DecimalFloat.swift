@@ -25,9 +25,10 @@ enum DecimalFloat {
     static func mantissa(float32 bits: UInt32, exponent k: Int) -> Int64? {
         let value = Double(Float(bitPattern: bits))
         guard value.isFinite else { return nil }
-        let scaled = (value * powers[k]).rounded()
-        guard abs(scaled) < Double(mantissaLimit) else { return nil }
-        let m = Int64(scaled)
+        let scaled = value * powers[k]
+        guard abs(scaled) < Double(mantissaLimit - 1) else { return nil }
+        // Nearest integer without a libm call; the check below makes any tie-break correct.
+        let m = Int64(scaled + (scaled < 0 ? -0.5 : 0.5))
         return float32(m, k) == bits ? m : nil
     }
 
@@ -35,9 +36,9 @@ enum DecimalFloat {
     static func mantissa(float64 bits: UInt64, exponent k: Int) -> Int64? {
         let value = Double(bitPattern: bits)
         guard value.isFinite else { return nil }
-        let scaled = (value * powers[k]).rounded()
-        guard abs(scaled) < Double(mantissaLimit) else { return nil }
-        let m = Int64(scaled)
+        let scaled = value * powers[k]
+        guard abs(scaled) < Double(mantissaLimit - 1) else { return nil }
+        let m = Int64(scaled + (scaled < 0 ? -0.5 : 0.5))
         return float64(m, k) == bits ? m : nil
     }
 

@@ -23,7 +23,11 @@ enum WireBenchmark {
         print("trace: \(trace.names.count) points, \(trace.ticks.count) polls, \(trace.readings) readings")
         print("format   batch  B/reading raw  gzip   zstd   encode ns/rd  decode ns/rd  allocs/batch")
         for seconds in batchSeconds {
-            for result in [tram(trace, seconds), influx(trace, seconds), json(trace, seconds)] {
+            // TRAM_WIRE_FORMATS=tram,influx limits the run (for profiling one format).
+            let only = ProcessInfo.processInfo.environment["TRAM_WIRE_FORMATS"]?.split(separator: ",").map(String.init)
+            let formats: [(String, (Trace, Int) -> Result)] = [("tram", tram), ("influx", influx), ("json", json)]
+            for (name, measure) in formats where only?.contains(name) ?? true {
+                let result = measure(trace, seconds)
                 let n = Double(max(1, result.readings))
                 print(result.format.padding(9) + "\(seconds)s".padding(7) + fmt(Double(result.rawBytes) / n).padding(15)
                       + fmt(Double(result.gzipBytes) / n).padding(7) + fmt(Double(result.zstdBytes) / n).padding(7)
