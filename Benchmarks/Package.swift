@@ -2,13 +2,14 @@
 import PackageDescription
 
 /// Tram's benchmarks: commands that print figures (see the README's Performance section).
-/// A package of its own, so that zlib, zstd and the comparison formats stay out of the agent's build.
+/// A package of its own, so that zlib, zstd and the comparison formats (swift-protobuf for Sparkplug B) stay out of the agent's build.
 let package = Package(
     name: "tram-benchmarks",
     platforms: [.macOS(.v15)],
     dependencies: [
         .package(name: "tram", path: ".."),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
     ],
     targets: [
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
@@ -22,6 +23,7 @@ let package = Package(
             .product(name: "TramSchema", package: "tram"),
             .product(name: "CAllocationCounter", package: "tram"),
             .product(name: "Logging", package: "swift-log"),
+            .product(name: "SwiftProtobuf", package: "swift-protobuf"),
         ]),
     ]
 )
