@@ -16,6 +16,7 @@ let package = Package(
         .library(name: "TramConfigFiles", targets: ["TramConfigFiles"]),
         .library(name: "TramModbus", targets: ["TramModbus"]),
         .library(name: "TramSchema", targets: ["TramSchema"]),
+        .library(name: "TramCompression", targets: ["TramCompression"]),
         .library(name: "CAllocationCounter", targets: ["CAllocationCounter"]),
     ],
     dependencies: [
@@ -27,6 +28,7 @@ let package = Package(
         // C system libraries, each behind one small Swift module.
         .systemLibrary(name: "CModbus", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
+        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
 
         // libyaml → a node tree with source marks. Pure: parses bytes, does no I/O.
@@ -45,6 +47,8 @@ let package = Package(
         ]),
         // Tram's wire schema: dictionary and batch frames, allocation-free encoder, safe decoder. Pure.
         .target(name: "TramSchema"),
+        // zstd for sealed batches (and the decoder's way back). Kept apart so TramSchema stays pure.
+        .target(name: "TramCompression", dependencies: ["TramSchema", "CZstd"]),
         // A libmodbus server that serves device profiles with changing values.
         .target(name: "TramSimulator", dependencies: ["TramConfig", "TramModbus", "CModbus"]),
         // tramctl's verbs. The technician's tool may use FoundationEssentials via ArgumentParser.
@@ -62,7 +66,7 @@ let package = Package(
                     exclude: ["testcases"]),
         // Counts heap allocations per thread, for the encoder's zero-allocation test.
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
-        .testTarget(name: "TramSchemaTests", dependencies: ["TramSchema", "CAllocationCounter", "TramTestSupport"],
+        .testTarget(name: "TramSchemaTests", dependencies: ["TramSchema", "TramCompression", "CAllocationCounter", "TramTestSupport"],
                     exclude: ["vectors"]),
         .testTarget(name: "TramModbusTests", dependencies: [
             "TramModbus", "TramConfig", "TramSimulator", "CModbus", "TramTestSupport",

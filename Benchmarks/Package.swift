@@ -13,14 +13,14 @@ let package = Package(
     ],
     targets: [
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
-        .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CModbusFloor", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
         .executableTarget(name: "tram-bench", dependencies: [
-            "CZlib", "CZstd", "CModbusFloor",
+            "CZlib", "CModbusFloor",
             .product(name: "TramConfig", package: "tram"),
             .product(name: "TramConfigFiles", package: "tram"),
             .product(name: "TramModbus", package: "tram"),
             .product(name: "TramSchema", package: "tram"),
+            .product(name: "TramCompression", package: "tram"),
             .product(name: "CAllocationCounter", package: "tram"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),

@@ -26,7 +26,10 @@ public enum FrameDecoder {
     /// Decodes the frame at the start of `bytes`; `size` says where the next frame starts.
     /// - Parameter dictionary: looks up a batch's dictionary by schema id.
     public static func decode(_ bytes: UnsafeRawBufferPointer, dictionary: (UInt64) -> SchemaDictionary?) throws(WireError) -> (frame: Decoded, size: Int) {
-        let (kind, payload, size) = try Frame.open(bytes)
+        let (kind, flags, payload, size) = try Frame.open(bytes)
+        guard flags & Frame.compressedFlag == 0 else {
+            throw .invalid("the payload is compressed: decode it with TramCompression's FrameCodec")
+        }
         var reader = WireReader(payload)
         switch kind {
         case .dictionary:

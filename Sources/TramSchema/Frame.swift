@@ -11,12 +11,31 @@ public enum Frame {
     }
 
     public static let magic: (UInt8, UInt8) = (0x54, 0x52)
+    /// Flags bit 0: the payload is zstd-compressed (TramCompression undoes it).
+    public static let compressedFlag: UInt8 = 1
     public static let version: UInt8 = 1
     public static let headerSize = 9
     public static let trailerSize = 4
 
-    static func wrap(kind: Kind, payload: [UInt8]) -> [UInt8] {
-        var frame: [UInt8] = [magic.0, magic.1, version, kind.rawValue, 0]
+    /// Writes a header for `payloadLength` bytes at the start of `buffer`.
+    public static func writeHeader(kind: Kind, flags: UInt8, payloadLength: Int, into buffer: UnsafeMutableRawBufferPointer) {
+        buffer[0] = magic.0
+        buffer[1] = magic.1
+        buffer[2] = version
+        buffer[3] = kind.rawValue
+        buffer[4] = flags
+        for i in 0..<4 { buffer[5 + i] = UInt8(truncatingIfNeeded: UInt32(payloadLength) >> UInt32(8 * i)) }
+    }
+
+    /// Appends the CRC of `buffer[0..<length]` after it; returns the frame's size.
+    public static func writeTrailer(_ buffer: UnsafeMutableRawBufferPointer, length: Int) -> Int {
+        let crc = CRC32C.checksum(UnsafeRawBufferPointer(rebasing: buffer[..<length]))
+        for i in 0..<4 { buffer[length + i] = UInt8(truncatingIfNeeded: crc >> UInt32(8 * i)) }
+        return length + trailerSize
+    }
+
+    public static func wrap(kind: Kind, payload: [UInt8], flags: UInt8 = 0) -> [UInt8] {
+        var frame: [UInt8] = [magic.0, magic.1, version, kind.rawValue, flags]
         let length = UInt32(payload.count)
         for shift in stride(from: 0, to: 32, by: 8) { frame.append(UInt8(truncatingIfNeeded: length >> UInt32(shift))) }
         frame += payload
@@ -25,13 +44,13 @@ public enum Frame {
         return frame
     }
 
-    /// Checks the envelope and returns the frame's kind, its payload, and the frame's total size.
-    static func open(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> (kind: Kind, payload: UnsafeRawBufferPointer, size: Int) {
+    /// Checks the envelope and returns the frame's kind, flags, payload, and the frame's total size.
+    public static func open(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> (kind: Kind, flags: UInt8, payload: UnsafeRawBufferPointer, size: Int) {
         guard bytes.count >= headerSize + trailerSize else { throw .truncated(needed: headerSize + trailerSize - bytes.count, at: bytes.count) }
         guard bytes[0] == magic.0, bytes[1] == magic.1 else { throw .badMagic }
         guard bytes[2] == version else { throw .unsupportedVersion(bytes[2]) }
         guard let kind = Kind(rawValue: bytes[3]) else { throw .unknownFrameKind(bytes[3]) }
-        guard bytes[4] == 0 else { throw .invalid("flags 0x\(String(bytes[4], radix: 16)) are not defined in version 1") }
+        guard bytes[4] & ~compressedFlag == 0 else { throw .invalid("flags 0x\(String(bytes[4], radix: 16)) are not defined in version 1") }
         var reader = WireReader(bytes, offset: 5)
         let length = Int(try reader.littleEndian32())
         guard length <= bytes.count - headerSize - trailerSize else {
@@ -42,6 +61,6 @@ public enum Frame {
         var trailer = WireReader(bytes, offset: end)
         let found = try trailer.littleEndian32()
         guard expected == found else { throw .checksumMismatch(expected: found, found: expected) }
-        return (kind, UnsafeRawBufferPointer(rebasing: bytes[headerSize..<end]), end + trailerSize)
+        return (kind, bytes[4], UnsafeRawBufferPointer(rebasing: bytes[headerSize..<end]), end + trailerSize)
     }
 }

@@ -59,3 +59,22 @@ struct DecoderFuzzTests {
         }
     }
 }
+
+@Suite("Checksums")
+struct ChecksumTests {
+    @Test("CRC-32C matches the standard check value")
+    func checkValue() {
+        #expect(CRC32C.checksum(Array("123456789".utf8)) == 0xE306_9283)
+    }
+
+    @Test("invalid UTF-8 in a string is rejected")
+    func invalidUTF8() {
+        let dictionary = SchemaDictionary(gateway: "gw", points: [])
+        var payload: [UInt8] = Array(repeating: 0, count: 8)  // schema id placeholder
+        payload += [2, 0xC3, 0x28, 0]                         // gateway "\u{C3}(" (invalid), 0 points
+        let id = payload[8...].reduce(UInt64(0xCBF2_9CE4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x0000_0100_0000_01B3 }
+        for i in 0..<8 { payload[i] = UInt8(truncatingIfNeeded: id >> UInt64(8 * i)) }
+        let frame = Frame.wrap(kind: .dictionary, payload: payload)
+        #expect(throws: WireError.self) { try FrameDecoder.decode(frame, dictionary: { _ in dictionary }) }
+    }
+}

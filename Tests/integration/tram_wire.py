@@ -21,7 +21,6 @@ Choices the spec leaves open are marked "GUESS" below (see the report that came 
 """
 from __future__ import annotations
 
-import math
 import struct
 from dataclasses import dataclass, field
 from typing import NamedTuple, Union
@@ -285,7 +284,7 @@ class _Reader:
         raw = self.take(n, field_name)
         try:
             return raw.decode("utf-8")
-        except UnicodeDecodeError as e:  # GUESS: invalid UTF-8 is rejected (not in the rule list)
+        except UnicodeDecodeError as e:  # wire-format.md: invalid UTF-8 is rejected
             raise self.fail(f"{field_name} is not UTF-8: {e}") from None
 
 
@@ -308,7 +307,7 @@ def _envelope(data: bytes) -> tuple[int, bytes, int]:
     if kind not in (KIND_DICTIONARY, KIND_BATCH):
         raise ValueError(f"unknown frame kind {kind}")
     if data[4] != 0:
-        raise ValueError(f"non-zero flags 0x{data[4]:02x} (version 1 has none; compression not supported)")
+        raise ValueError(f"flags 0x{data[4]:02x}: a zstd-compressed payload (bit 0) must be decompressed first; other bits are undefined")
     length = int.from_bytes(data[5:9], "little")
     size = HEADER_SIZE + length + CRC_SIZE
     if size > len(data):
@@ -395,9 +394,8 @@ class _FloatState:
     __slots__ = ("m", "k", "cleared")
 
     def __init__(self) -> None:
-        # GUESS: the spec gives no start state for floats ("previous starts at 0" is said of
-        # integers only).  A batch starts cleared; a cleared state behaves as m = 0, k = 0 for a
-        # delta-only head (bit 0 = 0) and rescales to 0 for an explicit-exponent head.
+        # A batch starts cleared (wire-format.md): a delta-only head is then an error, and an
+        # explicit-exponent head rescales from 0.
         self.m = 0
         self.k = 0
         self.cleared = True
@@ -417,9 +415,11 @@ def _rescale(m: int, from_k: int, to_k: int) -> int:
 def _decode_float(r: _Reader, kind: str, state: _FloatState, where: str) -> FloatValue:
     head = r.uvarint(f"{where} float head")
     if head & 1 == 0:
+        if state.cleared:  # the spec: a delta needs an exponent; a cleared state has none
+            raise r.fail(f"{where}: float delta without an exponent (state cleared)")
         delta = unzigzag(head >> 1)
-        m = (0 if state.cleared else state.m) + delta
-        k = 0 if state.cleared else state.k
+        m = state.m + delta
+        k = state.k
     else:
         k = r.u8(f"{where} float exponent")
         if k == RAW_FLOAT_MARKER:

@@ -1,7 +1,8 @@
 import CAllocationCounter
 import CZlib
-import CZstd
 import Foundation
+import SwiftProtobuf
+import TramCompression
 import TramSchema
 
 /// Bytes, time and allocations per reading for Tram's wire format and the alternatives, on one trace, in one run.
@@ -17,25 +18,33 @@ enum WireBenchmark {
         var encodeNanoseconds: UInt64 = 0
         var decodeNanoseconds: UInt64 = 0
         var allocations: UInt64 = 0
+        /// Time to compress the frames (Tram only): zstd through FrameCompressor, and gzip.
+        var zstdNanoseconds: UInt64 = 0
+        var gzipNanoseconds: UInt64 = 0
     }
 
     static func run(_ trace: Trace, batchSeconds: [Int]) {
         print("trace: \(trace.names.count) points, \(trace.ticks.count) polls, \(trace.readings) readings")
-        print("format   batch  B/reading raw  gzip   zstd   encode ns/rd  decode ns/rd  allocs/batch")
+        print("format        batch  B/reading raw  gzip   zstd   encode ns/rd  decode ns/rd  allocs/batch")
         for seconds in batchSeconds {
             // TRAM_WIRE_FORMATS=tram,influx limits the run (for profiling one format).
             let only = ProcessInfo.processInfo.environment["TRAM_WIRE_FORMATS"]?.split(separator: ",").map(String.init)
-            let formats: [(String, (Trace, Int) -> Result)] = [("tram", tram), ("influx", influx), ("json", json)]
+            let formats: [(String, (Trace, Int) -> Result)] = [("tram", tram), ("influx", influx), ("json", json),
+                ("sparkplug", { sparkplug($0, $1) }), ("sparkplug+ts", { sparkplug($0, $1, metricTimestamps: true) })]
             for (name, measure) in formats where only?.contains(name) ?? true {
                 let result = measure(trace, seconds)
                 let n = Double(max(1, result.readings))
-                print(result.format.padding(9) + "\(seconds)s".padding(7) + fmt(Double(result.rawBytes) / n).padding(15)
+                print(result.format.padding(14) + "\(seconds)s".padding(7) + fmt(Double(result.rawBytes) / n).padding(15)
                       + fmt(Double(result.gzipBytes) / n).padding(7) + fmt(Double(result.zstdBytes) / n).padding(7)
                       + fmt(Double(result.encodeNanoseconds) / n, 1).padding(14) + fmt(Double(result.decodeNanoseconds) / n, 1).padding(14)
                       + fmt(Double(result.allocations) / Double(max(1, result.batches)), 1))
+                if result.zstdNanoseconds > 0 {
+                    print("         compressing tram frames: zstd \(fmt(Double(result.zstdNanoseconds) / n, 1)) ns/rd, gzip \(fmt(Double(result.gzipNanoseconds) / n, 1)) ns/rd")
+                }
             }
         }
-        print("(Sparkplug B with aliases: not measured yet; see issue 3's notes.)")
+        print("(sparkplug: Sparkplug B DDATA, one payload per poll, metrics by alias with no name or timestamp, swift-protobuf;")
+        print(" sparkplug+ts: the same with each metric's timestamp, which Sparkplug 3.0 requires in DDATA.)")
     }
 
     static func fmt(_ value: Double, _ decimals: Int = 2) -> String {
@@ -69,6 +78,7 @@ enum WireBenchmark {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 8)
         defer { buffer.deallocate() }
         let encoder = BatchEncoder(dictionary: dictionary, buffer: buffer)
+        let compressor = FrameCompressor(capacity: buffer.count)
         var sequence: UInt64 = 0
         for window in windows(trace, seconds) {
             let allocationsBefore = tram_allocations_on_this_thread()
@@ -86,6 +96,12 @@ enum WireBenchmark {
             result.batches += 1
             result.readings += window.count * trace.names.count
             compress(frame, into: &result)
+            let zstdStart = now()
+            _ = try? compressor.compress(frame)
+            result.zstdNanoseconds += now() - zstdStart
+            let gzipStart = now()
+            _ = gzip(frame)
+            result.gzipNanoseconds += now() - gzipStart
             let decodeStart = now()
             let decoded = try? FrameDecoder.decode(frame, dictionary: { $0 == id ? dictionary : nil })
             result.decodeNanoseconds += now() - decodeStart
@@ -180,6 +196,128 @@ enum WireBenchmark {
         return result
     }
 
+    // MARK: Sparkplug B DDATA with aliases (swift-protobuf, Tahu's sparkplug_b.proto)
+
+    typealias SparkplugPayload = Org_Eclipse_Tahu_Protobuf_Payload
+    typealias SparkplugDataType = Org_Eclipse_Tahu_Protobuf_DataType
+
+    /// One DDATA payload per poll: the payload's timestamp is the poll's, `seq` counts payloads modulo 256, and each
+    /// reading is a metric with its alias (the point's index), no name, its datatype and its value in the oneof field
+    /// the Sparkplug 3.0 spec gives for that datatype. The per-metric timestamp is left out unless `metricTimestamps`.
+    /// A batch is the payloads one after another, each preceded by its length as a varint.
+    static func sparkplug(_ trace: Trace, _ seconds: Int, metricTimestamps: Bool = false) -> Result {
+        var result = Result(format: metricTimestamps ? "sparkplug+ts" : "sparkplug", batchSeconds: seconds)
+        let datatypes = trace.types.map { UInt32(sparkplugDataType($0).rawValue) }
+        var sequence: UInt64 = 0
+        for window in windows(trace, seconds) {
+            let allocationsBefore = tram_allocations_on_this_thread()
+            let start = now()
+            var batch: [UInt8] = []
+            for tick in window {
+                var payload = SparkplugPayload()
+                payload.timestamp = UInt64(tick.timeMilliseconds)
+                payload.seq = sequence & 0xFF
+                sequence += 1
+                payload.metrics.reserveCapacity(tick.values.count)
+                for (alias, value) in tick.values.enumerated() {
+                    var metric = SparkplugPayload.Metric()
+                    metric.alias = UInt64(alias)
+                    metric.datatype = datatypes[alias]
+                    if metricTimestamps { metric.timestamp = UInt64(tick.timeMilliseconds) }
+                    setSparkplugValue(&metric, value, trace.types[alias])
+                    payload.metrics.append(metric)
+                }
+                guard let bytes: [UInt8] = try? payload.serializedBytes() else { fatalError("Sparkplug payload failed to encode") }
+                appendVarint(UInt64(bytes.count), to: &batch)
+                batch.append(contentsOf: bytes)
+            }
+            result.encodeNanoseconds += now() - start
+            result.allocations += tram_allocations_on_this_thread() - allocationsBefore
+            result.batches += 1
+            result.readings += window.count * trace.names.count
+            batch.withUnsafeBytes { compress($0, into: &result) }
+            let decodeStart = now()
+            var metrics = 0
+            batch.withUnsafeBytes { bytes in
+                var offset = 0
+                while offset < bytes.count {
+                    let length = Int(readVarint(bytes, &offset))
+                    let view = ByteView(bytes: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + length]))
+                    guard let payload = try? SparkplugPayload(serializedBytes: view) else { fatalError("Sparkplug payload failed to decode") }
+                    metrics += payload.metrics.count
+                    offset += length
+                }
+            }
+            result.decodeNanoseconds += now() - decodeStart
+            precondition(metrics == window.count * trace.names.count, "Sparkplug batch decoded to \(metrics) metrics")
+        }
+        return result
+    }
+
+    /// Sparkplug 3.0, "Datatype Details": 8- to 32-bit integers travel as uint32 (int_value; signed ones as their two's
+    /// complement), 64-bit ones as uint64 (long_value), Float as float. A missing reading is `is_null` with no value.
+    static func sparkplugDataType(_ type: WireType) -> SparkplugDataType {
+        switch type {
+        case .bool: .boolean
+        case .int16: .int16
+        case .uint16: .uint16
+        case .int32: .int32
+        case .uint32: .uint32
+        case .int64: .int64
+        case .uint64: .uint64
+        case .float32: .float
+        case .float64: .double
+        case .string: .string
+        }
+    }
+
+    static func setSparkplugValue(_ metric: inout SparkplugPayload.Metric, _ value: WireValue, _ type: WireType) {
+        let wide = type == .int64 || type == .uint64
+        switch value {
+        case .int(let v): if wide { metric.longValue = UInt64(bitPattern: v) } else { metric.intValue = UInt32(bitPattern: Int32(truncatingIfNeeded: v)) }
+        case .uint(let v): if wide { metric.longValue = v } else { metric.intValue = UInt32(truncatingIfNeeded: v) }
+        case .float32(let bits): metric.floatValue = Float(bitPattern: bits)
+        case .float64(let bits): metric.doubleValue = Double(bitPattern: bits)
+        case .bool(let b): metric.booleanValue = b
+        case .string(let s): metric.stringValue = s
+        case .missing: metric.isNull = true
+        }
+    }
+
+    static func appendVarint(_ value: UInt64, to bytes: inout [UInt8]) {
+        var v = value
+        while v >= 0x80 {
+            bytes.append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        bytes.append(UInt8(v))
+    }
+
+    static func readVarint(_ bytes: UnsafeRawBufferPointer, _ offset: inout Int) -> UInt64 {
+        var value: UInt64 = 0
+        var shift: UInt64 = 0
+        while true {
+            let byte = bytes[offset]
+            offset += 1
+            value |= UInt64(byte & 0x7F) << shift
+            if byte < 0x80 { return value }
+            shift += 7
+        }
+    }
+
+    /// A read-only view of bytes that swift-protobuf parses in place, so that decoding a payload copies nothing.
+    struct ByteView: SwiftProtobufContiguousBytes {
+        var bytes: UnsafeRawBufferPointer
+        init(bytes: UnsafeRawBufferPointer) { self.bytes = bytes }
+        init(repeating: UInt8, count: Int) { fatalError("ByteView is read-only") }
+        init<S: Sequence>(_ sequence: S) where S.Element == UInt8 { fatalError("ByteView is read-only") }
+        var count: Int { bytes.count }
+        func withUnsafeBytes<R>(_ body: (UnsafeRawBufferPointer) throws -> R) rethrows -> R { try body(bytes) }
+        mutating func withUnsafeMutableBytes<R>(_ body: (UnsafeMutableRawBufferPointer) throws -> R) rethrows -> R {
+            fatalError("ByteView is read-only")
+        }
+    }
+
     // MARK: Compression
 
     /// gzip (zlib, level 6, gzip wrapper): compressed size.
@@ -201,9 +339,6 @@ enum WireBenchmark {
 
     /// zstd, level 3: compressed size.
     static func zstd(_ input: UnsafeRawBufferPointer) -> Int {
-        let bound = ZSTD_compressBound(input.count)
-        var output = [UInt8](repeating: 0, count: bound)
-        let size = output.withUnsafeMutableBytes { ZSTD_compress($0.baseAddress, bound, input.baseAddress, input.count, 3) }
-        return ZSTD_isError(size) != 0 ? -1 : size
+        Zstd.compress(input).count
     }
 }

@@ -1,0 +1,45 @@
+import CZstd
+import TramSchema
+
+/// Decodes frames whether or not their payload is compressed: what tramctl and the collector call.
+public enum FrameCodec {
+    /// Largest payload a compressed frame may expand to (a decompression bomb is an error, not an OOM).
+    public static let maximumPayload = 64 << 20
+
+    /// Undoes payload compression: the same frame with a plain payload (a copy), or the input when it was plain.
+    public static func decompress(_ bytes: [UInt8]) throws(WireError) -> [UInt8] {
+        do {
+            return try bytes.withUnsafeBytes { raw throws(WireError) -> [UInt8] in
+                let (kind, flags, payload, size) = try Frame.open(raw)
+                guard flags & Frame.compressedFlag != 0 else { return Array(raw[..<size]) }
+                let expected = ZSTD_getFrameContentSize(payload.baseAddress, payload.count)
+                guard expected != TRAM_ZSTD_CONTENTSIZE_ERROR, expected != TRAM_ZSTD_CONTENTSIZE_UNKNOWN else {
+                    throw .invalid("compressed payload without a zstd content size")
+                }
+                guard expected <= UInt64(maximumPayload) else { throw .invalid("compressed payload expands to \(expected) bytes, over \(maximumPayload)") }
+                var plain = [UInt8](repeating: 0, count: Int(expected))
+                let got = plain.withUnsafeMutableBytes { ZSTD_decompress($0.baseAddress, $0.count, payload.baseAddress, payload.count) }
+                guard ZSTD_isError(got) == 0, got == Int(expected) else { throw .invalid("zstd payload does not decompress") }
+                return Frame.wrap(kind: kind, payload: plain, flags: flags & ~Frame.compressedFlag)
+            }
+        } catch let error as WireError {
+            throw error
+        } catch {
+            throw .invalid("\(error)")
+        }
+    }
+
+    /// Decodes one frame, compressed or not. `size` is the size of the frame as it was in `bytes`.
+    public static func decode(_ bytes: [UInt8], dictionary: (UInt64) -> SchemaDictionary?) throws(WireError) -> (frame: FrameDecoder.Decoded, size: Int) {
+        let size: Int
+        do {
+            size = try bytes.withUnsafeBytes { raw throws(WireError) in try Frame.open(raw).size }
+        } catch let error as WireError {
+            throw error
+        } catch {
+            throw .invalid("\(error)")
+        }
+        let plain = try decompress(bytes)
+        return (try FrameDecoder.decode(plain, dictionary: dictionary).frame, size)
+    }
+}
