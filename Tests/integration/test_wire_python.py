@@ -299,8 +299,8 @@ def vector_payload(data: bytes) -> bytes:
     (dict(magic=b"TS"), "bad magic"),
     (dict(version=2), "unknown format version"),
     (dict(version=0), "unknown format version"),
-    (dict(flags=1), "non-zero flags"),
-    (dict(flags=0x80), "non-zero flags"),
+    (dict(flags=1), "must be decompressed first"),
+    (dict(flags=0x80), "other bits are undefined"),
 ])
 def test_envelope_rejections(kw, message, dicts):
     bad = frame(tw.KIND_BATCH, vector_payload(BATCH_BYTES), **kw)
