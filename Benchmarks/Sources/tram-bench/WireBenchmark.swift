@@ -250,8 +250,31 @@ enum WireBenchmark {
             }
             result.decodeNanoseconds += now() - decodeStart
             precondition(metrics == window.count * trace.names.count, "Sparkplug batch decoded to \(metrics) metrics")
+            if result.batches == 1 { checkSparkplug(batch, window, trace, metricTimestamps) }
         }
         return result
+    }
+
+    /// Outside the timings: the first batch decodes back to the trace's polls, value for value.
+    static func checkSparkplug(_ batch: [UInt8], _ window: ArraySlice<Tick>, _ trace: Trace, _ metricTimestamps: Bool) {
+        batch.withUnsafeBytes { bytes in
+            var offset = 0
+            for tick in window {
+                let length = Int(readVarint(bytes, &offset))
+                let payload = try! SparkplugPayload(serializedBytes: ByteView(bytes: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + length])))
+                offset += length
+                precondition(payload.timestamp == UInt64(tick.timeMilliseconds) && payload.metrics.count == tick.values.count)
+                for (alias, value) in tick.values.enumerated() {
+                    let metric = payload.metrics[alias]
+                    var expected = SparkplugPayload.Metric()
+                    expected.alias = UInt64(alias)
+                    expected.datatype = UInt32(sparkplugDataType(trace.types[alias]).rawValue)
+                    if metricTimestamps { expected.timestamp = UInt64(tick.timeMilliseconds) }
+                    setSparkplugValue(&expected, value, trace.types[alias])
+                    precondition(metric == expected && !metric.hasName && metric.hasTimestamp == metricTimestamps, "Sparkplug metric \(alias) differs")
+                }
+            }
+        }
     }
 
     /// Sparkplug 3.0, "Datatype Details": 8- to 32-bit integers travel as uint32 (int_value; signed ones as their two's
