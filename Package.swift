@@ -53,7 +53,7 @@ let package = Package(
         .target(name: "TramSimulator", dependencies: ["TramConfig", "TramModbus", "CModbus"]),
         // tramctl's verbs. The technician's tool may use FoundationEssentials via ArgumentParser.
         .target(name: "TramCtl", dependencies: [
-            "TramConfig", "TramConfigFiles", "TramModbus", "TramSimulator",
+            "TramConfig", "TramConfigFiles", "TramModbus", "TramSimulator", "TramSchema", "TramCompression",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),

@@ -1,0 +1,102 @@
+import ArgumentParser
+import TramCompression
+import TramConfigFiles
+import TramSchema
+
+/// `tramctl decode`: print the readings in a file of Tram frames (a spool segment's payloads, a capture of an upload).
+struct DecodeCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "decode",
+        abstract: "Decode a file of Tram wire frames (dictionaries and batches) and print the readings.",
+        discussion: "Frames follow one another; dictionaries must come before the batches that use them. Compressed frames are decompressed.")
+
+    @Argument(help: "File holding one or more frames.")
+    var file: String
+
+    @Flag(help: "Print one JSON object per reading.")
+    var json = false
+
+    func run() throws {
+        guard let bytes = FileConfigSource().contents(of: file) else { throw ValidationError("cannot read \(file)") }
+        var dictionaries: [UInt64: SchemaDictionary] = [:]
+        var offset = 0, frames = 0, readings = 0
+        while offset < bytes.count {
+            let rest = Array(bytes[offset...])
+            let decoded: (frame: FrameDecoder.Decoded, size: Int)
+            do {
+                decoded = try FrameCodec.decode(rest, dictionary: { dictionaries[$0] })
+            } catch {
+                print("error: \(file) at byte \(offset): \(error)", to: &standardError)
+                throw ExitCode(1)
+            }
+            frames += 1
+            switch decoded.frame {
+            case .dictionary(let dictionary, let id):
+                dictionaries[id] = dictionary
+                if !json { print("dictionary 0x\(String(id, radix: 16)) gateway \(dictionary.gateway): \(dictionary.points.count) points") }
+            case .batch(let batch):
+                guard let dictionary = dictionaries[batch.schemaID] else { continue }
+                if !json { print("batch gateway \(batch.gateway) epoch \(batch.epoch) sequence \(batch.sequence): \(batch.groups.count) groups") }
+                for group in batch.groups {
+                    for (index, value) in group.values.enumerated() {
+                        let point = dictionary.points[group.firstAlias + index]
+                        readings += 1
+                        let text = Self.describe(value)
+                        // Unscaled points show their raw value (a float32's own digits, not its double expansion).
+                        let scaled = point.scale != 1 || point.offset != 0 || point.exponentAlias != nil
+                        let engineering = scaled ? Self.engineering(value, point: point, group: group).map { Output.NumberJSON(value: $0) } : nil
+                        if json {
+                            let scaled = engineering.map { Output.json($0) } ?? (scaled || text.quality != "good" ? "null" : text.json)
+                            print(#"{"ts":\#(group.timeMilliseconds),"device":"\#(point.device)","point":"\#(point.name)","raw":\#(text.json),"value":\#(scaled),"unit":"\#(point.unit)","quality":"\#(text.quality)"}"#)
+                        } else {
+                            let shown = engineering.map { "\(Output.json($0)) \(point.unit)  (raw \(text.human))" } ?? "\(text.human) \(point.unit)"
+                            print("  \(group.timeMilliseconds)  \(point.device)/\(point.name)  \(shown)\(text.quality == "good" ? "" : "  [\(text.quality)]")")
+                        }
+                    }
+                }
+            }
+            offset += decoded.size
+        }
+        if !json { print("\(frames) frames, \(readings) readings") }
+    }
+
+    /// ((raw × scale) × 10^e) + offset, as docs/wire-format.md defines it; nil for bools, strings, missing
+    /// values, and points whose exponent is not in the group.
+    static func engineering(_ value: WireValue, point: PointDescriptor, group: DecodedGroup) -> Double? {
+        let raw: Double
+        switch value {
+        case .int(let v): raw = Double(v)
+        case .uint(let v): raw = Double(v)
+        case .float32(let bits): raw = Double(Float(bitPattern: bits))
+        case .float64(let bits): raw = Double(bitPattern: bits)
+        default: return nil
+        }
+        var result = raw * point.scale
+        if let alias = point.exponentAlias {
+            let index = alias - group.firstAlias
+            guard index >= 0, index < group.values.count, case .int(let e) = group.values[index], abs(e) <= 300 else { return nil }
+            var power = 1.0
+            for _ in 0..<abs(e) { power *= 10 }
+            result = e >= 0 ? result * power : result / power
+        }
+        return result + point.offset
+    }
+
+    static func describe(_ value: WireValue) -> (human: String, json: String, quality: String) {
+        switch value {
+        case .bool(let b): return ("\(b)", "\(b)", "good")
+        case .int(let v): return ("\(v)", "\(v)", "good")
+        case .uint(let v): return ("\(v)", "\(v)", "good")
+        case .float32(let bits):
+            let f = Float(bitPattern: bits)
+            return ("\(f)", f.isFinite ? "\(f)" : "\"\(f)\"", "good")
+        case .float64(let bits):
+            let d = Double(bitPattern: bits)
+            return ("\(d)", d.isFinite ? "\(d)" : "\"\(d)\"", "good")
+        case .string(let s):
+            let escaped = s.unicodeScalars.map { $0 == "\"" || $0 == "\\" ? "\\\($0)" : ($0.value < 0x20 ? "\\u00" + (($0.value < 16 ? "0" : "") + String($0.value, radix: 16)) : String($0)) }.joined()
+            return ("\"\(s)\"", "\"\(escaped)\"", "good")
+        case .missing(let quality): return ("-", "null", "\(quality)")
+        }
+    }
+}
