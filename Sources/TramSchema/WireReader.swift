@@ -45,19 +45,16 @@ public struct WireReader {
         return Int(value)
     }
 
-    public mutating func littleEndian32() throws(WireError) -> UInt32 {
-        guard remaining >= 4 else { throw .truncated(needed: 4 - remaining, at: offset) }
-        var value: UInt32 = 0
-        for i in 0..<4 { value |= UInt32(bytes[offset + i]) << UInt32(8 * i) }
-        offset += 4
-        return value
-    }
+    public mutating func littleEndian32() throws(WireError) -> UInt32 { try littleEndian(UInt32.self) }
 
-    public mutating func littleEndian64() throws(WireError) -> UInt64 {
-        guard remaining >= 8 else { throw .truncated(needed: 8 - remaining, at: offset) }
-        var value: UInt64 = 0
-        for i in 0..<8 { value |= UInt64(bytes[offset + i]) << UInt64(8 * i) }
-        offset += 8
+    public mutating func littleEndian64() throws(WireError) -> UInt64 { try littleEndian(UInt64.self) }
+
+    private mutating func littleEndian<T: FixedWidthInteger & UnsignedInteger>(_: T.Type) throws(WireError) -> T {
+        let size = MemoryLayout<T>.size
+        guard remaining >= size else { throw .truncated(needed: size - remaining, at: offset) }
+        var value: T = 0
+        for i in 0..<size { value |= T(bytes[offset + i]) << (8 * i) }
+        offset += size
         return value
     }
 
