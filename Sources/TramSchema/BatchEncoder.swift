@@ -14,6 +14,9 @@ public final class BatchEncoder {
     private let previous: UnsafeMutablePointer<Int64>
     private let previousExponent: UnsafeMutablePointer<Int8>
     private let types: UnsafeMutablePointer<WireType>
+    /// Alias state saved before an optimistic group write, to undo it.
+    private let savedPrevious: UnsafeMutablePointer<Int64>
+    private let savedExponent: UnsafeMutablePointer<Int8>
     private let gatewayID: [UInt8]
     private let pointCount: Int
     private var lastTime: Int64 = 0
@@ -34,6 +37,8 @@ public final class BatchEncoder {
         previous = .allocate(capacity: count)
         previousExponent = .allocate(capacity: count)
         types = .allocate(capacity: count)
+        savedPrevious = .allocate(capacity: count)
+        savedExponent = .allocate(capacity: count)
         for (alias, point) in dictionary.points.enumerated() { types[alias] = point.type }
         gatewayID = Array(dictionary.gateway.utf8)
     }
@@ -42,6 +47,8 @@ public final class BatchEncoder {
         previous.deallocate()
         previousExponent.deallocate()
         types.deallocate()
+        savedPrevious.deallocate()
+        savedExponent.deallocate()
     }
 
     /// Bytes written so far in the open batch (for size-based sealing).
@@ -90,35 +97,72 @@ public final class BatchEncoder {
         w.byte(clock.rawValue)
         w.uvarint(UInt64(firstAlias))
         w.uvarint(UInt64(values.count))
-        var missing = 0
-        for index in values.indices {
-            if case .missing = values[index] { missing += 1 }
-        }
-        w.uvarint(UInt64(missing))
-        if missing > 0 {
-            for index in values.indices {
-                guard case .missing(let quality) = values[index] else { continue }
-                w.uvarint(UInt64(index))
-                w.byte(quality.code)
-                if quality.code == 2 { w.byte(quality.detail) }
-            }
-        }
+        // Most groups have no missing values: write them in one pass, optimistically, with the
+        // alias state saved; on the first missing value, restore it and take the two-pass path.
+        let missingCountOffset = w.count
+        w.byte(0)
+        let range = firstAlias..<(firstAlias + values.count)
+        savedPrevious.update(from: previous + firstAlias, count: values.count)
+        savedExponent.update(from: previousExponent + firstAlias, count: values.count)
         var alias = firstAlias
+        var sawMissing = false
         for index in values.indices {
-            defer { alias += 1 }
-            if missing > 0, case .missing = values[index] { continue }
-            guard write(values[index], alias: alias, into: &w) else {
+            if write(values[index], alias: alias, into: &w) {
+                alias += 1
+                continue
+            }
+            guard case .missing = values[index] else {
                 w.rewind(to: mark)
+                restore(range)
                 throw .invalid("value for alias \(alias) does not match its type \(types[alias])")
             }
+            sawMissing = true
+            break
+        }
+        if sawMissing {
+            restore(range)
+            w.rewind(to: missingCountOffset)
+            try writeWithMissing(values, firstAlias: firstAlias, into: &w, mark: mark)
         }
         if w.overflowed {
+            // The group is dropped whole, and its aliases' state with it, so the batch stays decodable.
             w.rewind(to: mark)
+            restore(range)
             throw .bufferFull(capacity: buffer.count)
         }
         lastTime = timeMilliseconds
         groupCount += 1
         readingCount += values.count
+    }
+
+    private func restore(_ range: Range<Int>) {
+        (previous + range.lowerBound).update(from: savedPrevious, count: range.count)
+        (previousExponent + range.lowerBound).update(from: savedExponent, count: range.count)
+    }
+
+    /// The general path: the missing list first, then the present values.
+    private func writeWithMissing(_ values: UnsafeBufferPointer<WireValue>, firstAlias: Int, into w: inout WireWriter, mark: Int) throws(WireError) {
+        var missing = 0
+        for index in values.indices {
+            if case .missing = values[index] { missing += 1 }
+        }
+        w.uvarint(UInt64(missing))
+        for index in values.indices {
+            guard case .missing(let quality) = values[index] else { continue }
+            w.uvarint(UInt64(index))
+            w.byte(quality.code)
+            if quality.code == 2 { w.byte(quality.detail) }
+        }
+        var alias = firstAlias
+        for index in values.indices {
+            defer { alias += 1 }
+            if case .missing = values[index] { continue }
+            guard write(values[index], alias: alias, into: &w) else {
+                w.rewind(to: mark)
+                restore(firstAlias..<(firstAlias + values.count))
+                throw .invalid("value for alias \(alias) does not match its type \(types[alias])")
+            }
+        }
     }
 
     /// Closes the batch: patches its length and group count, appends the checksum.

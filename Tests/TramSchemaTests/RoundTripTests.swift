@@ -153,3 +153,62 @@ struct AllocationTests {
         #expect(array.count >= 1000)
     }
 }
+
+@Suite("Encoder edge cases")
+struct EncoderEdgeTests {
+    static let dictionary = SchemaDictionary(gateway: "gw", points: [
+        PointDescriptor(device: "d", name: "f", type: .float32),
+        PointDescriptor(device: "d", name: "i", type: .int64),
+    ])
+
+    @Test("a group that does not fit is dropped whole, its aliases' state with it; the batch still decodes exactly")
+    func bufferFull() throws {
+        let first: [WireValue] = [.float32(bits: Float(1.5).bitPattern), .int(5)]
+        let huge: [WireValue] = [.float32(bits: Float(1.6).bitPattern), .int(Int64.max / 2)]
+        let next: [WireValue] = [.float32(bits: Float(1.7).bitPattern), .int(6)]
+        // Measure: room for the header, `first`, `next` and the checksum, but not for `huge` after `first`.
+        let probe = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
+        defer { probe.deallocate() }
+        let measuring = BatchEncoder(dictionary: Self.dictionary, buffer: probe)
+        measuring.begin(epoch: 1, sequence: 1, baseTimeMilliseconds: 0)
+        try first.withUnsafeBufferPointer { try measuring.append(timeMilliseconds: 0, clock: [], firstAlias: 0, values: $0) }
+        try next.withUnsafeBufferPointer { try measuring.append(timeMilliseconds: 2, clock: [], firstAlias: 0, values: $0) }
+        let capacity = measuring.byteCount + Frame.trailerSize
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 8)
+        defer { buffer.deallocate() }
+        let encoder = BatchEncoder(dictionary: Self.dictionary, buffer: buffer)
+        encoder.begin(epoch: 1, sequence: 1, baseTimeMilliseconds: 0)
+        try first.withUnsafeBufferPointer { try encoder.append(timeMilliseconds: 0, clock: [], firstAlias: 0, values: $0) }
+        do {
+            try huge.withUnsafeBufferPointer { try encoder.append(timeMilliseconds: 1, clock: [], firstAlias: 0, values: $0) }
+            Issue.record("the large group should not fit")
+        } catch {
+            guard case WireError.bufferFull? = error as? WireError else { throw error }
+        }
+        // Encoded against the state `first` left, not the dropped group's.
+        try next.withUnsafeBufferPointer { try encoder.append(timeMilliseconds: 2, clock: [], firstAlias: 0, values: $0) }
+        let frame = Array(try encoder.seal())
+        let dictionary = Self.dictionary
+        guard case .batch(let batch) = try FrameDecoder.decode(frame, dictionary: { _ in dictionary }).frame else { Issue.record("no batch"); return }
+        #expect(batch.groups.map(\.values) == [first, next])
+    }
+
+    @Test("a wrong-typed value rejects the group and leaves the batch decodable")
+    func typeMismatch() throws {
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4096, alignment: 8)
+        defer { buffer.deallocate() }
+        let encoder = BatchEncoder(dictionary: Self.dictionary, buffer: buffer)
+        encoder.begin(epoch: 1, sequence: 1, baseTimeMilliseconds: 0)
+        let good: [WireValue] = [.float32(bits: Float(1.5).bitPattern), .int(7)]
+        let bad: [WireValue] = [.float32(bits: Float(2.5).bitPattern), .uint(8)]
+        let missing: [WireValue] = [.missing(.timeout), .int(9)]
+        try good.withUnsafeBufferPointer { try encoder.append(timeMilliseconds: 0, clock: [], firstAlias: 0, values: $0) }
+        #expect(throws: WireError.self) { try bad.withUnsafeBufferPointer { try encoder.append(timeMilliseconds: 1, clock: [], firstAlias: 0, values: $0) } }
+        try missing.withUnsafeBufferPointer { try encoder.append(timeMilliseconds: 2, clock: [], firstAlias: 0, values: $0) }
+        try good.withUnsafeBufferPointer { try encoder.append(timeMilliseconds: 3, clock: [], firstAlias: 0, values: $0) }
+        let frame = Array(try encoder.seal())
+        let dictionary = Self.dictionary
+        guard case .batch(let batch) = try FrameDecoder.decode(frame, dictionary: { _ in dictionary }).frame else { Issue.record("no batch"); return }
+        #expect(batch.groups.map(\.values) == [good, missing, good])
+    }
+}
