@@ -49,11 +49,13 @@ let package = Package(
         .target(name: "TramSchema"),
         // zstd for sealed batches (and the decoder's way back). Kept apart so TramSchema stays pure.
         .target(name: "TramCompression", dependencies: ["TramSchema", "CZstd"]),
+        // Wires the stages: config → readings → schema (and, in later issues, spool and uplink).
+        .target(name: "TramAgent", dependencies: ["TramConfig", "TramModbus", "TramSchema", "TramCompression"]),
         // A libmodbus server that serves device profiles with changing values.
         .target(name: "TramSimulator", dependencies: ["TramConfig", "TramModbus", "CModbus"]),
         // tramctl's verbs. The technician's tool may use FoundationEssentials via ArgumentParser.
         .target(name: "TramCtl", dependencies: [
-            "TramConfig", "TramConfigFiles", "TramModbus", "TramSimulator", "TramSchema", "TramCompression",
+            "TramConfig", "TramConfigFiles", "TramModbus", "TramSimulator", "TramSchema", "TramCompression", "TramAgent",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
@@ -69,7 +71,7 @@ let package = Package(
         .testTarget(name: "TramSchemaTests", dependencies: ["TramSchema", "TramCompression", "CAllocationCounter", "TramTestSupport"],
                     exclude: ["vectors"]),
         .testTarget(name: "TramModbusTests", dependencies: [
-            "TramModbus", "TramConfig", "TramSimulator", "CModbus", "TramTestSupport",
+            "TramModbus", "TramConfig", "TramSimulator", "CModbus", "TramTestSupport", "TramAgent", "TramSchema",
             .product(name: "Logging", package: "swift-log"),
         ]),
     ]

@@ -1,6 +1,8 @@
 import ArgumentParser
 import Logging
 import TramConfig
+import TramAgent
+import TramCompression
 import TramModbus
 #if canImport(Glibc)
 import Glibc
@@ -29,6 +31,9 @@ struct PollCommand: AsyncParsableCommand {
 
     @Flag(help: "Print one JSON object per device and cycle.")
     var json = false
+
+    @Option(help: "Also write the readings as Tram wire frames to this file (see `tramctl decode`).")
+    var frames: String?
 
     @Flag(help: "Log link and plan changes to standard error.")
     var verbose = false
@@ -72,21 +77,51 @@ struct PollCommand: AsyncParsableCommand {
         let engine = AcquisitionEngine(config: agent, logger: logger)
         let json = self.json, cycles = self.cycles
         // Devices poll concurrently; each device's cycles run in order.
-        await withTaskGroup(of: Void.self) { group in
+        let keep = frames != nil
+        // Devices poll concurrently; each device's cycles run in order.
+        let readings = await withTaskGroup(of: [DeviceReading].self) { group in
             for device in agent.devices {
                 group.addTask {
                     let clock = ContinuousClock()
+                    var kept: [DeviceReading] = []
                     for cycle in 1...max(1, cycles) {
                         let start = clock.now
-                        guard let reading = await engine.poll(device.name) else { return }
+                        guard let reading = await engine.poll(device.name) else { break }
                         let took = clock.now - start
                         Self.report(reading, device: device, cycle: cycle, took: took, json: json)
+                        if keep { kept.append(reading) }
                         if cycle < cycles { try? await clock.sleep(until: start + (override ?? device.pollInterval)) }
                     }
+                    return kept
                 }
             }
+            var all: [DeviceReading] = []
+            for await partial in group { all += partial }
+            return all
         }
         await engine.shutdown()
+        if let frames { try writeFrames(readings, config: agent, to: frames) }
+    }
+
+    /// Encodes the cycles as Tram wire frames (a dictionary, then one zstd-compressed batch) and says what they cost.
+    private func writeFrames(_ readings: [DeviceReading], config: AgentConfig, to path: String) throws {
+        let mapping = SchemaMapping(config: config)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 << 20, alignment: 8)
+        defer { buffer.deallocate() }
+        let encoder = ReadingEncoder(mapping: mapping, buffer: buffer)
+        let ordered = readings.sorted { ($0.points.first?.timestamp.wallMilliseconds ?? 0) < ($1.points.first?.timestamp.wallMilliseconds ?? 0) }
+        encoder.encoder.begin(epoch: 1, sequence: 1, baseTimeMilliseconds: ordered.first?.points.first?.timestamp.wallMilliseconds ?? 0)
+        for reading in ordered { try encoder.append(reading) }
+        let plain = try encoder.encoder.seal()
+        let compressor = FrameCompressor(capacity: plain.count)
+        let batch = Array(try compressor.compress(plain))
+        let dictionary = mapping.dictionary.frame()
+        guard let file = fopen(path, "wb") else { throw ValidationError("cannot write \(path)") }
+        defer { fclose(file) }
+        for bytes in [dictionary, batch] { _ = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) } }
+        let count = readings.reduce(0) { $0 + $1.points.count }
+        print("wrote \(path): dictionary \(dictionary.count) B, batch \(plain.count) B raw, \(batch.count) B zstd for \(count) readings "
+              + "(\(Output.json(Output.NumberJSON(value: (Double(batch.count) / Double(max(1, count)) * 100).rounded() / 100))) B per reading)", to: &standardError)
     }
 
     static func report(_ reading: DeviceReading, device: DeviceConfig, cycle: Int, took: Duration, json: Bool) {

@@ -1,0 +1,47 @@
+import TramConfig
+import TramModbus
+import TramSchema
+
+/// How a config's points become the wire dictionary: every device's points in
+/// config order, aliases counted across devices, and each device's alias range.
+///
+/// Aliases depend only on the config, never on the request plan (which changes
+/// when a device rejects an address), so a plan change never changes the schema.
+public struct SchemaMapping: Sendable {
+    public let dictionary: SchemaDictionary
+    /// First alias of each device's points, by device name.
+    public let firstAlias: [String: Int]
+
+    public init(config: AgentConfig) {
+        var points: [PointDescriptor] = []
+        var first: [String: Int] = [:]
+        for device in config.devices {
+            first[device.name] = points.count
+            let base = points.count
+            let indexByName = Dictionary(device.points.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+            for point in device.points {
+                points.append(PointDescriptor(
+                    device: device.name, name: point.name, unit: point.unit, type: Self.wireType(point.type),
+                    scale: point.scale, offset: point.offset,
+                    exponentAlias: point.scaleFrom.flatMap { indexByName[$0] }.map { base + $0 }))
+            }
+        }
+        dictionary = SchemaDictionary(gateway: config.gateway.id, points: points)
+        firstAlias = first
+    }
+
+    static func wireType(_ type: ValueType) -> WireType {
+        switch type {
+        case .bool, .bit: .bool
+        case .int16: .int16
+        case .uint16: .uint16
+        case .int32: .int32
+        case .uint32: .uint32
+        case .int64: .int64
+        case .uint64: .uint64
+        case .float32: .float32
+        case .float64: .float64
+        case .string: .string
+        }
+    }
+}
