@@ -49,6 +49,8 @@ let package = Package(
         .target(name: "TramSchema"),
         // zstd for sealed batches (and the decoder's way back). Kept apart so TramSchema stays pure.
         .target(name: "TramCompression", dependencies: ["TramSchema", "CZstd"]),
+        // The disk spool: segment files of checksummed records (issue 4, started).
+        .target(name: "TramSpool", dependencies: ["TramSchema", .product(name: "SystemPackage", package: "swift-system")]),
         // Wires the stages: config → readings → schema (and, in later issues, spool and uplink).
         .target(name: "TramAgent", dependencies: ["TramConfig", "TramModbus", "TramSchema", "TramCompression"]),
         // A libmodbus server that serves device profiles with changing values.
@@ -70,6 +72,9 @@ let package = Package(
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(name: "TramSchemaTests", dependencies: ["TramSchema", "TramCompression", "CAllocationCounter", "TramTestSupport"],
                     exclude: ["vectors"]),
+        .testTarget(name: "TramSpoolTests", dependencies: [
+            "TramSpool", "TramSchema", "TramTestSupport", .product(name: "SystemPackage", package: "swift-system"),
+        ]),
         .testTarget(name: "TramModbusTests", dependencies: [
             "TramModbus", "TramConfig", "TramSimulator", "CModbus", "TramTestSupport", "TramAgent", "TramSchema",
             .product(name: "Logging", package: "swift-log"),

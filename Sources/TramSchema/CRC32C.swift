@@ -21,7 +21,12 @@ public enum CRC32C {
     }()
 
     public static func checksum(_ bytes: UnsafeRawBufferPointer) -> UInt32 {
-        var crc: UInt32 = 0xFFFF_FFFF
+        extend(0, bytes)
+    }
+
+    /// Continues a checksum over more bytes: `extend(checksum(a), b) == checksum(a + b)`.
+    public static func extend(_ previous: UInt32, _ bytes: UnsafeRawBufferPointer) -> UInt32 {
+        var crc: UInt32 = previous ^ 0xFFFF_FFFF
         tables.withUnsafeBufferPointer { t in
             var index = 0
             let count = bytes.count

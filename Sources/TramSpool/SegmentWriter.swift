@@ -1,0 +1,93 @@
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Appends records to one segment file.
+///
+/// Each append is one `writev` of the record header and the payload: the batch
+/// reaches the kernel at once, never held in a user-space buffer. `sync()` makes
+/// what was appended durable (fdatasync); the spool decides how often.
+public final class SegmentWriter {
+    public let path: FilePath
+    public let segmentID: UInt64
+    public private(set) var size: Int
+    public private(set) var records = 0
+    private let file: FileDescriptor
+
+    /// Creates a new segment, writes and syncs its header, and syncs the directory so the file survives a power cut.
+    public init(directory: FilePath, id: UInt64, createdMilliseconds: Int64) throws(Errno) {
+        path = directory.appending(SegmentFormat.fileName(id))
+        segmentID = id
+        do {
+            file = try FileDescriptor.open(path, .readWrite, options: [.create, .exclusiveCreate, .closeOnExec], permissions: [.ownerReadWrite, .groupRead])
+        } catch {
+            throw error as? Errno ?? .ioError
+        }
+        let header = SegmentFormat.encodeHeader(id: id, createdMilliseconds: createdMilliseconds)
+        do {
+            _ = try file.writeAll(header)
+        } catch {
+            try? file.close()
+            throw error as? Errno ?? .ioError
+        }
+        size = header.count
+        try sync()
+        try Self.syncDirectory(directory)
+    }
+
+    /// Reopens an existing, already recovered segment for appending at `validSize` (after a scan).
+    public init(reopening path: FilePath, id: UInt64, validSize: Int, records: Int) throws(Errno) {
+        self.path = path
+        segmentID = id
+        size = validSize
+        self.records = records
+        do {
+            file = try FileDescriptor.open(path, .readWrite, options: [.closeOnExec])
+            try file.resize(to: Int64(validSize))
+            _ = try file.seek(offset: Int64(validSize), from: .start)
+        } catch {
+            throw error as? Errno ?? .ioError
+        }
+    }
+
+    deinit { try? file.close() }
+
+    /// Appends one record. On a short write (a full disk) the partial record is cut off again,
+    /// so the segment never holds half a record that a later append would bury.
+    public func append(_ payload: UnsafeRawBufferPointer) throws(Errno) {
+        guard payload.count <= SegmentFormat.maximumRecord else { throw .fileTooLarge }
+        let length = UInt32(payload.count)
+        var header = (SegmentFormat.recordSync.littleEndian, length.littleEndian,
+                      SegmentFormat.recordChecksum(length: length, payload: payload).littleEndian)
+        let total = SegmentFormat.recordHeaderSize + payload.count
+        let written: Int = withUnsafeBytes(of: &header) { head in
+            var vectors = [
+                iovec(iov_base: UnsafeMutableRawPointer(mutating: head.baseAddress), iov_len: SegmentFormat.recordHeaderSize),
+                iovec(iov_base: UnsafeMutableRawPointer(mutating: payload.baseAddress), iov_len: payload.count),
+            ]
+            return vectors.withUnsafeMutableBufferPointer { writev(file.rawValue, $0.baseAddress, 2) }
+        }
+        guard written == total else {
+            let error = written < 0 ? Errno(rawValue: errno) : Errno.noSpace
+            // Cut the partial record off and put the file offset back, so nothing is left half-written.
+            try? file.resize(to: Int64(size))
+            _ = try? file.seek(offset: Int64(size), from: .start)
+            throw error
+        }
+        size += total
+        records += 1
+    }
+
+    /// Makes every appended record durable.
+    public func sync() throws(Errno) {
+        guard fdatasync(file.rawValue) == 0 else { throw Errno(rawValue: errno) }
+    }
+
+    static func syncDirectory(_ directory: FilePath) throws(Errno) {
+        let fd = open(directory.string, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+        guard fd >= 0 else { throw Errno(rawValue: errno) }
+        defer { close(fd) }
+        guard fsync(fd) == 0 else { throw Errno(rawValue: errno) }
+    }
+}
