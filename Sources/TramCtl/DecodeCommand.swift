@@ -1,6 +1,7 @@
 import ArgumentParser
 import TramCompression
 import TramConfigFiles
+import TramModbus
 import TramSchema
 
 /// `tramctl decode`: print the readings in a file of Tram frames (a spool segment's payloads, a capture of an upload).
@@ -21,10 +22,13 @@ struct DecodeCommand: ParsableCommand {
         var dictionaries: [UInt64: SchemaDictionary] = [:]
         var offset = 0, frames = 0, readings = 0
         while offset < bytes.count {
-            let rest = Array(bytes[offset...])
             let decoded: (frame: FrameDecoder.Decoded, size: Int)
             do {
-                decoded = try FrameCodec.decode(rest, dictionary: { dictionaries[$0] })
+                // Copy only this frame (its envelope gives its size), not the rest of the file each time.
+                let size = try bytes.withUnsafeBytes { raw throws(WireError) in
+                    try Frame.open(UnsafeRawBufferPointer(rebasing: raw[offset...])).size
+                }
+                decoded = try FrameCodec.decode(Array(bytes[offset..<offset + size]), dictionary: { dictionaries[$0] })
             } catch {
                 print("error: \(file) at byte \(offset): \(error)", to: &standardError)
                 throw ExitCode(1)
@@ -60,26 +64,24 @@ struct DecodeCommand: ParsableCommand {
         if !json { print("\(frames) frames, \(readings) readings") }
     }
 
-    /// ((raw × scale) × 10^e) + offset, as docs/wire-format.md defines it; nil for bools, strings, missing
-    /// values, and points whose exponent is not in the group.
+    /// The engineering value, by the same rule the agent side uses (``Engineering/value(_:scale:offset:exponent:)``);
+    /// nil for bools, strings, missing values, and points whose exponent is not in the group.
     static func engineering(_ value: WireValue, point: PointDescriptor, group: DecodedGroup) -> Double? {
-        let raw: Double
+        let raw: RawValue
         switch value {
-        case .int(let v): raw = Double(v)
-        case .uint(let v): raw = Double(v)
-        case .float32(let bits): raw = Double(Float(bitPattern: bits))
-        case .float64(let bits): raw = Double(bitPattern: bits)
+        case .int(let v): raw = .int(v)
+        case .uint(let v): raw = .uint(v)
+        case .float32(let bits): raw = .float32(Float(bitPattern: bits))
+        case .float64(let bits): raw = .float64(Double(bitPattern: bits))
         default: return nil
         }
-        var result = raw * point.scale
+        var exponent = 0
         if let alias = point.exponentAlias {
             let index = alias - group.firstAlias
-            guard index >= 0, index < group.values.count, case .int(let e) = group.values[index], abs(e) <= 300 else { return nil }
-            var power = 1.0
-            for _ in 0..<abs(e) { power *= 10 }
-            result = e >= 0 ? result * power : result / power
+            guard index >= 0, index < group.values.count, case .int(let e) = group.values[index], (-300...300).contains(e) else { return nil }
+            exponent = Int(e)
         }
-        return result + point.offset
+        return Engineering.value(raw, scale: point.scale, offset: point.offset, exponent: exponent)
     }
 
     static func describe(_ value: WireValue) -> (human: String, json: String, quality: String) {

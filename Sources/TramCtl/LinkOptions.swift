@@ -18,10 +18,11 @@ struct LinkOptions: ParsableArguments {
     @Option(name: .customLong("stop-bits"), help: "Serial stop bits.")
     var stopBits: Int = 1
 
-    @Option(help: "Response timeout, e.g. 500ms or 2s.")
-    var timeout: String = "1s"
+    @Option(help: "Response timeout, e.g. 500ms or 2s (default 1s; scan: 100ms).")
+    var timeout: String?
 
-    func linkConfig() throws -> LinkConfig {
+    /// - Parameter defaultTimeout: the verb's own default when `--timeout` is not given.
+    func linkConfig(defaultTimeout: Duration = .seconds(1)) throws -> LinkConfig {
         var serial = SerialSettings()
         serial.baud = baud
         guard let parity = SerialSettings.Parity(rawValue: parity.lowercased()) ?? ["n": .none, "e": .even, "o": .odd][parity.lowercased()] else {
@@ -35,11 +36,18 @@ struct LinkOptions: ParsableArguments {
         case .success(let parsed): endpoint = parsed
         case .failure(let error): throw ValidationError(error.message)
         }
-        return LinkConfig(name: "cli", endpoint: endpoint, responseTimeout: try CLIParsing.duration(timeout, option: "--timeout"))
+        return LinkConfig(name: "cli", endpoint: endpoint, responseTimeout: try timeout.map { try CLIParsing.duration($0, option: "--timeout") } ?? defaultTimeout)
     }
 }
 
 enum CLIParsing {
+    static func table(_ text: String) throws -> RegisterTable {
+        guard let table = RegisterTable(rawValue: text) else {
+            throw ValidationError("--table must be coil, discrete_input, input or holding")
+        }
+        return table
+    }
+
     static func duration(_ text: String, option: String) throws -> Duration {
         guard let value = DurationText.parse(text), value > .zero else {
             throw ValidationError("\(option) expects a duration such as 200ms or 2s, found '\(text)'")

@@ -70,7 +70,7 @@ enum Output {
         }
         guard let value = Engineering.value(raw, scale: point.scale, offset: point.offset, exponent: exponent) else { return raw.description }
         guard value.isFinite else { return String(describing: value) }
-        let factor = point.scale * Engineering.value(.int(1), scale: 1, offset: 0, exponent: exponent)!
+        let factor = point.scale * Engineering.powerOfTen(exponent)
         var decimals = 0
         var multiplier = 1.0
         while decimals < 9, abs(factor * multiplier - (factor * multiplier).rounded()) > 1e-9 * multiplier {

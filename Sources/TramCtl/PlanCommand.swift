@@ -8,14 +8,10 @@ struct PlanCommand: ParsableCommand {
         commandName: "plan",
         abstract: "Print the read requests planned for each device (dry run).")
 
-    @Argument(help: "Agent file.")
-    var config: String
+    @OptionGroup var agentFile: AgentFileOptions
 
     @Option(help: "Only this device.")
     var device: String?
-
-    @Option(help: "Where profile references are looked up.")
-    var profiles: String?
 
     @Flag(help: "Print JSON.")
     var json = false
@@ -36,10 +32,10 @@ struct PlanCommand: ParsableCommand {
     }
 
     func run() throws {
-        let agent = try ConfigLoading.agent(config, profiles: profiles)
+        let agent = try agentFile.load()
         let devices = agent.devices.filter { device == nil || $0.name == device }
         if let device, devices.isEmpty {
-            throw ValidationError("no device '\(device)' in \(config); devices: \(agent.devices.map(\.name).joined(separator: ", "))")
+            throw ValidationError("no device '\(device)' in \(agentFile.config); devices: \(agent.devices.map(\.name).joined(separator: ", "))")
         }
         var plans: [DevicePlanJSON] = []
         for device in devices {

@@ -14,8 +14,7 @@ struct PollCommand: AsyncParsableCommand {
         commandName: "poll",
         abstract: "Poll configured devices and print every point with value, unit and quality.")
 
-    @Argument(help: "Agent file.")
-    var config: String
+    @OptionGroup var agentFile: AgentFileOptions
 
     @Option(help: "Device to poll (repeatable; default: all).")
     var device: [String] = []
@@ -25,9 +24,6 @@ struct PollCommand: AsyncParsableCommand {
 
     @Option(help: "Time between cycles (default: each device's poll_interval).")
     var interval: String?
-
-    @Option(help: "Where profile references are looked up.")
-    var profiles: String?
 
     @Flag(help: "Print one JSON object per device and cycle.")
     var json = false
@@ -63,11 +59,11 @@ struct PollCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        var agent = try ConfigLoading.agent(config, profiles: profiles)
+        var agent = try agentFile.load()
         if !device.isEmpty {
             let unknown = device.filter { name in agent.device(named: name) == nil }
             guard unknown.isEmpty else {
-                throw ValidationError("no device \(unknown.joined(separator: ", ")) in \(config); devices: \(agent.devices.map(\.name).joined(separator: ", "))")
+                throw ValidationError("no device \(unknown.joined(separator: ", ")) in \(agentFile.config); devices: \(agent.devices.map(\.name).joined(separator: ", "))")
             }
             agent.devices = agent.devices.filter { device.contains($0.name) }
         }

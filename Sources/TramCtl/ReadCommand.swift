@@ -56,9 +56,7 @@ struct ReadCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        guard let table = RegisterTable(rawValue: table) else {
-            throw ValidationError("--table must be coil, discrete_input, input or holding")
-        }
+        let table = try CLIParsing.table(table)
         let valueType: ValueType
         if let type {
             guard let parsed = ValueType.parse(type) else { throw ValidationError("unknown --type '\(type)'") }

@@ -31,9 +31,8 @@ struct ScanCommand: ParsableCommand {
 
     func run() throws {
         guard (0...255).contains(from), (from...255).contains(to) else { throw ValidationError("--from/--to must be unit ids 0-255 with from <= to") }
-        guard let table = RegisterTable(rawValue: table) else { throw ValidationError("--table must be coil, discrete_input, input or holding") }
-        var link = try target.linkConfig()
-        if target.timeout == "1s" { link.responseTimeout = .milliseconds(100) }
+        let table = try CLIParsing.table(table)
+        let link = try target.linkConfig(defaultTimeout: .milliseconds(100))
         let connection = ModbusConnection(link: link)
         do { try connection.open() } catch {
             print("error: \(error)", to: &standardError)

@@ -38,13 +38,3 @@ struct ValidateCommand: ParsableCommand {
         if failed { throw ExitCode(1) }
     }
 }
-
-/// Loads an agent file or exits with its diagnostics.
-enum ConfigLoading {
-    static func agent(_ path: String, profiles: String?) throws -> AgentConfig {
-        let result = DeviceMapLoader(source: FileConfigSource()).loadAgent(path, profilesDirectory: profiles)
-        for diagnostic in result.diagnostics { print(diagnostic, to: &standardError) }
-        guard let config = result.value else { throw ExitCode(1) }
-        return config
-    }
-}

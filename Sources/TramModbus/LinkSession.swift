@@ -1,5 +1,8 @@
 import Logging
 import TramConfig
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// A link's connection and its reconnect state. Confined to the link's lane.
 final class LinkSession {
@@ -65,7 +68,7 @@ final class LinkSession {
             consecutiveTimeouts += 1
             if consecutiveTimeouts >= Self.timeoutsBeforeReconnect {
                 consecutiveTimeouts = 0
-                fail(.io(errno: 110, reason: "\(Self.timeoutsBeforeReconnect) timeouts in a row; reconnecting"))
+                fail(.io(errno: ETIMEDOUT, reason: "\(Self.timeoutsBeforeReconnect) timeouts in a row; reconnecting"))
             }
             return
         }

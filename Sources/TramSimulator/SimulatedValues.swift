@@ -51,7 +51,7 @@ struct SimulatedValues {
             return RegisterCodec.encode(bits: engineeringValue(for: point, at: time).bitPattern, registerCount: 4, order: point.order)
         default:
             var raw = (engineeringValue(for: point, at: time) - point.offset) / point.scale
-            if exponent != 0 { raw /= Engineering.value(.int(1), scale: 1, offset: 0, exponent: exponent)! }
+            if exponent != 0 { raw /= Engineering.powerOfTen(exponent) }
             let bits = clamp(raw.rounded(), to: point.type)
             return RegisterCodec.encode(bits: bits, registerCount: point.type.registerCount, order: point.order)
         }

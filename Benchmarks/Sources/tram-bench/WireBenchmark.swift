@@ -63,6 +63,15 @@ enum WireBenchmark {
         stride(from: 0, to: trace.ticks.count, by: seconds).map { trace.ticks[$0..<min($0 + seconds, trace.ticks.count)] }
     }
 
+    /// Books one encoded batch: the encode time and allocations since `start`, then its sizes raw and compressed.
+    static func encoded(_ bytes: UnsafeRawBufferPointer, readings: Int, start: UInt64, allocationsBefore: UInt64, into result: inout Result) {
+        result.encodeNanoseconds += now() - start
+        result.allocations += tram_allocations_on_this_thread() - allocationsBefore
+        result.batches += 1
+        result.readings += readings
+        compress(bytes, into: &result)
+    }
+
     static func compress(_ bytes: UnsafeRawBufferPointer, into result: inout Result) {
         result.rawBytes += bytes.count
         result.gzipBytes += gzip(bytes)
@@ -90,12 +99,8 @@ enum WireBenchmark {
                 }
             }
             guard let frame = try? encoder.seal() else { fatalError("encoder buffer too small") }
-            result.encodeNanoseconds += now() - start
-            result.allocations += tram_allocations_on_this_thread() - allocationsBefore
+            encoded(frame, readings: window.count * trace.names.count, start: start, allocationsBefore: allocationsBefore, into: &result)
             sequence += 1
-            result.batches += 1
-            result.readings += window.count * trace.names.count
-            compress(frame, into: &result)
             let zstdStart = now()
             _ = try? compressor.compress(frame)
             result.zstdNanoseconds += now() - zstdStart
@@ -134,11 +139,7 @@ enum WireBenchmark {
                 }
             }
             let bytes = Array(text.utf8)
-            result.encodeNanoseconds += now() - start
-            result.allocations += tram_allocations_on_this_thread() - allocationsBefore
-            result.batches += 1
-            result.readings += window.count * trace.names.count
-            bytes.withUnsafeBytes { compress($0, into: &result) }
+            bytes.withUnsafeBytes { encoded($0, readings: window.count * trace.names.count, start: start, allocationsBefore: allocationsBefore, into: &result) }
             let decodeStart = now()
             var parsed = 0
             for line in bytes.split(separator: 0x0A) {
@@ -183,11 +184,7 @@ enum WireBenchmark {
                 }
             }
             let data = (try? encoder.encode(readings)) ?? Data()
-            result.encodeNanoseconds += now() - start
-            result.allocations += tram_allocations_on_this_thread() - allocationsBefore
-            result.batches += 1
-            result.readings += readings.count
-            data.withUnsafeBytes { compress($0, into: &result) }
+            data.withUnsafeBytes { encoded($0, readings: readings.count, start: start, allocationsBefore: allocationsBefore, into: &result) }
             let decodeStart = now()
             let decoded = try? decoder.decode([JSONReading].self, from: data)
             result.decodeNanoseconds += now() - decodeStart
@@ -231,11 +228,7 @@ enum WireBenchmark {
                 appendVarint(UInt64(bytes.count), to: &batch)
                 batch.append(contentsOf: bytes)
             }
-            result.encodeNanoseconds += now() - start
-            result.allocations += tram_allocations_on_this_thread() - allocationsBefore
-            result.batches += 1
-            result.readings += window.count * trace.names.count
-            batch.withUnsafeBytes { compress($0, into: &result) }
+            batch.withUnsafeBytes { encoded($0, readings: window.count * trace.names.count, start: start, allocationsBefore: allocationsBefore, into: &result) }
             let decodeStart = now()
             var metrics = 0
             batch.withUnsafeBytes { bytes in
