@@ -49,8 +49,10 @@ let package = Package(
         .target(name: "TramSchema"),
         // zstd for sealed batches (and the decoder's way back). Kept apart so TramSchema stays pure.
         .target(name: "TramCompression", dependencies: ["TramSchema", "CZstd"]),
-        // The disk spool: segment files of checksummed records (issue 4, started).
-        .target(name: "TramSpool", dependencies: ["TramSchema", .product(name: "SystemPackage", package: "swift-system")]),
+        // The disk spool: segments of checksummed batches, a ledger of acks and losses, exact books.
+        .target(name: "TramSpool", dependencies: [
+            "TramSchema", .product(name: "SystemPackage", package: "swift-system"), .product(name: "Logging", package: "swift-log"),
+        ]),
         // Wires the stages: config → readings → schema (and, in later issues, spool and uplink).
         .target(name: "TramAgent", dependencies: ["TramConfig", "TramModbus", "TramSchema", "TramCompression"]),
         // A libmodbus server that serves device profiles with changing values.
@@ -74,6 +76,7 @@ let package = Package(
                     exclude: ["vectors"]),
         .testTarget(name: "TramSpoolTests", dependencies: [
             "TramSpool", "TramSchema", "TramTestSupport", .product(name: "SystemPackage", package: "swift-system"),
+            .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "TramModbusTests", dependencies: [
             "TramModbus", "TramConfig", "TramSimulator", "CModbus", "TramTestSupport", "TramAgent", "TramSchema",

@@ -76,10 +76,16 @@ public enum SegmentScanner {
 
     /// Scans a segment file and cuts off its torn tail (then syncs), so appends can resume after it.
     public static func recover(_ path: FilePath) throws(Errno) -> Result<SegmentScan, SegmentProblem> {
+        var bytes: [UInt8] = []
+        return try recover(path, contents: &bytes)
+    }
+
+    /// As `recover(_:)`, and hands back the file's bytes (before truncation) for the caller to read records from.
+    public static func recover(_ path: FilePath, contents bytes: inout [UInt8]) throws(Errno) -> Result<SegmentScan, SegmentProblem> {
         let file: FileDescriptor
         do { file = try FileDescriptor.open(path, .readWrite, options: [.closeOnExec]) } catch { throw error as? Errno ?? .ioError }
         defer { try? file.close() }
-        var bytes: [UInt8] = []
+        bytes.removeAll(keepingCapacity: true)
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let count: Int

@@ -1,4 +1,5 @@
 import SystemPackage
+import TramSchema
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,11 +14,14 @@ public final class SegmentWriter {
     public let segmentID: UInt64
     public private(set) var size: Int
     public private(set) var records = 0
+    /// Bytes known durable: the size at the last successful sync.
+    public private(set) var syncedSize = 0
     private let file: FileDescriptor
 
     /// Creates a new segment, writes and syncs its header, and syncs the directory so the file survives a power cut.
-    public init(directory: FilePath, id: UInt64, createdMilliseconds: Int64) throws(Errno) {
-        path = directory.appending(SegmentFormat.fileName(id))
+    public init(directory: FilePath, id: UInt64, createdMilliseconds: Int64, name: String? = nil,
+                syncDirectory: Bool = true) throws(Errno) {
+        path = directory.appending(name ?? SegmentFormat.fileName(id))
         segmentID = id
         do {
             file = try FileDescriptor.open(path, .readWrite, options: [.create, .exclusiveCreate, .closeOnExec], permissions: [.ownerReadWrite, .groupRead])
@@ -33,7 +37,7 @@ public final class SegmentWriter {
         }
         size = header.count
         try sync()
-        try Self.syncDirectory(directory)
+        if syncDirectory { try Self.syncDirectory(directory) }
     }
 
     /// Reopens an existing, already recovered segment for appending at `validSize` (after a scan).
@@ -41,6 +45,7 @@ public final class SegmentWriter {
         self.path = path
         segmentID = id
         size = validSize
+        syncedSize = validSize
         self.records = records
         do {
             file = try FileDescriptor.open(path, .readWrite, options: [.closeOnExec])
@@ -56,17 +61,26 @@ public final class SegmentWriter {
     /// Appends one record. On a short write (a full disk) the partial record is cut off again,
     /// so the segment never holds half a record that a later append would bury.
     public func append(_ payload: UnsafeRawBufferPointer) throws(Errno) {
-        guard payload.count <= SegmentFormat.maximumRecord else { throw .fileTooLarge }
-        let length = UInt32(payload.count)
-        var header = (SegmentFormat.recordSync.littleEndian, length.littleEndian,
-                      SegmentFormat.recordChecksum(length: length, payload: payload).littleEndian)
-        let total = SegmentFormat.recordHeaderSize + payload.count
+        try append(prefix: UnsafeRawBufferPointer(start: nil, count: 0), payload)
+    }
+
+    /// Appends one record whose payload is `prefix` followed by `payload`, in one `writev`.
+    public func append(prefix: UnsafeRawBufferPointer, _ payload: UnsafeRawBufferPointer) throws(Errno) {
+        let count = prefix.count + payload.count
+        guard count <= SegmentFormat.maximumRecord else { throw .fileTooLarge }
+        let length = UInt32(count)
+        var lengthBytes = length.littleEndian
+        var crc = withUnsafeBytes(of: &lengthBytes) { CRC32C.extend(0, $0) }
+        crc = CRC32C.extend(CRC32C.extend(crc, prefix), payload)
+        var header = (SegmentFormat.recordSync.littleEndian, length.littleEndian, crc.littleEndian)
+        let total = SegmentFormat.recordHeaderSize + count
         let written: Int = withUnsafeBytes(of: &header) { head in
             var vectors = [
                 iovec(iov_base: UnsafeMutableRawPointer(mutating: head.baseAddress), iov_len: SegmentFormat.recordHeaderSize),
+                iovec(iov_base: UnsafeMutableRawPointer(mutating: prefix.baseAddress), iov_len: prefix.count),
                 iovec(iov_base: UnsafeMutableRawPointer(mutating: payload.baseAddress), iov_len: payload.count),
             ]
-            return vectors.withUnsafeMutableBufferPointer { writev(file.rawValue, $0.baseAddress, 2) }
+            return vectors.withUnsafeMutableBufferPointer { writev(file.rawValue, $0.baseAddress, 3) }
         }
         guard written == total else {
             let error = written < 0 ? Errno(rawValue: errno) : Errno.noSpace
@@ -82,6 +96,7 @@ public final class SegmentWriter {
     /// Makes every appended record durable.
     public func sync() throws(Errno) {
         guard fdatasync(file.rawValue) == 0 else { throw Errno(rawValue: errno) }
+        syncedSize = size
     }
 
     static func syncDirectory(_ directory: FilePath) throws(Errno) {

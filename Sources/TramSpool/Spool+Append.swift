@@ -1,0 +1,172 @@
+import SystemPackage
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What became of an appended batch.
+public enum AppendOutcome: Sendable, Equatable {
+    /// Written to a segment: from here on it survives `kill -9`, and a power cut after the next sync.
+    case stored
+    /// The disk is full: held in the RAM ring, written when space returns.
+    case heldInMemory
+    /// Given up and counted (drop-newest overflow, or a batch larger than the whole spool).
+    case dropped(DropCause)
+}
+
+extension Spool {
+    /// Appends one sealed batch. `frame` must carry `nextIdentity`, which this call consumes.
+    @discardableResult
+    public func appendBatch(_ frame: UnsafeRawBufferPointer, identity: BatchIdentity, readings: Int, schemaID: UInt64,
+                            createdMilliseconds: Int64? = nil) -> AppendOutcome {
+        precondition(identity == nextIdentity, "a batch must carry the spool's next identity (\(nextIdentity)), not \(identity)")
+        nextSequence += 1
+        currentSchemaID = schemaID
+        let header = RecordHeader(kind: .batch, identity: identity, readings: readings, schemaID: schemaID,
+                                  createdMilliseconds: createdMilliseconds ?? clock.wallMilliseconds())
+        return append(header, frame)
+    }
+
+    /// Appends a dictionary frame. Batches that use its schema id can be decoded for as long as they are kept.
+    ///
+    /// A dictionary is synced at once, outside the group-commit interval: writeback order across
+    /// files is not guaranteed, and a batch must never survive a power cut that its dictionary did not.
+    /// Schemas change rarely, so this costs one fdatasync per config change.
+    @discardableResult
+    public func appendDictionary(_ frame: UnsafeRawBufferPointer, schemaID: UInt64) -> AppendOutcome {
+        let header = RecordHeader(kind: .dictionary, identity: BatchIdentity(epoch: epoch, sequence: 0), readings: 0,
+                                  schemaID: schemaID, createdMilliseconds: clock.wallMilliseconds())
+        if currentSchemaID == nil { currentSchemaID = schemaID }
+        let outcome = append(header, frame)
+        if outcome == .stored {
+            do { try sync() } catch { logger.error("spool sync failed", metadata: ["error": "\(error)"]) }
+        }
+        return outcome
+    }
+
+    private func append(_ header: RecordHeader, _ frame: UnsafeRawBufferPointer) -> AppendOutcome {
+        var prefix: [UInt8] = []
+        prefix.reserveCapacity(RecordHeader.maximumSize)
+        header.encode(into: &prefix)
+        let recordSize = SegmentFormat.recordHeaderSize + prefix.count + frame.count
+        guard makeRoom(for: recordSize) else {
+            if header.kind == .batch { countDropped(.overflow, Tally(readings: header.readings, batches: 1)) }
+            return .dropped(.overflow)
+        }
+        if !ring.isEmpty { flushRing(force: false) }
+        if ring.isEmpty, write(header, prefix: prefix, frame) {
+            syncIfDue()
+            return .stored
+        }
+        hold(DiskFullRing.Entry(header: header, frame: Array(frame)))
+        return .heldInMemory
+    }
+
+    /// Writes one record to the active segment, rolling first when the segment is full, the
+    /// epoch changed or the sequence jumped. False when the disk refused.
+    func write(_ header: RecordHeader, prefix: [UInt8], _ frame: UnsafeRawBufferPointer) -> Bool {
+        let recordSize = SegmentFormat.recordHeaderSize + prefix.count + frame.count
+        if let open = active {
+            let summary = segments[segments.count - 1]
+            let fits = open.writer.size + recordSize <= options.segmentBytes || summary.readings.isEmpty && summary.dictionaries.isEmpty
+            if !fits || (header.kind == .batch && !summary.accepts(header.identity)) { seal() }
+        }
+        if active == nil {
+            do {
+                let writer = try SegmentWriter(directory: options.directory, id: nextSegmentID, createdMilliseconds: clock.wallMilliseconds())
+                segments.append(SegmentSummary(id: nextSegmentID, size: writer.size, createdMilliseconds: clock.wallMilliseconds(),
+                                               newestMilliseconds: clock.wallMilliseconds()))
+                active = OpenSegment(writer: writer, syncedBatches: 0)
+                nextSegmentID += 1
+            } catch {
+                unlink(path(of: nextSegmentID).string)
+                noteWriteFailure(error)
+                return false
+            }
+        }
+        let writer = active!.writer
+        let offset = writer.size
+        let failure: Errno? = prefix.withUnsafeBytes { (head) -> Errno? in
+            do { try writer.append(prefix: head, frame); return nil } catch { return error as? Errno ?? .ioError }
+        }
+        if let failure {
+            noteWriteFailure(failure)
+            return false
+        }
+        segments[segments.count - 1].add(header, offset: offset, recordSize: recordSize)
+        return true
+    }
+
+    /// Closes the active segment for appends; its data is synced at the next sync.
+    func seal() {
+        guard let open = active else { return }
+        active = nil
+        let summary = segments[segments.count - 1]
+        if summary.readings.isEmpty && summary.dictionaries.isEmpty {
+            // Nothing in it: delete rather than keep an empty file.
+            segments.removeLast()
+            unlink(open.writer.path.string)
+            return
+        }
+        sealedUnsynced.append(open)
+        ledger.append(.sealed(summary))
+    }
+
+    private func noteWriteFailure(_ error: Errno) {
+        if error == .noSpace {
+            if ring.isEmpty { logger.error("spool disk full: holding the newest batches in memory", metadata: ["directory": "\(options.directory)"]) }
+        } else {
+            logger.error("spool write failed", metadata: ["directory": "\(options.directory)", "error": "\(error)"])
+        }
+    }
+
+    private func hold(_ entry: DiskFullRing.Entry) {
+        for evicted in ring.push(entry, capacity: options.diskFullRingBytes) where evicted.header.kind == .batch {
+            countDropped(.diskFull, Tally(readings: evicted.header.readings, batches: 1))
+        }
+    }
+
+    /// Tries to write the RAM ring out (at most every 100 ms unless forced): appends resume
+    /// within the sync interval of space returning.
+    func flushRing(force: Bool) {
+        guard !ring.isEmpty else { return }
+        let now = clock.monotonicMilliseconds()
+        guard force || now - lastRingAttemptMilliseconds >= 100 else { return }
+        lastRingAttemptMilliseconds = now
+        ledger.flush()
+        while let entry = ring.first {
+            var prefix: [UInt8] = []
+            entry.header.encode(into: &prefix)
+            let written = entry.frame.withUnsafeBytes { write(entry.header, prefix: prefix, $0) }
+            guard written else { return }
+            ring.removeFirst()
+        }
+        logger.notice("spool disk has space again; resumed writing", metadata: ["directory": "\(options.directory)"])
+    }
+
+    func countDropped(_ cause: DropCause, _ tally: Tally) {
+        retiredDropped[cause, default: Tally()] += tally
+        ledger.append(.dropped(cause: cause, tally))
+    }
+
+    /// Applies the size bound before a record of `recordSize` bytes is added. False means drop it.
+    private func makeRoom(for recordSize: Int) -> Bool {
+        guard diskBytes + recordSize > options.maximumBytes else { return true }
+        // Delivered segments go first whatever the policy: they cost nothing to give up.
+        var index = 0
+        while index < segments.count, diskBytes + recordSize > options.maximumBytes {
+            if isDelivered(segments[index]) && !(active != nil && index == segments.count - 1) {
+                retire(at: index, cause: .overflow)
+            } else {
+                index += 1
+            }
+        }
+        guard diskBytes + recordSize > options.maximumBytes else { return true }
+        guard options.overflow == .dropOldest, recordSize + ledger.size + SegmentFormat.headerSize <= options.maximumBytes else { return false }
+        while diskBytes + recordSize > options.maximumBytes, !segments.isEmpty {
+            if active != nil && segments.count == 1 { seal() }
+            if segments.isEmpty { break }
+            retire(at: 0, cause: .overflow)
+        }
+        return diskBytes + recordSize <= options.maximumBytes
+    }
+}

@@ -1,0 +1,216 @@
+import Logging
+import SystemPackage
+import TramSchema
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Tram's store-and-forward spool: a directory of append-only segments and a ledger.
+///
+/// - Every appended batch reaches the kernel in one `writev`, so `kill -9` loses nothing
+///   that was appended. `fdatasync` runs at most once per `syncIntervalMilliseconds`, so a
+///   power cut loses at most one interval.
+/// - Each sink acknowledges batches in any order; its acknowledged ranges live in the ledger.
+/// - The books (`counters`) are derived from what is on disk and always balance.
+///
+/// A spool is used from one thread (the agent's spool thread): its calls block on disk I/O
+/// and must never run on Swift's cooperative pool.
+public final class Spool {
+    public let options: SpoolOptions
+    let clock: SpoolClock
+    let logger: Logger
+
+    /// The current stream epoch. A new one begins after every unclean start.
+    public internal(set) var epoch: UInt64
+    public internal(set) var nextSequence: UInt64
+    /// True when this run began after a crash, a power cut or a lost ledger.
+    public let startedUnclean: Bool
+
+    /// Oldest first. While `active` is set, it appends to the last one.
+    var segments: [SegmentSummary] = []
+    var active: OpenSegment?
+    /// Segments sealed since the last sync; their data still needs an fdatasync.
+    var sealedUnsynced: [OpenSegment] = []
+    var nextSegmentID: UInt64
+    let ledger: LedgerFile
+    var acknowledged: [String: [UInt64: SequenceRanges]] = [:]
+    var lost: [DropCause: [UInt64: SequenceRanges]] = [:]
+    /// Totals of deleted segments and of readings that never reached one.
+    var retiredDelivered = Tally()
+    var retiredDropped: [DropCause: Tally] = [:]
+    var pendingUnlink: [FilePath] = []
+    var lastSyncMilliseconds: Int64
+    var readFiles: [UInt64: FileDescriptor] = [:]
+    var sinks: [String: SinkState] = [:]
+    /// Newest batches held in RAM while the disk is full.
+    var ring = DiskFullRing()
+    var lastRingAttemptMilliseconds: Int64 = .min
+    /// The schema of the newest batch or dictionary: the next batches will need its dictionary.
+    var currentSchemaID: UInt64?
+    /// Files this build cannot read (another format version, a damaged header): kept, reported.
+    public internal(set) var keptFiles: [String] = []
+    private let lockDescriptor: Int32
+
+    struct OpenSegment {
+        var writer: SegmentWriter
+        /// Batches of the segment made durable by the last successful sync.
+        var syncedBatches: Int
+    }
+
+    /// Opens (or creates) the spool, recovering whatever a crash left behind. Never needs a human:
+    /// torn tails are cut, damaged records skipped and counted, foreign files kept and reported.
+    public init(options: SpoolOptions, clock: SpoolClock = .system, logger: Logger = Logger(label: "tram.spool")) throws(SpoolError) {
+        self.options = options
+        self.clock = clock
+        self.logger = logger
+        let directory = options.directory
+        mkdir(directory.string, 0o750)
+        lockDescriptor = try Self.lock(directory)
+        lastSyncMilliseconds = clock.monotonicMilliseconds()
+
+        let loaded: (entries: [LedgerEntry], size: Int, records: Int, damaged: Int)?
+        do { loaded = try LedgerFile.load(directory: directory) } catch { throw .io(operation: "read", path: directory.appending(LedgerFile.name).string, error) }
+        var state = LedgerState()
+        for entry in loaded?.entries ?? [] { state.apply(entry) }
+        if let loaded, loaded.damaged > 0 {
+            logger.warning("spool ledger had damaged entries; skipped", metadata: ["entries": "\(loaded.damaged)"])
+        }
+        do {
+            ledger = try LedgerFile(directory: directory, existingSize: loaded?.size, records: loaded?.records ?? 0)
+        } catch {
+            throw .io(operation: "open", path: directory.appending(LedgerFile.name).string, error)
+        }
+        acknowledged = state.acknowledged
+        lost = state.lost
+        retiredDelivered = state.retiredDelivered
+        retiredDropped = state.retiredDropped
+
+        let found = Self.segmentFiles(in: directory)
+        nextSegmentID = max((found.last ?? 0), state.sealed.keys.max() ?? 0, state.retiredIDs.max() ?? 0) + 1
+        epoch = 0
+        nextSequence = 0
+        startedUnclean = loaded != nil && !state.closedCleanly
+        if loaded == nil && !found.isEmpty {
+            logger.warning("spool ledger missing: every stored batch will be sent again", metadata: ["directory": "\(directory)"])
+        }
+
+        recoverSegments(found, state: state)
+        currentSchemaID = segments.last { !$0.dictionaries.isEmpty }?.dictionaries.last?.schemaID
+        if startedUnclean {
+            // What the crashed run wrote may still sit in the page cache: make it durable before building on it.
+            for segment in segments {
+                let fd = open(path(of: segment.id).string, O_RDONLY | O_CLOEXEC)
+                if fd >= 0 { fdatasync(fd); Glibc.close(fd) }
+            }
+        }
+
+        let newestEpochOnDisk = segments.map(\.epoch).max() ?? 0
+        if let ledgerEpoch = state.epoch, state.closedCleanly {
+            epoch = ledgerEpoch
+            let highest = segments.filter { $0.epoch == ledgerEpoch && !$0.readings.isEmpty }.map { $0.lastSequence + 1 }.max() ?? 0
+            nextSequence = max(state.nextSequence, highest)
+        } else if let ledgerEpoch = state.epoch {
+            // Sent-but-unsynced batches may have been lost; their numbers must never be reused.
+            epoch = max(ledgerEpoch, newestEpochOnDisk) + 1
+        } else {
+            epoch = newestEpochOnDisk > 0 ? newestEpochOnDisk + 1 : Self.freshEpoch(clock)
+        }
+        ledger.append(.opened(epoch: epoch, nextSequence: nextSequence))
+        do { try ledger.sync() } catch { throw .io(operation: "sync", path: directory.appending(LedgerFile.name).string, error) }
+        if startedUnclean {
+            logger.notice("spool started after an unclean stop; new epoch", metadata: ["epoch": "\(epoch)"])
+        }
+        for name in options.sinks { sinks[name] = SinkState(start: firstPosition, liveStart: Position(segmentID: nextSegmentID, offset: 0)) }
+    }
+
+    deinit {
+        for file in readFiles.values { try? file.close() }
+        Glibc.close(lockDescriptor)
+    }
+
+    /// The identity the next appended batch must carry.
+    public var nextIdentity: BatchIdentity { BatchIdentity(epoch: epoch, sequence: nextSequence) }
+
+    /// Syncs everything and records a clean stop, so the next run continues this epoch.
+    public func close() throws(Errno) {
+        flushRing(force: true)
+        try sync()
+        ledger.append(.closed(epoch: epoch, nextSequence: nextSequence))
+        try ledger.sync()
+        if let writer = active?.writer { segments[segments.count - 1].size = writer.size }
+        active = nil
+    }
+
+    /// Files with data not yet synced, and how much of each is durable (what a power cut keeps for sure).
+    @_spi(Testing) public var durableSizes: [String: Int] {
+        var sizes = [LedgerFile.name: ledger.syncedSize]
+        for open in sealedUnsynced + (active.map { [$0] } ?? []) {
+            sizes[SegmentFormat.fileName(open.writer.segmentID)] = open.writer.syncedSize
+        }
+        return sizes
+    }
+
+    var firstPosition: Position { Position(segmentID: segments.first?.id ?? nextSegmentID, offset: 0) }
+
+    /// Bytes the spool holds on disk (segments and ledger).
+    public var diskBytes: Int { segments.reduce(ledger.size) { $0 + $1.size } }
+
+    func path(of segmentID: UInt64) -> FilePath { options.directory.appending(SegmentFormat.fileName(segmentID)) }
+
+    func index(ofSegment id: UInt64) -> Int? {
+        var low = 0, high = segments.count
+        while low < high {
+            let mid = (low + high) / 2
+            if segments[mid].id < id { low = mid + 1 } else { high = mid }
+        }
+        return low < segments.count && segments[low].id == id ? low : nil
+    }
+
+    private static func lock(_ directory: FilePath) throws(SpoolError) -> Int32 {
+        let path = directory.appending("lock").string
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw .io(operation: "open", path: path, Errno(rawValue: errno)) }
+        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+            var buffer = [UInt8](repeating: 0, count: 32)
+            let count = read(fd, &buffer, buffer.count)
+            Glibc.close(fd)
+            let pid = String(decoding: buffer.prefix(max(0, count)), as: UTF8.self).trimmingNewline
+            throw .inUse(directory: directory.string, holder: pid.isEmpty ? "another process" : "pid \(pid)")
+        }
+        ftruncate(fd, 0)
+        let pid = Array("\(getpid())\n".utf8)
+        _ = pwrite(fd, pid, pid.count, 0)
+        return fd
+    }
+
+    /// A fresh spool's first epoch: the wall clock in seconds when it is plausible, so a
+    /// recreated spool never reuses an old epoch; a random large number when it is not.
+    private static func freshEpoch(_ clock: SpoolClock) -> UInt64 {
+        let seconds = clock.wallMilliseconds() / 1000
+        if seconds > 1_600_000_000 { return UInt64(seconds) }
+        return UInt64(UInt32.random(in: 0...UInt32.max)) | (1 << 32)
+    }
+
+    private static func segmentFiles(in directory: FilePath) -> [UInt64] {
+        guard let dir = opendir(directory.string) else { return [] }
+        defer { closedir(dir) }
+        var ids: [UInt64] = []
+        while let entry = readdir(dir) {
+            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            guard name.hasSuffix(".seg"), name.utf8.count == 20, let id = UInt64(name.prefix(16), radix: 16) else { continue }
+            ids.append(id)
+        }
+        if access(directory.appending(LedgerFile.temporaryName).string, F_OK) == 0 {
+            unlink(directory.appending(LedgerFile.temporaryName).string)
+        }
+        return ids.sorted()
+    }
+}
+
+extension String {
+    var trimmingNewline: String {
+        var text = self
+        while let last = text.last, last == "\n" || last == "\0" { text.removeLast() }
+        return text
+    }
+}

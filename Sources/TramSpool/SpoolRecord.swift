@@ -1,0 +1,91 @@
+import TramSchema
+
+/// Which batch a record holds: unique per gateway for the life of its spool.
+public struct BatchIdentity: Sendable, Hashable, Comparable, CustomStringConvertible {
+    public var epoch: UInt64
+    public var sequence: UInt64
+
+    public init(epoch: UInt64, sequence: UInt64) {
+        self.epoch = epoch
+        self.sequence = sequence
+    }
+
+    public static func < (a: Self, b: Self) -> Bool { (a.epoch, a.sequence) < (b.epoch, b.sequence) }
+    public var description: String { "\(epoch)/\(sequence)" }
+}
+
+/// What the spool knows about a record without decoding its frame.
+///
+/// Stored in front of the frame inside each record (and so under its CRC), so that
+/// recovery, accounting and replay never decompress or decode a batch:
+///
+///     kind u8 | epoch uvarint | sequence uvarint | readings uvarint | schema id u64 LE | created wall ms uvarint | frame
+///
+/// About 20 bytes; with the 12-byte record frame, 0.8% of a 60 s batch on the standard trace.
+public struct RecordHeader: Sendable, Equatable {
+    public enum Kind: UInt8, Sendable {
+        /// A sealed batch of readings: delivered, acknowledged, counted.
+        case batch = 1
+        /// A dictionary frame: kept while a batch needs it, sent on demand, never acknowledged.
+        case dictionary = 2
+    }
+
+    public var kind: Kind
+    public var identity: BatchIdentity
+    public var readings: Int
+    public var schemaID: UInt64
+    public var createdMilliseconds: Int64
+
+    public init(kind: Kind, identity: BatchIdentity, readings: Int, schemaID: UInt64, createdMilliseconds: Int64) {
+        self.kind = kind
+        self.identity = identity
+        self.readings = readings
+        self.schemaID = schemaID
+        self.createdMilliseconds = createdMilliseconds
+    }
+
+    public static let maximumSize = 1 + 10 + 10 + 10 + 8 + 10
+
+    func encode(into bytes: inout [UInt8]) {
+        bytes.append(kind.rawValue)
+        bytes.appendVarint(identity.epoch)
+        bytes.appendVarint(identity.sequence)
+        bytes.appendVarint(UInt64(readings))
+        for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: schemaID >> UInt64(shift))) }
+        bytes.appendVarint(UInt64(max(0, createdMilliseconds)))
+    }
+
+    /// Decodes the header at the start of a record payload; returns it and where the frame starts.
+    static func decode(_ payload: UnsafeRawBufferPointer) -> (RecordHeader, frameOffset: Int)? {
+        var reader = WireReader(payload)
+        do {
+            guard let kind = Kind(rawValue: try reader.byte()) else { return nil }
+            let epoch = try reader.uvarint()
+            let sequence = try reader.uvarint()
+            let readings = try reader.uvarint()
+            let schema = try reader.littleEndian64()
+            let created = try reader.uvarint()
+            guard readings <= UInt64(Int32.max), created <= UInt64(Int64.max) else { return nil }
+            return (RecordHeader(kind: kind, identity: BatchIdentity(epoch: epoch, sequence: sequence), readings: Int(readings),
+                                 schemaID: schema, createdMilliseconds: Int64(created)), reader.offset)
+        } catch {
+            return nil
+        }
+    }
+}
+
+extension [UInt8] {
+    mutating func appendVarint(_ value: UInt64) {
+        var v = value
+        while v >= 0x80 {
+            append(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        append(UInt8(v))
+    }
+
+    mutating func appendString(_ text: String) {
+        appendVarint(UInt64(text.utf8.count))
+        append(contentsOf: text.utf8)
+    }
+}
