@@ -20,22 +20,28 @@ extension Spool {
                             createdMilliseconds: Int64? = nil) -> AppendOutcome {
         precondition(identity == nextIdentity, "a batch must carry the spool's next identity (\(nextIdentity)), not \(identity)")
         nextSequence += 1
-        currentSchemaID = schemaID
+        currentSchemaIDs = [schemaID]
         let header = RecordHeader(kind: .batch, identity: identity, readings: readings, schemaID: schemaID,
                                   createdMilliseconds: createdMilliseconds ?? clock.wallMilliseconds())
         return append(header, frame)
     }
 
     /// Appends a dictionary frame. Batches that use its schema id can be decoded for as long as they are kept.
+    /// The agent appends its current dictionary after every open and whenever its schema changes.
     ///
     /// A dictionary is synced at once, outside the group-commit interval: writeback order across
     /// files is not guaranteed, and a batch must never survive a power cut that its dictionary did not.
     /// Schemas change rarely, so this costs one fdatasync per config change.
     @discardableResult
     public func appendDictionary(_ frame: UnsafeRawBufferPointer, schemaID: UInt64) -> AppendOutcome {
+        currentSchemaIDs = [schemaID]
+        return storeDictionary(frame, schemaID: schemaID)
+    }
+
+    /// Stores a dictionary record; also used to carry one forward out of a segment being deleted.
+    func storeDictionary(_ frame: UnsafeRawBufferPointer, schemaID: UInt64) -> AppendOutcome {
         let header = RecordHeader(kind: .dictionary, identity: BatchIdentity(epoch: epoch, sequence: 0), readings: 0,
                                   schemaID: schemaID, createdMilliseconds: clock.wallMilliseconds())
-        if currentSchemaID == nil { currentSchemaID = schemaID }
         let outcome = append(header, frame)
         if outcome == .stored {
             do { try sync() } catch { logger.error("spool sync failed", metadata: ["error": "\(error)"]) }

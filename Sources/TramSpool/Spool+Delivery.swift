@@ -111,10 +111,22 @@ extension Spool {
     }
 
     private func readEligible(at position: Position, sink: String, state: SinkState, limit: Position?) -> (SpoolBatch, Position)? {
-        guard case .record(let header, let frame, _)? = readRecord(segmentID: position.segmentID, offset: position.offset),
-              isEligible(header, sink: sink, state: state) else { return nil }
-        return (SpoolBatch(identity: header.identity, readings: header.readings, schemaID: header.schemaID,
-                           createdMilliseconds: header.createdMilliseconds, frame: frame), position)
+        switch readRecord(segmentID: position.segmentID, offset: position.offset) {
+        case .record(let header, let frame, _)?:
+            guard isEligible(header, sink: sink, state: state) else { return nil }
+            return (SpoolBatch(identity: header.identity, readings: header.readings, schemaID: header.schemaID,
+                               createdMilliseconds: header.createdMilliseconds, frame: frame), position)
+        case .damaged?:
+            // Damaged since it was first read: count it, never leave it silently buffered.
+            if let index = index(ofSegment: position.segmentID) {
+                let segment = segments[index]
+                let end = active != nil && index == segments.count - 1 ? active!.writer.size : segment.size
+                _ = skipDamage(in: segment, from: position.offset, end: end)
+            }
+            return nil
+        case nil:
+            return nil
+        }
     }
 
     /// Walks `cursor` forward to the next eligible batch (stopping at `limit`).

@@ -102,7 +102,7 @@ extension Spool {
     private func neededDictionaries(in segment: SegmentSummary) -> [SegmentSummary.DictionaryRecord] {
         segment.dictionaries.filter { record in
             let heldLater = segments.contains { $0.id > segment.id && $0.dictionaries.contains { $0.schemaID == record.schemaID } }
-            let usedElsewhere = record.schemaID == currentSchemaID
+            let usedElsewhere = currentSchemaIDs.contains(record.schemaID)
                 || segments.contains { $0.id != segment.id && $0.schemasUsed.contains(record.schemaID) }
                 || ring.pending.contains { $0.header.schemaID == record.schemaID }
             return !heldLater && usedElsewhere
@@ -120,7 +120,7 @@ extension Spool {
             readDictionary(at: record.offset, segmentID: segment.id).map { (record.schemaID, $0) }
         }
         defer {
-            for (schemaID, frame) in carried { frame.withUnsafeBytes { _ = appendDictionary($0, schemaID: schemaID) } }
+            for (schemaID, frame) in carried { frame.withUnsafeBytes { _ = storeDictionary($0, schemaID: schemaID) } }
         }
         var delivered = Tally()
         var dropped: [DropCause: Tally] = [:]

@@ -45,8 +45,11 @@ public final class Spool {
     /// Newest batches held in RAM while the disk is full.
     var ring = DiskFullRing()
     var lastRingAttemptMilliseconds: Int64 = .min
-    /// The schema of the newest batch or dictionary: the next batches will need its dictionary.
-    var currentSchemaID: UInt64?
+    /// Schemas the next batches may use: their dictionaries are kept even with no batch stored yet.
+    /// In a run, the last appended dictionary or batch schema; at start-up, conservatively, every
+    /// dictionary in the newest segment that has one and the newest batches' schema, until the
+    /// agent appends its dictionary (which it does after every open).
+    var currentSchemaIDs: Set<UInt64> = []
     /// Files this build cannot read (another format version, a damaged header): kept, reported.
     public internal(set) var keptFiles: [String] = []
     private let lockDescriptor: Int32
@@ -95,7 +98,8 @@ public final class Spool {
         }
 
         recoverSegments(found, state: state)
-        currentSchemaID = segments.last { !$0.dictionaries.isEmpty }?.dictionaries.last?.schemaID
+        currentSchemaIDs = Set(segments.last { !$0.dictionaries.isEmpty }?.dictionaries.map(\.schemaID) ?? [])
+        if let newest = segments.last(where: { !$0.schemasUsed.isEmpty })?.schemasUsed.last { currentSchemaIDs.insert(newest) }
         if startedUnclean {
             // What the crashed run wrote may still sit in the page cache: make it durable before building on it.
             for segment in segments {
@@ -150,6 +154,11 @@ public final class Spool {
         return sizes
     }
 
+    @_spi(Testing) public var debugDescription: String {
+        "segments " + segments.map { "\($0.id):e\($0.epoch) \($0.firstSequence)+\($0.readings.count) size \($0.size)" }.joined(separator: ", ")
+            + " acked \(acknowledged) lost \(lost) sinks \(sinks.mapValues { ($0.backlog, $0.live, $0.liveStart, $0.retry, $0.inFlight) })"
+    }
+
     var firstPosition: Position { Position(segmentID: segments.first?.id ?? nextSegmentID, offset: 0) }
 
     /// Bytes the spool holds on disk (segments and ledger).
@@ -170,7 +179,15 @@ public final class Spool {
         let path = directory.appending("lock").string
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o640)
         guard fd >= 0 else { throw .io(operation: "open", path: path, Errno(rawValue: errno)) }
-        guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
+        // A short grace: a child being spawned elsewhere in this process holds copies of our
+        // descriptors (and so the lock) until its exec closes them.
+        var locked = flock(fd, LOCK_EX | LOCK_NB) == 0
+        for _ in 0..<50 where !locked {
+            var pause = timespec(tv_sec: 0, tv_nsec: 20_000_000)
+            nanosleep(&pause, nil)
+            locked = flock(fd, LOCK_EX | LOCK_NB) == 0
+        }
+        guard locked else {
             var buffer = [UInt8](repeating: 0, count: 32)
             let count = read(fd, &buffer, buffer.count)
             Glibc.close(fd)

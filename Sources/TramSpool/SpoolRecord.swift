@@ -56,7 +56,7 @@ public struct RecordHeader: Sendable, Equatable {
     }
 
     /// Decodes the header at the start of a record payload; returns it and where the frame starts.
-    static func decode(_ payload: UnsafeRawBufferPointer) -> (RecordHeader, frameOffset: Int)? {
+    public static func decode(_ payload: UnsafeRawBufferPointer) -> (RecordHeader, frameOffset: Int)? {
         var reader = WireReader(payload)
         do {
             guard let kind = Kind(rawValue: try reader.byte()) else { return nil }

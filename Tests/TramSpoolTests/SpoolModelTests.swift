@@ -91,6 +91,15 @@ struct SpoolModelTests {
         mutating func deliver(_ sink: String, acknowledging: Bool? = nil) -> Int {
             let batches = spool!.nextBatches(for: sink, limit: Int.random(in: 1...12, using: &random), maximumBytes: 4_000)
             for batch in batches {
+                if getenv("TRAM_SPOOL_TRACE") != nil, !model.corrupted, spool!.dictionary(schemaID: batch.schemaID) == nil {
+                    print("NODICT", batch.identity, batch.schemaID, spool!.debugDescription.prefix(400))
+                    for (name, _) in fileSizes(directory).sorted(by: { $0.key < $1.key }) where name.hasSuffix(".seg") {
+                        let bytes = readFile(directory.appending(name))
+                        if case .success(let scan) = bytes.withUnsafeBytes({ SegmentScanner.scan($0) }) {
+                            print(name, scan.records.map { r in bytes.withUnsafeBytes { let h = RecordHeader.decode(UnsafeRawBufferPointer(rebasing: $0[r.offset..<r.offset + r.length]))!.0; return "\(h.kind == .batch ? "" : "D")\(h.identity):\(h.schemaID % 1000)" } }, scan.corrupt, scan.tornBytes)
+                        }
+                    }
+                }
                 #expect(model.frames[batch.identity] == batch.frame, "replayed frame \(batch.identity) differs from what was appended")
                 #expect(model.readings[batch.identity] == batch.readings)
                 #expect(model.acknowledged[sink, default: []].contains(batch.identity) == false
@@ -139,7 +148,7 @@ struct SpoolModelTests {
         mutating func powerCut() throws {
             let durable = spool!.durableSizes
             spool = nil
-            for (name, size) in fileSizes(directory) {
+            for (name, size) in fileSizes(directory).sorted(by: { $0.key < $1.key }) {
                 guard let kept = durable[name] else { continue }
                 if size > kept { truncate(directory.appending(name).string, off_t(Int.random(in: min(kept, size)...size, using: &random))) }
             }
@@ -193,6 +202,15 @@ struct SpoolModelTests {
             let counters = spool!.counters
             check()
             #expect(counters.buffered == Tally(), "everything was delivered, yet \(counters.buffered) are buffered")
+            if getenv("TRAM_SPOOL_TRACE") != nil, counters.buffered != Tally() {
+                print("BUFFERED", spool!.debugDescription.prefix(300))
+                for (name, _) in fileSizes(directory).sorted(by: { $0.key < $1.key }) where name.hasSuffix(".seg") {
+                    let bytes = readFile(directory.appending(name))
+                    if case .success(let scan) = bytes.withUnsafeBytes({ SegmentScanner.scan($0) }) {
+                        print(name, scan.records.map { r in bytes.withUnsafeBytes { RecordHeader.decode(UnsafeRawBufferPointer(rebasing: $0[r.offset..<r.offset + r.length]))!.0.identity.description } }, scan.corrupt, scan.tornBytes)
+                    }
+                }
+            }
             let deliveredEverywhere = Set(model.frames.keys.filter { id in options.sinks.allSatisfy { model.acknowledged[$0, default: []].contains(id) } })
             let notDelivered = Set(model.frames.keys).subtracting(deliveredEverywhere)
             let silentlyLost = notDelivered.subtracting(model.mayDrop)
