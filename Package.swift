@@ -17,6 +17,7 @@ let package = Package(
         .library(name: "TramModbus", targets: ["TramModbus"]),
         .library(name: "TramSchema", targets: ["TramSchema"]),
         .library(name: "TramCompression", targets: ["TramCompression"]),
+        .library(name: "TramSpool", targets: ["TramSpool"]),
         .library(name: "CAllocationCounter", targets: ["CAllocationCounter"]),
     ],
     dependencies: [
@@ -59,7 +60,7 @@ let package = Package(
         .target(name: "TramSimulator", dependencies: ["TramConfig", "TramModbus", "CModbus"]),
         // tramctl's verbs. The technician's tool may use FoundationEssentials via ArgumentParser.
         .target(name: "TramCtl", dependencies: [
-            "TramConfig", "TramConfigFiles", "TramModbus", "TramSimulator", "TramSchema", "TramCompression", "TramAgent",
+            "TramConfig", "TramConfigFiles", "TramModbus", "TramSimulator", "TramSchema", "TramCompression", "TramAgent", "TramSpool",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),

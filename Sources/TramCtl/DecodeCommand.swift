@@ -19,8 +19,8 @@ struct DecodeCommand: ParsableCommand {
 
     func run() throws {
         guard let bytes = FileConfigSource().contents(of: file) else { throw ValidationError("cannot read \(file)") }
-        var dictionaries: [UInt64: SchemaDictionary] = [:]
-        var offset = 0, frames = 0, readings = 0
+        var printer = FramePrinter(json: json)
+        var offset = 0
         while offset < bytes.count {
             let decoded: (frame: FrameDecoder.Decoded, size: Int)
             do {
@@ -28,40 +28,57 @@ struct DecodeCommand: ParsableCommand {
                 let size = try bytes.withUnsafeBytes { raw throws(WireError) in
                     try Frame.open(UnsafeRawBufferPointer(rebasing: raw[offset...])).size
                 }
-                decoded = try FrameCodec.decode(Array(bytes[offset..<offset + size]), dictionary: { dictionaries[$0] })
+                decoded = try FrameCodec.decode(Array(bytes[offset..<offset + size]), dictionary: { printer.dictionaries[$0] })
             } catch {
                 print("error: \(file) at byte \(offset): \(error)", to: &standardError)
                 throw ExitCode(1)
             }
-            frames += 1
-            switch decoded.frame {
-            case .dictionary(let dictionary, let id):
-                dictionaries[id] = dictionary
-                if !json { print("dictionary 0x\(String(id, radix: 16)) gateway \(dictionary.gateway): \(dictionary.points.count) points") }
-            case .batch(let batch):
-                guard let dictionary = dictionaries[batch.schemaID] else { continue }
-                if !json { print("batch gateway \(batch.gateway) epoch \(batch.epoch) sequence \(batch.sequence): \(batch.groups.count) groups") }
-                for group in batch.groups {
-                    for (index, value) in group.values.enumerated() {
-                        let point = dictionary.points[group.firstAlias + index]
-                        readings += 1
-                        let text = Self.describe(value)
-                        // Unscaled points show their raw value (a float32's own digits, not its double expansion).
-                        let scaled = point.scale != 1 || point.offset != 0 || point.exponentAlias != nil
-                        let engineering = scaled ? Self.engineering(value, point: point, group: group).map { Output.NumberJSON(value: $0) } : nil
-                        if json {
-                            let scaled = engineering.map { Output.json($0) } ?? (scaled || text.quality != "good" ? "null" : text.json)
-                            print(#"{"ts":\#(group.timeMilliseconds),"device":"\#(point.device)","point":"\#(point.name)","raw":\#(text.json),"value":\#(scaled),"unit":"\#(point.unit)","quality":"\#(text.quality)"}"#)
-                        } else {
-                            let shown = engineering.map { "\(Output.json($0)) \(point.unit)  (raw \(text.human))" } ?? "\(text.human) \(point.unit)"
-                            print("  \(group.timeMilliseconds)  \(point.device)/\(point.name)  \(shown)\(text.quality == "good" ? "" : "  [\(text.quality)]")")
-                        }
+            printer.print(decoded.frame)
+            offset += decoded.size
+        }
+        if !json { print("\(printer.frames) frames, \(printer.readings) readings") }
+    }
+}
+
+/// Prints decoded frames as `tramctl decode` and `tramctl spool dump --decode` show them.
+struct FramePrinter {
+    let json: Bool
+    var dictionaries: [UInt64: SchemaDictionary] = [:]
+    var frames = 0
+    var readings = 0
+
+    init(json: Bool) { self.json = json }
+
+    mutating func print(_ frame: FrameDecoder.Decoded) {
+        frames += 1
+        switch frame {
+        case .dictionary(let dictionary, let id):
+            dictionaries[id] = dictionary
+            if !json { Swift.print("dictionary 0x\(String(id, radix: 16)) gateway \(dictionary.gateway): \(dictionary.points.count) points") }
+        case .batch(let batch):
+            guard let dictionary = dictionaries[batch.schemaID] else {
+                Swift.print("batch gateway \(batch.gateway) epoch \(batch.epoch) sequence \(batch.sequence): schema 0x\(String(batch.schemaID, radix: 16)) has no dictionary here", to: &standardError)
+                return
+            }
+            if !json { Swift.print("batch gateway \(batch.gateway) epoch \(batch.epoch) sequence \(batch.sequence): \(batch.groups.count) groups") }
+            for group in batch.groups {
+                for (index, value) in group.values.enumerated() {
+                    let point = dictionary.points[group.firstAlias + index]
+                    readings += 1
+                    let text = Self.describe(value)
+                    // Unscaled points show their raw value (a float32's own digits, not its double expansion).
+                    let scaled = point.scale != 1 || point.offset != 0 || point.exponentAlias != nil
+                    let engineering = scaled ? Self.engineering(value, point: point, group: group).map { Output.NumberJSON(value: $0) } : nil
+                    if json {
+                        let scaled = engineering.map { Output.json($0) } ?? (scaled || text.quality != "good" ? "null" : text.json)
+                        Swift.print(#"{"ts":\#(group.timeMilliseconds),"device":"\#(point.device)","point":"\#(point.name)","raw":\#(text.json),"value":\#(scaled),"unit":"\#(point.unit)","quality":"\#(text.quality)"}"#)
+                    } else {
+                        let shown = engineering.map { "\(Output.json($0)) \(point.unit)  (raw \(text.human))" } ?? "\(text.human) \(point.unit)"
+                        Swift.print("  \(group.timeMilliseconds)  \(point.device)/\(point.name)  \(shown)\(text.quality == "good" ? "" : "  [\(text.quality)]")")
                     }
                 }
             }
-            offset += decoded.size
         }
-        if !json { print("\(frames) frames, \(readings) readings") }
     }
 
     /// The engineering value, by the same rule the agent side uses (``Engineering/value(_:scale:offset:exponent:)``);

@@ -48,6 +48,11 @@ enum CLIParsing {
         return table
     }
 
+    /// A comma-separated list, blanks dropped.
+    static func list(_ text: String) -> [String] {
+        text.split(separator: ",").map { String($0.drop { $0 == " " }) }.filter { !$0.isEmpty }
+    }
+
     static func duration(_ text: String, option: String) throws -> Duration {
         guard let value = DurationText.parse(text), value > .zero else {
             throw ValidationError("\(option) expects a duration such as 200ms or 2s, found '\(text)'")

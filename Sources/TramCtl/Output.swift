@@ -14,6 +14,25 @@ enum Output {
         return String(decoding: data, as: UTF8.self)
     }
 
+    /// 1536 → "1.5 KiB".
+    static func bytes(_ count: Int) -> String {
+        let units = ["B", "KiB", "MiB", "GiB", "TiB"]
+        var value = Double(count), unit = 0
+        while value >= 1024, unit < units.count - 1 { value /= 1024; unit += 1 }
+        return unit == 0 ? "\(count) B" : "\((value * 10).rounded() / 10) \(units[unit])"
+    }
+
+    /// 93_000 → "1 min 33 s".
+    static func duration(milliseconds: Int64) -> String {
+        let seconds = milliseconds / 1000
+        switch seconds {
+        case ..<60: return "\(seconds) s"
+        case ..<3600: return "\(seconds / 60) min \(seconds % 60) s"
+        case ..<86_400: return "\(seconds / 3600) h \(seconds % 3600 / 60) min"
+        default: return "\(seconds / 86_400) d \(seconds % 86_400 / 3600) h"
+        }
+    }
+
     /// Left-aligned columns, for humans.
     static func table(_ header: [String], _ rows: [[String]]) -> String {
         let all = [header] + rows

@@ -4,6 +4,8 @@ import TramConfig
 import TramAgent
 import TramCompression
 import TramModbus
+import SystemPackage
+import TramSpool
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -30,6 +32,9 @@ struct PollCommand: AsyncParsableCommand {
 
     @Option(help: "Also write the readings as Tram wire frames to this file (see `tramctl decode`).")
     var frames: String?
+
+    @Option(help: "Also store the readings as one sealed batch in this spool directory, as the agent does (see `tramctl spool`).")
+    var spool: String?
 
     @Flag(help: "Log link and plan changes to standard error.")
     var verbose = false
@@ -73,7 +78,7 @@ struct PollCommand: AsyncParsableCommand {
         let engine = AcquisitionEngine(config: agent, logger: logger)
         let json = self.json, cycles = self.cycles
         // Devices poll concurrently; each device's cycles run in order.
-        let keep = frames != nil
+        let keep = frames != nil || spool != nil
         // Devices poll concurrently; each device's cycles run in order.
         let readings = await withTaskGroup(of: [DeviceReading].self) { group in
             for device in agent.devices {
@@ -96,28 +101,58 @@ struct PollCommand: AsyncParsableCommand {
             return all
         }
         await engine.shutdown()
-        if let frames { try writeFrames(readings, config: agent, to: frames) }
+        if let frames {
+            let sealed = try Self.seal(readings, config: agent, identity: BatchIdentity(epoch: 1, sequence: 1))
+            guard let file = fopen(frames, "wb") else { throw ValidationError("cannot write \(frames)") }
+            defer { fclose(file) }
+            for bytes in [sealed.dictionary, sealed.batch] { _ = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) } }
+            Self.describe(sealed, destination: frames)
+        }
+        if let spool { try store(readings, config: agent, in: spool) }
     }
 
-    /// Encodes the cycles as Tram wire frames (a dictionary, then one zstd-compressed batch) and says what they cost.
-    private func writeFrames(_ readings: [DeviceReading], config: AgentConfig, to path: String) throws {
+    /// One dictionary and one sealed (zstd-compressed) batch holding every polled reading.
+    struct Sealed {
+        var dictionary: [UInt8]
+        var schemaID: UInt64
+        var plainBytes: Int
+        var batch: [UInt8]
+        var readings: Int
+    }
+
+    static func seal(_ readings: [DeviceReading], config: AgentConfig, identity: BatchIdentity) throws -> Sealed {
         let mapping = SchemaMapping(config: config)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 << 20, alignment: 8)
         defer { buffer.deallocate() }
         let encoder = ReadingEncoder(mapping: mapping, buffer: buffer)
         let ordered = readings.sorted { ($0.points.first?.timestamp.wallMilliseconds ?? 0) < ($1.points.first?.timestamp.wallMilliseconds ?? 0) }
-        encoder.encoder.begin(epoch: 1, sequence: 1, baseTimeMilliseconds: ordered.first?.points.first?.timestamp.wallMilliseconds ?? 0)
+        encoder.encoder.begin(epoch: identity.epoch, sequence: identity.sequence,
+                              baseTimeMilliseconds: ordered.first?.points.first?.timestamp.wallMilliseconds ?? 0)
         for reading in ordered { try encoder.append(reading) }
         let plain = try encoder.encoder.seal()
         let compressor = FrameCompressor(capacity: plain.count)
-        let batch = Array(try compressor.compress(plain))
-        let dictionary = mapping.dictionary.frame()
-        guard let file = fopen(path, "wb") else { throw ValidationError("cannot write \(path)") }
-        defer { fclose(file) }
-        for bytes in [dictionary, batch] { _ = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) } }
-        let count = readings.reduce(0) { $0 + $1.points.count }
-        print("wrote \(path): dictionary \(dictionary.count) B, batch \(plain.count) B raw, \(batch.count) B zstd for \(count) readings "
-              + "(\(Output.json(Output.NumberJSON(value: (Double(batch.count) / Double(max(1, count)) * 100).rounded() / 100))) B per reading)", to: &standardError)
+        return Sealed(dictionary: mapping.dictionary.frame(), schemaID: mapping.dictionary.schemaID, plainBytes: plain.count,
+                      batch: Array(try compressor.compress(plain)), readings: readings.reduce(0) { $0 + $1.points.count })
+    }
+
+    /// Appends the dictionary and the batch to a spool (taking its lock, as the agent would) and closes it cleanly.
+    private func store(_ readings: [DeviceReading], config: AgentConfig, in directory: String) throws {
+        var logger = Logger(label: "tramctl.spool")
+        logger.logLevel = verbose ? .info : .error
+        let spool: Spool
+        do { spool = try Spool(options: SpoolOptions(directory: FilePath(directory)), logger: logger) } catch { throw ValidationError("\(error)") }
+        let identity = spool.nextIdentity
+        let sealed = try Self.seal(readings, config: config, identity: identity)
+        _ = sealed.dictionary.withUnsafeBytes { spool.appendDictionary($0, schemaID: sealed.schemaID) }
+        let outcome = sealed.batch.withUnsafeBytes { spool.appendBatch($0, identity: identity, readings: sealed.readings, schemaID: sealed.schemaID) }
+        do { try spool.close() } catch { throw ValidationError("cannot sync the spool in \(directory): \(error)") }
+        guard outcome == .stored else { throw ValidationError("the spool in \(directory) did not store the batch: \(outcome)") }
+        Self.describe(sealed, destination: "\(directory) as batch \(identity)")
+    }
+
+    private static func describe(_ sealed: Sealed, destination: String) {
+        print("wrote \(destination): dictionary \(sealed.dictionary.count) B, batch \(sealed.plainBytes) B raw, \(sealed.batch.count) B zstd for \(sealed.readings) readings "
+              + "(\(Output.json(Output.NumberJSON(value: (Double(sealed.batch.count) / Double(max(1, sealed.readings)) * 100).rounded() / 100))) B per reading)", to: &standardError)
     }
 
     static func report(_ reading: DeviceReading, device: DeviceConfig, cycle: Int, took: Duration, json: Bool) {

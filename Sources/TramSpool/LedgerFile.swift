@@ -13,18 +13,23 @@ final class LedgerFile {
     static let temporaryName = "ledger.tmp"
 
     let directory: FilePath
-    private var writer: SegmentWriter
+    /// Nil for an inspector, which reads the ledger but never writes it.
+    private var writer: SegmentWriter?
     private var waiting: [[UInt8]] = []
     private(set) var dirty = false
+    private let loadedSize: Int
 
-    var size: Int { writer.size }
-    var syncedSize: Int { writer.syncedSize }
+    var size: Int { writer?.size ?? loadedSize }
+    var syncedSize: Int { writer?.syncedSize ?? loadedSize }
 
     /// Opens the ledger after `load` recovered it, or creates an empty one.
-    init(directory: FilePath, existingSize: Int?, records: Int) throws(Errno) {
+    init(directory: FilePath, existingSize: Int?, records: Int, readOnly: Bool = false) throws(Errno) {
         self.directory = directory
+        loadedSize = existingSize ?? 0
         let path = directory.appending(Self.name)
-        if let existingSize {
+        if readOnly {
+            writer = nil
+        } else if let existingSize {
             writer = try SegmentWriter(reopening: path, id: 0, validSize: existingSize, records: records)
         } else {
             writer = try SegmentWriter(directory: directory, id: 0, createdMilliseconds: 0, name: Self.name)
@@ -32,11 +37,11 @@ final class LedgerFile {
     }
 
     /// Reads every intact entry. A torn tail is cut off; a damaged entry is skipped and counted.
-    static func load(directory: FilePath) throws(Errno) -> (entries: [LedgerEntry], size: Int, records: Int, damaged: Int)? {
+    static func load(directory: FilePath, readOnly: Bool = false) throws(Errno) -> (entries: [LedgerEntry], size: Int, records: Int, damaged: Int)? {
         let path = directory.appending(name)
         guard access(path.string, F_OK) == 0 else { return nil }
         var bytes: [UInt8] = []
-        let result = try SegmentScanner.recover(path, contents: &bytes)
+        let result = try SegmentScanner.recover(path, contents: &bytes, truncatingTornTail: !readOnly)
         guard case .success(let scan) = result else { return nil }
         var entries: [LedgerEntry] = []
         var damaged = scan.corrupt.count
@@ -60,6 +65,7 @@ final class LedgerFile {
     /// Writes entries that are waiting. Returns false while the disk refuses them.
     @discardableResult
     func flush() -> Bool {
+        guard let writer else { return false }
         while let bytes = waiting.first {
             do {
                 try bytes.withUnsafeBytes { try writer.append($0) }
@@ -73,7 +79,7 @@ final class LedgerFile {
     }
 
     func sync() throws(Errno) {
-        guard dirty else { return }
+        guard dirty, let writer else { return }
         try writer.sync()
         dirty = false
     }
@@ -81,6 +87,7 @@ final class LedgerFile {
     /// Replaces the ledger with `entries` (a compact restatement of the state): write a
     /// temporary file, sync it, rename it over the ledger, sync the directory.
     func rewrite(_ entries: [LedgerEntry]) throws(Errno) {
+        guard writer != nil else { return }
         let temporary = directory.appending(Self.temporaryName)
         unlink(temporary.string)
         let fresh = try SegmentWriter(directory: directory, id: 0, createdMilliseconds: 0, name: Self.temporaryName, syncDirectory: false)

@@ -81,9 +81,14 @@ public enum SegmentScanner {
     }
 
     /// As `recover(_:)`, and hands back the file's bytes (before truncation) for the caller to read records from.
-    public static func recover(_ path: FilePath, contents bytes: inout [UInt8]) throws(Errno) -> Result<SegmentScan, SegmentProblem> {
+    /// With `truncatingTornTail: false` it only reads (for inspecting a spool another process owns).
+    public static func recover(_ path: FilePath, contents bytes: inout [UInt8], truncatingTornTail: Bool = true) throws(Errno) -> Result<SegmentScan, SegmentProblem> {
         let file: FileDescriptor
-        do { file = try FileDescriptor.open(path, .readWrite, options: [.closeOnExec]) } catch { throw error as? Errno ?? .ioError }
+        do {
+            file = try FileDescriptor.open(path, truncatingTornTail ? .readWrite : .readOnly, options: [.closeOnExec])
+        } catch {
+            throw error as? Errno ?? .ioError
+        }
         defer { try? file.close() }
         bytes.removeAll(keepingCapacity: true)
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
@@ -94,7 +99,7 @@ public enum SegmentScanner {
             bytes += chunk[..<count]
         }
         let result = bytes.withUnsafeBytes { scan($0) }
-        if case .success(let scan) = result, scan.tornBytes > 0 {
+        if truncatingTornTail, case .success(let scan) = result, scan.tornBytes > 0 {
             do { try file.resize(to: Int64(scan.validSize)) } catch { throw error as? Errno ?? .ioError }
             guard fdatasync(file.rawValue) == 0 else { throw Errno(rawValue: errno) }
         }

@@ -15,7 +15,7 @@ extension Spool {
             let path = path(of: id)
             if state.retiredIDs.contains(id) {
                 // Deleted in the ledger, but the unlink did not happen before the stop.
-                unlink(path.string)
+                if access == .owner { unlink(path.string) }
                 continue
             }
             var info = stat()
@@ -43,7 +43,7 @@ extension Spool {
         var bytes: [UInt8] = []
         let result: Result<SegmentScan, SegmentProblem>
         do {
-            result = try SegmentScanner.recover(path, contents: &bytes)
+            result = try SegmentScanner.recover(path, contents: &bytes, truncatingTornTail: access == .owner)
         } catch {
             logger.error("spool segment unreadable; kept", metadata: ["segment": "\(path)", "error": "\(error)"])
             keepAside(path, reason: "\(error)", sealed: sealed)
@@ -108,8 +108,8 @@ extension Spool {
     /// A segment whose header cannot be read: renamed aside (kept for a person to inspect),
     /// and its undelivered batches, if the ledger knew them, counted as corrupt.
     private func keepAside(_ path: FilePath, reason: String, sealed: SegmentSummary?) {
-        let aside = path.string + ".damaged"
-        rename(path.string, aside)
+        let aside = access == .owner ? path.string + ".damaged" : path.string
+        if access == .owner { rename(path.string, aside) }
         keptFiles.append(String(aside.split(separator: "/").last ?? ""))
         logger.error("spool segment damaged beyond reading; renamed aside", metadata: ["segment": "\(aside)", "reason": "\(reason)"])
         guard let sealed else { return }

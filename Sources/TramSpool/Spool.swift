@@ -60,26 +60,46 @@ public final class Spool {
         var syncedBatches: Int
     }
 
+    /// How a process opens a spool.
+    public enum Access: Sendable {
+        /// The agent: takes the directory's lock, recovers, appends and deletes.
+        case owner
+        /// `tramctl spool`: reads while the agent runs; never locks, writes, truncates or deletes.
+        case inspector
+    }
+
+    public let access: Access
+
     /// Opens (or creates) the spool, recovering whatever a crash left behind. Never needs a human:
     /// torn tails are cut, damaged records skipped and counted, foreign files kept and reported.
-    public init(options: SpoolOptions, clock: SpoolClock = .system, logger: Logger = Logger(label: "tram.spool")) throws(SpoolError) {
+    public init(options: SpoolOptions, clock: SpoolClock = .system, logger: Logger = Logger(label: "tram.spool"),
+                access: Access = .owner) throws(SpoolError) {
         self.options = options
         self.clock = clock
         self.logger = logger
+        self.access = access
         let directory = options.directory
-        mkdir(directory.string, 0o750)
-        lockDescriptor = try Self.lock(directory)
+        let readOnly = access == .inspector
+        if readOnly {
+            guard Glibc.access(directory.string, R_OK) == 0 else { throw .io(operation: "read", path: directory.string, Errno(rawValue: errno)) }
+            lockDescriptor = -1
+        } else {
+            mkdir(directory.string, 0o750)
+            lockDescriptor = try Self.lock(directory)
+            // A compaction that stopped before its rename: the old ledger is still whole.
+            unlink(directory.appending(LedgerFile.temporaryName).string)
+        }
         lastSyncMilliseconds = clock.monotonicMilliseconds()
 
         let loaded: (entries: [LedgerEntry], size: Int, records: Int, damaged: Int)?
-        do { loaded = try LedgerFile.load(directory: directory) } catch { throw .io(operation: "read", path: directory.appending(LedgerFile.name).string, error) }
+        do { loaded = try LedgerFile.load(directory: directory, readOnly: readOnly) } catch { throw .io(operation: "read", path: directory.appending(LedgerFile.name).string, error) }
         var state = LedgerState()
         for entry in loaded?.entries ?? [] { state.apply(entry) }
         if let loaded, loaded.damaged > 0 {
             logger.warning("spool ledger had damaged entries; skipped", metadata: ["entries": "\(loaded.damaged)"])
         }
         do {
-            ledger = try LedgerFile(directory: directory, existingSize: loaded?.size, records: loaded?.records ?? 0)
+            ledger = try LedgerFile(directory: directory, existingSize: loaded?.size, records: loaded?.records ?? 0, readOnly: readOnly)
         } catch {
             throw .io(operation: "open", path: directory.appending(LedgerFile.name).string, error)
         }
@@ -100,7 +120,7 @@ public final class Spool {
         recoverSegments(found, state: state)
         currentSchemaIDs = Set(segments.last { !$0.dictionaries.isEmpty }?.dictionaries.map(\.schemaID) ?? [])
         if let newest = segments.last(where: { !$0.schemasUsed.isEmpty })?.schemasUsed.last { currentSchemaIDs.insert(newest) }
-        if startedUnclean {
+        if startedUnclean && !readOnly {
             // What the crashed run wrote may still sit in the page cache: make it durable before building on it.
             for segment in segments {
                 let fd = open(path(of: segment.id).string, O_RDONLY | O_CLOEXEC)
@@ -119,6 +139,10 @@ public final class Spool {
         } else {
             epoch = newestEpochOnDisk > 0 ? newestEpochOnDisk + 1 : Self.freshEpoch(clock)
         }
+        if readOnly {
+            for name in options.sinks { sinks[name] = SinkState(start: firstPosition, liveStart: Position(segmentID: nextSegmentID, offset: 0)) }
+            return
+        }
         ledger.append(.opened(epoch: epoch, nextSequence: nextSequence))
         do { try ledger.sync() } catch { throw .io(operation: "sync", path: directory.appending(LedgerFile.name).string, error) }
         if startedUnclean {
@@ -129,7 +153,7 @@ public final class Spool {
 
     deinit {
         for file in readFiles.values { try? file.close() }
-        Glibc.close(lockDescriptor)
+        if lockDescriptor >= 0 { Glibc.close(lockDescriptor) }
     }
 
     /// The identity the next appended batch must carry.
@@ -137,6 +161,7 @@ public final class Spool {
 
     /// Syncs everything and records a clean stop, so the next run continues this epoch.
     public func close() throws(Errno) {
+        guard access == .owner else { return }
         flushRing(force: true)
         try sync()
         ledger.append(.closed(epoch: epoch, nextSequence: nextSequence))
@@ -173,6 +198,21 @@ public final class Spool {
             if segments[mid].id < id { low = mid + 1 } else { high = mid }
         }
         return low < segments.count && segments[low].id == id ? low : nil
+    }
+
+    /// Who holds the spool's lock ("pid N"), or nil when no process does.
+    public static func holder(of directory: FilePath) -> String? {
+        let fd = open(directory.appending("lock").string, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { Glibc.close(fd) }
+        if flock(fd, LOCK_SH | LOCK_NB) == 0 {
+            flock(fd, LOCK_UN)
+            return nil
+        }
+        var buffer = [UInt8](repeating: 0, count: 32)
+        let count = read(fd, &buffer, buffer.count)
+        let pid = String(decoding: buffer.prefix(max(0, count)), as: UTF8.self).trimmingNewline
+        return pid.isEmpty ? "another process" : "pid \(pid)"
     }
 
     private static func lock(_ directory: FilePath) throws(SpoolError) -> Int32 {
@@ -216,9 +256,6 @@ public final class Spool {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
             guard name.hasSuffix(".seg"), name.utf8.count == 20, let id = UInt64(name.prefix(16), radix: 16) else { continue }
             ids.append(id)
-        }
-        if access(directory.appending(LedgerFile.temporaryName).string, F_OK) == 0 {
-            unlink(directory.appending(LedgerFile.temporaryName).string)
         }
         return ids.sorted()
     }
