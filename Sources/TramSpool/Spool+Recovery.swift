@@ -87,8 +87,12 @@ extension Spool {
             let found = Set(present.map(\.sequence))
             if let range = summary.sequenceRange {
                 var lostCount = 0
+                // Batches the ledger knew of past the last one still on disk went with the file's tail
+                // (a power cut before their sync); holes before it are damage.
+                let lastFound = found.max()
                 for sequence in range where !found.contains(sequence) {
-                    markLost(BatchIdentity(epoch: summary.epoch, sequence: sequence), cause: .corrupt)
+                    let cause: DropCause = lastFound.map { sequence > $0 } ?? true ? .powerLoss : .corrupt
+                    markLost(BatchIdentity(epoch: summary.epoch, sequence: sequence), cause: cause)
                     lostCount += 1
                 }
                 if lostCount > 0 || !scan.corrupt.isEmpty {
