@@ -15,14 +15,17 @@ public struct AgentConfig: Sendable {
     public var ioThreads: Int
     public var links: [LinkConfig]
     public var devices: [DeviceConfig]
+    public var spool: SpoolSettings
 
     public static let defaultIOThreads = 4
 
-    public init(gateway: Gateway, ioThreads: Int = AgentConfig.defaultIOThreads, links: [LinkConfig], devices: [DeviceConfig]) {
+    public init(gateway: Gateway, ioThreads: Int = AgentConfig.defaultIOThreads, links: [LinkConfig], devices: [DeviceConfig],
+                spool: SpoolSettings = SpoolSettings()) {
         self.gateway = gateway
         self.ioThreads = ioThreads
         self.links = links
         self.devices = devices
+        self.spool = spool
     }
 
     public func link(named name: String) -> LinkConfig? { links.first { $0.name == name } }

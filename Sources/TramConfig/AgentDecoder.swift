@@ -3,7 +3,8 @@ import TramYAML
 /// Decodes an agent file. Profiles are resolved through a closure so that this
 /// type stays free of I/O and of the profile cache.
 struct AgentDecoder {
-    static let keys = ["gateway", "profiles", "io_threads", "links", "devices"]
+    static let keys = ["gateway", "profiles", "io_threads", "links", "devices", "spool"]
+    static let spoolKeys = ["directory", "max_bytes", "max_age", "overflow", "sync_interval", "replay", "disk_full_ring"]
     static let gatewayKeys = ["id", "site"]
     static let linkKeys = ["name", "url", "serial", "response_timeout", "byte_timeout", "connect_timeout"]
     static let serialKeys = ["baud", "parity", "data_bits", "stop_bits", "mode", "rts", "rts_delay"]
@@ -30,8 +31,26 @@ struct AgentDecoder {
         checkUniqueNames(declaredNames(deviceNodes), what: "device")
         checkUnitClashes(devices)
         checkSharedEndpoints(links)
+        let spool = decodeSpool(map.value("spool"))
         guard let gateway else { return nil }
-        return AgentConfig(gateway: gateway, ioThreads: ioThreads, links: links, devices: devices)
+        return AgentConfig(gateway: gateway, ioThreads: ioThreads, links: links, devices: devices, spool: spool)
+    }
+
+    private func decodeSpool(_ node: YAMLNode?) -> SpoolSettings {
+        var settings = SpoolSettings()
+        guard let node, let map = MappingReader(node, file: file, log: log, what: "spool settings", allowedKeys: Self.spoolKeys) else { return settings }
+        settings.directory = map.string("directory") ?? settings.directory
+        settings.maximumBytes = map.byteSize("max_bytes", atLeast: 1 << 20) ?? settings.maximumBytes
+        settings.maximumAge = map.duration("max_age", atLeast: .seconds(60)) ?? settings.maximumAge
+        settings.overflow = map.choice("overflow", SpoolSettings.Overflow.allCases.map { ($0.rawValue, $0) }) ?? settings.overflow
+        settings.syncInterval = map.duration("sync_interval", atLeast: .milliseconds(10)) ?? settings.syncInterval
+        settings.replay = map.choice("replay", SpoolSettings.Replay.allCases.map { ($0.rawValue, $0) }) ?? settings.replay
+        settings.diskFullRingBytes = map.byteSize("disk_full_ring", atLeast: 64 << 10) ?? settings.diskFullRingBytes
+        if settings.diskFullRingBytes > settings.maximumBytes {
+            log.error("'disk_full_ring' (\(settings.diskFullRingBytes) bytes) is larger than the whole spool's 'max_bytes' (\(settings.maximumBytes))",
+                      at: map.location(ofKey: "disk_full_ring"))
+        }
+        return settings
     }
 
     private func decodeGateway(_ node: YAMLNode?) -> AgentConfig.Gateway? {

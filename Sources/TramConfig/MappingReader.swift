@@ -108,11 +108,25 @@ struct MappingReader {
     func duration(_ key: String, atLeast minimum: Duration = .zero) -> Duration? {
         guard let (text, node) = scalarText(key, expected: "a duration such as 500ms or 2s") else { return nil }
         guard let value = ScalarSyntax.duration(text) else {
-            log.error("'\(key)' expects a duration with a unit such as 500ms, 2s or 1m, found '\(text)'", at: location(of: node))
+            log.error("'\(key)' expects a duration with a unit (us, ms, s, m, h, d) such as 500ms, 2s or 7d, found '\(text)'", at: location(of: node))
             return nil
         }
         guard value >= minimum else {
             log.error("'\(key)' must be at least \(minimum.shortDescription), found '\(text)'", at: location(of: node))
+            return nil
+        }
+        return value
+    }
+
+    /// A size in bytes: `1GiB`, `512MiB`, `64KiB`, `2GB`, or a plain number of bytes.
+    func byteSize(_ key: String, atLeast minimum: Int) -> Int? {
+        guard let (text, node) = scalarText(key, expected: "a size such as 512MiB or 1GiB") else { return nil }
+        guard let value = ScalarSyntax.byteSize(text) else {
+            log.error("'\(key)' expects a size such as 64KiB, 512MiB or 1GiB, found '\(text)'", at: location(of: node))
+            return nil
+        }
+        guard value >= minimum else {
+            log.error("'\(key)' must be at least \(minimum) bytes, found '\(text)'", at: location(of: node))
             return nil
         }
         return value

@@ -43,10 +43,24 @@ enum ScalarSyntax {
         }
     }
 
-    /// `250ms`, `1s`, `1.5s`, `2m`, `500us`, `1h`.
+    /// `64KiB`, `512MiB`, `1GiB`, `2GB`, `100kB`, or bytes with no unit.
+    static func byteSize(_ text: String) -> Int? {
+        let units: [(suffix: String, bytes: Double)] = [
+            ("KiB", 1024), ("MiB", 1_048_576), ("GiB", 1_073_741_824), ("TiB", 1_099_511_627_776),
+            ("kB", 1e3), ("KB", 1e3), ("MB", 1e6), ("GB", 1e9), ("TB", 1e12), ("B", 1),
+        ]
+        for unit in units where text.hasSuffix(unit.suffix) {
+            guard let value = Double(text.dropLast(unit.suffix.count)), value >= 0, value.isFinite else { return nil }
+            let bytes = value * unit.bytes
+            return bytes < 9e18 ? Int(bytes.rounded()) : nil
+        }
+        return integer(text).flatMap { $0 >= 0 ? Int($0) : nil }
+    }
+
+    /// `250ms`, `1s`, `1.5s`, `2m`, `500us`, `1h`, `30d`.
     static func duration(_ text: String) -> Duration? {
         let units: [(suffix: String, nanoseconds: Double)] = [
-            ("ms", 1e6), ("us", 1e3), ("µs", 1e3), ("ns", 1), ("s", 1e9), ("m", 60e9), ("h", 3600e9),
+            ("ms", 1e6), ("us", 1e3), ("µs", 1e3), ("ns", 1), ("s", 1e9), ("m", 60e9), ("h", 3600e9), ("d", 86400e9),
         ]
         for unit in units where text.hasSuffix(unit.suffix) {
             guard let value = Double(text.dropLast(unit.suffix.count)), value >= 0, value.isFinite else { return nil }
@@ -84,3 +98,4 @@ extension Duration {
 public enum DurationText {
     public static func parse(_ text: String) -> Duration? { ScalarSyntax.duration(text) }
 }
+

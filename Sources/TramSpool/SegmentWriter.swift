@@ -19,8 +19,9 @@ public final class SegmentWriter {
     private let file: FileDescriptor
 
     /// Creates a new segment, writes and syncs its header, and syncs the directory so the file survives a power cut.
+    /// With `syncing: false` the caller syncs the file and the directory later (the spool's group commit).
     public init(directory: FilePath, id: UInt64, createdMilliseconds: Int64, name: String? = nil,
-                syncDirectory: Bool = true) throws(Errno) {
+                syncDirectory: Bool = true, syncing: Bool = true) throws(Errno) {
         path = directory.appending(name ?? SegmentFormat.fileName(id))
         segmentID = id
         do {
@@ -36,6 +37,7 @@ public final class SegmentWriter {
             throw error as? Errno ?? .ioError
         }
         size = header.count
+        guard syncing else { return }
         try sync()
         if syncDirectory { try Self.syncDirectory(directory) }
     }

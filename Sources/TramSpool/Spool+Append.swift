@@ -18,6 +18,7 @@ extension Spool {
     @discardableResult
     public func appendBatch(_ frame: UnsafeRawBufferPointer, identity: BatchIdentity, readings: Int, schemaID: UInt64,
                             createdMilliseconds: Int64? = nil) -> AppendOutcome {
+        precondition(!isClosed, "append after close")
         precondition(identity == nextIdentity, "a batch must carry the spool's next identity (\(nextIdentity)), not \(identity)")
         nextSequence += 1
         currentSchemaIDs = [schemaID]
@@ -34,6 +35,7 @@ extension Spool {
     /// Schemas change rarely, so this costs one fdatasync per config change.
     @discardableResult
     public func appendDictionary(_ frame: UnsafeRawBufferPointer, schemaID: UInt64) -> AppendOutcome {
+        precondition(!isClosed, "append after close")
         currentSchemaIDs = [schemaID]
         return storeDictionary(frame, schemaID: schemaID)
     }
@@ -78,7 +80,11 @@ extension Spool {
         }
         if active == nil {
             do {
-                let writer = try SegmentWriter(directory: options.directory, id: nextSegmentID, createdMilliseconds: clock.wallMilliseconds())
+                // Header and directory entry are synced with the next group commit, not now: a segment
+                // created and lost in the same interval held nothing older than the interval.
+                let writer = try SegmentWriter(directory: options.directory, id: nextSegmentID, createdMilliseconds: clock.wallMilliseconds(),
+                                               syncing: false)
+                directoryDirty = true
                 segments.append(SegmentSummary(id: nextSegmentID, size: writer.size, createdMilliseconds: clock.wallMilliseconds(),
                                                newestMilliseconds: clock.wallMilliseconds()))
                 active = OpenSegment(writer: writer, syncedBatches: 0)

@@ -30,6 +30,11 @@ extension Spool {
         sealedUnsynced.removeAll()
         if let open = active { syncData(open, isActive: true) }
         compactLedgerIfLarge()
+        if directoryDirty {
+            // New segments' directory entries, in the same group commit as their data.
+            try? SegmentWriter.syncDirectory(options.directory)
+            directoryDirty = false
+        }
         try ledger.sync()
         if !pendingUnlink.isEmpty {
             for path in pendingUnlink { unlink(path.string) }
@@ -43,6 +48,8 @@ extension Spool {
     /// good sync are counted lost and writing moves to a fresh segment.
     private func syncData(_ open: OpenSegment, isActive: Bool) {
         guard let index = index(ofSegment: open.writer.segmentID) else { return }
+        // Nothing new: an idle gateway must not flush the device cache (and wear its flash) every interval.
+        guard open.writer.size != open.writer.syncedSize else { return }
         do {
             try open.writer.sync()
             if isActive { active?.syncedBatches = segments[index].batchCount }

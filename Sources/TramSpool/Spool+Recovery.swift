@@ -54,6 +54,10 @@ extension Spool {
             logger.warning("spool segment written by another Tram version; kept untouched",
                            metadata: ["segment": "\(path)", "version": "\(version)"])
             keptFiles.append(path.lastComponent?.string ?? path.string)
+        case .failure where bytes.count < SegmentFormat.headerSize && sealed == nil:
+            // Created just before a power cut, before its first sync: it never held a record.
+            if access == .owner { unlink(path.string) }
+            logger.notice("spool segment was created but never synced; removed", metadata: ["segment": "\(path)"])
         case .failure(let problem):
             keepAside(path, reason: problem.description, sealed: sealed)
         case .success(let scan):

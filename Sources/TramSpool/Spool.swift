@@ -39,6 +39,8 @@ public final class Spool {
     var retiredDelivered = Tally()
     var retiredDropped: [DropCause: Tally] = [:]
     var pendingUnlink: [FilePath] = []
+    /// A segment was created since the last sync; the directory needs an fsync.
+    var directoryDirty = false
     var lastSyncMilliseconds: Int64
     var readFiles: [UInt64: FileDescriptor] = [:]
     var sinks: [String: SinkState] = [:]
@@ -52,7 +54,9 @@ public final class Spool {
     var currentSchemaIDs: Set<UInt64> = []
     /// Files this build cannot read (another format version, a damaged header): kept, reported.
     public internal(set) var keptFiles: [String] = []
-    private let lockDescriptor: Int32
+    private var lockDescriptor: Int32
+    /// After `close()` the spool takes no more batches.
+    public private(set) var isClosed = false
 
     struct OpenSegment {
         var writer: SegmentWriter
@@ -168,6 +172,9 @@ public final class Spool {
         try ledger.sync()
         if let writer = active?.writer { segments[segments.count - 1].size = writer.size }
         active = nil
+        // Released now, not at deinit: the directory can be reopened while this object lives on.
+        if lockDescriptor >= 0 { Glibc.close(lockDescriptor); lockDescriptor = -1 }
+        isClosed = true
     }
 
     /// Files with data not yet synced, and how much of each is durable (what a power cut keeps for sure).
