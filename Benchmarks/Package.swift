@@ -10,20 +10,25 @@ let package = Package(
         .package(name: "tram", path: ".."),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-protobuf", from: "1.39.0"),
+        .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CModbusFloor", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
+        // Counts fdatasync and fsync calls by interposing them in the tram-bench binary (the spool benchmark's fsyncs/s).
+        .target(name: "CSyncCounter"),
         .executableTarget(name: "tram-bench", dependencies: [
-            "CZlib", "CModbusFloor",
+            "CZlib", "CModbusFloor", "CSyncCounter",
             .product(name: "TramConfig", package: "tram"),
             .product(name: "TramConfigFiles", package: "tram"),
             .product(name: "TramModbus", package: "tram"),
             .product(name: "TramSchema", package: "tram"),
             .product(name: "TramCompression", package: "tram"),
+            .product(name: "TramSpool", package: "tram"),
             .product(name: "CAllocationCounter", package: "tram"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
+            .product(name: "SystemPackage", package: "swift-system"),
         ]),
     ]
 )

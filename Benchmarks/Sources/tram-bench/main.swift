@@ -4,6 +4,7 @@
 //   tram-bench engine CONFIG SECONDS [RATE] CPU per point through the acquisition engine (RATE points/s, 0 = flat out)
 //   tram-bench raw URL UNIT COUNT SECONDS   CPU per register in a bare libmodbus loop, the floor for any client
 //   tram-bench wire [TRACE.csv]             bytes, time and allocations per reading: Tram vs Influx line protocol vs JSON
+//   tram-bench spool [--dir DIR] ...        spool append, fsyncs, overhead, start-up and drain; --rate R --seconds N paced (spool.sh)
 import CModbusFloor
 import Logging
 import Synchronization
@@ -191,6 +192,8 @@ case "wire":
     } else {
         WireBenchmark.run(Trace.standard(), batchSeconds: [1, 10, 60])
     }
+case "spool":
+    SpoolBenchmark.main(arguments.dropFirst(2))
 default:
-    fail("usage: tram-bench plan DIR | engine CONFIG SECONDS [RATE] | raw URL UNIT COUNT SECONDS | wire [TRACE.csv]")
+    fail("usage: tram-bench plan DIR | engine CONFIG SECONDS [RATE] | raw URL UNIT COUNT SECONDS | wire [TRACE.csv] | spool [OPTIONS]")
 }
