@@ -75,6 +75,8 @@ let package = Package(
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
         .testTarget(name: "TramSchemaTests", dependencies: ["TramSchema", "TramCompression", "CAllocationCounter", "TramTestSupport"],
                     exclude: ["vectors"]),
+        // The child the spool's kill -9 test spawns and kills; found next to the test bundle.
+        .executableTarget(name: "tram-spool-crash-child", dependencies: ["TramSpool"], path: "Tests/SpoolCrashChild"),
         .testTarget(name: "TramSpoolTests", dependencies: [
             "TramSpool", "TramSchema", "TramTestSupport", .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),

@@ -1,5 +1,6 @@
 /// Newest batches kept in RAM while the disk refuses writes. Bounded in bytes: when full,
 /// the oldest batch in the ring is given up (and counted) to make room for the newest.
+/// Dictionaries are never given up: batches after them need them, and they are small.
 struct DiskFullRing {
     struct Entry {
         var header: RecordHeader
@@ -19,10 +20,11 @@ struct DiskFullRing {
         entries.append(entry)
         bytes += entry.frame.count
         var evicted: [Entry] = []
-        while bytes > capacity, head < entries.count - 1 {
-            evicted.append(entries[head])
-            bytes -= entries[head].frame.count
-            head += 1
+        while bytes > capacity,
+              let oldest = entries[head..<entries.count - 1].firstIndex(where: { $0.header.kind == .batch }) {
+            evicted.append(entries[oldest])
+            bytes -= entries[oldest].frame.count
+            if oldest == head { head += 1 } else { entries.remove(at: oldest) }
         }
         compact()
         return evicted

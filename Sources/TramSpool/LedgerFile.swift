@@ -37,12 +37,22 @@ final class LedgerFile {
     }
 
     /// Reads every intact entry. A torn tail is cut off; a damaged entry is skipped and counted.
-    static func load(directory: FilePath, readOnly: Bool = false) throws(Errno) -> (entries: [LedgerEntry], size: Int, records: Int, damaged: Int)? {
+    /// A ledger whose header is unreadable (damaged, or another format version) is renamed aside, kept for a
+    /// person to look at, and reported in `problem`; the spool then starts as if the ledger were missing.
+    static func load(directory: FilePath, readOnly: Bool = false, problem: inout String?) throws(Errno) -> (entries: [LedgerEntry], size: Int, records: Int, damaged: Int)? {
         let path = directory.appending(name)
         guard access(path.string, F_OK) == 0 else { return nil }
         var bytes: [UInt8] = []
         let result = try SegmentScanner.recover(path, contents: &bytes, truncatingTornTail: !readOnly)
-        guard case .success(let scan) = result else { return nil }
+        let scan: SegmentScan
+        switch result {
+        case .success(let scanned):
+            scan = scanned
+        case .failure(let failure):
+            if !readOnly { rename(path.string, path.string + ".damaged") }
+            problem = "\(failure)"
+            return nil
+        }
         var entries: [LedgerEntry] = []
         var damaged = scan.corrupt.count
         bytes.withUnsafeBytes { all in

@@ -27,10 +27,11 @@ extension Spool {
             for (index, readings) in segment.readings.enumerated() {
                 let sequence = segment.firstSequence + UInt64(index)
                 let tally = Tally(readings: Int(readings), batches: 1)
-                if anyLost, let cause = lostCause(BatchIdentity(epoch: segment.epoch, sequence: sequence)) {
-                    counters.dropped[cause, default: Tally()] += tally
-                } else if allAcknowledged || options.sinks.allSatisfy({ acknowledged[$0]?[segment.epoch]?.contains(sequence) == true }) {
+                // Delivered first: damage found after every sink acknowledged a batch loses nothing.
+                if allAcknowledged || options.sinks.allSatisfy({ acknowledged[$0]?[segment.epoch]?.contains(sequence) == true }) {
                     counters.delivered += tally
+                } else if anyLost, let cause = lostCause(BatchIdentity(epoch: segment.epoch, sequence: sequence)) {
+                    counters.dropped[cause, default: Tally()] += tally
                 } else {
                     counters.buffered += tally
                 }

@@ -41,22 +41,22 @@ extension Spool {
     }
 
     /// Stores a dictionary record; also used to carry one forward out of a segment being deleted.
-    func storeDictionary(_ frame: UnsafeRawBufferPointer, schemaID: UInt64) -> AppendOutcome {
+    func storeDictionary(_ frame: UnsafeRawBufferPointer, schemaID: UInt64, withinBounds: Bool = true) -> AppendOutcome {
         let header = RecordHeader(kind: .dictionary, identity: BatchIdentity(epoch: epoch, sequence: 0), readings: 0,
                                   schemaID: schemaID, createdMilliseconds: clock.wallMilliseconds())
-        let outcome = append(header, frame)
+        let outcome = append(header, frame, withinBounds: withinBounds)
         if outcome == .stored {
             do { try sync() } catch { logger.error("spool sync failed", metadata: ["error": "\(error)"]) }
         }
         return outcome
     }
 
-    private func append(_ header: RecordHeader, _ frame: UnsafeRawBufferPointer) -> AppendOutcome {
+    private func append(_ header: RecordHeader, _ frame: UnsafeRawBufferPointer, withinBounds: Bool = true) -> AppendOutcome {
         var prefix: [UInt8] = []
         prefix.reserveCapacity(RecordHeader.maximumSize)
         header.encode(into: &prefix)
         let recordSize = SegmentFormat.recordHeaderSize + prefix.count + frame.count
-        guard makeRoom(for: recordSize) else {
+        guard !withinBounds || makeRoom(for: recordSize) else {
             if header.kind == .batch { countDropped(.overflow, Tally(readings: header.readings, batches: 1)) }
             return .dropped(.overflow)
         }
@@ -72,6 +72,10 @@ extension Spool {
     /// Writes one record to the active segment, rolling first when the segment is full, the
     /// epoch changed or the sequence jumped. False when the disk refused.
     func write(_ header: RecordHeader, prefix: [UInt8], _ frame: UnsafeRawBufferPointer) -> Bool {
+        if simulatedDiskFull {
+            noteWriteFailure(.noSpace)
+            return false
+        }
         let recordSize = SegmentFormat.recordHeaderSize + prefix.count + frame.count
         if let open = active {
             let summary = segments[segments.count - 1]
@@ -142,14 +146,20 @@ extension Spool {
     func flushRing(force: Bool) {
         guard !ring.isEmpty else { return }
         let now = clock.monotonicMilliseconds()
-        guard force || now - lastRingAttemptMilliseconds >= 100 else { return }
+        guard force || lastRingAttemptMilliseconds.map({ now - $0 >= 100 }) ?? true else { return }
         lastRingAttemptMilliseconds = now
         ledger.flush()
+        var wroteDictionary = false
+        defer {
+            // As in appendDictionary: no batch may survive a power cut that its dictionary did not.
+            if wroteDictionary { do { try sync() } catch { logger.error("spool sync failed", metadata: ["error": "\(error)"]) } }
+        }
         while let entry = ring.first {
             var prefix: [UInt8] = []
             entry.header.encode(into: &prefix)
             let written = entry.frame.withUnsafeBytes { write(entry.header, prefix: prefix, $0) }
             guard written else { return }
+            wroteDictionary = wroteDictionary || entry.header.kind == .dictionary
             ring.removeFirst()
         }
         logger.notice("spool disk has space again; resumed writing", metadata: ["directory": "\(options.directory)"])

@@ -64,6 +64,10 @@ extension Spool {
         }
     }
 
+    func isAcknowledgedEverywhere(_ identity: BatchIdentity) -> Bool {
+        options.sinks.allSatisfy { acknowledged[$0]?[identity.epoch]?.contains(identity.sequence) == true }
+    }
+
     /// True when every batch in the segment is acknowledged by every sink, or lost.
     func isDelivered(_ segment: SegmentSummary) -> Bool {
         guard let range = segment.sequenceRange else { return true }
@@ -122,28 +126,26 @@ extension Spool {
     func retire(at index: Int, cause: DropCause, unlinking: Bool = true) {
         let segment = segments[index]
         if active != nil && index == segments.count - 1 { seal() }
-        // Read what must move before the segment goes, and append it after: its space is then free.
+        // Copy needed dictionaries forward (and sync them) before the ledger retires this segment:
+        // a crash in between must leave a copy somewhere. Copies may exceed the bound by a few bytes.
         let carried = neededDictionaries(in: segment).compactMap { record in
             readDictionary(at: record.offset, segmentID: segment.id).map { (record.schemaID, $0) }
         }
-        defer {
-            for (schemaID, frame) in carried { frame.withUnsafeBytes { _ = storeDictionary($0, schemaID: schemaID) } }
-        }
+        for (schemaID, frame) in carried { frame.withUnsafeBytes { _ = storeDictionary($0, schemaID: schemaID, withinBounds: false) } }
         var delivered = Tally()
         var dropped: [DropCause: Tally] = [:]
         if let range = segment.sequenceRange {
             for sequence in range {
                 let identity = BatchIdentity(epoch: segment.epoch, sequence: sequence)
                 let tally = Tally(readings: segment.readings(of: sequence) ?? 0, batches: 1)
-                if let lostCause = lostCause(identity) {
-                    dropped[lostCause, default: Tally()] += tally
-                } else if options.sinks.allSatisfy({ acknowledged[$0]?[segment.epoch]?.contains(sequence) == true }) {
+                if isAcknowledgedEverywhere(identity) {
                     delivered += tally
+                } else if let lostCause = lostCause(identity) {
+                    dropped[lostCause, default: Tally()] += tally
                 } else {
                     dropped[cause, default: Tally()] += tally
                 }
             }
-            for cause in DropCause.allCases { lost[cause]?[segment.epoch]?.removeAll(below: range.upperBound + 1) }
         }
         if let undelivered = dropped[cause], undelivered.batches > 0, cause != .missing, cause != .corrupt {
             logger.warning("spool dropped undelivered readings", metadata: ["cause": "\(cause)", "readings": "\(undelivered.readings)",

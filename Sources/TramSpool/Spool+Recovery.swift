@@ -130,7 +130,9 @@ extension Spool {
         markLost(epoch: identity.epoch, identity.sequence...identity.sequence, cause: cause)
     }
 
+    /// Records batches as lost; those every sink already acknowledged stay delivered.
     func markLost(epoch: UInt64, _ range: ClosedRange<UInt64>, cause: DropCause) {
+        if range.count == 1, isAcknowledgedEverywhere(BatchIdentity(epoch: epoch, sequence: range.lowerBound)) { return }
         lost[cause, default: [:]][epoch, default: SequenceRanges()].insert(range)
         ledger.append(.lost(cause: cause, epoch: epoch, sequences: range))
     }

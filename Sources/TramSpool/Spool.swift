@@ -46,7 +46,7 @@ public final class Spool {
     var sinks: [String: SinkState] = [:]
     /// Newest batches held in RAM while the disk is full.
     var ring = DiskFullRing()
-    var lastRingAttemptMilliseconds: Int64 = .min
+    var lastRingAttemptMilliseconds: Int64?
     /// Schemas the next batches may use: their dictionaries are kept even with no batch stored yet.
     /// In a run, the last appended dictionary or batch schema; at start-up, conservatively, every
     /// dictionary in the newest segment that has one and the newest batches' schema, until the
@@ -55,6 +55,11 @@ public final class Spool {
     /// Files this build cannot read (another format version, a damaged header): kept, reported.
     public internal(set) var keptFiles: [String] = []
     private var lockDescriptor: Int32
+    /// Makes every segment write fail with ENOSPC, for the model test's disk-full steps.
+    /// (The tmpfs test fills a real file system.)
+    @_spi(Testing) public var simulatedDiskFull = false
+    /// Batches waiting in the RAM ring.
+    @_spi(Testing) public var heldIdentities: [BatchIdentity] { ring.pending.filter { $0.header.kind == .batch }.map(\.header.identity) }
     /// After `close()` the spool takes no more batches.
     public private(set) var isClosed = false
 
@@ -96,9 +101,15 @@ public final class Spool {
         lastSyncMilliseconds = clock.monotonicMilliseconds()
 
         let loaded: (entries: [LedgerEntry], size: Int, records: Int, damaged: Int)?
-        do { loaded = try LedgerFile.load(directory: directory, readOnly: readOnly) } catch { throw .io(operation: "read", path: directory.appending(LedgerFile.name).string, error) }
+        var ledgerProblem: String?
+        do { loaded = try LedgerFile.load(directory: directory, readOnly: readOnly, problem: &ledgerProblem) } catch { throw .io(operation: "read", path: directory.appending(LedgerFile.name).string, error) }
         var state = LedgerState()
         for entry in loaded?.entries ?? [] { state.apply(entry) }
+        if let ledgerProblem {
+            logger.error("spool ledger unreadable; kept as ledger.damaged, and every stored batch will be sent again",
+                         metadata: ["directory": "\(directory)", "problem": "\(ledgerProblem)"])
+            keptFiles.append(LedgerFile.name + ".damaged")
+        }
         if let loaded, loaded.damaged > 0 {
             logger.warning("spool ledger had damaged entries; skipped", metadata: ["entries": "\(loaded.damaged)"])
         }
@@ -116,7 +127,7 @@ public final class Spool {
         nextSegmentID = max((found.last ?? 0), state.sealed.keys.max() ?? 0, state.retiredIDs.max() ?? 0) + 1
         epoch = 0
         nextSequence = 0
-        startedUnclean = loaded != nil && !state.closedCleanly
+        startedUnclean = (loaded != nil || ledgerProblem != nil) && !state.closedCleanly
         if loaded == nil && !found.isEmpty {
             logger.warning("spool ledger missing: every stored batch will be sent again", metadata: ["directory": "\(directory)"])
         }
@@ -167,11 +178,17 @@ public final class Spool {
     public func close() throws(Errno) {
         guard access == .owner else { return }
         flushRing(force: true)
+        // Still no room: what waits in RAM cannot outlive the process. Count it rather than lose it silently.
+        while let entry = ring.first {
+            if entry.header.kind == .batch { countDropped(.diskFull, Tally(readings: entry.header.readings, batches: 1)) }
+            ring.removeFirst()
+        }
+        // Seal the segment being written: its summary in the ledger lets the next start count
+        // any batch a later truncation takes from it. Then the clean-close mark, last.
+        seal()
         try sync()
         ledger.append(.closed(epoch: epoch, nextSequence: nextSequence))
         try ledger.sync()
-        if let writer = active?.writer { segments[segments.count - 1].size = writer.size }
-        active = nil
         // Released now, not at deinit: the directory can be reopened while this object lives on.
         if lockDescriptor >= 0 { Glibc.close(lockDescriptor); lockDescriptor = -1 }
         isClosed = true
