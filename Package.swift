@@ -52,7 +52,7 @@ let package = Package(
         .target(name: "TramCompression", dependencies: ["TramSchema", "CZstd"]),
         // The disk spool: segments of checksummed batches, a ledger of acks and losses, exact books.
         .target(name: "TramSpool", dependencies: [
-            "TramSchema", .product(name: "SystemPackage", package: "swift-system"), .product(name: "Logging", package: "swift-log"),
+            "TramConfig", "TramSchema", .product(name: "SystemPackage", package: "swift-system"), .product(name: "Logging", package: "swift-log"),
         ]),
         // Wires the stages: config → readings → schema (and, in later issues, spool and uplink).
         .target(name: "TramAgent", dependencies: ["TramConfig", "TramModbus", "TramSchema", "TramCompression"]),
@@ -76,9 +76,14 @@ let package = Package(
         .testTarget(name: "TramSchemaTests", dependencies: ["TramSchema", "TramCompression", "CAllocationCounter", "TramTestSupport"],
                     exclude: ["vectors"]),
         // The child the spool's kill -9 test spawns and kills; found next to the test bundle.
-        .executableTarget(name: "tram-spool-crash-child", dependencies: ["TramSpool"], path: "Tests/SpoolCrashChild"),
+        .executableTarget(name: "tram-spool-crash-child", dependencies: ["SpoolCrashWorkload", "TramSpool", "TramTestSupport"],
+                          path: "Tests/SpoolCrashChild"),
+        // What the child appends, derived from identities: shared by the child and the test that checks it.
+        .target(name: "SpoolCrashWorkload", dependencies: ["TramSpool", "TramTestSupport",
+                                                           .product(name: "SystemPackage", package: "swift-system")],
+                path: "Tests/SpoolCrashWorkload"),
         .testTarget(name: "TramSpoolTests", dependencies: [
-            "TramSpool", "TramSchema", "TramTestSupport", .product(name: "SystemPackage", package: "swift-system"),
+            "TramSpool", "SpoolCrashWorkload", "TramConfig", "TramSchema", "TramTestSupport", .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "TramModbusTests", dependencies: [

@@ -273,15 +273,10 @@ public final class Spool {
     }
 
     private static func segmentFiles(in directory: FilePath) -> [UInt64] {
-        guard let dir = opendir(directory.string) else { return [] }
-        defer { closedir(dir) }
-        var ids: [UInt64] = []
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            guard name.hasSuffix(".seg"), name.utf8.count == 20, let id = UInt64(name.prefix(16), radix: 16) else { continue }
-            ids.append(id)
-        }
-        return ids.sorted()
+        SpoolVerifier.names(in: directory).compactMap { name in
+            guard name.hasSuffix(".seg"), name.utf8.count == 20 else { return nil }
+            return UInt64(name.prefix(16), radix: 16)
+        }.sorted()
     }
 }
 

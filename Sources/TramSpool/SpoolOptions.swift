@@ -1,22 +1,14 @@
 import SystemPackage
+import TramConfig
 
 /// How a spool is bounded, synced and replayed.
 public struct SpoolOptions: Sendable {
-    /// What to give up when the spool is full.
-    public enum OverflowPolicy: String, Sendable, CaseIterable {
-        /// Delete the oldest segment (the default): recent data matters most to a plant.
-        case dropOldest = "drop_oldest"
-        /// Refuse new batches and keep the backlog intact.
-        case dropNewest = "drop_newest"
-    }
-
-    /// How replay shares the link between backlog and fresh batches.
-    public enum ReplayOrder: String, Sendable, CaseIterable {
-        /// Batches appended since the sink's reader started go first; the backlog drains behind them.
-        case liveFirst = "live_first"
-        /// One live batch, then one backlog batch, in turn.
-        case interleaved
-    }
+    /// What to give up when the spool is full: `dropOldest` (the default: recent data matters most to a
+    /// plant) deletes the oldest segment; `dropNewest` refuses new batches and keeps the backlog intact.
+    public typealias OverflowPolicy = SpoolSettings.Overflow
+    /// How replay shares the link: `liveFirst` sends batches appended since the sink's reader started
+    /// first and drains the backlog behind them; `interleaved` takes one of each in turn.
+    public typealias ReplayOrder = SpoolSettings.Replay
 
     public var directory: FilePath
     /// Segment files plus the ledger never exceed this.
@@ -47,6 +39,18 @@ public struct SpoolOptions: Sendable {
         self.sinks = sinks
         self.replay = replay
         self.diskFullRingBytes = diskFullRingBytes
+    }
+
+    /// The options an agent file's `spool:` section asks for.
+    public init(settings: SpoolSettings, sinks: [String]) {
+        self.init(directory: FilePath(settings.directory), maximumBytes: settings.maximumBytes,
+                  maximumAgeMilliseconds: settings.maximumAge.components.seconds * 1000,
+                  overflow: settings.overflow, syncIntervalMilliseconds: Self.milliseconds(settings.syncInterval),
+                  sinks: sinks, replay: settings.replay, diskFullRingBytes: settings.diskFullRingBytes)
+    }
+
+    private static func milliseconds(_ duration: Duration) -> Int64 {
+        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 }
 

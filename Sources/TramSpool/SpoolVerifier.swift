@@ -25,14 +25,19 @@ public enum SpoolVerifier {
 
     /// The segment files and the ledger, in name order.
     public static func files(in directory: FilePath) -> [String] {
+        names(in: directory).filter { $0.hasSuffix(".seg") || $0 == LedgerFile.name }.sorted()
+    }
+
+    /// Every entry of a directory but `.` and `..`.
+    static func names(in directory: FilePath) -> [String] {
         guard let dir = opendir(directory.string) else { return [] }
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
             let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
-            if name.hasSuffix(".seg") || name == LedgerFile.name { names.append(name) }
+            if name != ".", name != ".." { names.append(name) }
         }
-        return names.sorted()
+        return names
     }
 
     /// Checks one file; `visit` sees each intact record of a segment (header and frame).

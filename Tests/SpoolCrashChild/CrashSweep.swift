@@ -1,5 +1,7 @@
 import SystemPackage
+import SpoolCrashWorkload
 import TramSpool
+import TramTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif

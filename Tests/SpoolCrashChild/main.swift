@@ -1,5 +1,7 @@
 import SystemPackage
+import SpoolCrashWorkload
 import TramSpool
+import TramTestSupport
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -32,7 +34,7 @@ guard arguments.count == 6, let seed = UInt64(arguments[2]), let operations = In
     exit(2)
 }
 
-var random = CrashRandom(seed: seed)
+var random = SeededRandom(seed: seed)
 let options = crashSpoolOptions(directory: FilePath(arguments[1]), segmentBytes: segmentBytes, syncMilliseconds: syncMilliseconds)
 let spool: Spool
 do {

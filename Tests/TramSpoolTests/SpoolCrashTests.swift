@@ -1,5 +1,6 @@
 import SystemPackage
 import Testing
+import SpoolCrashWorkload
 import TramSpool
 import TramTestSupport
 #if canImport(Glibc)
