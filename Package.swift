@@ -92,3 +92,28 @@ let package = Package(
         ]),
     ]
 )
+
+// MARK: tram-collector (issue 5): the central receiver. Appended as one block so it stays apart from the agent's
+// targets; only the collector and its tests use Hummingbird, swift-crypto and SQLite. The agent never links them.
+package.products += [
+    .executable(name: "tram-collector", targets: ["tram-collector"]),
+]
+package.dependencies += [
+    .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
+    .package(url: "https://github.com/apple/swift-crypto", from: "3.12.3"),
+]
+package.targets += [
+    .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
+    // Ingest, dedupe, storage, read API and the CLI's verbs (Foundation, Hummingbird, SQLite's C API).
+    .target(name: "TramCollector", dependencies: [
+        "TramSchema", "TramCompression", "CSQLite",
+        .product(name: "Hummingbird", package: "hummingbird"),
+        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "ArgumentParser", package: "swift-argument-parser"),
+        .product(name: "Logging", package: "swift-log"),
+    ]),
+    .executableTarget(name: "tram-collector", dependencies: ["TramCollector"]),
+    .testTarget(name: "TramCollectorTests", dependencies: [
+        "TramCollector", "TramSchema", "TramCompression", "CSQLite", .product(name: "Logging", package: "swift-log"),
+    ]),
+]

@@ -1,0 +1,195 @@
+import CSQLite
+import Dispatch
+import Foundation
+import Logging
+import TramCompression
+import TramSchema
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `tram-collector bench`: ingest throughput over loopback against a raw SQLite baseline, in one run.
+enum CollectorBench {
+    struct Options {
+        var directory: String
+        var gateways: Int
+        var batches: Int
+        var points: Int
+        var seconds: Int
+        var durability: Durability = .normal
+    }
+
+    /// The benchmark's plant: like the wire benchmark's standard trace (60 % float32 random walks, 20 % uint16
+    /// constants, 20 % uint32 counters), one group a second with every point.
+    static func makeBatches(gateway: String, options: Options) throws -> (dictionary: SchemaDictionary, frames: [[UInt8]]) {
+        let floats = options.points * 6 / 10, constants = options.points * 2 / 10
+        let points = (0..<options.points).map { i in
+            PointDescriptor(device: "dev\(i / 10)", name: "p\(i)", unit: "", type: i < floats ? .float32 : i < floats + constants ? .uint16 : .uint32)
+        }
+        let dictionary = SchemaDictionary(gateway: gateway, points: points)
+        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 << 20, alignment: 8)
+        defer { buffer.deallocate() }
+        let encoder = BatchEncoder(dictionary: dictionary, buffer: buffer)
+        let compressor = FrameCompressor(capacity: 16 << 20)
+        var random = SystemRandomNumberGenerator()
+        var walk = [Int](repeating: 10_000, count: floats)
+        var counters = [UInt64](repeating: 0, count: options.points)
+        var values = [WireValue](repeating: .missing(.notAvailable), count: options.points)
+        var time: Int64 = 1_764_000_000_000
+        var frames: [[UInt8]] = []
+        for sequence in 0..<options.batches {
+            encoder.begin(epoch: 1, sequence: UInt64(sequence), baseTimeMilliseconds: time)
+            for _ in 0..<options.seconds {
+                for i in 0..<options.points {
+                    if i < floats {
+                        walk[i] += Int.random(in: -10...10, using: &random)
+                        values[i] = .float32(bits: Float(Double(walk[i]) / 100).bitPattern)
+                    } else if i < floats + constants {
+                        values[i] = .uint(UInt64(i))
+                    } else {
+                        counters[i] += UInt64.random(in: 0...10, using: &random)
+                        values[i] = .uint(counters[i])
+                    }
+                }
+                try values.withUnsafeBufferPointer { try encoder.append(timeMilliseconds: time, clock: .synchronised, firstAlias: 0, values: $0) }
+                time += 1000
+            }
+            frames.append(Array(try compressor.compress(try encoder.seal())))
+        }
+        return (dictionary, frames)
+    }
+
+    static func run(_ options: Options) async throws {
+        try FileManager.default.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
+        let readingsPerBatch = options.points * options.seconds
+        let total = options.gateways * options.batches * readingsPerBatch
+        print("tram-collector bench: \(options.gateways) gateways × \(options.batches) batches × \(readingsPerBatch) readings"
+              + " (\(options.points) points, \(options.seconds) s a batch) = \(total) readings; one batch per request")
+        var sets: [(name: String, dictionary: SchemaDictionary, frames: [[UInt8]])] = []
+        for g in 0..<options.gateways {
+            let (dictionary, frames) = try makeBatches(gateway: "bench-\(g)", options: options)
+            sets.append(("bench-\(g)", dictionary, frames))
+        }
+        let bytes = sets.reduce(0) { $0 + $1.frames.reduce(0) { $0 + $1.count } }
+        print(String(format: "wire: %.2f bytes a reading (zstd)", Double(bytes) / Double(total)))
+
+        // 1. Baseline: the same rows, a minimal loop, one prepared statement, one transaction per batch.
+        let baselineRate = try baseline(sets.map { ($0.dictionary, $0.frames) }, path: options.directory + "/baseline.db")
+        print(String(format: "raw SQLite baseline (prepared insert, one transaction a batch): %.0f rows/s", baselineRate))
+
+        // 2. End to end: HTTP over loopback, decode + dedupe + store, one concurrent client per gateway.
+        let path = options.directory + "/collector.db"
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        var tokens: [String] = []
+        do {
+            let store = try CollectorStore(path: path)
+            for set in sets { tokens.append(try store.addGateway(set.name, now: 0)) }
+        }
+        var logger = Logger(label: "tram-collector-bench")
+        logger.logLevel = .critical
+        let server = try CollectorServer(.init(databasePath: path, port: 0, limits: .init(maximumBody: 64 << 20), rate: 0,
+                                               durability: options.durability), logger: logger)
+        let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
+        let serverTask = Task { try await server.run { continuation.yield($0) } }
+        var iterator = ports.makeAsyncIterator()
+        guard let port = await iterator.next() else { throw CocoaError(.featureUnsupported) }
+        for (set, token) in zip(sets, tokens) {
+            let reply = try HTTPReply.ingest(port: port, token: token, body: set.dictionary.frame())
+            guard reply.status == 200 else { throw SQLiteError(code: -1, message: "dictionary: \(reply.status) \(reply.body)") }
+        }
+        let started = DispatchTime.now().uptimeNanoseconds
+        let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
+            for (set, token) in zip(sets, tokens) {
+                group.addTask {
+                    try await withCheckedThrowingContinuation { (done: CheckedContinuation<[Double], any Error>) in
+                        Thread.detachNewThread {
+                            done.resume(with: Result {
+                                var times: [Double] = []
+                                for frame in set.frames {
+                                    let t0 = DispatchTime.now().uptimeNanoseconds
+                                    let reply = try HTTPReply.ingest(port: port, token: token, body: frame)
+                                    guard reply.status == 200 else { throw SQLiteError(code: -1, message: "ingest: \(reply.status) \(reply.body)") }
+                                    times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+                                }
+                                return times
+                            })
+                        }
+                    }
+                }
+            }
+            var all: [Double] = []
+            for try await times in group { all += times }
+            return all.sorted()
+        }
+        let elapsed = Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9
+        serverTask.cancel()
+        _ = await serverTask.result
+        let rate = Double(total) / elapsed
+        let p50 = latencies[latencies.count / 2], p99 = latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
+        print(String(format: "collector end to end (HTTP, decode, dedupe, store; durability \(options.durability.rawValue)): %.0f readings/s, %.1f batches/s; "
+                     + "latency per %d-reading batch p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+                     rate, Double(latencies.count) / elapsed, readingsPerBatch, p50, p99, latencies.last ?? 0))
+        print(String(format: "end to end / baseline: %.2f", rate / baselineRate))
+        let stored = try CollectorStore(path: path).countReadings()
+        print("stored readings: \(stored) (expected \(total))")
+    }
+
+    /// Inserts the rows the collector would store, with nothing else around it.
+    static func baseline(_ sets: [(SchemaDictionary, [[UInt8]])], path: String) throws -> Double {
+        for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
+        let db = try SQLiteDatabase(path: path)
+        try db.execute("PRAGMA journal_mode=WAL")
+        try db.execute("PRAGMA synchronous=NORMAL")
+        for statement in StoreSchema.statements where statement.contains("readings") { try db.execute(statement) }
+        // Decode first: the baseline times only the inserts.
+        var batches: [[(point: Int64, time: Int64, stored: StoredValue, type: Int64, clock: Int64)]] = []
+        for (index, (dictionary, frames)) in sets.enumerated() {
+            for frame in frames {
+                guard case .batch(let batch) = try FrameCodec.decode(frame, dictionary: { _ in dictionary }).frame else { continue }
+                var rows: [(Int64, Int64, StoredValue, Int64, Int64)] = []
+                for group in batch.groups {
+                    for (offset, value) in group.values.enumerated() {
+                        let alias = group.firstAlias + offset
+                        let descriptor = dictionary.points[alias]
+                        rows.append((Int64(index * 10_000 + alias), group.timeMilliseconds, StoredValue(value, descriptor: descriptor, exponent: nil),
+                                     Int64(descriptor.type.rawValue), Int64(group.clock.rawValue)))
+                    }
+                }
+                batches.append(rows)
+            }
+        }
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(db.handle, """
+            INSERT INTO readings(point, time_ms, value, raw_int, raw_text, type, quality, exception, clock) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+            """, -1, &statement, nil) == SQLITE_OK else { throw db.error(1) }
+        defer { sqlite3_finalize(statement) }
+        let started = DispatchTime.now().uptimeNanoseconds
+        var count = 0
+        for rows in batches {
+            try db.execute("BEGIN")
+            for row in rows {
+                sqlite3_bind_int64(statement, 1, row.point)
+                sqlite3_bind_int64(statement, 2, row.time)
+                if let v = row.stored.engineering { sqlite3_bind_double(statement, 3, v) } else { sqlite3_bind_null(statement, 3) }
+                if let v = row.stored.rawInt { sqlite3_bind_int64(statement, 4, v) } else { sqlite3_bind_null(statement, 4) }
+                sqlite3_bind_null(statement, 5)
+                sqlite3_bind_int64(statement, 6, row.type)
+                sqlite3_bind_int64(statement, 7, Int64(row.stored.quality))
+                sqlite3_bind_null(statement, 8)
+                sqlite3_bind_int64(statement, 9, row.clock)
+                guard sqlite3_step(statement) == SQLITE_DONE else { throw db.error(1) }
+                sqlite3_reset(statement)
+                count += 1
+            }
+            try db.execute("COMMIT")
+        }
+        return Double(count) / (Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
+    }
+}
+
+extension CollectorStore {
+    func countReadings() throws -> Int64 {
+        try statement("SELECT count(*) FROM readings").first { $0.int64(0) } ?? 0
+    }
+}

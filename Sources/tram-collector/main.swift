@@ -1,0 +1,3 @@
+import TramCollector
+
+await CollectorCommand.runFromCommandLine()
