@@ -51,6 +51,7 @@ extension Spool {
         // Nothing new: an idle gateway must not flush the device cache (and wear its flash) every interval.
         guard open.writer.size != open.writer.syncedSize else { return }
         do {
+            if simulatedSyncFailure { throw Errno.ioError }
             try open.writer.sync()
             if isActive { active?.syncedBatches = segments[index].batchCount }
         } catch {

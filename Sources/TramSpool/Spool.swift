@@ -58,6 +58,8 @@ public final class Spool {
     /// Makes every segment write fail with ENOSPC, for the model test's disk-full steps.
     /// (The tmpfs test fills a real file system.)
     @_spi(Testing) public var simulatedDiskFull = false
+    /// Makes every segment fdatasync fail with EIO (a dying flash chip), for the sync-failure test.
+    @_spi(Testing) public var simulatedSyncFailure = false
     /// Batches waiting in the RAM ring.
     @_spi(Testing) public var heldIdentities: [BatchIdentity] { ring.pending.filter { $0.header.kind == .batch }.map(\.header.identity) }
     /// After `close()` the spool takes no more batches.
