@@ -7,7 +7,7 @@ public struct CollectorCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "tram-collector",
         abstract: "Receives Tram batches from gateways, drops duplicates and stores the readings in SQLite.",
-        subcommands: [Serve.self, Gateway.self, Token.self, Bench.self])
+        subcommands: [Serve.self, Gateway.self, Token.self, RelayCommand.self, Bench.self])
 
     public init() {}
 
@@ -50,6 +50,39 @@ extension CollectorCommand {
         var burst: Double = 40
         @Option(help: "normal (WAL, synchronous=NORMAL: survives a crash of the collector) or full (also survives power loss).")
         var durability: String = Durability.normal.rawValue
+        @Option(name: .customLong("tls-cert"), help: "PEM certificate (chain) of the server: serve HTTPS (with --tls-key).")
+        var tlsCert: String?
+        @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.")
+        var tlsKey: String?
+        @Option(name: .customLong("tls-client-ca"),
+                help: "PEM CA(s) for client certificates (mTLS): a gateway may authenticate by a certificate naming it (subject CN).")
+        var tlsClientCA: String?
+        @Option(name: .customLong("tls-client-auth"), help: "With --tls-client-ca: required (no certificate, no handshake) or optional (token instead).")
+        var tlsClientAuth: String = CollectorTLS.ClientAuth.required.rawValue
+        @Option(help: "Delete readings older than this, by reading time (30d, 12h, 90m; w/d/h/m/s). Default: keep forever.")
+        var retention: String?
+        @Option(name: .customLong("retention-interval"), help: "Time between retention passes (also at start).")
+        var retentionInterval: String = "5m"
+        @Option(name: .customLong("relay-influx"),
+                help: "Relay readings to a time-series store by Influx line protocol (repeatable): http://HOST:PORT (VictoriaMetrics or InfluxDB 1: /write), or a full write URL such as http://HOST:8086/api/v2/write?org=O&bucket=B (token from TRAM_RELAY_TOKEN).")
+        var relayInflux: [String] = []
+        @Option(name: .customLong("relay-batch"), help: "Most readings per relay write request.")
+        var relayBatch = 5000
+        @Option(name: .customLong("relay-max-backoff"), help: "Longest wait in seconds between retries while a relay target fails.")
+        var relayMaxBackoff: Double = 30
+
+        func relayTargets() throws -> [RelayTarget] {
+            guard relayBatch > 0 else { throw ValidationError("--relay-batch is at least 1") }
+            let token = ProcessInfo.processInfo.environment["TRAM_RELAY_TOKEN"].flatMap { $0.isEmpty ? nil : $0 }
+            return try relayInflux.map { url in
+                do {
+                    var target = try RelayTarget(url: url, authorizationToken: token)
+                    target.batchSize = relayBatch
+                    target.maximumBackoff = .milliseconds(Int64(max(relayMaxBackoff, 0.25) * 1000))
+                    return target
+                } catch { throw ValidationError("--relay-influx: \(error)") }
+            }
+        }
 
         func run() async throws {
             guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
@@ -57,13 +90,51 @@ extension CollectorCommand {
             }
             guard let durability = Durability(rawValue: durability) else { throw ValidationError("--durability is normal or full") }
             let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            var tls: CollectorTLS?
+            switch (tlsCert, tlsKey) {
+            case (let cert?, let key?):
+                guard let clientAuth = CollectorTLS.ClientAuth(rawValue: tlsClientAuth) else {
+                    throw ValidationError("--tls-client-auth is required or optional")
+                }
+                tls = CollectorTLS(certificatePath: cert, keyPath: key, clientCAPath: tlsClientCA, clientAuth: clientAuth)
+            case (nil, nil): if tlsClientCA != nil { throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key") }
+            default: throw ValidationError("--tls-cert and --tls-key go together")
+            }
+            var retentionSetting: Retention?
+            if let retention {
+                guard let limit = Retention.parseDuration(retention) else { throw ValidationError("--retention takes a duration such as 30d or 12h") }
+                guard let interval = Retention.parseDuration(retentionInterval) else {
+                    throw ValidationError("--retention-interval takes a duration such as 5m")
+                }
+                retentionSetting = Retention(limitMilliseconds: limit, intervalMilliseconds: interval)
+            }
             var logger = Logger(label: "tram-collector")
             logger.logLevel = .info
             let server = try CollectorServer(.init(databasePath: database.db, host: host, port: port,
                                                    limits: IngestLimits(maximumBody: maxBody, maximumFrameDecoded: maxFrameDecoded, maximumDecoded: maxDecoded),
-                                                   rate: rate, burst: burst, durability: durability), logger: logger)
+                                                   rate: rate, burst: burst, durability: durability, tls: tls, retention: retentionSetting)
+                                                .relaying(try relayTargets()),
+                                             logger: logger)
             try await server.run { bound in
                 FileHandle.standardOutput.write(Data("LISTENING \(host):\(bound)\n".utf8))
+            }
+        }
+    }
+
+    struct RelayCommand: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "relay", abstract: "The relays' durable positions and totals.", subcommands: [Status.self])
+
+        struct Status: ParsableCommand {
+            static let configuration = CommandConfiguration(abstract: "Print each relay's position, lag and totals (held back, sent, skipped).")
+            @OptionGroup var database: DatabaseOption
+            func run() throws {
+                let store = try CollectorStore(path: database.db)
+                let last = try store.lastReadingRowID()
+                for r in try store.relayPositions() {
+                    print("\(r.name)\tposition=\(r.position)\tlag=\(max(0, last - r.position))\tsent=\(r.sent)"
+                          + "\theld_unsynchronised=\(r.heldUnsynchronised)\theld_synchronised=\(r.heldSynchronised)"
+                          + "\tunsynchronised_sent=\(r.unsynchronisedSent)\tskipped=\(r.skipped)\tupdated_ms=\(r.updatedMilliseconds)")
+                }
             }
         }
     }

@@ -12,6 +12,8 @@ public final class CollectorMetrics: Sendable {
         var bytes = 0
         var rejects: [String: Int] = [:]
         var requests: [Int: Int] = [:]
+        var retentionDeleted = 0
+        var retentionPasses = 0
     }
     private let counters = Mutex(Counters())
 
@@ -34,6 +36,14 @@ public final class CollectorMetrics: Sendable {
         }
     }
 
+    func retentionDeleted(_ rows: Int) {
+        counters.withLock { $0.retentionDeleted += rows }
+    }
+
+    func retentionPassed() {
+        counters.withLock { $0.retentionPasses += 1 }
+    }
+
     public func render() -> String {
         let c = counters.withLock { $0 }
         var out = ""
@@ -51,6 +61,9 @@ public final class CollectorMetrics: Sendable {
                 Set(reasons).union(c.rejects.keys).sorted().map { ("{reason=\"\($0)\"}", c.rejects[$0] ?? 0) })
         counter("tram_collector_ingest_requests_total", "Ingest requests answered, by HTTP status.",
                 c.requests.keys.sorted().map { ("{status=\"\($0)\"}", c.requests[$0]!) })
+        counter("tram_collector_retention_deleted_readings_total", "Readings deleted by --retention (older than the limit).",
+                [("", c.retentionDeleted)])
+        counter("tram_collector_retention_passes_total", "Retention passes completed.", [("", c.retentionPasses)])
         return out
     }
 }

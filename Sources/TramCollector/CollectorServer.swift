@@ -1,5 +1,7 @@
 import Foundation
 import Hummingbird
+import HummingbirdCore
+import HummingbirdTLS
 import Logging
 
 /// The collector's HTTP server: ingest, read API, /health and /metrics.
@@ -13,9 +15,25 @@ public struct CollectorServer: Sendable {
         public var rate: Double
         public var burst: Double
         public var durability: Durability
+        /// HTTPS, and client certificates when it has a client CA. nil: plain HTTP.
+        public var tls: CollectorTLS?
+        /// Deletes old readings. nil: keep them forever.
+        public var retention: Retention?
+        /// Time-series targets fed from the store (`--relay-influx`); see Relay.swift.
+        public var relays: [RelayTarget] = []
+
+        /// This configuration with relays to these targets.
+        public func relaying(_ targets: [RelayTarget]) -> Configuration {
+            var copy = self
+            copy.relays = targets
+            return copy
+        }
 
         public init(databasePath: String, host: String = "127.0.0.1", port: Int = 8480, limits: IngestLimits = .init(),
-                    rate: Double = 20, burst: Double = 40, durability: Durability = .normal) {
+                    rate: Double = 20, burst: Double = 40, durability: Durability = .normal, tls: CollectorTLS? = nil,
+                    retention: Retention? = nil) {
+            self.tls = tls
+            self.retention = retention
             self.databasePath = databasePath
             self.host = host
             self.port = port
@@ -31,28 +49,56 @@ public struct CollectorServer: Sendable {
     let executor: StoreExecutor
     let limiter: RateLimiter
     let logger: Logger
+    let relays: [Relay]
 
     public init(_ configuration: Configuration, logger: Logger = Logger(label: "tram-collector")) throws {
         self.configuration = configuration
         executor = StoreExecutor(store: try CollectorStore(path: configuration.databasePath, durability: configuration.durability))
         limiter = RateLimiter(rate: configuration.rate, burst: configuration.burst)
         self.logger = logger
+        let store = executor
+        relays = configuration.relays.map { Relay(target: $0, executor: store, logger: logger) }
     }
 
     /// Serves until the task is cancelled (or SIGTERM/SIGINT). `onListening` gets the bound port (useful with port 0).
+    /// With `retention`, a pass runs at start and every interval alongside the server, and stops with it.
     public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+        let server: HTTPServerBuilder = try configuration.tls.map { try HTTPServerBuilder.tls(.http1(), tlsConfiguration: $0.tlsConfiguration()) }
+            ?? .http1()
         let app = Application(
             router: makeRouter(),
+            server: server,
             configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: nil),
             onServerRunning: { channel in await onListening(channel.localAddress?.port ?? 0) },
             logger: logger)
-        try await app.runService()
+        // The relays run beside the server (off the cooperative pool for their blocking work) and stop with it.
+        let relayTasks = relays.map { relay in Task { await relay.run() } }
+        defer { for task in relayTasks { task.cancel() } }
+        guard let retention = configuration.retention else {
+            try await app.runService()
+            return
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            group.addTask { try await app.runService() }
+            group.addTask { await self.retentionLoop(retention) }
+            // The server returns on SIGTERM/SIGINT (or cancellation): stop the retention loop with it.
+            _ = try await group.next()
+            group.cancelAll()
+        }
     }
 
-    func makeRouter() -> Router<BasicRequestContext> {
-        let router = Router(context: BasicRequestContext.self)
+    func makeRouter() -> Router<CollectorRequestContext> {
+        let router = Router(context: CollectorRequestContext.self)
         let server = self
-        router.post("/v1/ingest") { request, _ in try await server.ingest(request) }
+        let clientCertificates = configuration.tls?.clientCAPath != nil
+        router.post("/v1/ingest") { request, context in
+            // A client certificate counts only when the handshake verified it against --tls-client-ca.
+            var certificateGateway: String?
+            if clientCertificates, let certificate = await context.peerCertificate() {
+                certificateGateway = CertificateIdentity.gatewayName(certificate)
+            }
+            return try await server.ingest(request, certificateGateway: certificateGateway)
+        }
         router.get("/health") { _, _ in
             let ok = (try? await server.executor.run { store in try store.ping() }) ?? false
             return server.response(Answer(status: ok ? 200 : 503, body: .object([("status", .string(ok ? "ok" : "store unavailable"))])))
@@ -60,7 +106,7 @@ public struct CollectorServer: Sendable {
         router.get("/metrics") { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: server.metrics.render())))
+            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: server.metrics.render() + Relay.renderMetrics(server.relays))))
         }
         router.get("/v1/points/latest") { request, _ in
             let gateway = request.uri.queryParameters["gateway"].map(String.init)
@@ -105,7 +151,7 @@ public struct CollectorServer: Sendable {
         return String(parts[1]).trimmingCharacters(in: .whitespaces)
     }
 
-    func ingest(_ request: Request) async throws -> Response {
+    func ingest(_ request: Request, certificateGateway: String? = nil) async throws -> Response {
         let limits = configuration.limits
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limits.maximumBody {
             return finish(.reject(413, "too-large", [("maximum", .int(Int64(limits.maximumBody)))]), request: request)
@@ -127,8 +173,8 @@ public struct CollectorServer: Sendable {
         let answer: Answer
         do {
             let (result, summary) = try await executor.run { store in
-                try IngestService.handle(store: store, limiter: limiter, limits: limits, token: token, claimedGateway: claimed, body: body,
-                                         now: nowMilliseconds())
+                try IngestService.handle(store: store, limiter: limiter, limits: limits, token: token, claimedGateway: claimed,
+                                         certificateGateway: certificateGateway, body: body, now: nowMilliseconds())
             }
             if let summary { metrics.stored(summary, bytes: body.count) }
             answer = result

@@ -349,9 +349,28 @@ public final class CollectorStore {
         public var quality: Int
         public var exception: Int?
         public var clock: UInt8
+
+        public init(gateway: String, device: String, point: String, unit: String = "", type: UInt8, timeMilliseconds: Int64,
+                    value: Double?, rawInt: Int64? = nil, rawText: String? = nil, quality: Int = 0, exception: Int? = nil, clock: UInt8) {
+            self.gateway = gateway
+            self.device = device
+            self.point = point
+            self.unit = unit
+            self.type = type
+            self.timeMilliseconds = timeMilliseconds
+            self.value = value
+            self.rawInt = rawInt
+            self.rawText = rawText
+            self.quality = quality
+            self.exception = exception
+            self.clock = clock
+        }
     }
 
-    private static func readingRow(_ s: SQLiteStatement) -> ReadingRow {
+    /// The columns every reading query selects, in `readingRow`'s order.
+    static let readingColumns = "g.name, d.name, p.name, p.unit, r.type, r.time_ms, r.value, r.raw_int, r.raw_text, r.quality, r.exception, r.clock"
+
+    static func readingRow(_ s: SQLiteStatement) -> ReadingRow {
         ReadingRow(gateway: s.text(0), device: s.text(1), point: s.text(2), unit: s.text(3), type: UInt8(truncatingIfNeeded: s.int64(4)),
                    timeMilliseconds: s.int64(5), value: s.optionalDouble(6), rawInt: s.optionalInt64(7), rawText: s.optionalText(8),
                    quality: Int(s.int64(9)), exception: s.optionalInt64(10).map { Int($0) }, clock: UInt8(truncatingIfNeeded: s.int64(11)))
@@ -360,7 +379,7 @@ public final class CollectorStore {
     /// The newest reading of every point (of one gateway, or of all), by reading time.
     public func latest(gateway: String?) throws -> [ReadingRow] {
         try statement("""
-            SELECT g.name, d.name, p.name, p.unit, r.type, r.time_ms, r.value, r.raw_int, r.raw_text, r.quality, r.exception, r.clock
+            SELECT \(Self.readingColumns)
             FROM points p JOIN devices d ON d.id = p.device JOIN gateways g ON g.id = d.gateway
             JOIN readings r ON r.rowid = (SELECT rowid FROM readings WHERE point = p.id ORDER BY time_ms DESC, rowid DESC LIMIT 1)
             WHERE ?1 IS NULL OR g.name = ?1
@@ -371,7 +390,7 @@ public final class CollectorStore {
     /// A point's readings with `from <= time < to`, oldest first, at most `limit`.
     public func range(gateway: String, device: String, point: String, from: Int64, to: Int64, limit: Int) throws -> [ReadingRow] {
         try statement("""
-            SELECT g.name, d.name, p.name, p.unit, r.type, r.time_ms, r.value, r.raw_int, r.raw_text, r.quality, r.exception, r.clock
+            SELECT \(Self.readingColumns)
             FROM gateways g JOIN devices d ON d.gateway = g.id JOIN points p ON p.device = d.id JOIN readings r ON r.point = p.id
             WHERE g.name = ? AND d.name = ? AND p.name = ? AND r.time_ms >= ? AND r.time_ms < ?
             ORDER BY r.time_ms, r.rowid LIMIT ?

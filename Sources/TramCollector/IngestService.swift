@@ -35,19 +35,34 @@ public struct IngestLimits: Sendable {
 
 /// POST /v1/ingest, once the body is in memory: authenticate, rate-limit, decode, dedupe, store. Runs on the store's queue.
 enum IngestService {
+    /// - Parameter certificateGateway: the gateway a verified client certificate names (mTLS), nil without one. Either a
+    ///   token or a certificate authenticates; when both are present they must name the same gateway.
     static func handle(store: CollectorStore, limiter: RateLimiter, limits: IngestLimits, token: String?, claimedGateway: String?,
-                       body: [UInt8], now: Int64) throws -> (Answer, IngestSummary?) {
-        guard let token else { return (.reject(401, "unauthorized", [("detail", .string("no bearer token"))]), nil) }
+                       certificateGateway: String? = nil, body: [UInt8], now: Int64) throws -> (Answer, IngestSummary?) {
         let principal: Principal
-        switch try store.authenticate(token: token, now: now) {
-        case .success(let p): principal = p
-        case .failure(let why): return (.reject(401, "unauthorized", [("detail", .string("token \(why)"))]), nil)
+        if let token {
+            switch try store.authenticate(token: token, now: now) {
+            case .success(let p): principal = p
+            case .failure(let why): return (.reject(401, "unauthorized", [("detail", .string("token \(why)"))]), nil)
+            }
+        } else if let certificateGateway {
+            switch try store.authenticate(certificateGateway: certificateGateway) {
+            case .success(let p): principal = p
+            case .failure(let why):
+                return (.reject(401, "unauthorized", [("detail", .string("client certificate names gateway '\(certificateGateway)': \(why)"))]), nil)
+            }
+        } else {
+            return (.reject(401, "unauthorized", [("detail", .string("no bearer token"))]), nil)
         }
         guard case .gateway(let id, let name) = principal else {
             return (.reject(403, "forbidden", [("detail", .string("a read token cannot ingest"))]), nil)
         }
+        let credential = token != nil ? "token" : "client certificate"
+        if let certificateGateway, certificateGateway != name {
+            return (.reject(403, "forbidden", [("detail", .string("the client certificate names '\(certificateGateway)', the token is '\(name)'s"))]), nil)
+        }
         if let claimedGateway, claimedGateway != name {
-            return (.reject(403, "forbidden", [("detail", .string("Tram-Gateway names '\(claimedGateway)', the token is '\(name)'s"))]), nil)
+            return (.reject(403, "forbidden", [("detail", .string("Tram-Gateway names '\(claimedGateway)', the \(credential) is '\(name)'s"))]), nil)
         }
         if let wait = limiter.admit(id) {
             return (.reject(429, "rate-limited", [("retry_after", .int(Int64(wait)))], retryAfter: wait), nil)
@@ -63,7 +78,7 @@ enum IngestService {
         switch result {
         case .success(let p): parsed = p
         case .failure(.otherGateway(let claimed, let frame)):
-            return (.reject(403, "forbidden", [("detail", .string("frame \(frame) names gateway '\(claimed)', the token is '\(name)'s"))]), nil)
+            return (.reject(403, "forbidden", [("detail", .string("frame \(frame) names gateway '\(claimed)', the \(credential) is '\(name)'s"))]), nil)
         case .failure(.decodedTooLarge(let frame, let limit)):
             return (.reject(413, "too-large", [
                 ("detail", .string("the frames up to frame \(frame) decode to more than \(limit) bytes: send fewer batches per request")),

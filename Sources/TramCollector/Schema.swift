@@ -97,5 +97,25 @@ enum StoreSchema {
             last INTEGER NOT NULL,
             PRIMARY KEY (gateway, epoch, first)) WITHOUT ROWID
         """,
+        // The relay's durable position (RelayStore.swift): the last readings rowid the target acknowledged, and totals.
+        """
+        CREATE TABLE IF NOT EXISTS relay_positions(
+            name TEXT PRIMARY KEY,
+            position INTEGER NOT NULL,
+            sent INTEGER NOT NULL DEFAULT 0,
+            held_unsynchronised INTEGER NOT NULL DEFAULT 0,
+            held_synchronised INTEGER NOT NULL DEFAULT 0,
+            unsynchronised_sent INTEGER NOT NULL DEFAULT 0,
+            skipped INTEGER NOT NULL DEFAULT 0,
+            updated_ms INTEGER NOT NULL) WITHOUT ROWID
+        """,
+        // Relay positions are readings rowids, so rowids must never be reused: SQLite gives a new row max(rowid)+1,
+        // and deleting the newest row (retention, by reading time, can pick it: a 1970-stamped reading) or every row
+        // would hand out rowids the relays have already passed. Any DELETE silently keeps the row with the highest rowid.
+        """
+        CREATE TRIGGER IF NOT EXISTS readings_keep_newest_rowid BEFORE DELETE ON readings
+        WHEN old.rowid = (SELECT max(rowid) FROM readings)
+        BEGIN SELECT RAISE(IGNORE); END
+        """,
     ]
 }

@@ -89,7 +89,7 @@ struct SpoolCommand: ParsableCommand {
                 records += report.records
                 readings += report.readings
                 if report.isIntact {
-                    let what = name.hasSuffix(".seg") ? "\(report.batches) batches (\(report.readings) readings), \(report.dictionaries) dictionaries"
+                    let what = name.hasSuffix(".seg") ? "\(Tally(readings: report.readings, batches: report.batches)), \(report.dictionaries) dictionar\(report.dictionaries == 1 ? "y" : "ies")"
                                                       : "\(report.records) entries"
                     print("ok       \(name)  \(Output.bytes(report.bytes))  \(what)")
                     continue

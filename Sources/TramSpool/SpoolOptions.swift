@@ -96,7 +96,9 @@ public struct Tally: Sendable, Equatable, CustomStringConvertible {
 
     public static func + (a: Tally, b: Tally) -> Tally { Tally(readings: a.readings + b.readings, batches: a.batches + b.batches) }
     public static func += (a: inout Tally, b: Tally) { a = a + b }
-    public var description: String { "\(readings) readings in \(batches) batches" }
+    public var description: String {
+        "\(readings) reading\(readings == 1 ? "" : "s") in \(batches) batch\(batches == 1 ? "" : "es")"
+    }
 }
 
 /// The spool's books: `appended == delivered + buffered + dropped`, always, across restarts.

@@ -1,0 +1,321 @@
+import Dispatch
+import Foundation
+import Logging
+import Synchronization
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Where a relay writes, from `--relay-influx URL`.
+public struct RelayTarget: Sendable, Equatable {
+    /// The URL as given: also the relay's name in `relay_positions`, so its position survives restarts.
+    public var name: String
+    public var host: String
+    public var port: Int
+    /// Path and query to POST to, `precision=ms` included.
+    public var path: String
+    /// `Authorization` header value, if any (`Token …` for InfluxDB 2).
+    public var authorization: String?
+    public var measurement = "tram"
+    /// Most readings read (and so sent) in one request.
+    public var batchSize = 5000
+    /// How often a relay that has caught up looks for new readings.
+    public var pollInterval: Duration = .milliseconds(200)
+    /// Retry backoff after a failure: from `minimumBackoff`, doubling up to `maximumBackoff`.
+    public var minimumBackoff: Duration = .milliseconds(250)
+    public var maximumBackoff: Duration = .seconds(30)
+
+    /// `http://host:port` (InfluxDB v1 / VictoriaMetrics: `/write`), or a full write URL such as
+    /// `http://host:8086/api/v2/write?org=O&bucket=B` (InfluxDB 2; its token from `TRAM_RELAY_TOKEN`).
+    /// `precision=ms` is added to the query.
+    public init(url: String, authorizationToken: String? = nil) throws {
+        guard let parsed = URLComponents(string: url), parsed.scheme?.lowercased() == "http", let host = parsed.host, !host.isEmpty else {
+            throw RelayError.badURL("\(url): use http://HOST[:PORT][/path] (https: put a TLS proxy in front)")
+        }
+        name = url
+        self.host = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+        port = parsed.port ?? 80
+        let base = parsed.percentEncodedPath.isEmpty || parsed.percentEncodedPath == "/" ? "/write" : parsed.percentEncodedPath
+        var query = (parsed.percentEncodedQueryItems ?? []).filter { $0.name != "precision" }.map { "\($0.name)=\($0.value ?? "")" }
+        query.append("precision=ms")
+        path = base + "?" + query.joined(separator: "&")
+        authorization = authorizationToken.map { "Token \($0)" }
+    }
+}
+
+public enum RelayError: Error, CustomStringConvertible {
+    case badURL(String)
+    case refused(status: Int, body: String)
+
+    public var description: String {
+        switch self {
+        case .badURL(let what): "bad relay URL: \(what)"
+        case .refused(let status, let body): "the target answered \(status): \(body.prefix(300))"
+        }
+    }
+}
+
+/// Which readings the relay sends: docs/collector.md, "Relay", the hold-back rule.
+public enum RelayClockRule {
+    /// 2020-01-01T00:00:00Z: no Tram gateway stamped a reading before it; a clock that says so was never set.
+    public static let earliest: Int64 = 1_577_836_800_000
+    /// A reading more than a day ahead of the collector's clock has a wrong timestamp.
+    public static let aheadTolerance: Int64 = 86_400_000
+
+    /// A timestamp the relay will send: on or after 2020-01-01 and at most a day ahead of `now`.
+    public static func plausible(_ time: Int64, now: Int64) -> Bool {
+        time >= earliest && time <= now &+ aheadTolerance
+    }
+}
+
+/// Feeds one time-series target from the store, in order, after a durable position (docs/collector.md, "Relay").
+///
+/// Each round reads up to `batchSize` readings after the position, encodes them as line protocol, POSTs them, and
+/// only after a 2xx moves the position past them, in one transaction with the totals. A failure moves nothing: the
+/// same readings are read again after a backoff, so an outage of the target loses nothing. The blocking HTTP runs on
+/// a Dispatch queue and the store calls on the store's queue, never on Swift's cooperative pool.
+public final class Relay: Sendable {
+    public let target: RelayTarget
+    let executor: StoreExecutor
+    let logger: Logger
+
+    struct State {
+        var persisted = CollectorStore.RelayPosition(name: "")
+        var failures = 0
+        var requests = 0
+        var lagReadings: Int64 = 0
+        /// Since when the relay has had readings waiting (nil: caught up).
+        var behindSince: ContinuousClock.Instant?
+        var lastSuccessMilliseconds: Int64 = 0
+        var lastError = ""
+    }
+    private let state: Mutex<State>
+
+    public init(target: RelayTarget, executor: StoreExecutor, logger: Logger) {
+        self.target = target
+        self.executor = executor
+        self.logger = logger
+        state = Mutex(State(persisted: .init(name: target.name)))
+    }
+
+    /// Encodes a batch of rows: the body, and what was sent, held back and skipped.
+    public struct Encoded: Sendable {
+        public var body: [UInt8] = []
+        /// What the batch adds to the relay's totals (sent, held back, skipped).
+        public var delta: CollectorStore.RelayPosition
+        public var lines = 0
+    }
+
+    public static func encode(_ rows: [CollectorStore.RelayRow], measurement: String, now: Int64, name: String = "") -> Encoded {
+        var writer = InfluxLine.Writer(measurement: measurement)
+        var delta = CollectorStore.RelayPosition(name: name)
+        for row in rows {
+            let synchronised = row.reading.clock & 1 != 0
+            guard RelayClockRule.plausible(row.reading.timeMilliseconds, now: now) else {
+                if synchronised { delta.heldSynchronised += 1 } else { delta.heldUnsynchronised += 1 }
+                continue
+            }
+            switch InfluxLine.fieldValue(type: row.reading.type, value: row.reading.value, rawInt: row.reading.rawInt, rawText: row.reading.rawText, quality: row.reading.quality) {
+            case .failure: delta.skipped += 1
+            case .success(let value):
+                writer.append(gateway: row.reading.gateway, device: row.reading.device, point: row.reading.point, time: row.reading.timeMilliseconds, value: value)
+                delta.sent += 1
+                if !synchronised { delta.unsynchronisedSent += 1 }
+            }
+        }
+        let lines = writer.lines
+        return Encoded(body: writer.finish(), delta: delta, lines: lines)
+    }
+
+    /// Runs until cancelled.
+    public func run() async {
+        var backoff = target.minimumBackoff
+        do {
+            let name = target.name
+            let persisted = try await retrying { try await self.executor.run { try $0.relayPosition(name) } }
+            state.withLock { $0.persisted = persisted }
+            logger.info("relay started", metadata: ["target": "\(name)", "position": "\(persisted.position)"])
+            while !Task.isCancelled {
+                do {
+                    let full = try await round()
+                    backoff = target.minimumBackoff
+                    if !full { try await Task.sleep(for: target.pollInterval) }
+                } catch is CancellationError {
+                    return
+                } catch {
+                    state.withLock { $0.failures += 1; $0.lastError = "\(error)" }
+                    logger.warning("relay failed; retrying", metadata: ["target": "\(target.name)", "error": "\(error)",
+                                                                       "retry_in": "\(backoff)"])
+                    try await Task.sleep(for: backoff)
+                    backoff = min(backoff * 2, target.maximumBackoff)
+                }
+            }
+        } catch {
+            return  // cancelled
+        }
+    }
+
+    private func retrying<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
+        var backoff = target.minimumBackoff
+        while true {
+            do { return try await body() } catch is CancellationError { throw CancellationError() } catch {
+                logger.warning("relay cannot read its position; retrying", metadata: ["error": "\(error)"])
+                try await Task.sleep(for: backoff)
+                backoff = min(backoff * 2, target.maximumBackoff)
+            }
+        }
+    }
+
+    /// One read–send–advance round. Returns true when it read a full batch (more may be waiting).
+    func round() async throws -> Bool {
+        let position = state.withLock { $0.persisted.position }
+        let limit = target.batchSize
+        let (rows, last) = try await executor.run { store in
+            (try store.relayRows(after: position, limit: limit), try store.lastReadingRowID())
+        }
+        state.withLock {
+            $0.lagReadings = max(0, last - position)
+            if rows.isEmpty { $0.behindSince = nil } else if $0.behindSince == nil { $0.behindSince = .now }
+        }
+        guard let end = rows.last?.rowid else { return false }
+        let encoded = Self.encode(rows, measurement: target.measurement, now: nowMilliseconds(), name: target.name)
+        if !encoded.body.isEmpty {
+            let target = self.target
+            let body = encoded.body
+            let reply = try await withCheckedThrowingContinuation { continuation in
+                DispatchQueue.global().async {
+                    continuation.resume(with: Result { try RelayHTTP.post(target, body: body) })
+                }
+            }
+            state.withLock { $0.requests += 1 }
+            guard (200..<300).contains(reply.status) else { throw RelayError.refused(status: reply.status, body: reply.body) }
+        }
+        let name = target.name
+        let delta = encoded.delta
+        let now = nowMilliseconds()
+        let persisted = try await executor.run { store in try store.advanceRelay(name, to: end, adding: delta, now: now) }
+        state.withLock {
+            $0.persisted = persisted
+            $0.lagReadings = max(0, last - end)
+            $0.lastSuccessMilliseconds = now
+            if end >= last { $0.behindSince = nil }
+        }
+        return rows.count == limit
+    }
+
+    /// Prometheus samples for /metrics (the totals are the persisted ones, so they survive a restart).
+    public func renderMetrics() -> String {
+        let s = state.withLock { $0 }
+        let label = "relay=\"\(Self.escapeLabel(target.name))\""
+        let lagSeconds = s.behindSince.map { (ContinuousClock.now - $0).relaySeconds } ?? 0
+        var out = ""
+        out += "tram_collector_relay_readings_total{\(label)} \(s.persisted.sent)\n"
+        out += "tram_collector_relay_held_back_total{\(label),clock=\"unsynchronised\"} \(s.persisted.heldUnsynchronised)\n"
+        out += "tram_collector_relay_held_back_total{\(label),clock=\"synchronised\"} \(s.persisted.heldSynchronised)\n"
+        out += "tram_collector_relay_unsynchronised_sent_total{\(label)} \(s.persisted.unsynchronisedSent)\n"
+        out += "tram_collector_relay_skipped_total{\(label)} \(s.persisted.skipped)\n"
+        out += "tram_collector_relay_requests_total{\(label)} \(s.requests)\n"
+        out += "tram_collector_relay_failures_total{\(label)} \(s.failures)\n"
+        out += "tram_collector_relay_position{\(label)} \(s.persisted.position)\n"
+        out += "tram_collector_relay_lag_readings{\(label)} \(s.lagReadings)\n"
+        out += "tram_collector_relay_lag_seconds{\(label)} \(String(format: "%.3f", lagSeconds))\n"
+        out += "tram_collector_relay_last_success_timestamp_seconds{\(label)} \(String(format: "%.3f", Double(s.lastSuccessMilliseconds) / 1000))\n"
+        return out
+    }
+
+    static let metricHeaders = """
+        # HELP tram_collector_relay_readings_total Readings the relay target acknowledged.
+        # TYPE tram_collector_relay_readings_total counter
+        # HELP tram_collector_relay_held_back_total Readings not sent because their timestamp is implausible (docs/collector.md, Relay), by the group's clock flag.
+        # TYPE tram_collector_relay_held_back_total counter
+        # HELP tram_collector_relay_unsynchronised_sent_total Readings sent although their gateway's clock was unsynchronised (their timestamp was plausible).
+        # TYPE tram_collector_relay_unsynchronised_sent_total counter
+        # HELP tram_collector_relay_skipped_total Readings with nothing to send: missing, string, NaN or no exponent.
+        # TYPE tram_collector_relay_skipped_total counter
+        # HELP tram_collector_relay_requests_total Write requests the target answered (any status), since start.
+        # TYPE tram_collector_relay_requests_total counter
+        # HELP tram_collector_relay_failures_total Relay rounds that failed (target unreachable or not 2xx, store error), since start.
+        # TYPE tram_collector_relay_failures_total counter
+        # HELP tram_collector_relay_position The readings rowid the relay is done with.
+        # TYPE tram_collector_relay_position gauge
+        # HELP tram_collector_relay_lag_readings Readings stored after the relay's position.
+        # TYPE tram_collector_relay_lag_readings gauge
+        # HELP tram_collector_relay_lag_seconds How long the relay has had readings waiting (0: caught up).
+        # TYPE tram_collector_relay_lag_seconds gauge
+        # HELP tram_collector_relay_last_success_timestamp_seconds When the relay last moved its position.
+        # TYPE tram_collector_relay_last_success_timestamp_seconds gauge
+
+        """
+
+    /// Every relay's samples, with the HELP/TYPE lines once.
+    public static func renderMetrics(_ relays: [Relay]) -> String {
+        relays.isEmpty ? "" : metricHeaders + relays.map { $0.renderMetrics() }.joined()
+    }
+
+    static func escapeLabel(_ text: String) -> String {
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+    }
+}
+
+extension Duration {
+    var relaySeconds: Double {
+        let (s, attoseconds) = components
+        return Double(s) + Double(attoseconds) / 1e18
+    }
+}
+
+/// A blocking HTTP/1.1 POST to a host by name (getaddrinfo), one request per connection, with timeouts.
+enum RelayHTTP {
+    static let timeoutSeconds = 15
+
+    static func post(_ target: RelayTarget, body: [UInt8]) throws -> HTTPReply {
+        var hints = addrinfo()
+        hints.ai_family = AF_UNSPEC
+        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
+        var list: UnsafeMutablePointer<addrinfo>?
+        let rc = getaddrinfo(target.host, String(target.port), &hints, &list)
+        guard rc == 0, let list else { throw HTTPReply.Failure(what: "resolve \(target.host): \(String(cString: gai_strerror(rc)))") }
+        defer { freeaddrinfo(list) }
+        var fd: Int32 = -1
+        var lastErrno: Int32 = 0
+        var cursor: UnsafeMutablePointer<addrinfo>? = list
+        while let info = cursor {
+            let s = socket(info.pointee.ai_family, info.pointee.ai_socktype, info.pointee.ai_protocol)
+            if s >= 0 {
+                var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
+                // On Linux SO_SNDTIMEO also bounds connect().
+                setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+                if connect(s, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 { fd = s; break }
+                lastErrno = errno
+                close(s)
+            }
+            cursor = info.pointee.ai_next
+        }
+        guard fd >= 0 else { throw HTTPReply.Failure(what: "connect \(target.host):\(target.port): \(String(cString: strerror(lastErrno)))") }
+        defer { close(fd) }
+        var head = "POST \(target.path) HTTP/1.1\r\nHost: \(target.host):\(target.port)\r\nConnection: close\r\n"
+        head += "Content-Type: text/plain; charset=utf-8\r\nContent-Length: \(body.count)\r\nUser-Agent: tram-collector\r\n"
+        if let authorization = target.authorization { head += "Authorization: \(authorization)\r\n" }
+        head += "\r\n"
+        let request = Array(head.utf8) + body
+        var sent = 0
+        while sent < request.count {
+            let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw HTTPReply.Failure(what: "send: \(String(cString: strerror(errno)))") }
+            sent += n
+        }
+        var response: [UInt8] = []
+        var chunk = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n < 0 { throw HTTPReply.Failure(what: "recv: \(String(cString: strerror(errno)))") }
+            if n == 0 { break }
+            response += chunk[..<n]
+            if let parsed = HTTPReply.parse(response), parsed.complete { return parsed.reply }
+        }
+        // Connection: close: the reply ends with the connection (a 204 carries no Content-Length).
+        guard let parsed = HTTPReply.parse(response) else { throw HTTPReply.Failure(what: "no HTTP response from \(target.host):\(target.port)") }
+        return parsed.reply
+    }
+}
