@@ -48,8 +48,8 @@ extension CollectorCommand {
         var rate: Double = 20
         @Option(help: "Requests a gateway may send at once above its rate.")
         var burst: Double = 40
-        @Option(help: "normal (WAL, synchronous=NORMAL: survives a crash of the collector) or full (also survives power loss).")
-        var durability: String = Durability.normal.rawValue
+        @Option(help: "full (the default: WAL fsynced at every commit, so a 200 survives power loss) or normal (survives a crash of the collector only; faster).")
+        var durability: String = Durability.full.rawValue
         @Option(name: .customLong("tls-cert"), help: "PEM certificate (chain) of the server: serve HTTPS (with --tls-key).")
         var tlsCert: String?
         @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.")

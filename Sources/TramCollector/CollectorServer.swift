@@ -30,7 +30,7 @@ public struct CollectorServer: Sendable {
         }
 
         public init(databasePath: String, host: String = "127.0.0.1", port: Int = 8480, limits: IngestLimits = .init(),
-                    rate: Double = 20, burst: Double = 40, durability: Durability = .normal, tls: CollectorTLS? = nil,
+                    rate: Double = 20, burst: Double = 40, durability: Durability = .full, tls: CollectorTLS? = nil,
                     retention: Retention? = nil) {
             self.tls = tls
             self.retention = retention
