@@ -90,6 +90,13 @@ let package = Package(
             "TramModbus", "TramConfig", "TramSimulator", "CModbus", "TramTestSupport", "TramAgent", "TramSchema",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Uplink (issue 6): spooled batches to a sink over libcurl, on the uplink's own thread. No Foundation.
+        .target(name: "TramUplink", dependencies: [
+            "TramSpool", "TramSchema", "CCurl",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
+        .testTarget(name: "TramUplinkTests", dependencies: ["TramUplink", "TramSpool", "TramSchema", "TramCompression", "TramTestSupport"]),
     ]
 )
 

@@ -64,6 +64,13 @@ extension Spool {
         }
     }
 
+    /// Gives up a batch a receiver refused as malformed (after the caller wrote it to a dead-letter file):
+    /// counted `rejected`, never offered again to any sink, in this run or the next.
+    public func setAside(sink: String, _ identity: BatchIdentity) {
+        sinks[sink]?.inFlight[identity] = nil
+        markLost(identity, cause: .rejected)
+    }
+
     /// Returns batches whose upload failed, to be offered again before anything else.
     public func release(sink: String, _ identities: [BatchIdentity]) {
         guard var state = sinks[sink] else { return }

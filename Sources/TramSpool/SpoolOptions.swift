@@ -70,6 +70,8 @@ public enum DropCause: UInt8, Sendable, CaseIterable, CustomStringConvertible {
     case syncFailed = 6
     /// A batch was never stored: a power cut took it before its interval's sync.
     case powerLoss = 7
+    /// A receiver said the batch itself is malformed (the collector's 422): set aside in a dead-letter file.
+    case rejected = 8
 
     public var description: String {
         switch self {
@@ -80,6 +82,7 @@ public enum DropCause: UInt8, Sendable, CaseIterable, CustomStringConvertible {
         case .missing: "missing"
         case .syncFailed: "sync_failed"
         case .powerLoss: "power_loss"
+        case .rejected: "rejected"
         }
     }
 }

@@ -1,0 +1,200 @@
+import Logging
+import SystemPackage
+import TramSpool
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// What one `deliverOnce` did.
+public struct DeliveryReport: Sendable, Equatable {
+    /// The batches the upload carried (empty: nothing to send).
+    public var batches: [BatchIdentity]
+    public var action: DeliveryAction?
+    /// The last HTTP status seen (nil without an answer).
+    public var status: Int?
+    /// Dictionaries sent because the sink asked for them.
+    public var dictionariesSent: Int = 0
+    /// Batches set aside as malformed.
+    public var deadLettered: [BatchIdentity] = []
+    /// How long the caller should wait before the next `deliverOnce` (0: go on at once).
+    public var waitMilliseconds: Int64 = 0
+    /// New connections the last request opened (0: the connection was reused).
+    public var newConnections: Int?
+}
+
+/// Where delivery stands, for status and logs.
+public enum UplinkState: Sendable, Equatable {
+    case delivering
+    case backingOff(failures: Int)
+    /// A configuration problem; every batch is kept, and delivery resumes by itself once it is fixed.
+    case paused(String)
+}
+
+/// Delivers spooled batches to one sink.
+///
+/// **Threads.** The spool and the transport both block; `deliverOnce` runs on the uplink's own thread
+/// (the one that owns the spool, or one the spool's owner hands batches to), never on the cooperative pool.
+/// It never sleeps: it returns how long to wait, so the owning loop can also wake for shutdown.
+public final class Uplink {
+    public let sink: String
+    public let kind: SinkKind
+    public let transport: CurlTransport
+    /// An upload never exceeds this many bytes (one larger batch still goes alone).
+    public var maximumUploadBytes: Int
+    /// At most this many batches per upload; halved after a 413.
+    public private(set) var maximumBatches: Int
+    public var pauseMilliseconds: Int64 = 60_000
+    public private(set) var state: UplinkState = .delivering
+    public private(set) var backoff = Backoff()
+    /// Where malformed batches go, as their frames back to back (a valid body for `curl --data-binary`).
+    public var deadLetterPath: FilePath?
+    private let logger: Logger
+    private var random = SystemRandomNumberGenerator()
+
+    public init(sink: String = "collector", kind: SinkKind = .collector, transport: CurlTransport,
+                maximumUploadBytes: Int = 1 << 20, maximumBatches: Int = 64, deadLetterPath: FilePath? = nil,
+                logger: Logger = Logger(label: "tram.uplink")) {
+        self.sink = sink
+        self.kind = kind
+        self.transport = transport
+        self.maximumUploadBytes = maximumUploadBytes
+        self.maximumBatches = maximumBatches
+        self.deadLetterPath = deadLetterPath
+        self.logger = logger
+    }
+
+    /// Takes the next batches, posts them as one upload, and acknowledges, releases or sets them aside.
+    public func deliverOnce(spool: Spool) -> DeliveryReport {
+        var batches = spool.nextBatches(for: sink, limit: maximumBatches, maximumBytes: maximumUploadBytes)
+        guard !batches.isEmpty else { return DeliveryReport(batches: []) }
+        // nextBatches may overshoot by its last batch: hand back whatever does not fit (keeping one).
+        var size = 0, fitting = 0
+        for batch in batches {
+            if fitting > 0, size + batch.frame.count > maximumUploadBytes { break }
+            size += batch.frame.count
+            fitting += 1
+        }
+        if fitting < batches.count {
+            spool.release(sink: sink, batches[fitting...].map(\.identity))
+            batches.removeSubrange(fitting...)
+        }
+        var report = DeliveryReport(batches: batches.map(\.identity))
+        var prefix: [UInt8] = []
+        var answer = post(prefix, batches, report: &report)
+        var action = DeliveryDecision.decide(answer.0, sink: kind, batches: batches.count)
+        if action == .sendDictionaries {
+            // Send the dictionaries the sink named, then the same batches again, in one body.
+            let wanted = AnswerJSON.strings("schema_ids", in: answer.1).map { $0.compactMap { UInt64($0, radix: 16) } }
+                ?? Array(Set(batches.map(\.schemaID)))
+            var missing: [UInt64] = []
+            for id in wanted {
+                if let frame = spool.dictionary(schemaID: id) { prefix += frame; report.dictionariesSent += 1 } else { missing.append(id) }
+            }
+            if !missing.isEmpty {
+                action = .pause("the sink lacks dictionaries the spool does not hold: \(missing.map { String($0, radix: 16) })")
+            } else {
+                answer = post(prefix, batches, report: &report)
+                action = DeliveryDecision.decide(answer.0, sink: kind, batches: batches.count)
+                if action == .sendDictionaries { action = .pause("the sink still reports an unknown schema after its dictionary was sent") }
+            }
+        }
+        report.action = action
+        apply(action, batches: batches, body: answer.1, spool: spool, report: &report)
+        return report
+    }
+
+    private func post(_ prefix: [UInt8], _ batches: [SpoolBatch], report: inout DeliveryReport) -> (DeliveryAnswer, [UInt8]) {
+        var body = prefix
+        body.reserveCapacity(prefix.count + batches.reduce(0) { $0 + $1.frame.count })
+        for batch in batches { body += batch.frame }
+        switch transport.post(body, batches: Self.describe(batches.map(\.identity))) {
+        case .success(let response):
+            report.status = response.status
+            report.newConnections = response.newConnections
+            let reason = response.status >= 400 ? AnswerJSON.string("reason", in: response.body) : nil
+            return (.http(status: response.status, reason: reason, retryAfterSeconds: response.retryAfterSeconds), response.body)
+        case .failure(let failure):
+            report.status = nil
+            return (.failed(failure), [])
+        }
+    }
+
+    private func apply(_ action: DeliveryAction, batches: [SpoolBatch], body: [UInt8], spool: Spool, report: inout DeliveryReport) {
+        let identities = batches.map(\.identity)
+        switch action {
+        case .acknowledge:
+            spool.acknowledge(sink: sink, identities)
+            backoff.reset()
+            if state != .delivering { logger.notice("uplink delivering again", metadata: ["sink": "\(sink)"]) }
+            state = .delivering
+        case .retry(let retryAfter):
+            spool.release(sink: sink, identities)
+            report.waitMilliseconds = backoff.next(retryAfterSeconds: retryAfter, unit: Double.random(in: 0..<1, using: &random))
+            state = .backingOff(failures: backoff.failures)
+            logger.warning("uplink upload failed; retrying", metadata: [
+                "sink": "\(sink)", "batches": "\(Self.describe(identities))", "status": "\(report.status.map(String.init) ?? "none")",
+                "wait_ms": "\(report.waitMilliseconds)",
+            ])
+        case .split:
+            spool.release(sink: sink, identities)
+            maximumBatches = max(1, min(maximumBatches, batches.count) / 2)
+            logger.warning("uplink upload too large; sending fewer batches per upload", metadata: ["sink": "\(sink)", "batches": "\(maximumBatches)"])
+        case .sendDictionaries:
+            spool.release(sink: sink, identities)  // not reached: deliverOnce resolves it
+        case .pause(let why):
+            spool.release(sink: sink, identities)
+            report.waitMilliseconds = pauseMilliseconds
+            state = .paused(why)
+            logger.error("uplink paused: every batch is kept", metadata: ["sink": "\(sink)", "problem": "\(why)"])
+        case .deadLetter:
+            let named = AnswerJSON.malformedBatch(in: body).map { BatchIdentity(epoch: $0.epoch, sequence: $0.sequence) }
+            let culprit: SpoolBatch?
+            if let named { culprit = batches.first { $0.identity == named } } else { culprit = batches.count == 1 ? batches[0] : nil }
+            guard let culprit else {
+                // Which batch is bad is unknown: send them one at a time to find it.
+                spool.release(sink: sink, identities)
+                maximumBatches = 1
+                return
+            }
+            spool.release(sink: sink, identities.filter { $0 != culprit.identity })
+            // Given up only once it is safely in the dead-letter file (when one is configured).
+            guard writeDeadLetter(culprit) else {
+                spool.release(sink: sink, [culprit.identity])
+                state = .paused("cannot write the dead-letter file")
+                return
+            }
+            spool.setAside(sink: sink, culprit.identity)
+            report.deadLettered = [culprit.identity]
+            logger.error("uplink batch refused as malformed; set aside", metadata: [
+                "sink": "\(sink)", "batch": "\(culprit.identity)", "answer": "\(String(decoding: body.prefix(512), as: UTF8.self))",
+            ])
+        }
+    }
+
+    private func writeDeadLetter(_ batch: SpoolBatch) -> Bool {
+        guard let path = deadLetterPath else { return true }
+        do {
+            let file = try FileDescriptor.open(path, .writeOnly, options: [.append, .create, .closeOnExec], permissions: [.ownerReadWrite])
+            defer { try? file.close() }
+            _ = try file.writeAll(batch.frame)
+            guard fdatasync(file.rawValue) == 0 else { throw Errno(rawValue: errno) }
+            return true
+        } catch {
+            logger.error("cannot write the dead-letter file; the batch is kept", metadata: ["path": "\(path)", "error": "\(error)"])
+            return false
+        }
+    }
+
+    /// `epoch/first-last` for the `Tram-Batches` header (several epochs: comma-separated runs).
+    static func describe(_ identities: [BatchIdentity]) -> String {
+        var parts: [String] = []
+        var current: (epoch: UInt64, first: UInt64, last: UInt64)?
+        for id in identities.sorted() {
+            if let c = current, c.epoch == id.epoch, c.last &+ 1 == id.sequence { current!.last = id.sequence; continue }
+            if let c = current { parts.append("\(c.epoch)/\(c.first)-\(c.last)") }
+            current = (id.epoch, id.sequence, id.sequence)
+        }
+        if let c = current { parts.append("\(c.epoch)/\(c.first)-\(c.last)") }
+        return parts.joined(separator: ",")
+    }
+}
