@@ -83,7 +83,7 @@ let package = Package(
                                                            .product(name: "SystemPackage", package: "swift-system")],
                 path: "Tests/SpoolCrashWorkload"),
         .testTarget(name: "TramSpoolTests", dependencies: [
-            "TramSpool", "SpoolCrashWorkload", "TramConfig", "TramSchema", "TramTestSupport", .product(name: "SystemPackage", package: "swift-system"),
+            "TramSpool", "SpoolCrashWorkload", "TramConfig", "CAllocationCounter", "TramSchema", "TramTestSupport", .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "TramModbusTests", dependencies: [

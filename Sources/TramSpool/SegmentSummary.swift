@@ -45,7 +45,11 @@ struct SegmentSummary: Sendable, Equatable {
                 firstSequence = header.identity.sequence
             }
             readings.append(UInt32(clamping: header.readings))
-            if !schemasUsed.contains(header.schemaID) { schemasUsed.append(header.schemaID) }
+            // An index loop: `contains` and `for … in` make an iterator that allocates in debug builds,
+            // and appending a batch allocates nothing.
+            var known = false
+            for index in schemasUsed.indices where schemasUsed[index] == header.schemaID { known = true }
+            if !known { schemasUsed.append(header.schemaID) }
         case .dictionary:
             dictionaries.append(DictionaryRecord(schemaID: header.schemaID, offset: offset))
         }

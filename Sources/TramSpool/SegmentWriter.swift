@@ -76,13 +76,14 @@ public final class SegmentWriter {
         crc = CRC32C.extend(CRC32C.extend(crc, prefix), payload)
         var header = (SegmentFormat.recordSync.littleEndian, length.littleEndian, crc.littleEndian)
         let total = SegmentFormat.recordHeaderSize + count
+        // The three iovecs live on the stack: an append allocates nothing.
         let written: Int = withUnsafeBytes(of: &header) { head in
-            var vectors = [
-                iovec(iov_base: UnsafeMutableRawPointer(mutating: head.baseAddress), iov_len: SegmentFormat.recordHeaderSize),
-                iovec(iov_base: UnsafeMutableRawPointer(mutating: prefix.baseAddress), iov_len: prefix.count),
-                iovec(iov_base: UnsafeMutableRawPointer(mutating: payload.baseAddress), iov_len: payload.count),
-            ]
-            return vectors.withUnsafeMutableBufferPointer { writev(file.rawValue, $0.baseAddress, 3) }
+            withUnsafeTemporaryAllocation(of: iovec.self, capacity: 3) { vectors in
+                vectors[0] = iovec(iov_base: UnsafeMutableRawPointer(mutating: head.baseAddress), iov_len: SegmentFormat.recordHeaderSize)
+                vectors[1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: prefix.baseAddress), iov_len: prefix.count)
+                vectors[2] = iovec(iov_base: UnsafeMutableRawPointer(mutating: payload.baseAddress), iov_len: payload.count)
+                return writev(file.rawValue, vectors.baseAddress, 3)
+            }
         }
         guard written == total else {
             let error = written < 0 ? Errno(rawValue: errno) : Errno.noSpace

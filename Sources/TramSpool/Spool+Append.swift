@@ -21,7 +21,8 @@ extension Spool {
         precondition(!isClosed, "append after close")
         precondition(identity == nextIdentity, "a batch must carry the spool's next identity (\(nextIdentity)), not \(identity)")
         nextSequence += 1
-        currentSchemaIDs = [schemaID]
+        // Replace the set only when the schema changed: a new set every batch would allocate.
+        if !(currentSchemaIDs.count == 1 && currentSchemaIDs.contains(schemaID)) { currentSchemaIDs = [schemaID] }
         let header = RecordHeader(kind: .batch, identity: identity, readings: readings, schemaID: schemaID,
                                   createdMilliseconds: createdMilliseconds ?? clock.wallMilliseconds())
         return append(header, frame)
@@ -52,16 +53,14 @@ extension Spool {
     }
 
     private func append(_ header: RecordHeader, _ frame: UnsafeRawBufferPointer, withinBounds: Bool = true) -> AppendOutcome {
-        var prefix: [UInt8] = []
-        prefix.reserveCapacity(RecordHeader.maximumSize)
-        header.encode(into: &prefix)
-        let recordSize = SegmentFormat.recordHeaderSize + prefix.count + frame.count
+        let recordSize = SegmentFormat.recordHeaderSize + header.encodedSize + frame.count
         guard !withinBounds || makeRoom(for: recordSize) else {
             if header.kind == .batch { countDropped(.overflow, Tally(readings: header.readings, batches: 1)) }
             return .dropped(.overflow)
         }
         if !ring.isEmpty { flushRing(force: false) }
-        if ring.isEmpty, write(header, prefix: prefix, frame) {
+        // Encoded only now: making room may append (a carried dictionary), and that uses the same scratch buffer.
+        if ring.isEmpty, write(header, prefix: header.encode(into: recordHeaderScratch), frame) {
             syncIfDue()
             return .stored
         }
@@ -71,16 +70,18 @@ extension Spool {
 
     /// Writes one record to the active segment, rolling first when the segment is full, the
     /// epoch changed or the sequence jumped. False when the disk refused.
-    func write(_ header: RecordHeader, prefix: [UInt8], _ frame: UnsafeRawBufferPointer) -> Bool {
+    func write(_ header: RecordHeader, prefix: UnsafeRawBufferPointer, _ frame: UnsafeRawBufferPointer) -> Bool {
         if simulatedDiskFull {
             noteWriteFailure(.noSpace)
             return false
         }
         let recordSize = SegmentFormat.recordHeaderSize + prefix.count + frame.count
-        if let open = active {
-            let summary = segments[segments.count - 1]
-            let fits = open.writer.size + recordSize <= options.segmentBytes || summary.readings.isEmpty && summary.dictionaries.isEmpty
-            if !fits || (header.kind == .batch && !summary.accepts(header.identity)) { seal() }
+        if let writer = active?.writer {
+            // Read the summary in place: a copy would share its arrays, and the `add` below would then copy them.
+            let last = segments.count - 1
+            let empty = segments[last].readings.isEmpty && segments[last].dictionaries.isEmpty
+            let fits = writer.size + recordSize <= options.segmentBytes || empty
+            if !fits || (header.kind == .batch && !segments[last].accepts(header.identity)) { seal() }
         }
         if active == nil {
             do {
@@ -101,11 +102,10 @@ extension Spool {
         }
         let writer = active!.writer
         let offset = writer.size
-        let failure: Errno? = prefix.withUnsafeBytes { (head) -> Errno? in
-            do { try writer.append(prefix: head, frame); return nil } catch { return error as? Errno ?? .ioError }
-        }
-        if let failure {
-            noteWriteFailure(failure)
+        do {
+            try writer.append(prefix: prefix, frame)
+        } catch {
+            noteWriteFailure(error)
             return false
         }
         segments[segments.count - 1].add(header, offset: offset, recordSize: recordSize)
@@ -155,8 +155,7 @@ extension Spool {
             if wroteDictionary { do { try sync() } catch { logger.error("spool sync failed", metadata: ["error": "\(error)"]) } }
         }
         while let entry = ring.first {
-            var prefix: [UInt8] = []
-            entry.header.encode(into: &prefix)
+            let prefix = entry.header.encode(into: recordHeaderScratch)
             let written = entry.frame.withUnsafeBytes { write(entry.header, prefix: prefix, $0) }
             guard written else { return }
             wroteDictionary = wroteDictionary || entry.header.kind == .dictionary

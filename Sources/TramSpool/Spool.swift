@@ -39,6 +39,8 @@ public final class Spool {
     var retiredDelivered = Tally()
     var retiredDropped: [DropCause: Tally] = [:]
     var pendingUnlink: [FilePath] = []
+    /// Where each record's header is encoded: one buffer for the spool's life, so appends allocate nothing.
+    let recordHeaderScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: RecordHeader.maximumSize, alignment: 1)
     /// A segment was created since the last sync; the directory needs an fsync.
     var directoryDirty = false
     var lastSyncMilliseconds: Int64
@@ -169,6 +171,7 @@ public final class Spool {
     }
 
     deinit {
+        recordHeaderScratch.deallocate()
         for file in readFiles.values { try? file.close() }
         if lockDescriptor >= 0 { Glibc.close(lockDescriptor) }
     }
@@ -213,7 +216,11 @@ public final class Spool {
     var firstPosition: Position { Position(segmentID: segments.first?.id ?? nextSegmentID, offset: 0) }
 
     /// Bytes the spool holds on disk (segments and ledger).
-    public var diskBytes: Int { segments.reduce(ledger.size) { $0 + $1.size } }
+    public var diskBytes: Int {
+        var total = ledger.size
+        for index in segments.indices { total += segments[index].size }
+        return total
+    }
 
     func path(of segmentID: UInt64) -> FilePath { options.directory.appending(SegmentFormat.fileName(segmentID)) }
 

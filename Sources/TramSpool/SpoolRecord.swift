@@ -47,13 +47,24 @@ public struct RecordHeader: Sendable, Equatable {
 
     public static let maximumSize = 1 + 10 + 10 + 10 + 8 + 10
 
-    func encode(into bytes: inout [UInt8]) {
-        bytes.append(kind.rawValue)
-        bytes.appendVarint(identity.epoch)
-        bytes.appendVarint(identity.sequence)
-        bytes.appendVarint(UInt64(readings))
-        for shift in stride(from: 0, to: 64, by: 8) { bytes.append(UInt8(truncatingIfNeeded: schemaID >> UInt64(shift))) }
-        bytes.appendVarint(UInt64(max(0, createdMilliseconds)))
+    /// Bytes `encode(into:)` writes.
+    var encodedSize: Int {
+        func varint(_ value: UInt64) -> Int { value < 0x80 ? 1 : (64 - value.leadingZeroBitCount + 6) / 7 }
+        return 1 + varint(identity.epoch) + varint(identity.sequence) + varint(UInt64(readings)) + 8
+            + varint(UInt64(max(0, createdMilliseconds)))
+    }
+
+    /// Encodes the header into `buffer` (at least `maximumSize` bytes) with the wire format's own writer;
+    /// the caller keeps one buffer, so appending a batch allocates nothing.
+    func encode(into buffer: UnsafeMutableRawBufferPointer) -> UnsafeRawBufferPointer {
+        var writer = WireWriter(buffer)
+        writer.byte(kind.rawValue)
+        writer.uvarint(identity.epoch)
+        writer.uvarint(identity.sequence)
+        writer.uvarint(UInt64(readings))
+        writer.littleEndian64(schemaID)
+        writer.uvarint(UInt64(max(0, createdMilliseconds)))
+        return UnsafeRawBufferPointer(rebasing: buffer[..<writer.count])
     }
 
     /// Decodes the header at the start of a record payload; returns it and where the frame starts.
