@@ -19,6 +19,13 @@ public struct TransportOptions: Sendable {
     /// mTLS: the client certificate and key (PEM).
     public var clientCertificate: String?
     public var clientKey: String?
+    /// Public-key pinning, as curl takes it: `sha256//BASE64` (several joined by `;`) or a PEM/DER public key file.
+    /// The server's key must match as well as its certificate verifying.
+    public var pinnedPublicKey: String?
+    /// The body's media type: Tram frames for the collector, `text/plain; charset=utf-8` for line protocol.
+    public var contentType: String = "application/x-tram-frames"
+    /// A bandwidth cap for uploads in bytes/s (nil: none). curl paces the body to it.
+    public var maximumSendBytesPerSecond: Int?
     /// TLS verification. Turning it off is logged loudly at every transport start.
     public var verifyTLS: Bool = true
     public var connectTimeoutSeconds: Int = 10
@@ -142,6 +149,11 @@ public final class CurlTransport {
         if let caFile = options.caFile { try set(CURLOPT_CAINFO, caFile) }
         if let certificate = options.clientCertificate { try set(CURLOPT_SSLCERT, certificate) }
         if let key = options.clientKey { try set(CURLOPT_SSLKEY, key) }
+        if let pin = options.pinnedPublicKey { try set(CURLOPT_PINNEDPUBLICKEY, pin) }
+        if let cap = options.maximumSendBytesPerSecond, cap > 0 {
+            let code = tram_curl_setopt_off(handle, CURLOPT_MAX_SEND_SPEED_LARGE, curl_off_t(cap))
+            guard code == CURLE_OK else { throw .configuration("curl bandwidth cap: \(String(cString: curl_easy_strerror(code)))") }
+        }
         let code = tram_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer)
         guard code == CURLE_OK else { throw .configuration("curl error buffer") }
         guard tram_curl_setopt_write_callback(handle, curlWrite) == CURLE_OK,
@@ -152,7 +164,7 @@ public final class CurlTransport {
     /// - Parameter batches: the `Tram-Batches` header's value, `epoch/first-last`.
     public func post(_ body: [UInt8], batches: String, contentEncoding: String? = nil) -> Result<TransportResponse, TransportFailure> {
         var headers: UnsafeMutablePointer<curl_slist>? = nil
-        var lines = ["Content-Type: application/x-tram-frames", "Tram-Gateway: \(options.gateway)", "Tram-Batches: \(batches)",
+        var lines = ["Content-Type: \(options.contentType)", "Tram-Gateway: \(options.gateway)", "Tram-Batches: \(batches)",
                      // Without it curl waits up to a second for "100 Continue" before bodies over 1 MB.
                      "Expect:"]
         if let contentEncoding { lines.append("Content-Encoding: \(contentEncoding)") }

@@ -64,7 +64,7 @@ public final class Uplink {
     }
 
     /// Takes the next batches, posts them as one upload, and acknowledges, releases or sets them aside.
-    public func deliverOnce(spool: Spool) -> DeliveryReport {
+    public func deliverOnce(spool: some DeliveryQueue) -> DeliveryReport {
         var batches = spool.nextBatches(for: sink, limit: maximumBatches, maximumBytes: maximumUploadBytes)
         guard !batches.isEmpty else { return DeliveryReport(batches: []) }
         // nextBatches may overshoot by its last batch: hand back whatever does not fit (keeping one).
@@ -119,7 +119,7 @@ public final class Uplink {
         }
     }
 
-    private func apply(_ action: DeliveryAction, batches: [SpoolBatch], body: [UInt8], spool: Spool, report: inout DeliveryReport) {
+    private func apply(_ action: DeliveryAction, batches: [SpoolBatch], body: [UInt8], spool: some DeliveryQueue, report: inout DeliveryReport) {
         let identities = batches.map(\.identity)
         switch action {
         case .acknowledge:

@@ -1,0 +1,39 @@
+import Synchronization
+
+/// A spool shared between threads: the agent's writer appends, each sink's uplink takes and settles batches.
+///
+/// Every call holds one lock for its duration. The calls are short (a `writev`, a read of a segment, a ledger
+/// entry) except `tick`, which may `fdatasync`; none of them waits on the network, because an uplink holds
+/// the lock only to take batches and to record what happened to them, never across an upload.
+public final class SharedSpool: Sendable {
+    private let spool: Mutex<Spool>
+
+    public init(_ spool: consuming sending Spool) {
+        self.spool = Mutex(spool)
+    }
+
+    /// Runs `body` with the spool to itself (appends, tick, status).
+    public func withSpool<Result: Sendable, Failure: Error>(_ body: (Spool) throws(Failure) -> Result) throws(Failure) -> Result {
+        try spool.withLock { (spool: inout Spool) throws(Failure) -> Result in try body(spool) }
+    }
+
+    public func nextBatches(for sink: String, limit: Int, maximumBytes: Int) -> [SpoolBatch] {
+        withSpool { $0.nextBatches(for: sink, limit: limit, maximumBytes: maximumBytes) }
+    }
+
+    public func acknowledge(sink: String, _ identities: [BatchIdentity]) {
+        withSpool { $0.acknowledge(sink: sink, identities) }
+    }
+
+    public func release(sink: String, _ identities: [BatchIdentity]) {
+        withSpool { $0.release(sink: sink, identities) }
+    }
+
+    public func setAside(sink: String, _ identity: BatchIdentity) {
+        withSpool { $0.setAside(sink: sink, identity) }
+    }
+
+    public func dictionary(schemaID: UInt64) -> [UInt8]? {
+        withSpool { $0.dictionary(schemaID: schemaID) }
+    }
+}
