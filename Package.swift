@@ -10,6 +10,7 @@ let package = Package(
     platforms: [.macOS(.v15)],
     products: [
         .executable(name: "tramctl", targets: ["tramctl"]),
+        .executable(name: "tram-agent", targets: ["tram-agent"]),
         // Libraries for Benchmarks/ (a separate package, so compression libraries and
         // comparison formats never reach the agent's build).
         .library(name: "TramConfig", targets: ["TramConfig"]),
@@ -24,6 +25,10 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
+        // The agent's /metrics: Prometheus text format without Foundation.
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
     targets: [
         // C system libraries, each behind one small Swift module.
@@ -31,6 +36,8 @@ let package = Package(
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        // adjtimex(2) and its constants (sys/timex.h, which the Glibc module leaves out); in libc, nothing to link.
+        .systemLibrary(name: "CTimex"),
 
         // libyaml → a node tree with source marks. Pure: parses bytes, does no I/O.
         .target(name: "TramYAML", dependencies: ["CYAML"]),
@@ -42,7 +49,7 @@ let package = Package(
         ]),
         // Links, planner, codecs, polling over libmodbus on owned threads.
         .target(name: "TramModbus", dependencies: [
-            "TramConfig", "CModbus",
+            "TramConfig", "TramThreads", "CModbus",
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -50,22 +57,37 @@ let package = Package(
         .target(name: "TramSchema"),
         // zstd for sealed batches (and the decoder's way back). Kept apart so TramSchema stays pure.
         .target(name: "TramCompression", dependencies: ["TramSchema", "CZstd"]),
+        // Influx line protocol from Tram readings: engineering values, field rules, escaping. Pure; the collector's
+        // relay and the uplink's line-protocol sink both render with it, so they write the same lines.
+        .target(name: "TramLineProtocol", dependencies: ["TramSchema"]),
         // The disk spool: segments of checksummed batches, a ledger of acks and losses, exact books.
         .target(name: "TramSpool", dependencies: [
             "TramConfig", "TramSchema", .product(name: "SystemPackage", package: "swift-system"), .product(name: "Logging", package: "swift-log"),
         ]),
-        // Wires the stages: config → readings → schema (and, in later issues, spool and uplink).
-        .target(name: "TramAgent", dependencies: ["TramConfig", "TramModbus", "TramSchema", "TramCompression"]),
+        // Wires the stages (poll → encode → spool → uplink) into the daemon: runtime, control socket, metrics, systemd.
+        .target(name: "TramAgent", dependencies: [
+            "TramConfig", "TramConfigFiles", "TramModbus", "TramSchema", "TramCompression", "TramSpool", "TramUplink", "TramThreads",
+            "CTimex",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "Prometheus", package: "swift-prometheus"),
+            // The API instrumented libraries report through; AgentMetrics.factory feeds it into the same registry.
+            .product(name: "CoreMetrics", package: "swift-metrics"),
+            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            .product(name: "SystemPackage", package: "swift-system"),
+        ]),
         // A libmodbus server that serves device profiles with changing values.
         .target(name: "TramSimulator", dependencies: ["TramConfig", "TramModbus", "CModbus"]),
         // tramctl's verbs. The technician's tool may use FoundationEssentials via ArgumentParser.
         .target(name: "TramCtl", dependencies: [
-            "TramConfig", "TramConfigFiles", "TramModbus", "TramSimulator", "TramSchema", "TramCompression", "TramAgent", "TramSpool",
+            "TramConfig", "TramConfigFiles", "TramModbus", "TramSimulator", "TramSchema", "TramCompression", "TramAgent", "TramSpool", "TramUplink",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "tramctl", dependencies: ["TramCtl"]),
+        // The gateway daemon: a thin main over TramAgent. No ArgumentParser, no Foundation.
+        .executableTarget(name: "tram-agent", dependencies: ["TramAgent"]),
 
         // Helpers shared by the test targets (a seeded generator for property tests).
         .target(name: "TramTestSupport", path: "Tests/TramTestSupport"),
@@ -90,13 +112,18 @@ let package = Package(
             "TramModbus", "TramConfig", "TramSimulator", "CModbus", "TramTestSupport", "TramAgent", "TramSchema",
             .product(name: "Logging", package: "swift-log"),
         ]),
+        // Owned OS threads and wakeups, for the loops that call blocking C. No Foundation.
+        .target(name: "TramThreads"),
         // Uplink (issue 6): spooled batches to a sink over libcurl, on the uplink's own thread. No Foundation.
         .target(name: "TramUplink", dependencies: [
-            "TramSpool", "TramSchema", "CCurl",
+            "TramSpool", "TramSchema", "TramCompression", "TramLineProtocol", "TramConfig", "TramThreads", "CCurl",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
-        .testTarget(name: "TramUplinkTests", dependencies: ["TramUplink", "TramSpool", "TramSchema", "TramCompression", "TramTestSupport"]),
+        .testTarget(name: "TramAgentTests", dependencies: [
+            "TramAgent", "TramConfig", "TramModbus", "TramSchema", "TramSpool", "TramUplink", .product(name: "Logging", package: "swift-log"),
+        ]),
+        .testTarget(name: "TramUplinkTests", dependencies: ["TramUplink", "TramSpool", "TramSchema", "TramCompression", "TramConfig", "TramTestSupport"]),
     ]
 )
 
@@ -116,7 +143,7 @@ package.targets += [
     .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
     // Ingest, dedupe, storage, read API and the CLI's verbs (Foundation, Hummingbird, SQLite's C API).
     .target(name: "TramCollector", dependencies: [
-        "TramSchema", "TramCompression", "CSQLite",
+        "TramSchema", "TramCompression", "TramLineProtocol", "CSQLite",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTLS", package: "hummingbird"),
         .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -128,6 +155,6 @@ package.targets += [
     ]),
     .executableTarget(name: "tram-collector", dependencies: ["TramCollector"]),
     .testTarget(name: "TramCollectorTests", dependencies: [
-        "TramCollector", "TramSchema", "TramCompression", "CSQLite", .product(name: "Logging", package: "swift-log"),
+        "TramCollector", "TramSchema", "TramCompression", "TramLineProtocol", "CSQLite", .product(name: "Logging", package: "swift-log"),
     ]),
 ]

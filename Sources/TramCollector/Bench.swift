@@ -3,6 +3,7 @@ import Dispatch
 import Foundation
 import Logging
 import TramCompression
+import TramLineProtocol
 import TramSchema
 
 #if canImport(Glibc)
@@ -143,16 +144,16 @@ enum CollectorBench {
         try db.execute("PRAGMA synchronous=NORMAL")
         for statement in StoreSchema.statements where statement.contains("readings") { try db.execute(statement) }
         // Decode first: the baseline times only the inserts.
-        var batches: [[(point: Int64, time: Int64, stored: StoredValue, type: Int64, clock: Int64)]] = []
+        var batches: [[(point: Int64, time: Int64, stored: ReadingValue, type: Int64, clock: Int64)]] = []
         for (index, (dictionary, frames)) in sets.enumerated() {
             for frame in frames {
                 guard case .batch(let batch) = try FrameCodec.decode(frame, dictionary: { _ in dictionary }).frame else { continue }
-                var rows: [(Int64, Int64, StoredValue, Int64, Int64)] = []
+                var rows: [(Int64, Int64, ReadingValue, Int64, Int64)] = []
                 for group in batch.groups {
                     for (offset, value) in group.values.enumerated() {
                         let alias = group.firstAlias + offset
                         let descriptor = dictionary.points[alias]
-                        rows.append((Int64(index * 10_000 + alias), group.timeMilliseconds, StoredValue(value, descriptor: descriptor, exponent: nil),
+                        rows.append((Int64(index * 10_000 + alias), group.timeMilliseconds, ReadingValue(value, descriptor: descriptor, exponent: nil),
                                      Int64(descriptor.type.rawValue), Int64(group.clock.rawValue)))
                     }
                 }

@@ -1,5 +1,6 @@
 import CSQLite
 import Foundation
+import TramLineProtocol
 import TramSchema
 
 /// How hard a commit is pushed to disk. See docs/collector.md, "Durability".
@@ -311,13 +312,7 @@ public final class CollectorStore {
             for (offset, value) in group.values.enumerated() {
                 let alias = group.firstAlias + offset
                 let descriptor = points[alias]
-                var exponent: Int64?
-                if let e = descriptor.exponentAlias {
-                    // SunSpec's scale factor: the raw value of the exponent point in the same group, if present.
-                    let index = e - group.firstAlias
-                    if index >= 0, index < group.values.count, case .int(let raw) = group.values[index] { exponent = raw }
-                }
-                let stored = StoredValue(value, descriptor: descriptor, exponent: exponent)
+                let stored = ReadingValue(value, descriptor: descriptor, exponent: ReadingValue.exponent(of: descriptor, in: group))
                 insert.bindInt(1, schema.pointIDs[alias])
                 insert.bindInt(2, group.timeMilliseconds)
                 insert.bindDouble(3, stored.engineering)
@@ -418,56 +413,5 @@ public final class CollectorStore {
     /// A trivial read, for /health.
     public func ping() throws -> Bool {
         try statement("SELECT 1").first { _ in true } ?? false
-    }
-}
-
-/// One wire value as the readings table holds it.
-struct StoredValue {
-    var engineering: Double?
-    var rawInt: Int64?
-    var rawText: String?
-    var quality: UInt8 = 0
-    var exception: UInt8?
-
-    init(_ value: WireValue, descriptor: PointDescriptor, exponent: Int64?) {
-        let raw: Double?
-        switch value {
-        case .bool(let b): rawInt = b ? 1 : 0; raw = nil
-        case .int(let v): rawInt = v; raw = Double(v)
-        case .uint(let v):
-            if v <= UInt64(Int64.max) { rawInt = Int64(v) } else { rawText = String(v) }
-            raw = Double(v)
-        case .float32(let bits): rawInt = Int64(bits); raw = Double(Float(bitPattern: bits))
-        case .float64(let bits): rawInt = Int64(bitPattern: bits); raw = Double(bitPattern: bits)
-        case .string(let s): rawText = s; raw = nil
-        case .missing(let quality):
-            raw = nil
-            switch quality {
-            case .notAvailable: self.quality = 1
-            case .exception(let code): self.quality = 2; exception = code
-            case .timeout: self.quality = 3
-            case .linkDown: self.quality = 4
-            case .ioError: self.quality = 5
-            case .unsupported: self.quality = 6
-            case .unexpected: self.quality = 7
-            }
-        }
-        guard let raw else { return }
-        if descriptor.exponentAlias != nil && exponent == nil { return }
-        engineering = Self.engineering(raw, scale: descriptor.scale, offset: descriptor.offset, exponent: exponent ?? 0)
-    }
-
-    /// `((raw × scale) × 10^e) + offset`, with `× 10^e` done as `÷ 10^−e` when e is negative (docs/wire-format.md).
-    static func engineering(_ raw: Double, scale: Double, offset: Double, exponent: Int64) -> Double {
-        var value = raw * scale
-        if exponent > 0 { value *= power10(exponent) } else if exponent < 0 { value /= power10(-exponent) }
-        return value + offset
-    }
-
-    /// 10^e, exact up to 10^22 (the doubles' exact powers of ten); SunSpec's scale factors stay within ±10.
-    static func power10(_ e: Int64) -> Double {
-        var result = 1.0
-        for _ in 0..<min(e, 400) { result *= 10 }
-        return result
     }
 }

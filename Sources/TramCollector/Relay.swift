@@ -2,6 +2,7 @@ import Dispatch
 import Foundation
 import Logging
 import Synchronization
+import TramLineProtocol
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -55,19 +56,6 @@ public enum RelayError: Error, CustomStringConvertible {
     }
 }
 
-/// Which readings the relay sends: docs/collector.md, "Relay", the hold-back rule.
-public enum RelayClockRule {
-    /// 2020-01-01T00:00:00Z: no Tram gateway stamped a reading before it; a clock that says so was never set.
-    public static let earliest: Int64 = 1_577_836_800_000
-    /// A reading more than a day ahead of the collector's clock has a wrong timestamp.
-    public static let aheadTolerance: Int64 = 86_400_000
-
-    /// A timestamp the relay will send: on or after 2020-01-01 and at most a day ahead of `now`.
-    public static func plausible(_ time: Int64, now: Int64) -> Bool {
-        time >= earliest && time <= now &+ aheadTolerance
-    }
-}
-
 /// Feeds one time-series target from the store, in order, after a durable position (docs/collector.md, "Relay").
 ///
 /// Each round reads up to `batchSize` readings after the position, encodes them as line protocol, POSTs them, and
@@ -108,21 +96,15 @@ public final class Relay: Sendable {
 
     public static func encode(_ rows: [CollectorStore.RelayRow], measurement: String, now: Int64, name: String = "") -> Encoded {
         var writer = InfluxLine.Writer(measurement: measurement)
-        var delta = CollectorStore.RelayPosition(name: name)
+        var tally = LineTally()
         for row in rows {
-            let synchronised = row.reading.clock & 1 != 0
-            guard RelayClockRule.plausible(row.reading.timeMilliseconds, now: now) else {
-                if synchronised { delta.heldSynchronised += 1 } else { delta.heldUnsynchronised += 1 }
-                continue
-            }
-            switch InfluxLine.fieldValue(type: row.reading.type, value: row.reading.value, rawInt: row.reading.rawInt, rawText: row.reading.rawText, quality: row.reading.quality) {
-            case .failure: delta.skipped += 1
-            case .success(let value):
-                writer.append(gateway: row.reading.gateway, device: row.reading.device, point: row.reading.point, time: row.reading.timeMilliseconds, value: value)
-                delta.sent += 1
-                if !synchronised { delta.unsynchronisedSent += 1 }
-            }
+            let r = row.reading
+            writer.append(gateway: r.gateway, device: r.device, point: r.point, time: r.timeMilliseconds, synchronised: r.clock & 1 != 0,
+                          type: r.type, value: r.value, rawInt: r.rawInt, rawText: r.rawText, quality: r.quality, now: now, tally: &tally)
         }
+        let delta = CollectorStore.RelayPosition(name: name, sent: Int64(tally.sent), heldUnsynchronised: Int64(tally.heldUnsynchronised),
+                                                 heldSynchronised: Int64(tally.heldSynchronised),
+                                                 unsynchronisedSent: Int64(tally.unsynchronisedSent), skipped: Int64(tally.skipped))
         let lines = writer.lines
         return Encoded(body: writer.finish(), delta: delta, lines: lines)
     }

@@ -16,16 +16,24 @@ public struct AgentConfig: Sendable {
     public var links: [LinkConfig]
     public var devices: [DeviceConfig]
     public var spool: SpoolSettings
+    /// Where batches go; none means the agent only spools (a gateway still being commissioned).
+    public var sinks: [SinkSettings]
+    public var control: ControlSettings
+    public var batch: BatchSettings
 
     public static let defaultIOThreads = 4
 
     public init(gateway: Gateway, ioThreads: Int = AgentConfig.defaultIOThreads, links: [LinkConfig], devices: [DeviceConfig],
-                spool: SpoolSettings = SpoolSettings()) {
+                spool: SpoolSettings = SpoolSettings(), sinks: [SinkSettings] = [], control: ControlSettings = ControlSettings(),
+                batch: BatchSettings = BatchSettings()) {
         self.gateway = gateway
         self.ioThreads = ioThreads
         self.links = links
         self.devices = devices
         self.spool = spool
+        self.sinks = sinks
+        self.control = control
+        self.batch = batch
     }
 
     public func link(named name: String) -> LinkConfig? { links.first { $0.name == name } }

@@ -3,7 +3,7 @@ import TramYAML
 /// Decodes an agent file. Profiles are resolved through a closure so that this
 /// type stays free of I/O and of the profile cache.
 struct AgentDecoder {
-    static let keys = ["gateway", "profiles", "io_threads", "links", "devices", "spool"]
+    static let keys = ["gateway", "profiles", "io_threads", "links", "devices", "spool", "sinks", "control", "batch"]
     static let spoolKeys = ["directory", "max_bytes", "max_age", "overflow", "sync_interval", "replay", "disk_full_ring"]
     static let gatewayKeys = ["id", "site"]
     static let linkKeys = ["name", "url", "serial", "response_timeout", "byte_timeout", "connect_timeout"]
@@ -32,8 +32,14 @@ struct AgentDecoder {
         checkUnitClashes(devices)
         checkSharedEndpoints(links)
         let spool = decodeSpool(map.value("spool"))
+        let sinkNodes = map.list("sinks") ?? []
+        let sinks = sinkNodes.compactMap(decodeSink)
+        checkUniqueNames(declaredNames(sinkNodes), what: "sink")
+        let control = decodeControl(map.value("control"))
+        let batch = decodeBatch(map.value("batch"))
         guard let gateway else { return nil }
-        return AgentConfig(gateway: gateway, ioThreads: ioThreads, links: links, devices: devices, spool: spool)
+        return AgentConfig(gateway: gateway, ioThreads: ioThreads, links: links, devices: devices, spool: spool, sinks: sinks, control: control,
+                           batch: batch)
     }
 
     private func decodeSpool(_ node: YAMLNode?) -> SpoolSettings {
@@ -172,7 +178,7 @@ struct AgentDecoder {
     }
 
     /// The `name:` of each mapping in a list, where it is text, with the mapping's place.
-    private func declaredNames(_ nodes: [YAMLNode]) -> [(String, SourceLocation)] {
+    func declaredNames(_ nodes: [YAMLNode]) -> [(String, SourceLocation)] {
         nodes.compactMap { node in
             guard case .mapping(let pairs) = node.kind,
                   let pair = pairs.first(where: { $0.key.scalar == "name" }), !pair.value.isNull, let name = pair.value.scalar else { return nil }
@@ -180,7 +186,7 @@ struct AgentDecoder {
         }
     }
 
-    private func checkUniqueNames(_ names: [(String, SourceLocation)], what: String) {
+    func checkUniqueNames(_ names: [(String, SourceLocation)], what: String) {
         var seen: [String: SourceLocation] = [:]
         for (name, location) in names {
             if let first = seen[name] {

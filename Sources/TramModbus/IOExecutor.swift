@@ -1,4 +1,5 @@
 import Synchronization
+import TramThreads
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -242,7 +243,7 @@ enum Thread {
 
     static func start(name: String, _ body: @escaping () -> Void) {
         let context = Unmanaged.passRetained(Body {
-            setCurrentName(name)
+            OwnedThread.nameCurrentThread(name)
             body()
         }).toOpaque()
         var thread = pthread_t()
@@ -253,14 +254,5 @@ enum Thread {
         }, context)
         precondition(created == 0, "cannot start an I/O thread: \(created)")
         pthread_detach(thread)
-    }
-
-    /// Names the calling thread, as `top -H` and `ps -L` show it (15 bytes at most).
-    private static func setCurrentName(_ name: String) {
-        let file = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
-        guard file >= 0 else { return }
-        let bytes = Array(name.utf8.prefix(15))
-        _ = bytes.withUnsafeBytes { write(file, $0.baseAddress, $0.count) }
-        close(file)
     }
 }

@@ -1,8 +1,8 @@
 /// Reads the few fields the uplink needs from the collector's compact JSON answers, without Foundation.
 /// Tolerant: a missing or odd field gives nil, never a crash.
-enum AnswerJSON {
+public enum AnswerJSON {
     /// The string value of `"key"` at the top level or anywhere (the collector's keys are unique enough).
-    static func string(_ key: String, in body: [UInt8]) -> String? {
+    public static func string(_ key: String, in body: [UInt8]) -> String? {
         guard var index = valueStart(of: key, in: body), index < body.count, body[index] == UInt8(ascii: "\"") else { return nil }
         index += 1
         return readString(body, &index)

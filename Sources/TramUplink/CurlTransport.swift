@@ -57,7 +57,16 @@ public struct TransportResponse: Sendable, Equatable {
 }
 
 /// Why a request got no HTTP answer.
-public enum TransportFailure: Error, Sendable, Equatable {
+public enum TransportFailure: Error, Sendable, Equatable, CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .timeout(let detail): "timed out: \(detail)"
+        case .connection(let detail): "connection failed: \(detail)"
+        case .tls(let detail): "TLS refused: \(detail)"
+        case .configuration(let detail): "misconfigured: \(detail)"
+        }
+    }
+
     /// The connect timeout, the overall timeout or the low-speed limit fired.
     case timeout(String)
     /// The connection could not be made or broke (refused, reset, no route, DNS).
@@ -91,6 +100,13 @@ public final class CurlTransport {
     }
 
     public let options: TransportOptions
+    /// Set from another thread to abandon the request in flight within about a second (shutdown).
+    public var cancellation: TransportCancellation?
+    /// Bytes this transport put on the wire and took off it, HTTP headers and bodies both ways, failed requests
+    /// included: what a metered link bills, less TLS and TCP framing.
+    public private(set) var bytesOnWire = 0
+    /// Where the last request spent its time (for `tramctl uplink test`).
+    public private(set) var lastTimings = TransportTimings()
     private let handle: UnsafeMutableRawPointer
     private let errorBuffer: UnsafeMutablePointer<CChar>
     private let logger: Logger
@@ -157,7 +173,9 @@ public final class CurlTransport {
         let code = tram_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer)
         guard code == CURLE_OK else { throw .configuration("curl error buffer") }
         guard tram_curl_setopt_write_callback(handle, curlWrite) == CURLE_OK,
-              tram_curl_setopt_header_callback(handle, curlHeader) == CURLE_OK else { throw .configuration("curl callbacks") }
+              tram_curl_setopt_header_callback(handle, curlHeader) == CURLE_OK,
+              tram_curl_setopt_xferinfo_callback(handle, curlProgress) == CURLE_OK else { throw .configuration("curl callbacks") }
+        try set(CURLOPT_NOPROGRESS, 0)
     }
 
     /// POSTs `body` (whole frames) and returns the answer. Blocks; see the type's note.
@@ -172,7 +190,7 @@ public final class CurlTransport {
         for line in lines { headers = curl_slist_append(headers, line) }
         defer { curl_slist_free_all(headers) }
 
-        let collected = Collected()
+        let collected = Collected(cancellation: cancellation)
         let context = Unmanaged.passRetained(collected)
         defer { context.release() }
         errorBuffer[0] = 0
@@ -180,6 +198,7 @@ public final class CurlTransport {
             _ = tram_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headers)
             _ = tram_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context.toOpaque())
             _ = tram_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, context.toOpaque())
+            _ = tram_curl_setopt_pointer(handle, CURLOPT_XFERINFODATA, context.toOpaque())
             // POSTFIELDS does not copy: the buffer lives until perform returns.
             _ = tram_curl_setopt_off(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count))
             _ = tram_curl_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(errorBuffer)))
@@ -189,6 +208,8 @@ public final class CurlTransport {
             _ = tram_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, nil)
             return code
         }
+        bytesOnWire += transferredBytes()
+        lastTimings = timings()
         guard code == CURLE_OK else {
             let detail = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
             let failure = Self.classify(code, detail: detail)
@@ -203,8 +224,39 @@ public final class CurlTransport {
                                           newConnections: connects))
     }
 
+    private func timings() -> TransportTimings {
+        func read(_ info: CURLINFO) -> Double {
+            var microseconds: curl_off_t = 0
+            _ = tram_curl_getinfo_off(handle, info, &microseconds)
+            return Double(microseconds) / 1000
+        }
+        var address: UnsafeMutablePointer<CChar>?
+        _ = tram_curl_getinfo_string(handle, CURLINFO_PRIMARY_IP, &address)
+        var version = 0
+        _ = tram_curl_getinfo_long(handle, CURLINFO_HTTP_VERSION, &version)
+        return TransportTimings(dnsMilliseconds: read(CURLINFO_NAMELOOKUP_TIME_T), connectMilliseconds: read(CURLINFO_CONNECT_TIME_T),
+                                tlsMilliseconds: read(CURLINFO_APPCONNECT_TIME_T), firstByteMilliseconds: read(CURLINFO_STARTTRANSFER_TIME_T),
+                                totalMilliseconds: read(CURLINFO_TOTAL_TIME_T), remoteAddress: address.map { String(cString: $0) } ?? "",
+                                httpVersion: version == CURL_HTTP_VERSION_2_0 ? "HTTP/2" : version == CURL_HTTP_VERSION_1_1 ? "HTTP/1.1" : "")
+    }
+
+    /// Headers and bodies of the last request, both ways.
+    private func transferredBytes() -> Int {
+        var uploaded: curl_off_t = 0, downloaded: curl_off_t = 0
+        var requestHeaders = 0, responseHeaders = 0
+        _ = tram_curl_getinfo_off(handle, CURLINFO_SIZE_UPLOAD_T, &uploaded)
+        _ = tram_curl_getinfo_off(handle, CURLINFO_SIZE_DOWNLOAD_T, &downloaded)
+        _ = tram_curl_getinfo_long(handle, CURLINFO_REQUEST_SIZE, &requestHeaders)
+        _ = tram_curl_getinfo_long(handle, CURLINFO_HEADER_SIZE, &responseHeaders)
+        return Int(uploaded) + Int(downloaded) + requestHeaders + responseHeaders
+    }
+
     static func classify(_ code: CURLcode, detail: String) -> TransportFailure {
+        // The server's TLS stack refused us with an alert (mTLS without or with a bad client certificate, no common
+        // protocol version): configuration, not the link. TLS 1.2 says so in the handshake, TLS 1.3 at the first read.
+        if [CURLE_SSL_CONNECT_ERROR, CURLE_RECV_ERROR, CURLE_SEND_ERROR].contains(code), refusedByTLSAlert(detail) { return .tls(detail) }
         switch code {
+        case CURLE_ABORTED_BY_CALLBACK: return .connection("abandoned: the uplink is stopping")
         case CURLE_OPERATION_TIMEDOUT: return .timeout(detail)
         case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_PINNEDPUBKEYNOTMATCH,
              CURLE_SSL_CRL_BADFILE, CURLE_SSL_ISSUER_ERROR:
@@ -215,6 +267,13 @@ public final class CurlTransport {
             // Refused, reset, DNS, nothing received, a handshake cut short: the link, retried with backoff.
             return .connection(detail)
         }
+    }
+
+    /// OpenSSL's names for the alerts a server sends when it will not have this client (`tlsv13 alert certificate required`).
+    static func refusedByTLSAlert(_ detail: String) -> Bool {
+        ["alert certificate required", "alert bad certificate", "alert unknown ca", "alert certificate unknown",
+         "alert certificate revoked", "alert certificate expired", "alert unsupported certificate", "alert access denied",
+         "alert handshake failure", "alert protocol version", "alert insufficient security"].contains { detail.contains($0) }
     }
 
     /// Parses a `Retry-After` value: delta-seconds, or an HTTP date (through `curl_getdate`).
@@ -231,6 +290,9 @@ public final class CurlTransport {
 final class Collected {
     var body: [UInt8] = []
     var retryAfterSeconds: Int?
+    let cancellation: TransportCancellation?
+
+    init(cancellation: TransportCancellation?) { self.cancellation = cancellation }
 
     func header(_ line: UnsafeBufferPointer<UInt8>) {
         // A new status line (an interim 1xx answer came first): forget headers seen so far.
@@ -258,6 +320,47 @@ private let curlHeader: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, 
         collected.header(UnsafeBufferPointer(start: $0, count: size * count))
     }
     return size * count
+}
+
+/// Called by curl about once a second, and whenever data moves: a non-zero answer abandons the request.
+private let curlProgress: @convention(c) (UnsafeMutableRawPointer?, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> Int32 = { context, _, _, _, _ in
+    guard let context else { return 0 }
+    let collected = Unmanaged<Collected>.fromOpaque(context).takeUnretainedValue()
+    return collected.cancellation?.isCancelled == true ? 1 : 0
+}
+
+/// Cumulative milliseconds from the start of a request to each phase's end, as curl measures them
+/// (0 for a phase that did not happen, such as TLS on http://).
+public struct TransportTimings: Sendable, Equatable {
+    public var dnsMilliseconds: Double = 0
+    public var connectMilliseconds: Double = 0
+    public var tlsMilliseconds: Double = 0
+    public var firstByteMilliseconds: Double = 0
+    public var totalMilliseconds: Double = 0
+    public var remoteAddress = ""
+    public var httpVersion = ""
+
+    public init(dnsMilliseconds: Double = 0, connectMilliseconds: Double = 0, tlsMilliseconds: Double = 0, firstByteMilliseconds: Double = 0,
+                totalMilliseconds: Double = 0, remoteAddress: String = "", httpVersion: String = "") {
+        self.dnsMilliseconds = dnsMilliseconds
+        self.connectMilliseconds = connectMilliseconds
+        self.tlsMilliseconds = tlsMilliseconds
+        self.firstByteMilliseconds = firstByteMilliseconds
+        self.totalMilliseconds = totalMilliseconds
+        self.remoteAddress = remoteAddress
+        self.httpVersion = httpVersion
+    }
+}
+
+/// Lets another thread abandon a transport's request in flight (the uplink stopping for shutdown).
+public final class TransportCancellation: Sendable {
+    private let cancelled = Atomic<Bool>(false)
+
+    public init() {}
+
+    public func cancel() { cancelled.store(true, ordering: .releasing) }
+
+    public var isCancelled: Bool { cancelled.load(ordering: .acquiring) }
 }
 
 extension String {

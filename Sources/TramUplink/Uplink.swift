@@ -1,5 +1,6 @@
 import Logging
 import SystemPackage
+import TramLineProtocol
 import TramSpool
 #if canImport(Glibc)
 import Glibc
@@ -16,6 +17,8 @@ public struct DeliveryReport: Sendable, Equatable {
     public var dictionariesSent: Int = 0
     /// Batches set aside as malformed.
     public var deadLettered: [BatchIdentity] = []
+    /// A line-protocol sink: what the upload's readings became (sent as fields, skipped, held back by the clock rule).
+    public var lines = LineTally()
     /// How long the caller should wait before the next `deliverOnce` (0: go on at once).
     public var waitMilliseconds: Int64 = 0
     /// New connections the last request opened (0: the connection was reused).
@@ -28,6 +31,9 @@ public enum UplinkState: Sendable, Equatable {
     case backingOff(failures: Int)
     /// A configuration problem; every batch is kept, and delivery resumes by itself once it is fixed.
     case paused(String)
+    /// The daily data budget is spent; delivery resumes when the next UTC day starts.
+    case overBudget(resumesInMilliseconds: Int64)
+    case stopped
 }
 
 /// Delivers spooled batches to one sink.
@@ -45,11 +51,14 @@ public final class Uplink {
     public private(set) var maximumBatches: Int
     public var pauseMilliseconds: Int64 = 60_000
     public private(set) var state: UplinkState = .delivering
-    public private(set) var backoff = Backoff()
+    /// The retry backoff; settable so a caller (the agent's settings, a test) can choose its base and cap.
+    public var backoff = Backoff()
     /// Where malformed batches go, as their frames back to back (a valid body for `curl --data-binary`).
     public var deadLetterPath: FilePath?
     private let logger: Logger
     private var random = SystemRandomNumberGenerator()
+    /// A line-protocol sink's renderer, with the dictionaries it has decoded.
+    private var lineBody = LineProtocolBody()
 
     public init(sink: String = "collector", kind: SinkKind = .collector, transport: CurlTransport,
                 maximumUploadBytes: Int = 1 << 20, maximumBatches: Int = 64, deadLetterPath: FilePath? = nil,
@@ -79,8 +88,13 @@ public final class Uplink {
             batches.removeSubrange(fitting...)
         }
         var report = DeliveryReport(batches: batches.map(\.identity))
+        var lines: [UInt8]?
+        if kind == .lineProtocol {
+            guard let body = renderLines(&batches, spool: spool, report: &report) else { return report }
+            lines = body
+        }
         var prefix: [UInt8] = []
-        var answer = post(prefix, batches, report: &report)
+        var answer = post(prefix, batches, lines: lines, report: &report)
         var action = DeliveryDecision.decide(answer.0, sink: kind, batches: batches.count)
         if action == .sendDictionaries {
             // Send the dictionaries the sink named, then the same batches again, in one body.
@@ -103,10 +117,48 @@ public final class Uplink {
         return report
     }
 
-    private func post(_ prefix: [UInt8], _ batches: [SpoolBatch], report: inout DeliveryReport) -> (DeliveryAnswer, [UInt8]) {
+    /// A line-protocol sink gets lines instead of frames: renders them (``LineProtocolBody``). A batch whose frame
+    /// does not decode is set aside here, as the collector would refuse it with 422; a batch whose dictionary the
+    /// spool lacks pauses delivery. Returns nil when nothing is left to post (the report says what was done).
+    private func renderLines(_ batches: inout [SpoolBatch], spool: some DeliveryQueue, report: inout DeliveryReport) -> [UInt8]? {
+        let rendered = lineBody.render(batches, now: SpoolClock.system.wallMilliseconds()) { spool.dictionary(schemaID: $0) }
+        if !rendered.unknownSchemas.isEmpty {
+            let action = DeliveryAction.pause("the spool holds no dictionary for schema \(rendered.unknownSchemas.map { String($0, radix: 16) })")
+            report.action = action
+            apply(action, batches: batches, body: [], spool: spool, report: &report)
+            return nil
+        }
+        for (batch, problem) in rendered.malformed {
+            guard setAside(batch, spool: spool, report: &report, "uplink batch does not decode; set aside", ["problem": "\(problem)"]) else {
+                let action = DeliveryAction.pause("cannot write the dead-letter file")
+                report.action = action
+                apply(action, batches: batches.filter { !report.deadLettered.contains($0.identity) }, body: [], spool: spool, report: &report)
+                return nil
+            }
+        }
+        report.lines = rendered.tally
+        batches = rendered.batches
+        if batches.isEmpty {
+            report.action = .deadLetter
+            return nil
+        }
+        if rendered.body.isEmpty {
+            // Every reading was skipped or held back: there is nothing to send, and nothing to keep them for.
+            report.action = .acknowledge
+            apply(.acknowledge, batches: batches, body: [], spool: spool, report: &report)
+            return nil
+        }
+        return rendered.body
+    }
+
+    private func post(_ prefix: [UInt8], _ batches: [SpoolBatch], lines: [UInt8]? = nil, report: inout DeliveryReport) -> (DeliveryAnswer, [UInt8]) {
         var body = prefix
-        body.reserveCapacity(prefix.count + batches.reduce(0) { $0 + $1.frame.count })
-        for batch in batches { body += batch.frame }
+        if let lines {
+            body = lines
+        } else {
+            body.reserveCapacity(prefix.count + batches.reduce(0) { $0 + $1.frame.count })
+            for batch in batches { body += batch.frame }
+        }
         switch transport.post(body, batches: Self.describe(batches.map(\.identity))) {
         case .success(let response):
             report.status = response.status
@@ -157,18 +209,26 @@ public final class Uplink {
                 return
             }
             spool.release(sink: sink, identities.filter { $0 != culprit.identity })
-            // Given up only once it is safely in the dead-letter file (when one is configured).
-            guard writeDeadLetter(culprit) else {
+            guard setAside(culprit, spool: spool, report: &report, "uplink batch refused as malformed; set aside",
+                           ["answer": "\(String(decoding: body.prefix(512), as: UTF8.self))"]) else {
                 spool.release(sink: sink, [culprit.identity])
-                state = .paused("cannot write the dead-letter file")
                 return
             }
-            spool.setAside(sink: sink, culprit.identity)
-            report.deadLettered = [culprit.identity]
-            logger.error("uplink batch refused as malformed; set aside", metadata: [
-                "sink": "\(sink)", "batch": "\(culprit.identity)", "answer": "\(String(decoding: body.prefix(512), as: UTF8.self))",
-            ])
         }
+    }
+
+    /// Sets a malformed batch aside, but only once it is safely in the dead-letter file (when one is configured).
+    /// Returns false, with delivery paused, when the file cannot be written; the caller then releases the batch.
+    private func setAside(_ culprit: SpoolBatch, spool: some DeliveryQueue, report: inout DeliveryReport,
+                          _ message: Logger.Message, _ metadata: Logger.Metadata) -> Bool {
+        guard writeDeadLetter(culprit) else {
+            state = .paused("cannot write the dead-letter file")
+            return false
+        }
+        spool.setAside(sink: sink, culprit.identity)
+        report.deadLettered.append(culprit.identity)
+        logger.error(message, metadata: metadata.merging(["sink": "\(sink)", "batch": "\(culprit.identity)"]) { $1 })
+        return true
     }
 
     private func writeDeadLetter(_ batch: SpoolBatch) -> Bool {

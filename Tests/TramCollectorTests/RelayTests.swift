@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TramCollector
+import TramLineProtocol
 
 @Suite("Relay: Influx line protocol and the hold-back rule")
 struct RelayTests {
@@ -69,9 +70,9 @@ struct RelayTests {
             row(1, time: now - 1000, clock: 1),                       // synchronised, plausible: sent
             row(2, time: 5_000, clock: 0),                            // unsynchronised, 1970: held back
             row(3, time: now - 2000, clock: 0),                       // unsynchronised but plausible: sent, counted
-            row(4, time: now + RelayClockRule.aheadTolerance + 1, clock: 1),  // a day ahead: held back
-            row(5, time: RelayClockRule.earliest, clock: 0),          // 2020-01-01 exactly: sent
-            row(6, time: RelayClockRule.earliest - 1, clock: 2),      // stepped, not synchronised, 2019: held back
+            row(4, time: now + HoldBackRule.aheadTolerance + 1, clock: 1),  // a day ahead: held back
+            row(5, time: HoldBackRule.earliest, clock: 0),          // 2020-01-01 exactly: sent
+            row(6, time: HoldBackRule.earliest - 1, clock: 2),      // stepped, not synchronised, 2019: held back
         ]
         let encoded = Relay.encode(rows, measurement: "tram", now: now)
         #expect(encoded.delta.sent == 3)

@@ -12,19 +12,26 @@ final class CollectorProcess {
     let directory: URL
     let database: String
     let process = Process()
-    let port: Int
+    let arguments: [String]
+    private(set) var port = 0
 
     static var binary: URL {
         let exe = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
         return exe.deletingLastPathComponent().appendingPathComponent("tram-collector")
     }
 
-    init(extra: [String] = []) throws {
+    init(extra: [String] = [], start: Bool = true) throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tram-uplink-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         database = directory.appendingPathComponent("collector.db").path
+        arguments = ["serve", "--db", database, "--listen", "127.0.0.1:0"] + extra
+        if start { try self.start() }
+    }
+
+    /// Starts the server (later than `init` when a test needs its database before it listens).
+    func start() throws {
         process.executableURL = Self.binary
-        process.arguments = ["serve", "--db", database, "--listen", "127.0.0.1:0"] + extra
+        process.arguments = arguments
         let out = Pipe()
         process.standardOutput = out
         process.standardError = FileHandle.nullDevice

@@ -1,4 +1,5 @@
-/// Influx line protocol, as the relay writes it (docs/collector.md, "Relay"):
+/// Influx line protocol, as the collector's relay and the uplink's line-protocol sink write it (docs/collector.md,
+/// "Relay"; docs/uplink.md):
 ///
 ///     tram,gateway=gw-demo,device=incomer voltage_l1=230.5,energy=1234.7,breaker_closed=true 1764000001000
 ///

@@ -1,0 +1,112 @@
+import Logging
+import ServiceLifecycle
+import TramConfig
+import TramConfigFiles
+import TramSpool
+import TramUplink
+import UnixSignals
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// `tram-agent`'s main: flags, config, logging, then the runtime as a service-lifecycle service, so SIGTERM
+/// and SIGINT shut down gracefully and SIGHUP reloads.
+public enum AgentDaemon {
+    /// Runs the daemon; returns the process exit code.
+    public static func main(_ arguments: [String]) async -> Int32 {
+        let commandLine: AgentCommandLine
+        do { commandLine = try AgentCommandLine(arguments) } catch {
+            printError("tram-agent: \(error)\n\n\(AgentCommandLine.usage)")
+            return 2
+        }
+        switch commandLine.mode {
+        case .help:
+            print(AgentCommandLine.usage)
+            return 0
+        case .version:
+            print("tram-agent \(AgentRuntime.version)")
+            return 0
+        case .check:
+            guard let config = load(commandLine) else { return 1 }
+            print("\(commandLine.configPath): valid — gateway \(config.gateway.id), \(config.links.count) links, \(config.devices.count) devices, "
+                  + "\(config.devices.reduce(0) { $0 + $1.points.count }) points, \(config.sinks.count) sinks")
+            return 0
+        case .run:
+            break
+        }
+        // libcurl's global init is not thread-safe: before any thread starts.
+        CurlTransport.globalInit()
+        let level = Logger.Level(rawValue: commandLine.logLevel) ?? .info
+        LoggingSystem.bootstrap { label in
+            var handler = StreamLogHandler.standardOutput(label: label)
+            handler.logLevel = level
+            return RateLimitedLogHandler(handler, now: { SpoolClock.system.monotonicMilliseconds() })
+        }
+        let logger = Logger(label: "tram.agent")
+        guard let config = load(commandLine) else { return 1 }
+        let runtime: AgentRuntime
+        do {
+            runtime = try AgentRuntime(config: config, configPath: commandLine.configPath, logger: logger)
+        } catch {
+            logger.critical("cannot start", metadata: ["error": "\(error)"])
+            return 1
+        }
+        let service = AgentService(runtime: runtime, commandLine: commandLine, logger: logger)
+        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
+            services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        do {
+            try await group.run()
+        } catch {
+            logger.critical("stopped with an error", metadata: ["error": "\(error)"])
+            return 1
+        }
+        return 0
+    }
+
+    /// The config with every diagnostic printed to standard error (file:line:column), or nil if it has errors.
+    static func load(_ commandLine: AgentCommandLine) -> AgentConfig? {
+        let result = DeviceMapLoader(source: FileConfigSource()).loadAgent(commandLine.configPath, profilesDirectory: commandLine.profilesDirectory)
+        for diagnostic in result.diagnostics { printError("\(diagnostic)") }
+        return result.value
+    }
+
+    static func printError(_ text: String) {
+        var line = Array(text.utf8)
+        line.append(UInt8(ascii: "\n"))
+        _ = line.withUnsafeBytes { write(2, $0.baseAddress, $0.count) }
+    }
+}
+
+/// The runtime as a service: starts it, reloads on SIGHUP, and stops it on graceful shutdown.
+struct AgentService: Service {
+    let runtime: AgentRuntime
+    let commandLine: AgentCommandLine
+    let logger: Logger
+
+    func run() async throws {
+        try runtime.start()
+        let hangups = await UnixSignalsSequence(trapping: .sighup)
+        try await withGracefulShutdownHandler {
+            await withTaskGroup(of: Void.self) { group in
+                group.addTask {
+                    for await _ in hangups.cancelOnGracefulShutdown() { await reload() }
+                }
+                await group.waitForAll()
+            }
+        } onGracefulShutdown: {
+            logger.notice("stopping")
+        }
+        await runtime.stop()
+    }
+
+    private func reload() async {
+        logger.notice("SIGHUP: reloading the configuration", metadata: ["config": "\(commandLine.configPath)"])
+        guard let config = AgentDaemon.load(commandLine) else {
+            let why = "the new configuration in \(commandLine.configPath) is invalid (see the lines above); the running one is kept"
+            logger.error("\(why)")
+            runtime.reloadRejected(why)
+            return
+        }
+        await runtime.reload(config)
+    }
+}

@@ -1,0 +1,196 @@
+import Logging
+import Synchronization
+import SystemPackage
+import TramConfig
+import TramModbus
+import TramSchema
+import TramSpool
+import TramThreads
+import TramUplink
+
+/// The whole pipeline of one gateway: poll → encode → spool → uplink, and the control socket.
+///
+/// Threads: the I/O executors poll (one thread per serial bus, a bounded pool for TCP); the batch writer owns
+/// encoding and appends; each sink's uplink runs on its own thread; the control socket on another. The spool
+/// is shared behind one lock (`SharedSpool`). Nothing here blocks Swift's cooperative pool: the async methods
+/// only orchestrate.
+public final class AgentRuntime: @unchecked Sendable {
+    public static let version = "0.7.0"
+
+    public private(set) var config: AgentConfig
+    public let configPath: String
+    public let startedWallMilliseconds: Int64
+    private let startedMonotonicMilliseconds: Int64
+    private let logger: Logger
+    private let spool: SharedSpool
+    private var engine: AcquisitionEngine
+    private var writer: BatchWriter
+    private var uplinks: [UplinkWorker]
+    private var board: DeviceBoard
+    private var control: ControlServer?
+    private let clock = SpoolClock.system
+    /// Extra status sections (clock, metrics) registered by the daemon.
+    public let clockFlags: @Sendable () -> ClockFlags
+    private let reloads = Mutex<(count: Int, lastError: String?)>((0, nil))
+
+    /// Opens the spool and prepares every stage; nothing runs until `start`.
+    public init(config: AgentConfig, configPath: String, clockFlags: @escaping @Sendable () -> ClockFlags = { .synchronised },
+                logger: Logger) throws {
+        self.config = config
+        self.configPath = configPath
+        self.logger = logger
+        self.clockFlags = clockFlags
+        startedWallMilliseconds = clock.wallMilliseconds()
+        startedMonotonicMilliseconds = clock.monotonicMilliseconds()
+        let options = SpoolOptions(settings: config.spool, sinks: config.sinks.map(\.name))
+        var spoolLogger = logger
+        spoolLogger[metadataKey: "stage"] = "spool"
+        spool = SharedSpool(try Spool(options: options, logger: spoolLogger))
+        board = DeviceBoard(devices: config.devices)
+        engine = AcquisitionEngine(config: config, logger: logger)
+        uplinks = Self.makeUplinks(config, spool: spool, logger: logger)
+        writer = Self.makeWriter(config, spool: spool, uplinks: uplinks, clockFlags: clockFlags, logger: logger)
+    }
+
+    private static func makeUplinks(_ config: AgentConfig, spool: SharedSpool, logger: Logger) -> [UplinkWorker] {
+        config.sinks.map { sink in
+            UplinkWorker(settings: sink, gateway: config.gateway.id, queue: spool,
+                         spoolDirectory: FilePath(config.spool.directory), logger: logger)
+        }
+    }
+
+    /// The writer wakes the uplinks it is made with after every sealed batch.
+    private static func makeWriter(_ config: AgentConfig, spool: SharedSpool, uplinks: [UplinkWorker],
+                                   clockFlags: @escaping @Sendable () -> ClockFlags, logger: Logger) -> BatchWriter {
+        var writerLogger = logger
+        writerLogger[metadataKey: "stage"] = "writer"
+        return BatchWriter(mapping: SchemaMapping(config: config), spool: spool, settings: config.batch, clockFlags: clockFlags,
+                           sealed: { for worker in uplinks { worker.batchesAppended() } }, logger: writerLogger)
+    }
+
+    private func makeUplinks(_ config: AgentConfig) -> [UplinkWorker] { Self.makeUplinks(config, spool: spool, logger: logger) }
+
+    private func makeWriter(_ config: AgentConfig) -> BatchWriter {
+        Self.makeWriter(config, spool: spool, uplinks: uplinks, clockFlags: clockFlags, logger: logger)
+    }
+
+    /// Starts every stage: the control socket first (so `tramctl status` works while devices connect), then the
+    /// uplinks, the writer, and polling.
+    public func start() throws {
+        do {
+            let control = try ControlServer(path: config.control.socket, logger: logger) { [weak self] request in
+                self?.answer(request) ?? Array("{\"error\":\"stopping\"}".utf8)
+            }
+            control.start()
+            self.control = control
+        } catch {
+            // Polling matters more than the technician's socket: run without it, loudly.
+            logger.error("control socket unavailable; tramctl status will not reach this agent", metadata: ["error": "\(error)"])
+        }
+        for uplink in uplinks { uplink.start() }
+        writer.start()
+        startPolling()
+        if config.sinks.isEmpty {
+            logger.warning("no sinks configured: readings are only spooled (add a 'sinks:' section to deliver them)")
+        }
+        logger.notice("tram-agent running", metadata: [
+            "gateway": "\(config.gateway.id)", "devices": "\(config.devices.count)", "sinks": "\(config.sinks.map(\.name))",
+            "spool": "\(config.spool.directory)",
+        ])
+    }
+
+    private func startPolling() {
+        let writer = self.writer, board = self.board
+        engine.startPolling { reading in
+            var latency: UInt64 = 0
+            for index in reading.requests.indices { latency += reading.requests[index].roundTripNanoseconds }
+            board.record(reading, latencyMilliseconds: Double(latency) / 1e6)
+            writer.submit(reading)
+        }
+    }
+
+    /// Graceful shutdown: stop polling, seal and sync the open batch, let uploads in flight finish briefly
+    /// (then abandon them: unacknowledged batches go again after the restart), close the spool.
+    public func stop() async {
+        engine.stopPolling()
+        await engine.shutdown()
+        writer.stop()
+        for uplink in uplinks { uplink.stop(graceMilliseconds: 1_500) }
+        control?.stop()
+        do { try spool.withSpool { spool throws(Errno) in try spool.close() } } catch {
+            logger.error("closing the spool failed", metadata: ["error": "\(error)"])
+        }
+        logger.notice("tram-agent stopped")
+    }
+
+    /// Applies a new config. What did not change keeps running: polling and its connections stay up when only
+    /// sinks changed, and delivery stays up when only devices changed. Spool settings need a restart.
+    public func reload(_ new: AgentConfig) async {
+        let acquisitionChanged = AcquisitionFingerprint(config) != AcquisitionFingerprint(new)
+        let sinksChanged = config.sinks != new.sinks || config.gateway.id != new.gateway.id
+        if config.spool != new.spool {
+            logger.warning("spool settings changed; they take effect at the next restart")
+        }
+        if sinksChanged {
+            if Set(config.sinks.map(\.name)) != Set(new.sinks.map(\.name)) {
+                logger.warning("sink names changed; the spool tracks delivery by name, so new names take effect at the next restart")
+            }
+            for uplink in uplinks { uplink.stop(graceMilliseconds: 1_500) }
+            var kept = config
+            kept.sinks = new.sinks.filter { sink in config.sinks.contains { $0.name == sink.name } }
+            uplinks = makeUplinks(kept)
+            for uplink in uplinks { uplink.start() }
+        }
+        if acquisitionChanged {
+            engine.stopPolling()
+            await engine.shutdown()
+            writer.stop()
+            var applied = new
+            applied.sinks = config.sinks
+            engine = AcquisitionEngine(config: applied, logger: logger)
+            board = DeviceBoard(devices: applied.devices)
+            writer = makeWriter(applied)
+            writer.start()
+            startPolling()
+        } else if sinksChanged {
+            // The writer wakes the uplinks it was made with: remake it so it wakes the new ones.
+            writer.stop()
+            writer = makeWriter(new)
+            writer.start()
+        }
+        let spoolSettings = config.spool
+        config = new
+        config.spool = spoolSettings
+        reloads.withLock { $0 = ($0.count + 1, nil) }
+        logger.notice("configuration reloaded", metadata: [
+            "polling": "\(acquisitionChanged ? "restarted" : "unchanged")", "sinks": "\(sinksChanged ? "restarted" : "unchanged")",
+        ])
+    }
+
+    /// Records a reload that failed validation (the old config keeps running).
+    public func reloadRejected(_ why: String) {
+        reloads.withLock { $0.lastError = why }
+    }
+
+    // MARK: Health and status
+
+    /// Every stage's loop beat recently. Independent of data flowing: an uplink outage or an offline device
+    /// is not a hang, so the watchdog never restart-loops a gateway whose link is down.
+    public func isAlive() -> Bool {
+        let now = clock.monotonicMilliseconds()
+        return writer.isAlive(nowMilliseconds: now) && uplinks.allSatisfy { $0.isAlive(nowMilliseconds: now) }
+    }
+
+    public var spoolStatus: SpoolStatus { spool.withSpool { $0.status } }
+    public var uplinkStatuses: [UplinkStatus] { uplinks.map(\.status) }
+    public var writerStatistics: BatchWriter.Statistics { writer.statistics }
+    public var devices: DeviceBoard { board }
+    public var uptimeMilliseconds: Int64 { clock.monotonicMilliseconds() - startedMonotonicMilliseconds }
+    public var reloadCount: Int { reloads.withLock { $0.count } }
+    public var lastReloadError: String? { reloads.withLock { $0.lastError } }
+
+    /// One control-socket request → its JSON answer (see `ControlProtocol`).
+    func answer(_ request: String) -> [UInt8] {
+        ControlProtocol.answer(request, runtime: self)
+    }
+}

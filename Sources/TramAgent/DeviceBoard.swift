@@ -1,0 +1,76 @@
+import Synchronization
+import TramConfig
+import TramModbus
+
+/// What the agent knows about each device right now, and its most recent poll cycles, for `tramctl status`,
+/// `top` and `tail`.
+///
+/// Updated on the I/O threads after every cycle: one short lock, no I/O. The ring keeps the newest cycles with
+/// a running number, so `tail` can ask for everything after the last one it saw and learn how many it missed.
+public final class DeviceBoard: Sendable {
+    public struct Entry: Sendable {
+        public var device: DeviceConfig
+        public var latest: DeviceReading?
+        /// The last cycle's duration.
+        public var latencyMilliseconds: Double = 0
+        public var cycles = 0
+        public var failedCycles = 0
+    }
+
+    public struct Cycle: Sendable {
+        public var number: Int
+        public var reading: DeviceReading
+    }
+
+    private struct State {
+        var entries: [String: Entry]
+        var ring: [Cycle?]
+        var next = 1
+    }
+
+    public let capacity: Int
+    private let state: Mutex<State>
+
+    public init(devices: [DeviceConfig], capacity: Int = 2048) {
+        self.capacity = capacity
+        var entries: [String: Entry] = [:]
+        for device in devices { entries[device.name] = Entry(device: device) }
+        state = Mutex(State(entries: entries, ring: Array(repeating: nil, count: capacity)))
+    }
+
+    public func record(_ reading: DeviceReading, latencyMilliseconds: Double) {
+        state.withLock { state in
+            state.entries[reading.device]?.latest = reading
+            state.entries[reading.device]?.latencyMilliseconds = latencyMilliseconds
+            state.entries[reading.device]?.cycles += 1
+            if reading.health.state == .offline || reading.health.state == .degraded { state.entries[reading.device]?.failedCycles += 1 }
+            state.ring[state.next % capacity] = Cycle(number: state.next, reading: reading)
+            state.next += 1
+        }
+    }
+
+    /// Every device's entry, in config order of names.
+    public var entries: [Entry] { state.withLock { $0.entries.values.sorted { $0.device.name < $1.device.name } } }
+
+    /// Cycles numbered after `cursor` still in the ring, the cursor to ask with next, and how many were missed.
+    public func cycles(after cursor: Int) -> (cycles: [Cycle], next: Int, missed: Int) {
+        state.withLock { state in
+            let newest = state.next - 1
+            var first = max(cursor + 1, 1)
+            var missed = 0
+            if newest - first + 1 > capacity {
+                missed = newest - capacity + 1 - first
+                first = newest - capacity + 1
+            }
+            guard first <= newest else { return ([], newest, 0) }
+            var cycles: [Cycle] = []
+            cycles.reserveCapacity(newest - first + 1)
+            for number in first...newest {
+                if let cycle = state.ring[number % capacity], cycle.number == number { cycles.append(cycle) }
+            }
+            return (cycles, newest, missed)
+        }
+    }
+
+    public func device(named name: String) -> DeviceConfig? { state.withLock { $0.entries[name]?.device } }
+}

@@ -1,0 +1,75 @@
+import TramSchema
+
+/// One wire value resolved against its point: the engineering value, the raw value, and the quality code.
+///
+/// This is what the collector stores in its readings table (docs/collector.md, "Storage") and what line protocol is
+/// rendered from (``InfluxLine/fieldValue(type:value:rawInt:rawText:quality:)``). The collector's relay renders
+/// stored rows and the uplink renders decoded batches; both resolve a wire value here, so they send the same field.
+public struct ReadingValue: Sendable, Equatable {
+    /// `raw × scale × 10^exponent + offset`; nil for bools, strings, missing values, and points whose exponent is not
+    /// in the group.
+    public var engineering: Double?
+    /// Integers as they are (a `uint64` over `Int64.max` goes to `rawText`), a bool as 0 or 1, a float's bits.
+    public var rawInt: Int64?
+    /// A string's text, or a `uint64` too large for `Int64`, in decimal.
+    public var rawText: String?
+    /// 0 for a good value; else the quality code of docs/wire-format.md (1 not available … 7 unexpected).
+    public var quality: UInt8 = 0
+    /// The Modbus exception code, for quality 2.
+    public var exception: UInt8?
+
+    public init(_ value: WireValue, descriptor: PointDescriptor, exponent: Int64?) {
+        let raw: Double?
+        switch value {
+        case .bool(let b): rawInt = b ? 1 : 0; raw = nil
+        case .int(let v): rawInt = v; raw = Double(v)
+        case .uint(let v):
+            if v <= UInt64(Int64.max) { rawInt = Int64(v) } else { rawText = String(v) }
+            raw = Double(v)
+        case .float32(let bits): rawInt = Int64(bits); raw = Double(Float(bitPattern: bits))
+        case .float64(let bits): rawInt = Int64(bitPattern: bits); raw = Double(bitPattern: bits)
+        case .string(let s): rawText = s; raw = nil
+        case .missing(let quality):
+            raw = nil
+            switch quality {
+            case .notAvailable: self.quality = 1
+            case .exception(let code): self.quality = 2; exception = code
+            case .timeout: self.quality = 3
+            case .linkDown: self.quality = 4
+            case .ioError: self.quality = 5
+            case .unsupported: self.quality = 6
+            case .unexpected: self.quality = 7
+            }
+        }
+        guard let raw else { return }
+        if descriptor.exponentAlias != nil && exponent == nil { return }
+        engineering = Self.engineering(raw, scale: descriptor.scale, offset: descriptor.offset, exponent: exponent ?? 0)
+    }
+
+    /// Resolves the value at `index` of `group`, taking a SunSpec exponent from the same group.
+    public init(_ group: DecodedGroup, index: Int, descriptor: PointDescriptor) {
+        self.init(group.values[index], descriptor: descriptor, exponent: Self.exponent(of: descriptor, in: group))
+    }
+
+    /// SunSpec's scale factor: the raw value of the point's exponent point in the same group, if it is there.
+    public static func exponent(of descriptor: PointDescriptor, in group: DecodedGroup) -> Int64? {
+        guard let alias = descriptor.exponentAlias else { return nil }
+        let index = alias - group.firstAlias
+        guard index >= 0, index < group.values.count, case .int(let raw) = group.values[index] else { return nil }
+        return raw
+    }
+
+    /// `((raw × scale) × 10^e) + offset`, with `× 10^e` done as `÷ 10^−e` when e is negative (docs/wire-format.md).
+    public static func engineering(_ raw: Double, scale: Double, offset: Double, exponent: Int64) -> Double {
+        var value = raw * scale
+        if exponent > 0 { value *= power10(exponent) } else if exponent < 0 { value /= power10(-exponent) }
+        return value + offset
+    }
+
+    /// 10^e, exact up to 10^22 (the doubles' exact powers of ten); SunSpec's scale factors stay within ±10.
+    static func power10(_ e: Int64) -> Double {
+        var result = 1.0
+        for _ in 0..<min(e, 400) { result *= 10 }
+        return result
+    }
+}

@@ -1,0 +1,44 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A named OS thread that runs one closure: for loops that call blocking C (libcurl, fsync) and so must
+/// never run on Swift's cooperative pool.
+public final class OwnedThread: @unchecked Sendable {
+    private var thread = pthread_t()
+    private var joined = false
+
+    private final class Start {
+        let name: String
+        let body: () -> Void
+        init(name: String, body: @escaping () -> Void) { self.name = name; self.body = body }
+    }
+
+    /// Starts `body` on a new thread named `name` (at most 15 bytes show in `top -H` and `/proc`).
+    public init(name: String, _ body: @escaping @Sendable () -> Void) {
+        let start = Unmanaged.passRetained(Start(name: name, body: body)).toOpaque()
+        let result = pthread_create(&thread, nil, { context in
+            let start = Unmanaged<Start>.fromOpaque(context!).takeRetainedValue()
+            OwnedThread.nameCurrentThread(start.name)
+            start.body()
+            return nil
+        }, start)
+        precondition(result == 0, "pthread_create failed: \(result)")
+    }
+
+    /// Names the calling thread, as `top -H` and `ps -L` show it (15 bytes at most).
+    public static func nameCurrentThread(_ name: String) {
+        let file = open("/proc/thread-self/comm", O_WRONLY | O_CLOEXEC)
+        guard file >= 0 else { return }
+        let bytes = Array(name.utf8.prefix(15))
+        _ = bytes.withUnsafeBytes { write(file, $0.baseAddress, $0.count) }
+        close(file)
+    }
+
+    /// Waits for the closure to return. Call once.
+    public func join() {
+        guard !joined else { return }
+        joined = true
+        pthread_join(thread, nil)
+    }
+}

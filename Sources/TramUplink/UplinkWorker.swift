@@ -1,0 +1,200 @@
+import Logging
+import Synchronization
+import SystemPackage
+import TramConfig
+import TramSpool
+import TramThreads
+
+/// Runs one sink's delivery loop on a thread of its own: libcurl blocks, so it never touches Swift's cooperative pool.
+///
+/// The loop takes batches from the shared spool, uploads them, and sleeps only as long as the uplink asks
+/// (a backoff, a `Retry-After`, a pause for a configuration problem, or an empty spool). New batches wake an
+/// idle loop at once, and `stop` wakes any sleep; an upload in flight at shutdown is abandoned within about a second,
+/// its batches released unacknowledged, so they go again after the restart and the collector's dedupe drops repeats.
+///
+/// Credentials are read when the transport is made, and made again after a refusal: fixing a token file, a
+/// certificate or a CA file on disk resumes delivery without a restart.
+public final class UplinkWorker: @unchecked Sendable {
+    public let settings: SinkSettings
+    private let gateway: String
+    private let queue: SharedSpool
+    private let clock: SpoolClock
+    private let logger: Logger
+    private let wakeup = Wakeup()
+    private let stopping = Atomic<Bool>(false)
+    private let cancellation = TransportCancellation()
+    private let published: Mutex<UplinkStatus>
+    private let heartbeatMilliseconds: Atomic<Int64>
+    private let thread = Mutex<OwnedThread?>(nil)
+    private let deadLetterPath: FilePath
+    private let budgetPath: FilePath
+    /// Wait between attempts while paused for a configuration problem.
+    public let pauseMilliseconds: Int64
+    /// The loop beats at least this often, even while it sleeps, so a watchdog can tell asleep from stuck.
+    static let heartbeatIntervalMilliseconds: Int64 = 5_000
+
+    /// - Parameter spoolDirectory: where the dead-letter file and the budget's day counter live by default.
+    public init(settings: SinkSettings, gateway: String, queue: SharedSpool, spoolDirectory: FilePath,
+                pauseMilliseconds: Int64 = 60_000, clock: SpoolClock = .system, logger: Logger) {
+        self.settings = settings
+        self.gateway = gateway
+        self.queue = queue
+        self.clock = clock
+        var logger = logger
+        logger[metadataKey: "sink"] = "\(settings.name)"
+        self.logger = logger
+        self.pauseMilliseconds = pauseMilliseconds
+        deadLetterPath = settings.deadLetterFile.map { FilePath($0) } ?? spoolDirectory.appending("rejected-\(settings.name).frames")
+        budgetPath = spoolDirectory.appending("budget-\(settings.name).day")
+        var status = UplinkStatus(sink: settings.name, url: settings.url)
+        status.budgetLimit = settings.dailyBudgetBytes
+        published = Mutex(status)
+        heartbeatMilliseconds = Atomic(clock.monotonicMilliseconds())
+    }
+
+    public func start() {
+        thread.withLock { thread in
+            guard thread == nil else { return }
+            thread = OwnedThread(name: "tram-up-\(settings.name)") { [self] in run() }
+        }
+    }
+
+    /// New batches are in the spool: wake an idle loop (a backoff or a pause is not cut short).
+    public func batchesAppended() { wakeup.signal() }
+
+    /// Stops the loop: a sleep ends at once; an upload in flight may finish within `graceMilliseconds`, then is abandoned.
+    public func stop(graceMilliseconds: Int64 = 2_000) {
+        stopping.store(true, ordering: .releasing)
+        wakeup.signal()
+        guard let running = thread.withLock({ $0 }) else { return }
+        let deadline = clock.monotonicMilliseconds() + graceMilliseconds
+        while heartbeatMilliseconds.load(ordering: .acquiring) != Int64.min, clock.monotonicMilliseconds() < deadline {
+            Wakeup().wait(milliseconds: 20)
+        }
+        cancellation.cancel()
+        running.join()
+    }
+
+    public var status: UplinkStatus { published.withLock { $0 } }
+
+    /// Monotonic milliseconds of the loop's last beat; `Int64.min` once it has ended.
+    public var lastHeartbeatMilliseconds: Int64 { heartbeatMilliseconds.load(ordering: .acquiring) }
+
+    /// Whether the loop beat recently enough: a request can hold it for the request timeout, a sleep never longer
+    /// than a heartbeat interval. Independent of delivery succeeding: an outage must not look like a hang.
+    public func isAlive(nowMilliseconds: Int64) -> Bool {
+        let beat = lastHeartbeatMilliseconds
+        guard beat != Int64.min else { return stopping.load(ordering: .acquiring) }
+        let limit = Int64(settings.requestTimeout.components.seconds) * 1000 + Self.heartbeatIntervalMilliseconds + 10_000
+        return nowMilliseconds - beat <= limit
+    }
+
+    private func beat() { heartbeatMilliseconds.store(clock.monotonicMilliseconds(), ordering: .releasing) }
+
+    private var isStopping: Bool { stopping.load(ordering: .acquiring) }
+
+    // MARK: The loop (on the worker's thread only)
+
+    private func run() {
+        var budget = DataBudget(limitBytes: settings.dailyBudgetBytes, file: budgetPath, nowMilliseconds: clock.wallMilliseconds())
+        var uplink: Uplink?
+        var credentialsRefused = false
+        defer {
+            publish { $0.state = .stopped }
+            heartbeatMilliseconds.store(Int64.min, ordering: .releasing)
+        }
+        while !isStopping {
+            beat()
+            if let wait = budget.millisecondsUntilAvailable(nowMilliseconds: clock.wallMilliseconds()) {
+                publish { $0.state = .overBudget(resumesInMilliseconds: wait); $0.budgetUsedToday = budget.usedBytes }
+                logger.warning("daily data budget spent; every batch is kept until the next UTC day",
+                               metadata: ["used_bytes": "\(budget.usedBytes)", "resumes_in_s": "\(wait / 1000)"])
+                sleep(milliseconds: wait)
+                continue
+            }
+            if uplink == nil || credentialsRefused {
+                uplink = makeUplink()
+                credentialsRefused = false
+                guard uplink != nil else { sleep(milliseconds: pauseMilliseconds); continue }
+            }
+            let active = uplink!
+            let before = active.transport.bytesOnWire
+            let report = active.deliverOnce(spool: queue)
+            let spent = active.transport.bytesOnWire - before
+            budget.record(bytes: spent, nowMilliseconds: clock.wallMilliseconds())
+            record(report, uplink: active, spent: spent, budget: budget)
+            if case .paused = active.state { credentialsRefused = true }
+            if report.batches.isEmpty {
+                // Nothing to send: sleep until a new batch, a heartbeat, or a released batch's turn.
+                wakeup.wait(milliseconds: Self.heartbeatIntervalMilliseconds)
+            } else if report.waitMilliseconds > 0 {
+                sleep(milliseconds: report.waitMilliseconds)
+            }
+        }
+    }
+
+    /// Reads the token and makes the transport; on failure reports why (paused) and returns nil.
+    private func makeUplink() -> Uplink? {
+        var token: String?
+        if let path = settings.tokenFile {
+            do throws(TokenFile.Problem) { token = try TokenFile.read(path, logger: logger) } catch {
+                pause("\(error)")
+                return nil
+            }
+        }
+        let transport: CurlTransport
+        do throws(TransportFailure) {
+            transport = try CurlTransport(TransportOptions(settings: settings, gateway: gateway, token: token), logger: logger)
+        } catch {
+            pause("cannot set up the transport: \(error)")
+            return nil
+        }
+        transport.cancellation = cancellation
+        let uplink = Uplink(sink: settings.name, kind: SinkKind(settings.kind), transport: transport,
+                            maximumUploadBytes: settings.effectiveMaximumUploadBytes, deadLetterPath: deadLetterPath, logger: logger)
+        uplink.pauseMilliseconds = pauseMilliseconds
+        return uplink
+    }
+
+    private func pause(_ why: String) {
+        logger.error("uplink paused: every batch is kept", metadata: ["problem": "\(why)"])
+        publish { $0.state = .paused(why); $0.lastProblem = why }
+    }
+
+    private func record(_ report: DeliveryReport, uplink: Uplink, spent: Int, budget: DataBudget) {
+        guard !report.batches.isEmpty else { return }
+        publish { status in
+            status.state = uplink.state
+            status.uploads += 1
+            status.bytesOnWire += spent
+            status.budgetUsedToday = budget.usedBytes
+            status.batchesRejected += report.deadLettered.count
+            switch report.action {
+            case .acknowledge?:
+                status.batchesDelivered += report.batches.count
+                status.lastDeliveryMilliseconds = clock.wallMilliseconds()
+            case .pause(let why)?:
+                status.failedUploads += 1
+                status.lastProblem = why
+            default:
+                status.failedUploads += 1
+                status.lastProblem = report.status.map { "HTTP \($0)" } ?? "no answer (timeout or connection failure)"
+            }
+        }
+    }
+
+    private func publish(_ change: (inout UplinkStatus) -> Void) {
+        published.withLock { change(&$0) }
+    }
+
+    /// Sleeps `milliseconds`, beating the heartbeat, ending early only for `stop`.
+    private func sleep(milliseconds: Int64) {
+        let deadline = clock.monotonicMilliseconds() + milliseconds
+        while !isStopping {
+            let left = deadline - clock.monotonicMilliseconds()
+            guard left > 0 else { return }
+            wakeup.wait(milliseconds: min(left, Self.heartbeatIntervalMilliseconds))
+            beat()
+        }
+    }
+}

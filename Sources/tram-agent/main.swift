@@ -1,0 +1,6 @@
+import TramAgent
+#if canImport(Glibc)
+import Glibc
+#endif
+
+exit(await AgentDaemon.main(Array(CommandLine.arguments.dropFirst())))
