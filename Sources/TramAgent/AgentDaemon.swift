@@ -44,9 +44,11 @@ public enum AgentDaemon {
         }
         let logger = Logger(label: "tram.agent")
         guard let config = load(commandLine) else { return 1 }
+        let clockWatch = ClockWatch(logger: logger)
         let runtime: AgentRuntime
         do {
-            runtime = try AgentRuntime(config: config, configPath: commandLine.configPath, logger: logger)
+            runtime = try AgentRuntime(config: config, configPath: commandLine.configPath, clockFlags: { clockWatch.flags() },
+                                       notifier: SystemdNotifier(), logger: logger)
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             return 1

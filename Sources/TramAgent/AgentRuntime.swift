@@ -28,6 +28,12 @@ public final class AgentRuntime: @unchecked Sendable {
     private var uplinks: [UplinkWorker]
     private var board: DeviceBoard
     private var control: ControlServer?
+    private var metricsServer: MetricsServer?
+    private let metrics = AgentMetrics()
+    private let notifier: SystemdNotifier
+    private var housekeeping: OwnedThread?
+    private let stopping = Atomic<Bool>(false)
+    private let housekeepingWakeup = Wakeup()
     private let clock = SpoolClock.system
     /// Extra status sections (clock, metrics) registered by the daemon.
     public let clockFlags: @Sendable () -> ClockFlags
@@ -35,8 +41,9 @@ public final class AgentRuntime: @unchecked Sendable {
 
     /// Opens the spool and prepares every stage; nothing runs until `start`.
     public init(config: AgentConfig, configPath: String, clockFlags: @escaping @Sendable () -> ClockFlags = { .synchronised },
-                logger: Logger) throws {
+                notifier: SystemdNotifier = SystemdNotifier(environment: [:]), logger: Logger) throws {
         self.config = config
+        self.notifier = notifier
         self.configPath = configPath
         self.logger = logger
         self.clockFlags = clockFlags
@@ -87,9 +94,24 @@ public final class AgentRuntime: @unchecked Sendable {
             // Polling matters more than the technician's socket: run without it, loudly.
             logger.error("control socket unavailable; tramctl status will not reach this agent", metadata: ["error": "\(error)"])
         }
+        if let port = config.control.metricsPort {
+            do {
+                let metrics = self.metrics
+                let server = try MetricsServer(port: UInt16(port), exposition: { metrics.exposition() },
+                                               health: { [weak self] in (self?.isAlive() ?? false) ? nil : "a stage of the agent is not making progress" },
+                                               logger: logger)
+                server.start()
+                metricsServer = server
+                logger.info("metrics on http://127.0.0.1:\(server.port)/metrics")
+            } catch {
+                logger.error("metrics port unavailable; /metrics is off", metadata: ["port": "\(port)", "error": "\(error)"])
+            }
+        }
         for uplink in uplinks { uplink.start() }
         writer.start()
         startPolling()
+        housekeeping = OwnedThread(name: "tram-health") { [self] in runHousekeeping() }
+        notifier.ready(status: "polling \(config.devices.count) devices, \(config.sinks.count) sinks")
         if config.sinks.isEmpty {
             logger.warning("no sinks configured: readings are only spooled (add a 'sinks:' section to deliver them)")
         }
@@ -100,23 +122,49 @@ public final class AgentRuntime: @unchecked Sendable {
     }
 
     private func startPolling() {
-        let writer = self.writer, board = self.board
+        let writer = self.writer, board = self.board, metrics = self.metrics
         engine.startPolling { reading in
             var latency: UInt64 = 0
             for index in reading.requests.indices { latency += reading.requests[index].roundTripNanoseconds }
             board.record(reading, latencyMilliseconds: Double(latency) / 1e6)
+            metrics.record(reading, latencySeconds: Double(latency) / 1e9)
             writer.submit(reading)
+        }
+    }
+
+    /// Once a second, on a thread of its own (the spool's lock may be held across an `fdatasync`): the metrics'
+    /// spool and uplink figures, and the systemd watchdog, fed only while every stage's loop is alive.
+    private func runHousekeeping() {
+        var lastPing: Int64?
+        let interval = notifier.watchdogInterval.map { Int64($0.components.seconds) * 1000 + $0.components.attoseconds / 1_000_000_000_000_000 }
+        while !stopping.load(ordering: .acquiring) {
+            metrics.update(spool: spoolStatus, uplinks: uplinkStatuses)
+            let now = clock.monotonicMilliseconds()
+            if let interval, lastPing.map({ now - $0 >= interval }) ?? true {
+                if isAlive() {
+                    notifier.watchdog()
+                    lastPing = now
+                } else {
+                    logger.critical("a stage is stuck: the systemd watchdog is no longer fed")
+                }
+            }
+            housekeepingWakeup.wait(milliseconds: min(1000, max(100, interval ?? 1000)))
         }
     }
 
     /// Graceful shutdown: stop polling, seal and sync the open batch, let uploads in flight finish briefly
     /// (then abandon them: unacknowledged batches go again after the restart), close the spool.
     public func stop() async {
+        notifier.stopping(status: "stopping: sealing the open batch")
         engine.stopPolling()
         await engine.shutdown()
         writer.stop()
         for uplink in uplinks { uplink.stop(graceMilliseconds: 1_500) }
         control?.stop()
+        stopping.store(true, ordering: .releasing)
+        housekeepingWakeup.signal()
+        housekeeping?.join()
+        metricsServer?.stop()
         do { try spool.withSpool { spool throws(Errno) in try spool.close() } } catch {
             logger.error("closing the spool failed", metadata: ["error": "\(error)"])
         }
@@ -126,6 +174,8 @@ public final class AgentRuntime: @unchecked Sendable {
     /// Applies a new config. What did not change keeps running: polling and its connections stay up when only
     /// sinks changed, and delivery stays up when only devices changed. Spool settings need a restart.
     public func reload(_ new: AgentConfig) async {
+        notifier.reloading(status: "reloading \(configPath)")
+        defer { notifier.ready(status: "polling \(config.devices.count) devices, \(config.sinks.count) sinks") }
         let acquisitionChanged = AcquisitionFingerprint(config) != AcquisitionFingerprint(new)
         let sinksChanged = config.sinks != new.sinks || config.gateway.id != new.gateway.id
         if config.spool != new.spool {
@@ -149,6 +199,7 @@ public final class AgentRuntime: @unchecked Sendable {
             applied.sinks = config.sinks
             engine = AcquisitionEngine(config: applied, logger: logger)
             board = DeviceBoard(devices: applied.devices)
+            metrics.retainDevices(Set(applied.devices.map(\.name)))
             writer = makeWriter(applied)
             writer.start()
             startPolling()

@@ -122,7 +122,8 @@ public final class ClockWatch: Sendable {
             if state.statusReadAtNanoseconds.map({ monotonic &- $0 >= cache }) ?? true {
                 let first = state.statusReadAtNanoseconds == nil
                 let synchronised = clocks.kernelStatus().isSynchronised
-                if synchronised != state.synchronised || (first && !synchronised) { syncChange = synchronised }
+                // Said once at start, and again only when it changes.
+                if first || synchronised != state.synchronised { syncChange = synchronised }
                 state.synchronised = synchronised
                 state.statusReadAtNanoseconds = monotonic
             }

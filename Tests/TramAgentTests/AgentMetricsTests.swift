@@ -102,7 +102,7 @@ struct AgentMetricsTests {
             }
         }
         let samples = try ScrapedSamples(metrics.exposition())
-        #expect(samples["tram_readings_produced_total"] == 8 * 500 * 5)
+        #expect(samples["tram_readings_produced_total"] == Double(8 * 500 * 5))
         let cycles = (0..<4).compactMap { samples[#"tram_poll_duration_seconds_count{device="device-\#($0)"}"#] }
         #expect(cycles == [1000, 1000, 1000, 1000])
         let errors = (0..<4).compactMap { samples[#"tram_poll_errors_total{device="device-\#($0)"}"#] }

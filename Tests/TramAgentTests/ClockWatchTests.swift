@@ -52,9 +52,8 @@ private final class RecordedLogs: Sendable {
             get { metadata[key] }
             set { metadata[key] = newValue }
         }
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String,
-                 file: String, function: String, line: UInt) {
-            logs.lines.withLock { $0.append("\(level) \(message)") }
+        func log(event: LogEvent) {
+            logs.lines.withLock { $0.append("\(event.level) \(event.message)") }
         }
     }
 }
@@ -88,6 +87,8 @@ struct ClockWatchTests {
             hand.pass(milliseconds: 5)
         }
         #expect(hand.statusReads == 1)
+        let synchronisedNotices = { logs.all.filter { $0.hasPrefix("notice") && $0.contains("clock synchronised") }.count }
+        #expect(synchronisedNotices() == 1, "the state at start is logged")
 
         hand.setStatus(.unsynchronised)
         hand.pass(milliseconds: 499)
@@ -100,7 +101,7 @@ struct ClockWatchTests {
         hand.setStatus(.synchronised)
         hand.pass(milliseconds: 1000)
         #expect(watch.flags() == .synchronised)
-        #expect(logs.all.filter { $0.hasPrefix("notice") && $0.contains("clock synchronised") }.count == 1)
+        #expect(synchronisedNotices() == 2)
         #expect(logs.warnings.count == 1, "each change is logged once")
     }
 

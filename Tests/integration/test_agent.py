@@ -9,7 +9,9 @@ import json
 import os
 import random
 import signal
+import socket
 import sqlite3
+import urllib.request
 import subprocess
 import time
 from pathlib import Path
@@ -34,7 +36,8 @@ def _binaries():
 
 
 def agent_config(tmp_path: Path, plc_url: str, collector_url: str | None, token_file: Path | None, *,
-                 poll: str = "100ms", batch_age: str = "500ms", extra_devices: list | None = None) -> Path:
+                 poll: str = "100ms", batch_age: str = "500ms", extra_devices: list | None = None,
+                 metrics_port: int | None = None) -> Path:
     doc = {
         "gateway": {"id": "gw-e2e"},
         "links": [{"name": "plc", "url": plc_url}],
@@ -48,7 +51,7 @@ def agent_config(tmp_path: Path, plc_url: str, collector_url: str | None, token_
         }] + (extra_devices or []),
         "spool": {"directory": str(tmp_path / "spool"), "sync_interval": "100ms"},
         "batch": {"max_age": batch_age},
-        "control": {"socket": str(tmp_path / "agent.sock"), "metrics_port": None},
+        "control": {"socket": str(tmp_path / "agent.sock"), "metrics_port": metrics_port},
     }
     if collector_url:
         doc["sinks"] = [{"name": "collector", "url": collector_url + "/v1/ingest", "token_file": str(token_file),
@@ -59,10 +62,10 @@ def agent_config(tmp_path: Path, plc_url: str, collector_url: str | None, token_
 
 
 class Agent:
-    def __init__(self, procs, config: Path, tmp_path: Path):
+    def __init__(self, procs, config: Path, tmp_path: Path, env: dict | None = None):
         self.procs, self.config, self.tmp = procs, config, tmp_path
         self.socket = tmp_path / "agent.sock"
-        self.proc = procs.spawn([AGENT_BIN, "--config", config], "agent")
+        self.proc = procs.spawn([AGENT_BIN, "--config", config], "agent", env={**os.environ, **(env or {})})
         wait_for(lambda: self.proc.poll() is not None or self._answers(), 15, "the agent's control socket")
         assert self.proc.poll() is None, f"agent exited rc={self.proc.returncode}\n{procs.stderr_of(self.proc)}"
 
@@ -246,3 +249,87 @@ def test_kill_9_during_polling_and_delivery_delivers_every_appended_reading_exac
     assert stored[0] == counters["delivered"]["readings"] == counters["appended"]["readings"] - counters["buffered"]["readings"], (stored, counters)
     assert sum(v["readings"] for v in counters["dropped"].values()) == 0, counters
     assert counters["epoch"] >= kills + 1, "every unclean start begins a new epoch"
+
+
+def test_sigterm_mid_upload_exits_cleanly_and_loses_nothing(procs, plc_tcp, tmp_path):
+    """A sink that takes 30 s to answer: SIGTERM while the upload is in flight ends the agent within 5 s; the
+    unacknowledged batches go to the real collector after the restart, exactly once."""
+    plc = start_plc(plc_tcp)
+    peer = procs.spawn([os.environ.get("PYTHON", "python3"), ROOT / "Tests" / "integration" / "peers" / "misbehaving_http.py",
+                        "--listen", "127.0.0.1:0", "--record", tmp_path / "peer", "--script", "slow:30*"], "peer",
+                       stdin=subprocess.PIPE, stdout=subprocess.PIPE)
+    port = int(peer.stdout.readline().decode().split()[1])
+    assert peer.stdout.readline().decode().strip() == "READY"
+    token_file = tmp_path / "token"
+    token_file.write_text("not-the-real-one\n")
+    token_file.chmod(0o600)
+    config = agent_config(tmp_path, plc.url, f"http://127.0.0.1:{port}", token_file)
+    agent = Agent(procs, config, tmp_path)
+    records = tmp_path / "peer" / "requests.jsonl"
+
+    def upload_in_flight():
+        peer.stdin.write(b"requests\n")
+        peer.stdin.flush()
+        return int(peer.stdout.readline().decode().split()[1]) >= 1
+    wait_for(upload_in_flight, 15, "an upload to reach the slow sink")
+    rc, took = agent.terminate()
+    assert rc == 0, agent.log()
+    assert took < 5, f"SIGTERM mid-upload took {took:.1f} s"
+    counters = spool_stats(tmp_path / "spool")
+    assert counters["delivered"]["readings"] == 0 and counters["buffered"]["batches"] >= 1, counters
+    assert counters["balances"] is True
+    assert not records.exists() or all(json.loads(line)["outcome"] != "accepted" for line in records.read_text().splitlines())
+
+    # Restart against the real collector: everything spooled arrives, once.
+    collector, db, token_file = start_collector(procs, tmp_path)
+    config = agent_config(tmp_path, plc.url, collector.url, token_file)
+    agent = Agent(procs, config, tmp_path)
+    wait_for(lambda: agent.status()["spool"]["buffered"]["batches"] <= 1 and agent.status()["uplinks"][0]["batches_delivered"] > 0,
+             30, "the backlog to drain")
+    rc, _ = agent.terminate()
+    assert rc == 0
+    counters = spool_stats(tmp_path / "spool")
+    stored = rows(db, "SELECT count(*), count(DISTINCT point || '/' || time_ms) FROM readings")[0]
+    assert stored[0] == stored[1] == counters["delivered"]["readings"], (stored, counters)
+    assert counters["buffered"]["readings"] == 0 or counters["buffered"]["batches"] <= 1
+
+
+def test_systemd_notify_watchdog_and_metrics_while_the_uplink_is_down(procs, plc_tcp, tmp_path, free_port):
+    """READY=1 once running; WATCHDOG=1 keeps coming while the collector is unreachable (an outage is not a hang);
+    STOPPING=1 on SIGTERM; /metrics counts the readings and names the uplink's state."""
+    plc = start_plc(plc_tcp)
+    notify_path = tmp_path / "notify.sock"
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    listener.bind(str(notify_path))
+    listener.settimeout(0.2)
+    token_file = tmp_path / "token"
+    token_file.write_text("unused\n")
+    token_file.chmod(0o600)
+    metrics_port = free_port()
+    config = agent_config(tmp_path, plc.url, f"http://127.0.0.1:{free_port()}", token_file, metrics_port=metrics_port)
+    agent = Agent(procs, config, tmp_path, env={"NOTIFY_SOCKET": str(notify_path), "WATCHDOG_USEC": "1000000"})
+    messages: list[str] = []
+
+    def received(what: str, count: int = 1) -> bool:
+        try:
+            while True:
+                messages.append(listener.recv(4096).decode())
+        except socket.timeout:
+            pass
+        return sum(what in m.split("\n") for m in messages) >= count
+    wait_for(lambda: received("READY=1"), 10, "READY=1")
+    wait_for(lambda: agent.status()["uplinks"][0]["state"] == "backing-off", 15, "the uplink to fail")
+    start = len([m for m in messages if "WATCHDOG=1" in m])
+    wait_for(lambda: received("WATCHDOG=1", start + 4), 10, "watchdog pings during the outage")
+
+    body = urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).read().decode()
+    samples = {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in body.splitlines() if line and not line.startswith("#")}
+    assert samples['tram_uplink_state{sink="collector",state="backing-off"}'] == 1.0, body
+    assert samples["tram_readings_produced_total"] > 0
+    assert samples['tram_device_healthy{device="meter"}'] == 1.0
+    assert urllib.request.urlopen(f"http://127.0.0.1:{metrics_port}/health", timeout=5).status == 200
+
+    rc, took = agent.terminate()
+    assert rc == 0 and took < 5
+    wait_for(lambda: received("STOPPING=1"), 5, "STOPPING=1")
+    listener.close()

@@ -1,0 +1,99 @@
+#!/usr/bin/env bash
+# tram-agent's footprint and cost, for the README's Performance section (issue 7):
+# N simulated devices × 30 uint16 registers polled every second → tram-agent (release build) → a local tram-collector.
+# Prints the agent's RSS over the run (and its growth), its CPU per point for the whole path (poll, decode, encode,
+# spool, uplink), and, in the same run, the bare libmodbus loop's CPU per point (the floor for any client).
+#
+# Usage: Benchmarks/agent-footprint.sh [SECONDS] [DEVICES]      (defaults: 120 s, 500 devices = 15,000 points/s)
+#   The 10-minute soak of issue 7:  Benchmarks/agent-footprint.sh 600
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_TOTAL=${1:-120}
+DEVICES=${2:-500}
+POINTS=30
+PER_LINK=50
+swift build -c release --product tram-agent > /dev/null
+swift build -c release --product tramctl > /dev/null
+swift build -c release --product tram-collector > /dev/null
+swift build -c release --package-path Benchmarks > /dev/null
+BIN=.build/release
+BENCH=Benchmarks/.build/release/tram-bench
+work=$(mktemp -d)
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$work"; }
+trap cleanup EXIT
+port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+
+links=$(( (DEVICES + PER_LINK - 1) / PER_LINK ))
+"$BIN/tram-collector" gateway add footprint --db "$work/collector.db" > "$work/token"
+"$BIN/tram-collector" serve --db "$work/collector.db" --listen 127.0.0.1:0 > "$work/collector.out" 2>&1 & pids+=($!)
+for _ in $(seq 100); do grep -q LISTENING "$work/collector.out" && break; sleep 0.1; done
+collector=$(grep -m1 LISTENING "$work/collector.out" | awk '{print $2}')
+{
+  echo "gateway: { id: footprint }"
+  echo "io_threads: 4"
+  echo "links:"
+  for l in $(seq 1 "$links"); do echo "  - { name: bus$l, url: tcp://127.0.0.1:$(port) }"; done
+  echo "devices:"
+  for d in $(seq 1 "$DEVICES"); do
+    l=$(( (d - 1) / PER_LINK + 1 )); u=$(( (d - 1) % PER_LINK + 1 ))
+    echo "  - name: dev$d"
+    echo "    link: bus$l"
+    echo "    unit: $u"
+    echo "    address_base: 0"
+    echo "    poll_interval: 1s"
+    echo "    points:"
+    for a in $(seq 0 $((POINTS - 1))); do echo "      - { name: r$a, table: holding, address: $a, type: uint16 }"; done
+  done
+  echo "spool: { directory: $work/spool }"
+  echo "batch: { max_age: 10s }"
+  echo "sinks:"
+  echo "  - { name: collector, url: \"http://$collector/v1/ingest\", token_file: $work/token }"
+  echo "control: { socket: $work/agent.sock, metrics_port: null }"
+} > "$work/agent.yaml"
+"$BIN/tramctl" simulate --config "$work/agent.yaml" > "$work/sim.out" 2>&1 & pids+=($!)
+for _ in $(seq 200); do [ "$(grep -c READY "$work/sim.out")" -ge "$links" ] && break; sleep 0.1; done
+"$BIN/tram-agent" --config "$work/agent.yaml" > "$work/agent.log" 2>&1 & agent=$!; pids+=($agent)
+for _ in $(seq 100); do "$BIN/tramctl" status --socket "$work/agent.sock" > /dev/null 2>&1 && break; sleep 0.1; done
+
+ticks=$(getconf CLK_TCK)
+cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+produced() { "$BIN/tramctl" status --json --socket "$work/agent.sock" | python3 -c 'import json,sys; print(json.load(sys.stdin)["writer"]["readings_produced"])'; }
+sleep 15   # warm up: connections, the first batches, the spool's first segment
+echo "== tram-agent: $DEVICES devices × $POINTS points every second on $links TCP links, to tram-collector ($SECONDS_TOTAL s)"
+c0=$(cpu $agent); p0=$(produced); t0=$(date +%s.%N)
+samples=()
+step=$(( SECONDS_TOTAL / 12 )); [ "$step" -ge 1 ] || step=1
+elapsed=0
+while [ "$elapsed" -lt "$SECONDS_TOTAL" ]; do sleep "$step"; elapsed=$((elapsed + step)); samples+=("$(rss $agent)"); done
+c1=$(cpu $agent); p1=$(produced); t1=$(date +%s.%N)
+python3 - "$c0" "$c1" "$p0" "$p1" "$t0" "$t1" "$ticks" "${samples[@]}" <<'PY'
+import sys
+c0, c1, p0, p1, t0, t1, ticks = (float(x) for x in sys.argv[1:8])
+rss = [int(x) for x in sys.argv[8:]]
+wall = t1 - t0
+points = p1 - p0
+cpu = (c1 - c0) / ticks
+print(f"points/s             {points / wall:,.0f}")
+print(f"agent CPU            {cpu / wall * 100:.1f}% of one core; {cpu / points * 1e6:.2f} µs per point (poll, decode, encode, spool, uplink)")
+print(f"agent RSS            first {rss[0] / 1024:.1f} MB, max {max(rss) / 1024:.1f} MB, last {rss[-1] / 1024:.1f} MB "
+      f"(samples: {' '.join(f'{r / 1024:.1f}' for r in rss)})")
+half = len(rss) // 2
+print(f"RSS growth           {(sum(rss[half:]) / len(rss[half:]) - sum(rss[:half]) / len(rss[:half])) / 1024:+.2f} MB second half vs first half")
+PY
+"$BIN/tramctl" status --socket "$work/agent.sock" | sed -n '/^SPOOL/,/^UPLINK/p' | head -4
+"$BIN/tramctl" status --json --socket "$work/agent.sock" | python3 -c '
+import json, sys
+s = json.load(sys.stdin)
+offline = [d["name"] for d in s["devices"] if d["health"] != "online"]
+print(f"devices online       {len(s[\"devices\"]) - len(offline)}/{len(s[\"devices\"])}")'
+echo
+echo "== Floor: bare libmodbus loop, $POINTS registers per request, against the same simulator (10 s)"
+"$BENCH" raw "$(awk '/name: bus1,/ {print $5}' "$work/agent.yaml" | tr -d ' }')" 1 $POINTS 10
+echo
+echo "== Binary sizes (release, stripped copies)"
+for b in tram-agent tramctl tram-collector; do
+  strip -o "$work/$b.stripped" "$BIN/$b"
+  echo "$b $(du -k "$work/$b.stripped" | cut -f1) KiB (dynamic Swift runtime; the .deb builds with --static-swift-stdlib)"
+done
