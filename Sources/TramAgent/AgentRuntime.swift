@@ -240,6 +240,28 @@ public final class AgentRuntime: @unchecked Sendable {
     public var reloadCount: Int { reloads.withLock { $0.count } }
     public var lastReloadError: String? { reloads.withLock { $0.lastError } }
 
+    /// An ad-hoc read on the link that owns `serialDevice`, serialised with its polling. Blocks the calling
+    /// thread (the control socket's own) until the link's thread has done it, for at most `timeoutMilliseconds`.
+    func read(serialDevice: String, unit: Int, request: ReadRequest, timeoutMilliseconds: Int64 = 10_000)
+        -> (link: String, result: Result<[UInt16], ModbusError>, roundTripNanoseconds: UInt64)? {
+        let engine = self.engine
+        guard let link = engine.link(servingSerialDevice: serialDevice) else { return nil }
+        let done = Wakeup()
+        let answer = Mutex<(Result<[UInt16], ModbusError>, UInt64)?>(nil)
+        engine.read(link: link, unit: unit, request: request) { result, roundTrip in
+            answer.withLock { $0 = (result, roundTrip) }
+            done.signal()
+        }
+        let deadline = clock.monotonicMilliseconds() + timeoutMilliseconds
+        while answer.withLock({ $0 == nil }), clock.monotonicMilliseconds() < deadline {
+            done.wait(milliseconds: deadline - clock.monotonicMilliseconds())
+        }
+        guard let (result, roundTrip) = answer.withLock({ $0 }) else {
+            return (link, .failure(.timeout), 0)
+        }
+        return (link, result, roundTrip)
+    }
+
     /// One control-socket request → its JSON answer (see `ControlProtocol`).
     func answer(_ request: String) -> [UInt8] {
         ControlProtocol.answer(request, runtime: self)

@@ -10,6 +10,8 @@ import Glibc
 ///
 ///     status                     the one-screen summary: agent, devices, spool, uplinks
 ///     cycles <cursor> [device]   poll cycles after <cursor>, for `tramctl tail` (cursor 0: the newest ring)
+///     read <serial-device> <unit> <table> <address> <count>
+///                                a read on the bus the agent owns, between its poll cycles (`tramctl read`, `scan`)
 ///     version
 enum ControlProtocol {
     static func answer(_ request: String, runtime: AgentRuntime) -> [UInt8] {
@@ -21,12 +23,43 @@ enum ControlProtocol {
         case "cycles"?:
             let cursor = words.count > 1 ? Int(words[1]) ?? 0 : 0
             cycles(runtime, after: cursor, device: words.count > 2 ? words[2] : nil, into: &json)
+        case "read"?:
+            read(words, runtime: runtime, into: &json)
         case "version"?:
             json.object { $0.field("version", AgentRuntime.version) }
         default:
-            json.object { $0.field("error", "unknown request '\(request.prefix(40))'; expected status, cycles or version") }
+            json.object { $0.field("error", "unknown request '\(request.prefix(40))'; expected status, cycles, read or version") }
         }
         return json.bytes
+    }
+
+    static func read(_ words: [String], runtime: AgentRuntime, into json: inout JSONText) {
+        guard words.count == 6, let unit = Int(words[2]), (0...255).contains(unit), let table = RegisterTable(rawValue: words[3]),
+              let address = Int(words[4]), let count = Int(words[5]), (0...0xFFFF).contains(address),
+              count >= 1, count <= (table.holdsBits ? 2000 : 125), address + count - 1 <= 0xFFFF else {
+            json.object { $0.field("error", "read takes: read <serial-device> <unit> <table> <address> <count>") }
+            return
+        }
+        let request = ReadRequest(table: table, address: address, count: count, points: [])
+        guard let (link, result, roundTrip) = runtime.read(serialDevice: words[1], unit: unit, request: request) else {
+            json.object { $0.field("error", "the agent does not poll \(words[1])") }
+            return
+        }
+        json.object { o in
+            o.field("link", link)
+            o.field("round_trip_ns", Int64(roundTrip))
+            switch result {
+            case .success(let registers):
+                o.field("registers", array: { list in for value in registers { list.number(Double(value)) } })
+            case .failure(let error):
+                o.field("read_error", "\(error)")
+                switch error {
+                case .timeout: o.field("error_kind", "timeout")
+                case .exception(let code): o.field("error_kind", "exception"); o.field("exception", code)
+                default: o.field("error_kind", "link")
+                }
+            }
+        }
     }
 
     static func status(_ runtime: AgentRuntime, into json: inout JSONText) {

@@ -6,6 +6,9 @@ struct LinkOptions: ParsableArguments {
     @Option(name: .long, help: "Link URL: tcp://host:port, rtu:///dev/ttyUSB0 or rtu+tcp://host:port.")
     var link: String
 
+    @Option(name: .customLong("agent-socket"), help: "When the running agent holds the serial port, read through its control socket, between its poll cycles.")
+    var agentSocket: String = AgentClient.defaultSocket
+
     @Option(help: "Serial baud rate (rtu:// only).")
     var baud: Int = 9600
 

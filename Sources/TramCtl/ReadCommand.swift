@@ -78,9 +78,7 @@ struct ReadCommand: ParsableCommand {
         let points = (0..<count).map { i in
             Point(name: "\(address + i * valueType.registerCount)", table: table, address: pdu + i * valueType.registerCount, type: valueType, order: wordOrder)
         }
-        let connection = ModbusConnection(link: try target.linkConfig())
-        try? connection.open()
-        let sampler = RegisterSampler(connection: connection, request: request, unit: unit)
+        let sampler = try RegisterSampler.open(try target.linkConfig(), agentSocket: target.agentSocket, request: request, unit: unit)
         if watch {
             try Watcher(sampler: sampler, points: points, interval: try CLIParsing.duration(interval, option: "--interval"), cycles: cycles, json: json).run()
             return
@@ -95,18 +93,71 @@ struct ReadCommand: ParsableCommand {
     }
 }
 
-/// One timed read of a request, with reconnect on a broken link.
+/// One timed read of a request, with reconnect on a broken link; or, when the running agent holds the serial
+/// port, the same read through the agent, which queues it between its poll cycles on the bus.
 struct RegisterSampler {
-    let connection: ModbusConnection
+    enum Source {
+        case direct(ModbusConnection)
+        case agent(socket: String, device: String)
+    }
+
+    let source: Source
     let request: ReadRequest
     let unit: Int
+
+    /// Opens the link; a serial port the agent holds is reached through the agent instead.
+    static func open(_ link: LinkConfig, agentSocket: String, request: ReadRequest, unit: Int) throws -> RegisterSampler {
+        let connection = ModbusConnection(link: link)
+        do {
+            try connection.open()
+        } catch .portBusy(let holder) {
+            guard case .rtu(let device, _) = link.endpoint, (try? AgentClient.request("version", socket: agentSocket)) != nil else {
+                throw ValidationError("\(holder); no agent answers on \(agentSocket) to read through")
+            }
+            print("note: \(device) belongs to the running agent; reading through it (\(agentSocket))", to: &standardError)
+            return RegisterSampler(source: .agent(socket: agentSocket, device: device), request: request, unit: unit)
+        } catch {
+            // Not fatal here: sample() reports it (and --watch keeps retrying).
+        }
+        return RegisterSampler(source: .direct(connection), request: request, unit: unit)
+    }
+
+    struct AgentRead: Decodable {
+        var registers: [UInt16]?
+        var read_error: String?
+        var error_kind: String?
+        var exception: Int?
+        var round_trip_ns: UInt64
+
+        var error: ModbusError {
+            switch error_kind {
+            case "timeout": .timeout
+            case "exception": .exception(code: exception ?? 0)
+            default: .io(errno: 0, reason: "through the agent: \(read_error ?? "no answer")")
+            }
+        }
+    }
+
+    func sample() -> Result<Sample, ModbusError> {
+        switch source {
+        case .direct(let connection): return sample(connection)
+        case .agent(let socket, let device):
+            do {
+                let answer = try AgentClient.decode(AgentRead.self, "read \(device) \(unit) \(request.table.rawValue) \(request.address) \(request.count)", socket: socket)
+                if let registers = answer.registers { return .success(Sample(registers: registers, roundTripNanoseconds: answer.round_trip_ns)) }
+                return .failure(answer.error)
+            } catch {
+                return .failure(.linkDown(reason: "the agent: \(error)"))
+            }
+        }
+    }
 
     struct Sample {
         var registers: [UInt16]
         var roundTripNanoseconds: UInt64
     }
 
-    func sample() -> Result<Sample, ModbusError> {
+    private func sample(_ connection: ModbusConnection) -> Result<Sample, ModbusError> {
         var registers = [UInt16](repeating: 0, count: request.count)
         var bits = [UInt8](repeating: 0, count: request.count)
         do {

@@ -33,17 +33,23 @@ struct ScanCommand: ParsableCommand {
         guard (0...255).contains(from), (from...255).contains(to) else { throw ValidationError("--from/--to must be unit ids 0-255 with from <= to") }
         let table = try CLIParsing.table(table)
         let link = try target.linkConfig(defaultTimeout: .milliseconds(100))
-        let connection = ModbusConnection(link: link)
-        do { try connection.open() } catch {
-            print("error: \(error)", to: &standardError)
-            throw ExitCode(2)
-        }
         let request = ReadRequest(table: table, address: address, count: 1, points: [])
+        // A serial port the running agent holds is scanned through the agent, between its poll cycles (at the
+        // link's own response timeout, so a full scan of a slow bus takes a while).
+        let sampler = try RegisterSampler.open(link, agentSocket: target.agentSocket, request: request, unit: from)
+        var connection: ModbusConnection?
+        if case .direct(let direct) = sampler.source {
+            connection = direct
+            do { if !direct.isOpen { try direct.open() } } catch {
+                print("error: \(error)", to: &standardError)
+                throw ExitCode(2)
+            }
+        }
         var found: [(unit: Int, answer: String)] = []
         let isTerminal = isatty(2) == 1
         for unit in from...to {
             if isTerminal { print("\rscanning unit \(unit) (\(unit - from + 1)/\(to - from + 1)), found \(found.count)   ", terminator: "", to: &standardError) }
-            switch RegisterSampler(connection: connection, request: request, unit: unit).sample() {
+            switch RegisterSampler(source: sampler.source, request: request, unit: unit).sample() {
             case .success(let sample): found.append((unit, "value \(sample.registers[0])"))
             case .failure(.exception(let code)) where code == 10 || code == 11:
                 continue  // a gateway saying nobody is behind this unit id
@@ -51,7 +57,7 @@ struct ScanCommand: ParsableCommand {
             case .failure(.timeout): continue
             case .failure:
                 // Framing noise or a dropped link: nobody usable at this id; reopen for the next.
-                if !connection.isOpen { try? connection.open() }
+                if let connection, !connection.isOpen { try? connection.open() }
             }
         }
         if isTerminal { print("\r" + String(repeating: " ", count: 60) + "\r", terminator: "", to: &standardError) }

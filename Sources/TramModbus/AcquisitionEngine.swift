@@ -1,6 +1,9 @@
 import Logging
 import Synchronization
 import TramConfig
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Wires a config's links and devices to I/O threads and polls devices on demand.
 ///
@@ -26,6 +29,7 @@ public final class AcquisitionEngine: Sendable {
     private let tcpExecutor: IOExecutor?
     private let serialExecutors: [IOExecutor]
     private let devices: [String: DeviceEntry]
+    private let links: [String: LinkEntry]
     private let polling = Atomic<Bool>(false)
     private let overrunCount = Atomic<Int>(0)
 
@@ -53,6 +57,7 @@ public final class AcquisitionEngine: Sendable {
         tcpExecutor = pool
         serialExecutors = serial
         self.devices = devices
+        self.links = links
     }
 
     /// Polls one device once. Nil if the config has no such device.
@@ -100,6 +105,49 @@ public final class AcquisitionEngine: Sendable {
             }
             scheduleCycle(entry, at: next, fromWorker: true, deliver: deliver)
         }
+    }
+
+    /// The name of the link that owns a serial device (`/dev/ttyUSB0`, or a path that resolves to the same file).
+    public func link(servingSerialDevice path: String) -> String? {
+        for link in config.links {
+            if case .rtu(let device, _) = link.endpoint, device == path || Self.sameFile(device, path) { return link.name }
+        }
+        return nil
+    }
+
+    private static func sameFile(_ a: String, _ b: String) -> Bool {
+        var x = stat(), y = stat()
+        return stat(a, &x) == 0 && stat(b, &y) == 0 && x.st_dev == y.st_dev && x.st_ino == y.st_ino
+    }
+
+    /// One ad-hoc read on a link's own thread, queued between its poll cycles so it never collides with them on
+    /// the bus (`tramctl read` and `scan` through the running agent). `completion` runs on the link's thread with the
+    /// registers (bits widened to 0/1) and the round trip, or the error. False if the engine has no such link.
+    @discardableResult
+    public func read(link name: String, unit: Int, request: ReadRequest,
+                     completion: @escaping @Sendable (Result<[UInt16], ModbusError>, UInt64) -> Void) -> Bool {
+        guard let entry = links[name] else { return false }
+        entry.executor.submit(entry.lane) {
+            if let error = entry.session.ensureOpen() { return completion(.failure(error), 0) }
+            var registers = [UInt16](repeating: 0, count: request.count)
+            var scratch = [UInt8](repeating: 0, count: request.count)
+            let started = Timestamp.monotonicNow()
+            do throws(ModbusError) {
+                try registers.withUnsafeMutableBufferPointer { (r: inout UnsafeMutableBufferPointer<UInt16>) throws(ModbusError) in
+                    try scratch.withUnsafeMutableBufferPointer { (b: inout UnsafeMutableBufferPointer<UInt8>) throws(ModbusError) in
+                        try entry.session.connection.read(request, unit: unit, into: r.baseAddress!, scratch: b.baseAddress!)
+                    }
+                }
+                entry.session.frameEnded()
+                entry.session.record(nil)
+                completion(.success(registers), Timestamp.monotonicNow() - started)
+            } catch {
+                entry.session.frameEnded()
+                entry.session.record(error)
+                completion(.failure(error), Timestamp.monotonicNow() - started)
+            }
+        }
+        return true
     }
 
     /// The device's current request plan (which may have been split after exception 02).

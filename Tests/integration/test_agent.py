@@ -333,3 +333,30 @@ def test_systemd_notify_watchdog_and_metrics_while_the_uplink_is_down(procs, plc
     assert rc == 0 and took < 5
     wait_for(lambda: received("STOPPING=1"), 5, "STOPPING=1")
     listener.close()
+
+
+def test_read_and_scan_on_a_serial_port_the_agent_holds_go_through_the_agent(procs, plc_rtu, tmp_path):
+    """The agent owns the RTU bus (and its lock); `tramctl read` and `scan` on that port are served by the agent,
+    queued between its poll cycles, instead of failing on the lock."""
+    words = encode("float32", 230.5) + encode("uint32", 123456) + [7]
+    plc = plc_rtu({1: {"holding": {0: words, 100: [4242, 4343]}}, 3: {"holding": {0: [1]}}}, units=[1, 3])
+    config = agent_config(tmp_path, plc.url, None, None, poll="200ms")
+    agent = Agent(procs, config, tmp_path)
+    wait_for(lambda: agent.status()["devices"][0]["health"] == "online", 15, "the agent polling over RTU")
+    before = agent.status()["devices"][0]["cycles"]
+
+    read = subprocess.run([str(TRAMCTL), "read", "--link", plc.url, "--unit", "1", "--address", "100", "--count", "2",
+                           "--agent-socket", str(agent.socket), "--json"], capture_output=True, text=True, timeout=30)
+    assert read.returncode == 0, read.stderr
+    assert "reading through it" in read.stderr
+    assert [v["values"]["ABCD"] for v in json.loads(read.stdout)] == [4242, 4343]
+
+    scan = subprocess.run([str(TRAMCTL), "scan", "--link", plc.url, "--from", "1", "--to", "4", "--agent-socket", str(agent.socket),
+                           "--json"], capture_output=True, text=True, timeout=60)
+    assert scan.returncode == 0, scan.stderr
+    assert [entry["unit"] for entry in json.loads(scan.stdout)] == [1, 3]
+    # Polling went on meanwhile, and the device stayed healthy.
+    wait_for(lambda: agent.status()["devices"][0]["cycles"] > before + 3, 10, "polling to go on")
+    assert agent.status()["devices"][0]["health"] == "online"
+    rc, _ = agent.terminate()
+    assert rc == 0
