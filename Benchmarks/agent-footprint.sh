@@ -88,6 +88,17 @@ import json, sys
 s = json.load(sys.stdin)
 offline = [d["name"] for d in s["devices"] if d["health"] != "online"]
 print(f"devices online       {len(s[\"devices\"]) - len(offline)}/{len(s[\"devices\"])}")'
+kill -TERM "$agent"; wait "$agent" 2>/dev/null || true
+python3 - "$work/agent.log" <<'PY'
+import re, sys
+line = [l for l in open(sys.argv[1]) if "tram-agent stopped" in l][-1]
+f = {k: v for k, v in re.findall(r"(\w+)=(\S+)", line)}
+produced, sealed, before = int(f["readings_produced"]), int(f["readings_sealed"]), int(f["readings_dropped_before_spool"])
+print(f"books at shutdown    produced {produced:,} = sealed {sealed:,} + dropped before the spool {before:,}: "
+      f"{'balanced' if produced == sealed + before else 'NOT BALANCED'}; spool appended {int(f['spool_appended']):,} = "
+      f"delivered {int(f['spool_delivered']):,} + buffered {int(f['spool_buffered']):,} + dropped {int(f['spool_dropped']):,}: "
+      f"{'balanced' if f['books_balance'] == 'true' else 'NOT BALANCED'}")
+PY
 echo
 echo "== Floor: bare libmodbus loop, $POINTS registers per request, against the same simulator (10 s)"
 "$BENCH" raw "$(awk '/name: bus1,/ {print $5}' "$work/agent.yaml" | tr -d ' }')" 1 $POINTS 10

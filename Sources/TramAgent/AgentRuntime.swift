@@ -165,10 +165,18 @@ public final class AgentRuntime: @unchecked Sendable {
         housekeepingWakeup.signal()
         housekeeping?.join()
         metricsServer?.stop()
+        let books = spool.withSpool { $0.counters }
         do { try spool.withSpool { spool throws(Errno) in try spool.close() } } catch {
             logger.error("closing the spool failed", metadata: ["error": "\(error)"])
         }
-        logger.notice("tram-agent stopped")
+        let written = writer.statistics
+        logger.notice("tram-agent stopped", metadata: [
+            "readings_produced": "\(written.readingsProduced)", "readings_sealed": "\(written.readingsSealed)",
+            "readings_dropped_before_spool": "\(written.readingsDroppedQueueFull + written.readingsDroppedUnencodable)",
+            "spool_appended": "\(books.appended.readings)", "spool_delivered": "\(books.delivered.readings)",
+            "spool_buffered": "\(books.buffered.readings)", "spool_dropped": "\(books.droppedTotal.readings)",
+            "books_balance": "\(books.balances)",
+        ])
     }
 
     /// Applies a new config. What did not change keeps running: polling and its connections stay up when only

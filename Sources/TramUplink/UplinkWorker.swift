@@ -22,6 +22,7 @@ public final class UplinkWorker: @unchecked Sendable {
     private let logger: Logger
     private let wakeup = Wakeup()
     private let stopping = Atomic<Bool>(false)
+    private let drainDeadline = Atomic<Int64>(Int64.max)
     private let cancellation = TransportCancellation()
     private let published: Mutex<UplinkStatus>
     private let heartbeatMilliseconds: Atomic<Int64>
@@ -62,8 +63,10 @@ public final class UplinkWorker: @unchecked Sendable {
     /// New batches are in the spool: wake an idle loop (a backoff or a pause is not cut short).
     public func batchesAppended() { wakeup.signal() }
 
-    /// Stops the loop: a sleep ends at once; an upload in flight may finish within `graceMilliseconds`, then is abandoned.
+    /// Stops the loop: a sleep ends at once; uploads go on while they succeed for up to `graceMilliseconds` (so
+    /// the last sealed batches leave with a clean shutdown), then a request still in flight is abandoned.
     public func stop(graceMilliseconds: Int64 = 2_000) {
+        drainDeadline.store(clock.monotonicMilliseconds() + graceMilliseconds, ordering: .releasing)
         stopping.store(true, ordering: .releasing)
         wakeup.signal()
         guard let running = thread.withLock({ $0 }) else { return }
@@ -103,9 +106,14 @@ public final class UplinkWorker: @unchecked Sendable {
             publish { $0.state = .stopped }
             heartbeatMilliseconds.store(Int64.min, ordering: .releasing)
         }
-        while !isStopping {
+        while true {
             beat()
+            // Stopping: keep delivering while uploads succeed and the grace period lasts (the writer's last
+            // sealed batch goes out with it), then end; `stop` abandons a request still in flight at the deadline.
+            let draining = isStopping
+            if draining, clock.monotonicMilliseconds() >= drainDeadline.load(ordering: .acquiring) { break }
             if let wait = budget.millisecondsUntilAvailable(nowMilliseconds: clock.wallMilliseconds()) {
+                if draining { break }
                 publish { $0.state = .overBudget(resumesInMilliseconds: wait); $0.budgetUsedToday = budget.usedBytes }
                 logger.warning("daily data budget spent; every batch is kept until the next UTC day",
                                metadata: ["used_bytes": "\(budget.usedBytes)", "resumes_in_s": "\(wait / 1000)"])
@@ -115,7 +123,11 @@ public final class UplinkWorker: @unchecked Sendable {
             if uplink == nil || credentialsRefused {
                 uplink = makeUplink()
                 credentialsRefused = false
-                guard uplink != nil else { sleep(milliseconds: pauseMilliseconds); continue }
+                guard uplink != nil else {
+                    if draining { break }
+                    sleep(milliseconds: pauseMilliseconds)
+                    continue
+                }
             }
             let active = uplink!
             let before = active.transport.bytesOnWire
@@ -124,7 +136,9 @@ public final class UplinkWorker: @unchecked Sendable {
             budget.record(bytes: spent, nowMilliseconds: clock.wallMilliseconds())
             record(report, uplink: active, spent: spent, budget: budget)
             if case .paused = active.state { credentialsRefused = true }
-            if report.batches.isEmpty {
+            if draining {
+                if report.batches.isEmpty || report.action != .acknowledge { break }
+            } else if report.batches.isEmpty {
                 // Nothing to send: sleep until a new batch, a heartbeat, or a released batch's turn.
                 wakeup.wait(milliseconds: Self.heartbeatIntervalMilliseconds)
             } else if report.waitMilliseconds > 0 {

@@ -230,9 +230,12 @@ def test_kill_9_during_polling_and_delivery_delivers_every_appended_reading_exac
     config = agent_config(tmp_path, plc.url, collector.url, token_file, poll="50ms", batch_age="200ms")
     rng = random.Random(7)
     kills = 12
+    killed_at: list[int] = []
     for _ in range(kills):
         agent = Agent(procs, config, tmp_path)
+        wait_for(lambda: agent.status()["writer"]["batches_sealed"] > 0, 10, "a first sealed batch")
         time.sleep(rng.uniform(0.3, 1.5))
+        killed_at.append(int(time.time() * 1000))
         agent.proc.send_signal(signal.SIGKILL)
         agent.proc.wait(timeout=10)
     # A last clean run delivers what the killed ones spooled.
@@ -249,6 +252,12 @@ def test_kill_9_during_polling_and_delivery_delivers_every_appended_reading_exac
     assert stored[0] == counters["delivered"]["readings"] == counters["appended"]["readings"] - counters["buffered"]["readings"], (stored, counters)
     assert sum(v["readings"] for v in counters["dropped"].values()) == 0, counters
     assert counters["epoch"] >= kills + 1, "every unclean start begins a new epoch"
+    # The window between a poll and its append: a kill loses at most the open batch, the readings of the last
+    # batch.max_age (200 ms here) plus one poll interval (50 ms) and the wall-clock slack of this test (250 ms).
+    times = [t for (t,) in rows(db, "SELECT r.time_ms FROM readings r JOIN points p ON p.id = r.point WHERE p.name = 'status'")]
+    for kill in killed_at:
+        last_kept = max(t for t in times if t <= kill)
+        assert kill - last_kept <= 200 + 50 + 250, f"{kill - last_kept} ms of readings before a kill were lost"
 
 
 def test_sigterm_mid_upload_exits_cleanly_and_loses_nothing(procs, plc_tcp, tmp_path):
@@ -360,3 +369,49 @@ def test_read_and_scan_on_a_serial_port_the_agent_holds_go_through_the_agent(pro
     assert agent.status()["devices"][0]["health"] == "online"
     rc, _ = agent.terminate()
     assert rc == 0
+
+
+def test_agent_to_victoriametrics_and_the_collector_at_once(procs, plc_tcp, tmp_path):
+    """Two sinks, each with its own delivery state: the collector (exactly once) and VictoriaMetrics by line protocol
+    (at least once); the values arrive exactly in both, checked in VictoriaMetrics' storage (it answers 204 even to
+    lines it drops)."""
+    import shutil
+    from test_collector_relay import VictoriaMetrics
+    binary = shutil.which("victoria-metrics")
+    if not binary:
+        pytest.skip("victoria-metrics is not installed (scripts/setup --test)")
+    plc = start_plc(plc_tcp)
+    collector, db, token_file = start_collector(procs, tmp_path)
+    vm = VictoriaMetrics(procs, binary, tmp_path / "vm")
+    config = agent_config(tmp_path, plc.url, collector.url, token_file)
+    doc = yaml.safe_load(config.read_text())
+    doc["sinks"].append({"name": "vm", "kind": "line_protocol", "url": f"{vm.url}/write?precision=ms"})
+    config.write_text(yaml.safe_dump(doc, sort_keys=False))
+    agent = Agent(procs, config, tmp_path)
+    wait_for(lambda: all(u["batches_delivered"] >= 5 for u in agent.status()["uplinks"]), 30, "both sinks to take batches")
+    rc, _ = agent.terminate()
+    assert rc == 0
+    # A last run delivers what the stop left buffered, then nothing is pending for either sink.
+    agent = Agent(procs, config, tmp_path)
+    wait_for(lambda: agent.status()["spool"]["buffered"]["batches"] <= 1, 30, "both sinks to catch up")
+    rc, _ = agent.terminate()
+    assert rc == 0
+
+    stored = {t for (t,) in rows(db, "SELECT r.time_ms FROM readings r JOIN points p ON p.id = r.point WHERE p.name = 'status'")}
+    counters = spool_stats(tmp_path / "spool")
+    assert counters["buffered"]["batches"] == 0, counters
+
+    def by_metric() -> dict[str, dict[int, list[float]]]:
+        out: dict[str, dict[int, list[float]]] = {}
+        for (metric, gateway, device, t), values in vm.samples().items():
+            assert gateway == "gw-e2e" and device == "meter"
+            out.setdefault(metric, {})[t] = values
+        return out
+    # VictoriaMetrics makes rows searchable a moment after it answers; its store is checked until it has caught up.
+    wait_for(lambda: set(by_metric().get("tram_status", {})) == stored, 15, "VictoriaMetrics to hold what the collector holds")
+    samples = by_metric()
+    assert set(samples) == {"tram_voltage", "tram_energy", "tram_status"}, set(samples)
+    assert {v for vs in samples["tram_voltage"].values() for v in vs} == {230.5}
+    assert {v for vs in samples["tram_energy"].values() for v in vs} == {12345.6}
+    assert {v for vs in samples["tram_status"].values() for v in vs} == {7.0}
+    assert set(samples["tram_voltage"]) == set(samples["tram_energy"]) == stored
