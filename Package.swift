@@ -19,6 +19,7 @@ let package = Package(
         .library(name: "TramSchema", targets: ["TramSchema"]),
         .library(name: "TramCompression", targets: ["TramCompression"]),
         .library(name: "TramSpool", targets: ["TramSpool"]),
+        .library(name: "TramUplink", targets: ["TramUplink"]),
         .library(name: "CAllocationCounter", targets: ["CAllocationCounter"]),
     ],
     dependencies: [
@@ -36,8 +37,8 @@ let package = Package(
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
-        // adjtimex(2) and its constants (sys/timex.h, which the Glibc module leaves out); in libc, nothing to link.
-        .systemLibrary(name: "CTimex"),
+        // glibc headers the Glibc module leaves out: sys/timex.h (adjtimex) and malloc.h (mallopt). In libc, nothing to link.
+        .systemLibrary(name: "CLinux"),
 
         // libyaml → a node tree with source marks. Pure: parses bytes, does no I/O.
         .target(name: "TramYAML", dependencies: ["CYAML"]),
@@ -67,7 +68,7 @@ let package = Package(
         // Wires the stages (poll → encode → spool → uplink) into the daemon: runtime, control socket, metrics, systemd.
         .target(name: "TramAgent", dependencies: [
             "TramConfig", "TramConfigFiles", "TramModbus", "TramSchema", "TramCompression", "TramSpool", "TramUplink", "TramThreads",
-            "CTimex",
+            "CLinux",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             // The API instrumented libraries report through; AgentMetrics.factory feeds it into the same registry.

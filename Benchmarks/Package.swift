@@ -25,6 +25,7 @@ let package = Package(
             .product(name: "TramSchema", package: "tram"),
             .product(name: "TramCompression", package: "tram"),
             .product(name: "TramSpool", package: "tram"),
+            .product(name: "TramUplink", package: "tram"),
             .product(name: "CAllocationCounter", package: "tram"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),

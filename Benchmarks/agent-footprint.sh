@@ -5,6 +5,8 @@
 # spool, uplink), and, in the same run, the bare libmodbus loop's CPU per point (the floor for any client).
 #
 # Usage: Benchmarks/agent-footprint.sh [SECONDS] [DEVICES]      (defaults: 120 s, 500 devices = 15,000 points/s)
+#   AGENT=path/to/tram-agent   measure another build (such as the .deb's static one: scripts/package-deb)
+#   SMAPS=1                    print where the RSS is after 20 s, then stop
 #   The 10-minute soak of issue 7:  Benchmarks/agent-footprint.sh 600
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -53,13 +55,15 @@ collector=$(grep -m1 LISTENING "$work/collector.out" | awk '{print $2}')
 } > "$work/agent.yaml"
 "$BIN/tramctl" simulate --config "$work/agent.yaml" > "$work/sim.out" 2>&1 & pids+=($!)
 for _ in $(seq 200); do [ "$(grep -c READY "$work/sim.out")" -ge "$links" ] && break; sleep 0.1; done
-"$BIN/tram-agent" --config "$work/agent.yaml" > "$work/agent.log" 2>&1 & agent=$!; pids+=($agent)
+"${AGENT:-$BIN/tram-agent}" --config "$work/agent.yaml" > "$work/agent.log" 2>&1 & agent=$!; pids+=($agent)
 for _ in $(seq 100); do "$BIN/tramctl" status --socket "$work/agent.sock" > /dev/null 2>&1 && break; sleep 0.1; done
 
 ticks=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 produced() { "$BIN/tramctl" status --json --socket "$work/agent.sock" | python3 -c 'import json,sys; print(json.load(sys.stdin)["writer"]["readings_produced"])'; }
+if [ -n "${SMAPS:-}" ]; then sleep 20; echo "== where the RSS is (after 20 s)"; grep -E "^(Rss|Anonymous|Pss_File|Shared_Clean|Private)" "/proc/$agent/smaps_rollup"
+  awk '/^[0-9a-f]+-/ {name=$6} /^Rss:/ {rss[name]+=$2} END {for (n in rss) if (rss[n] > 500) printf "%8d kB %s\n", rss[n], (n == "" ? "[anonymous]" : n)}' "/proc/$agent/smaps" | sort -rn | head -15; exit 0; fi
 sleep 15   # warm up: connections, the first batches, the spool's first segment
 echo "== tram-agent: $DEVICES devices × $POINTS points every second on $links TCP links, to tram-collector ($SECONDS_TOTAL s)"
 c0=$(cpu $agent); p0=$(produced); t0=$(date +%s.%N)
@@ -87,7 +91,8 @@ PY
 import json, sys
 s = json.load(sys.stdin)
 offline = [d["name"] for d in s["devices"] if d["health"] != "online"]
-print(f"devices online       {len(s[\"devices\"]) - len(offline)}/{len(s[\"devices\"])}")'
+devices = s["devices"]
+print(f"devices online       {len(devices) - len(offline)}/{len(devices)}")'
 kill -TERM "$agent"; wait "$agent" 2>/dev/null || true
 python3 - "$work/agent.log" <<'PY'
 import re, sys

@@ -5,6 +5,7 @@ import TramConfigFiles
 import TramSpool
 import TramUplink
 import UnixSignals
+internal import CLinux
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -34,6 +35,9 @@ public enum AgentDaemon {
         case .run:
             break
         }
+        // glibc gives each thread its own malloc arena and keeps what it freed: with a dozen threads that is
+        // megabytes of RSS on a gateway. Two arenas are plenty for the agent's few allocating threads.
+        _ = mallopt(M_ARENA_MAX, 2)
         // libcurl's global init is not thread-safe: before any thread starts.
         CurlTransport.globalInit()
         let level = Logger.Level(rawValue: commandLine.logLevel) ?? .info
@@ -44,6 +48,9 @@ public enum AgentDaemon {
         }
         let logger = Logger(label: "tram.agent")
         guard let config = load(commandLine) else { return 1 }
+        // Parsing a big agent file peaks at many times its final size (libyaml's stacks, the node tree); hand the
+        // freed heap back, or a 500-device gateway keeps that peak as RSS for good.
+        _ = malloc_trim(0)
         let clockWatch = ClockWatch(logger: logger)
         let runtime: AgentRuntime
         do {
@@ -110,5 +117,6 @@ struct AgentService: Service {
             return
         }
         await runtime.reload(config)
+        _ = malloc_trim(0)
     }
 }

@@ -122,11 +122,11 @@ public final class AgentRuntime: @unchecked Sendable {
     }
 
     private func startPolling() {
-        let writer = self.writer, board = self.board, metrics = self.metrics
+        let writer = self.writer, board = self.board, metrics = self.metrics, clock = self.clock
         engine.startPolling { reading in
             var latency: UInt64 = 0
             for index in reading.requests.indices { latency += reading.requests[index].roundTripNanoseconds }
-            board.record(reading, latencyMilliseconds: Double(latency) / 1e6)
+            board.record(reading, latencyMilliseconds: Double(latency) / 1e6, nowMilliseconds: clock.monotonicMilliseconds())
             metrics.record(reading, latencySeconds: Double(latency) / 1e9)
             writer.submit(reading)
         }
@@ -244,6 +244,7 @@ public final class AgentRuntime: @unchecked Sendable {
     public var uplinkStatuses: [UplinkStatus] { uplinks.map(\.status) }
     public var writerStatistics: BatchWriter.Statistics { writer.statistics }
     public var devices: DeviceBoard { board }
+    public var monotonicMilliseconds: Int64 { clock.monotonicMilliseconds() }
     public var uptimeMilliseconds: Int64 { clock.monotonicMilliseconds() - startedMonotonicMilliseconds }
     public var reloadCount: Int { reloads.withLock { $0.count } }
     public var lastReloadError: String? { reloads.withLock { $0.lastError } }

@@ -176,7 +176,7 @@ enum ControlProtocol {
     }
 
     static func cycles(_ runtime: AgentRuntime, after cursor: Int, device filter: String?, into json: inout JSONText) {
-        let (cycles, next, missed) = runtime.devices.cycles(after: cursor)
+        let (cycles, next, missed) = runtime.devices.cycles(after: cursor, nowMilliseconds: runtime.monotonicMilliseconds)
         json.object { o in
             o.field("cursor", next)
             o.field("missed", missed)

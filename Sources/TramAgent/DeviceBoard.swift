@@ -7,6 +7,8 @@ import TramModbus
 ///
 /// Updated on the I/O threads after every cycle: one short lock, no I/O. The ring keeps the newest cycles with
 /// a running number, so `tail` can ask for everything after the last one it saw and learn how many it missed.
+/// It fills only while someone tails (a `cycles` request in the last 10 s): at 500 devices a full ring holds
+/// megabytes of readings that nobody reads the rest of the time.
 public final class DeviceBoard: Sendable {
     public struct Entry: Sendable {
         public var device: DeviceConfig
@@ -26,7 +28,12 @@ public final class DeviceBoard: Sendable {
         var entries: [String: Entry]
         var ring: [Cycle?]
         var next = 1
+        /// Monotonic milliseconds until which cycles go into the ring.
+        var tailingUntil: Int64 = 0
+        var ringHoldsCycles = false
     }
+
+    static let tailWindowMilliseconds: Int64 = 10_000
 
     public let capacity: Int
     private let state: Mutex<State>
@@ -38,13 +45,19 @@ public final class DeviceBoard: Sendable {
         state = Mutex(State(entries: entries, ring: Array(repeating: nil, count: capacity)))
     }
 
-    public func record(_ reading: DeviceReading, latencyMilliseconds: Double) {
+    public func record(_ reading: DeviceReading, latencyMilliseconds: Double, nowMilliseconds: Int64) {
         state.withLock { state in
             state.entries[reading.device]?.latest = reading
             state.entries[reading.device]?.latencyMilliseconds = latencyMilliseconds
             state.entries[reading.device]?.cycles += 1
             if reading.health.state == .offline || reading.health.state == .degraded { state.entries[reading.device]?.failedCycles += 1 }
-            state.ring[state.next % capacity] = Cycle(number: state.next, reading: reading)
+            if nowMilliseconds < state.tailingUntil {
+                state.ring[state.next % capacity] = Cycle(number: state.next, reading: reading)
+                state.ringHoldsCycles = true
+            } else if state.ringHoldsCycles {
+                for index in state.ring.indices { state.ring[index] = nil }
+                state.ringHoldsCycles = false
+            }
             state.next += 1
         }
     }
@@ -53,8 +66,9 @@ public final class DeviceBoard: Sendable {
     public var entries: [Entry] { state.withLock { $0.entries.values.sorted { $0.device.name < $1.device.name } } }
 
     /// Cycles numbered after `cursor` still in the ring, the cursor to ask with next, and how many were missed.
-    public func cycles(after cursor: Int) -> (cycles: [Cycle], next: Int, missed: Int) {
+    public func cycles(after cursor: Int, nowMilliseconds: Int64) -> (cycles: [Cycle], next: Int, missed: Int) {
         state.withLock { state in
+            state.tailingUntil = nowMilliseconds + Self.tailWindowMilliseconds
             let newest = state.next - 1
             var first = max(cursor + 1, 1)
             var missed = 0

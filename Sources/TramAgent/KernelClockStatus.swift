@@ -1,7 +1,7 @@
 #if canImport(Glibc)
 import Glibc
 #endif
-internal import CTimex
+internal import CLinux
 
 /// What the kernel says of its clock's discipline: `adjtimex(2)` read without changing anything.
 ///

@@ -16,14 +16,19 @@ public final class DevicePoller {
     /// Reused every cycle: a reading handed out and dropped before the next cycle costs no allocation.
     private var outcomes: [RequestOutcome] = []
     private let scalePoint: [Int?]
-    private let registers = UnsafeMutablePointer<UInt16>.allocate(capacity: RequestLimits.modbusMaxBits)
-    private let bits = UnsafeMutablePointer<UInt8>.allocate(capacity: RequestLimits.modbusMaxBits)
+    /// Sized to the largest request the plan holds: splits after exception 02 only make requests smaller, and
+    /// 500 devices with 2,000-word buffers each would be 3 MB of a gateway's memory for nothing.
+    private let registers: UnsafeMutablePointer<UInt16>
+    private let bits: UnsafeMutablePointer<UInt8>
     private let logger: Logger
 
     public init(device: DeviceConfig, logger: Logger) {
         self.device = device
         self.logger = logger
         requests = RequestPlanner.plan(device.points, limits: device.limits)
+        let largest = requests.map(\.count).max() ?? 1
+        registers = .allocate(capacity: max(1, largest))
+        bits = .allocate(capacity: requests.contains { $0.table.holdsBits } ? max(1, largest) : 1)
         readings = device.points.indices.map { PointReading(point: $0, value: nil, quality: .pending, exponent: 0, timestamp: .zero) }
         let indexByName = Dictionary(device.points.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
         scalePoint = device.points.map { point in point.scaleFrom.flatMap { indexByName[$0] } }

@@ -248,7 +248,9 @@ public final class CurlTransport {
         _ = tram_curl_getinfo_off(handle, CURLINFO_SIZE_DOWNLOAD_T, &downloaded)
         _ = tram_curl_getinfo_long(handle, CURLINFO_REQUEST_SIZE, &requestHeaders)
         _ = tram_curl_getinfo_long(handle, CURLINFO_HEADER_SIZE, &responseHeaders)
-        return Int(uploaded) + Int(downloaded) + requestHeaders + responseHeaders
+        // curl counts a small POST body (under 64 KiB, sent with the headers) in the request size too.
+        let sent = requestHeaders >= Int(uploaded) ? requestHeaders : requestHeaders + Int(uploaded)
+        return sent + Int(downloaded) + responseHeaders
     }
 
     static func classify(_ code: CURLcode, detail: String) -> TransportFailure {

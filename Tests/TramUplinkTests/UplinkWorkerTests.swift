@@ -187,6 +187,16 @@ struct UplinkWorkerTests {
         #expect(restarted.millisecondsUntilAvailable(nowMilliseconds: day + 100) != nil)
     }
 
+    @Test("bytes on the wire count each body once, small (sent with the headers) or large", arguments: [10_000, 300_000])
+    func bytesOnWireCountsTheBodyOnce(size: Int) throws {
+        let collector = try CollectorProcess()
+        let transport = try CurlTransport(TransportOptions(url: collector.url, gateway: "gw-b", token: "tramgw_unknown"), logger: quietLogger("t"))
+        _ = transport.post([UInt8](repeating: 0x41, count: size), batches: "1/1-1")
+        // Headers both ways and a short JSON refusal: a few hundred bytes over the body, never a second body.
+        #expect(transport.bytesOnWire > size + 100, "\(transport.bytesOnWire)")
+        #expect(transport.bytesOnWire < size + 2_000, "\(transport.bytesOnWire)")
+    }
+
     @Test("a bandwidth cap bounds every upload to what the cap can carry within the request timeout")
     func bandwidthBoundsUploadSize() {
         var settings = SinkSettings(name: "c", url: "http://127.0.0.1:1/v1/ingest", maximumUploadBytes: 1 << 20)

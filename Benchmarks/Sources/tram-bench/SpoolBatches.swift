@@ -19,6 +19,8 @@ final class SpoolBatches {
     var readingsPerBatch: Int { batchSeconds * devices * pointsPerDevice }
     /// The traces cut into whole batches: 60 of them for 60 s batches of the hour-long standard trace.
     var windows: Int { traces[0].ticks.count / batchSeconds }
+    /// Added to every timestamp: the uplink benchmark keeps its live batches after its backlog's.
+    var timeOffsetMilliseconds: Int64 = 0
     private let buffer: UnsafeMutableRawBufferPointer
     private let encoder: BatchEncoder
     private let compressor: FrameCompressor
@@ -49,7 +51,7 @@ final class SpoolBatches {
     /// every batch this way, and the flat-out phases cycle a pool of them (`pool(epoch:)`).
     func seal(_ identity: BatchIdentity) -> UnsafeRawBufferPointer {
         let index = Int(identity.sequence % UInt64(windows))
-        let shift = Int64(identity.sequence / UInt64(windows)) * Int64(traces[0].ticks.count) * 1000
+        let shift = Int64(identity.sequence / UInt64(windows)) * Int64(traces[0].ticks.count) * 1000 + timeOffsetMilliseconds
         let seconds = index * batchSeconds..<(index + 1) * batchSeconds
         encoder.begin(epoch: identity.epoch, sequence: identity.sequence, baseTimeMilliseconds: traces[0].ticks[seconds.lowerBound].timeMilliseconds + shift)
         for second in seconds {

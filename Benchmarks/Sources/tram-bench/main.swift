@@ -5,6 +5,7 @@
 //   tram-bench raw URL UNIT COUNT SECONDS   CPU per register in a bare libmodbus loop, the floor for any client
 //   tram-bench wire [TRACE.csv]             bytes, time and allocations per reading: Tram vs Influx line protocol vs JSON
 //   tram-bench spool [--dir DIR] ...        spool append, fsyncs, overhead, start-up and drain; --rate R --seconds N paced (spool.sh)
+//   tram-bench uplink [--quick] ...         readings/s, batches/s and CPU per MB to the real tram-collector; a backlog's drain under live load
 import CModbusFloor
 import Logging
 import Synchronization
@@ -194,6 +195,8 @@ case "wire":
     }
 case "spool":
     SpoolBenchmark.main(arguments.dropFirst(2))
+case "uplink":
+    UplinkBenchmark.main(arguments.dropFirst(2))
 default:
-    fail("usage: tram-bench plan DIR | engine CONFIG SECONDS [RATE] | raw URL UNIT COUNT SECONDS | wire [TRACE.csv] | spool [OPTIONS]")
+    fail("usage: tram-bench plan DIR | engine CONFIG SECONDS [RATE] | raw URL UNIT COUNT SECONDS | wire [TRACE.csv] | spool [OPTIONS] | uplink [OPTIONS]")
 }
