@@ -37,6 +37,7 @@ let package = Package(
         .systemLibrary(name: "CYAML", pkgConfig: "yaml-0.1", providers: [.apt(["libyaml-dev"])]),
         .systemLibrary(name: "CZstd", pkgConfig: "libzstd", providers: [.apt(["libzstd-dev"])]),
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
+        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // glibc headers the Glibc module leaves out: sys/timex.h (adjtimex) and malloc.h (mallopt). In libc, nothing to link.
         .systemLibrary(name: "CLinux"),
 
@@ -57,7 +58,7 @@ let package = Package(
         // Tram's wire schema: dictionary and batch frames, allocation-free encoder, safe decoder. Pure.
         .target(name: "TramSchema"),
         // zstd for sealed batches (and the decoder's way back). Kept apart so TramSchema stays pure.
-        .target(name: "TramCompression", dependencies: ["TramSchema", "CZstd"]),
+        .target(name: "TramCompression", dependencies: ["TramSchema", "CZstd", "CZlib"]),
         // Influx line protocol from Tram readings: engineering values, field rules, escaping. Pure; the collector's
         // relay and the uplink's line-protocol sink both render with it, so they write the same lines.
         .target(name: "TramLineProtocol", dependencies: ["TramSchema"]),

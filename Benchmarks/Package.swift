@@ -13,12 +13,11 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-system", from: "1.8.1"),
     ],
     targets: [
-        .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         .systemLibrary(name: "CModbusFloor", pkgConfig: "libmodbus", providers: [.apt(["libmodbus-dev"])]),
         // Counts fdatasync and fsync calls by interposing them in the tram-bench binary (the spool benchmark's fsyncs/s).
         .target(name: "CSyncCounter"),
         .executableTarget(name: "tram-bench", dependencies: [
-            "CZlib", "CModbusFloor", "CSyncCounter",
+            "CModbusFloor", "CSyncCounter",
             .product(name: "TramConfig", package: "tram"),
             .product(name: "TramConfigFiles", package: "tram"),
             .product(name: "TramModbus", package: "tram"),

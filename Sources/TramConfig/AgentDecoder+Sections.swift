@@ -3,7 +3,7 @@ import TramYAML
 extension AgentDecoder {
     static let sinkKeys = ["name", "kind", "url", "token_file", "ca_file", "client_cert", "client_key", "pinned_public_key",
                            "insecure_skip_verify", "connect_timeout", "request_timeout", "max_upload", "bandwidth", "daily_budget",
-                           "dead_letter_file"]
+                           "dead_letter_file", "compression", "auth_scheme"]
     static let controlKeys = ["socket", "metrics_port"]
     static let batchKeys = ["max_age", "max_bytes"]
 
@@ -55,6 +55,13 @@ extension AgentDecoder {
         sink.bandwidthBytesPerSecond = map.byteSize("bandwidth", atLeast: 128)
         sink.dailyBudgetBytes = map.byteSize("daily_budget", atLeast: 1 << 20)
         sink.deadLetterFile = map.string("dead_letter_file")
+        if let compression = map.choice("compression", [("gzip", true), ("none", false)]) {
+            sink.compressLines = compression
+            if kind == .collector {
+                log.warning("'compression' applies to line_protocol sinks; the collector's frames are always zstd", at: map.location(ofKey: "compression"))
+            }
+        }
+        sink.authScheme = map.choice("auth_scheme", [("bearer", "Bearer"), ("token", "Token")]) ?? sink.authScheme
         if (sink.clientCertificate == nil) != (sink.clientKey == nil) {
             log.error("'client_cert' and 'client_key' go together (mTLS needs both)", at: map.location)
         }

@@ -31,6 +31,10 @@ public struct SinkSettings: Sendable, Equatable {
     public var bandwidthBytesPerSecond: Int?
     /// A daily data budget in bytes, counting both directions (nil: none). Days are UTC days.
     public var dailyBudgetBytes: Int?
+    /// gzip line-protocol bodies (`Content-Encoding: gzip`); true by default. Tram frames are always zstd.
+    public var compressLines: Bool = true
+    /// `Authorization: Bearer <token>` (VictoriaMetrics behind a proxy, the collector) or `Token <token>` (InfluxDB 2).
+    public var authScheme: String = "Bearer"
     /// Where a batch the receiver refuses as malformed is kept (default: `rejected-<name>.frames` in the spool directory).
     public var deadLetterFile: String?
     public var location: SourceLocation?
@@ -72,5 +76,6 @@ public struct SinkSettings: Sendable, Equatable {
             && a.verifyTLS == b.verifyTLS && a.connectTimeout == b.connectTimeout && a.requestTimeout == b.requestTimeout
             && a.maximumUploadBytes == b.maximumUploadBytes && a.bandwidthBytesPerSecond == b.bandwidthBytesPerSecond
             && a.dailyBudgetBytes == b.dailyBudgetBytes && a.deadLetterFile == b.deadLetterFile
+            && a.compressLines == b.compressLines && a.authScheme == b.authScheme
     }
 }

@@ -22,6 +22,8 @@ public struct TransportOptions: Sendable {
     /// Public-key pinning, as curl takes it: `sha256//BASE64` (several joined by `;`) or a PEM/DER public key file.
     /// The server's key must match as well as its certificate verifying.
     public var pinnedPublicKey: String?
+    /// `Authorization: <scheme> <token>`: `Bearer`, or `Token` for InfluxDB 2.
+    public var authorizationScheme: String = "Bearer"
     /// The body's media type: Tram frames for the collector, `text/plain; charset=utf-8` for line protocol.
     public var contentType: String = "application/x-tram-frames"
     /// A bandwidth cap for uploads in bytes/s (nil: none). curl paces the body to it.
@@ -186,7 +188,7 @@ public final class CurlTransport {
                      // Without it curl waits up to a second for "100 Continue" before bodies over 1 MB.
                      "Expect:"]
         if let contentEncoding { lines.append("Content-Encoding: \(contentEncoding)") }
-        if let token = options.token { lines.append("Authorization: Bearer \(token)") }
+        if let token = options.token { lines.append("Authorization: \(options.authorizationScheme) \(token)") }
         for line in lines { headers = curl_slist_append(headers, line) }
         defer { curl_slist_free_all(headers) }
 

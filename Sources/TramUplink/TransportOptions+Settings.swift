@@ -12,6 +12,7 @@ extension TransportOptions {
         connectTimeoutSeconds = max(1, Int(settings.connectTimeout.components.seconds))
         requestTimeoutSeconds = max(1, Int(settings.requestTimeout.components.seconds))
         maximumSendBytesPerSecond = settings.bandwidthBytesPerSecond
+        authorizationScheme = settings.authScheme
         contentType = settings.kind == .lineProtocol ? "text/plain; charset=utf-8" : "application/x-tram-frames"
     }
 }

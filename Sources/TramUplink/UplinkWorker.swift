@@ -167,6 +167,7 @@ public final class UplinkWorker: @unchecked Sendable {
         let uplink = Uplink(sink: settings.name, kind: SinkKind(settings.kind), transport: transport,
                             maximumUploadBytes: settings.effectiveMaximumUploadBytes, deadLetterPath: deadLetterPath, logger: logger)
         uplink.pauseMilliseconds = pauseMilliseconds
+        if !settings.compressLines { uplink.lineCompressor = nil }
         return uplink
     }
 

@@ -197,6 +197,31 @@ struct UplinkWorkerTests {
         #expect(transport.bytesOnWire < size + 2_000, "\(transport.bytesOnWire)")
     }
 
+    @Test("line-protocol bodies go out gzip-compressed, and gzip itself reads them back exactly")
+    func gzipBodies() throws {
+        var text = ""
+        for i in 0..<2_000 { text += "tram,gateway=gw,device=meter voltage=\(230 + Double(i % 50) / 10),energy=\(100_000 + i)i \(1_764_000_000_000 + Int64(i) * 1000)\n" }
+        let lines = Array(text.utf8)
+        let gzip = Gzip()
+        let first = gzip.compress(lines)
+        #expect(first.prefix(2) == [0x1F, 0x8B])
+        #expect(first.count * 5 < lines.count, "\(first.count) of \(lines.count) bytes")
+        #expect(gzip.compress(lines) == first, "the reused stream starts afresh for every body")
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("tram-gzip-\(UUID().uuidString).gz")
+        defer { try? FileManager.default.removeItem(at: file) }
+        try Data(first).write(to: file)
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/gzip")
+        process.arguments = ["-dc", file.path]
+        let out = Pipe()
+        process.standardOutput = out
+        try process.run()
+        let decoded = out.fileHandleForReading.readDataToEndOfFile()
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        #expect(Array(decoded) == lines)
+    }
+
     @Test("a bandwidth cap bounds every upload to what the cap can carry within the request timeout")
     func bandwidthBoundsUploadSize() {
         var settings = SinkSettings(name: "c", url: "http://127.0.0.1:1/v1/ingest", maximumUploadBytes: 1 << 20)
