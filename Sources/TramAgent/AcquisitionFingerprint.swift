@@ -1,17 +1,14 @@
 import TramConfig
 
-/// What a running acquisition depends on in a config, without source positions: a reload that only moved
-/// lines, edited comments or changed sinks keeps polling (and its connections) untouched.
-struct AcquisitionFingerprint: Equatable {
-    var gateway: String
-    var ioThreads: Int
-    var links: [LinkConfig]
+/// What one link's polling depends on in a config, without source positions: the link and its devices. A reload
+/// restarts a link's polling (and reconnects it) only when this changed, so moving lines, editing comments or
+/// changing another link's devices leaves its connection up.
+struct LinkFingerprint: Equatable {
+    var link: LinkConfig
     var devices: [DeviceShape]
-    var batch: BatchSettings
 
     struct DeviceShape: Equatable {
         var name: String
-        var link: String
         var unit: Int
         var points: [Point]
         var limits: RequestLimits
@@ -19,16 +16,12 @@ struct AcquisitionFingerprint: Equatable {
         var timeout: Duration?
     }
 
-    init(_ config: AgentConfig) {
-        gateway = config.gateway.id
-        ioThreads = config.ioThreads
-        links = config.links.map { link in
-            var link = link
-            link.location = .unknown
-            return link
-        }
-        devices = config.devices.map { device in
-            DeviceShape(name: device.name, link: device.link, unit: device.unit,
+    init(_ link: LinkConfig, in config: AgentConfig) {
+        var link = link
+        link.location = .unknown
+        self.link = link
+        devices = config.devices.filter { $0.link == link.name }.map { device in
+            DeviceShape(name: device.name, unit: device.unit,
                         points: device.points.map { point in
                             var point = point
                             point.location = .unknown
@@ -36,6 +29,22 @@ struct AcquisitionFingerprint: Equatable {
                         },
                         limits: device.limits, pollInterval: device.pollInterval, timeout: device.timeout)
         }
-        batch = config.batch
+    }
+
+    /// Every link's fingerprint, by link name.
+    static func all(_ config: AgentConfig) -> [String: LinkFingerprint] {
+        var out: [String: LinkFingerprint] = [:]
+        for link in config.links { out[link.name] = LinkFingerprint(link, in: config) }
+        return out
+    }
+}
+
+extension AgentConfig {
+    /// The part of the config one link's engine polls: that link and its devices.
+    func restricted(toLink name: String) -> AgentConfig {
+        var part = self
+        part.links = links.filter { $0.name == name }
+        part.devices = devices.filter { $0.link == name }
+        return part
     }
 }

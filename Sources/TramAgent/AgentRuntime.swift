@@ -14,35 +14,37 @@ import TramUplink
 /// encoding and appends; each sink's uplink runs on its own thread; the control socket on another. The spool
 /// is shared behind one lock (`SharedSpool`). Nothing here blocks Swift's cooperative pool: the async methods
 /// only orchestrate.
-public final class AgentRuntime: @unchecked Sendable {
+public final class AgentRuntime: Sendable {
     public static let version = "0.7.0"
 
-    public private(set) var config: AgentConfig
     public let configPath: String
     public let startedWallMilliseconds: Int64
     private let startedMonotonicMilliseconds: Int64
     private let logger: Logger
     private let spool: SharedSpool
-    private var engine: AcquisitionEngine
-    private var writer: BatchWriter
-    private var uplinks: [UplinkWorker]
-    private var board: DeviceBoard
-    private var control: ControlServer?
-    private var metricsServer: MetricsServer?
+    /// The running config (its spool settings are those the agent started with).
+    private let current: Mutex<AgentConfig>
+    /// One engine per link, so a reload restarts only the links whose polling changed. TCP links share one pool.
+    private let engines: Mutex<[String: AcquisitionEngine]>
+    private let tcpPool: Mutex<IOExecutor?>
+    /// The poll callbacks hand cycles to whichever writer is current; a reload swaps it under this lock.
+    private let writerSlot: Mutex<BatchWriter>
+    /// Separate from the writer's slot: the writer thread wakes the uplinks after each batch.
+    private let uplinkList: Mutex<[UplinkWorker]>
+    private let board: DeviceBoard
+    private let services = Mutex<(control: ControlServer?, metrics: MetricsServer?, housekeeping: OwnedThread?)>((nil, nil, nil))
     private let metrics = AgentMetrics()
     private let notifier: SystemdNotifier
-    private var housekeeping: OwnedThread?
     private let stopping = Atomic<Bool>(false)
     private let housekeepingWakeup = Wakeup()
     private let clock = SpoolClock.system
-    /// Extra status sections (clock, metrics) registered by the daemon.
+    /// The clock's state for each encoded cycle (synchronised, stepped).
     public let clockFlags: @Sendable () -> ClockFlags
     private let reloads = Mutex<(count: Int, lastError: String?)>((0, nil))
 
     /// Opens the spool and prepares every stage; nothing runs until `start`.
     public init(config: AgentConfig, configPath: String, clockFlags: @escaping @Sendable () -> ClockFlags = { .synchronised },
                 notifier: SystemdNotifier = SystemdNotifier(environment: [:]), logger: Logger) throws {
-        self.config = config
         self.notifier = notifier
         self.configPath = configPath
         self.logger = logger
@@ -52,11 +54,31 @@ public final class AgentRuntime: @unchecked Sendable {
         let options = SpoolOptions(settings: config.spool, sinks: config.sinks.map(\.name))
         var spoolLogger = logger
         spoolLogger[metadataKey: "stage"] = "spool"
-        spool = SharedSpool(try Spool(options: options, logger: spoolLogger))
+        let spool = SharedSpool(try Spool(options: options, logger: spoolLogger))
+        self.spool = spool
+        current = Mutex(config)
         board = DeviceBoard(devices: config.devices)
-        engine = AcquisitionEngine(config: config, logger: logger)
-        uplinks = Self.makeUplinks(config, spool: spool, logger: logger)
-        writer = Self.makeWriter(config, spool: spool, uplinks: uplinks, clockFlags: clockFlags, logger: logger)
+        let pool = Self.makeTCPPool(config)
+        tcpPool = Mutex(pool)
+        engines = Mutex(Self.makeEngines(config, links: config.links.map(\.name), pool: pool, logger: logger))
+        uplinkList = Mutex(Self.makeUplinks(config, spool: spool, logger: logger))
+        writerSlot = Mutex(BatchWriter(mapping: SchemaMapping(config: config), spool: spool, settings: config.batch, clockFlags: clockFlags,
+                                       sealed: {}, logger: logger))
+        writerSlot.withLock { $0 = makeWriter(config) }
+    }
+
+    public var config: AgentConfig { current.withLock { $0 } }
+
+    private static func makeTCPPool(_ config: AgentConfig) -> IOExecutor? {
+        config.links.contains { !$0.endpoint.isSerialBus } ? IOExecutor(threads: config.ioThreads, name: "tram-tcp") : nil
+    }
+
+    private static func makeEngines(_ config: AgentConfig, links: [String], pool: IOExecutor?, logger: Logger) -> [String: AcquisitionEngine] {
+        var engines: [String: AcquisitionEngine] = [:]
+        for name in links {
+            engines[name] = AcquisitionEngine(config: config.restricted(toLink: name), sharedTCPExecutor: pool, logger: logger)
+        }
+        return engines
     }
 
     private static func makeUplinks(_ config: AgentConfig, spool: SharedSpool, logger: Logger) -> [UplinkWorker] {
@@ -66,51 +88,47 @@ public final class AgentRuntime: @unchecked Sendable {
         }
     }
 
-    /// The writer wakes the uplinks it is made with after every sealed batch.
-    private static func makeWriter(_ config: AgentConfig, spool: SharedSpool, uplinks: [UplinkWorker],
-                                   clockFlags: @escaping @Sendable () -> ClockFlags, logger: Logger) -> BatchWriter {
+    /// A writer for `config`'s schema that wakes the current uplinks after every sealed batch.
+    private func makeWriter(_ config: AgentConfig) -> BatchWriter {
         var writerLogger = logger
         writerLogger[metadataKey: "stage"] = "writer"
+        // The runtime lives as long as the process; the closures below hold it.
         return BatchWriter(mapping: SchemaMapping(config: config), spool: spool, settings: config.batch, clockFlags: clockFlags,
-                           sealed: { for worker in uplinks { worker.batchesAppended() } }, logger: writerLogger)
-    }
-
-    private func makeUplinks(_ config: AgentConfig) -> [UplinkWorker] { Self.makeUplinks(config, spool: spool, logger: logger) }
-
-    private func makeWriter(_ config: AgentConfig) -> BatchWriter {
-        Self.makeWriter(config, spool: spool, uplinks: uplinks, clockFlags: clockFlags, logger: logger)
+                           sealed: { [self] in for worker in uplinkList.withLock({ $0 }) { worker.batchesAppended() } }, logger: writerLogger)
     }
 
     /// Starts every stage: the control socket first (so `tramctl status` works while devices connect), then the
     /// uplinks, the writer, and polling.
     public func start() throws {
+        let config = self.config
+        var control: ControlServer?
         do {
-            let control = try ControlServer(path: config.control.socket, logger: logger) { [weak self] request in
+            control = try ControlServer(path: config.control.socket, logger: logger) { [weak self] request in
                 self?.answer(request) ?? Array("{\"error\":\"stopping\"}".utf8)
             }
-            control.start()
-            self.control = control
+            control?.start()
         } catch {
             // Polling matters more than the technician's socket: run without it, loudly.
             logger.error("control socket unavailable; tramctl status will not reach this agent", metadata: ["error": "\(error)"])
         }
+        var metricsServer: MetricsServer?
         if let port = config.control.metricsPort {
             do {
                 let metrics = self.metrics
-                let server = try MetricsServer(port: UInt16(port), exposition: { metrics.exposition() },
-                                               health: { [weak self] in (self?.isAlive() ?? false) ? nil : "a stage of the agent is not making progress" },
-                                               logger: logger)
-                server.start()
-                metricsServer = server
-                logger.info("metrics on http://127.0.0.1:\(server.port)/metrics")
+                metricsServer = try MetricsServer(port: UInt16(port), exposition: { metrics.exposition() },
+                                                  health: { [weak self] in (self?.isAlive() ?? false) ? nil : "a stage of the agent is not making progress" },
+                                                  logger: logger)
+                metricsServer?.start()
+                logger.info("metrics on http://127.0.0.1:\(metricsServer!.port)/metrics")
             } catch {
                 logger.error("metrics port unavailable; /metrics is off", metadata: ["port": "\(port)", "error": "\(error)"])
             }
         }
-        for uplink in uplinks { uplink.start() }
-        writer.start()
-        startPolling()
-        housekeeping = OwnedThread(name: "tram-health") { [self] in runHousekeeping() }
+        for uplink in uplinkList.withLock({ $0 }) { uplink.start() }
+        writerSlot.withLock { $0.start() }
+        for engine in engines.withLock({ Array($0.values) }) { startPolling(engine) }
+        let housekeeping = OwnedThread(name: "tram-health") { [self] in runHousekeeping() }
+        services.withLock { $0 = (control, metricsServer, housekeeping) }
         notifier.ready(status: "polling \(config.devices.count) devices, \(config.sinks.count) sinks")
         if config.sinks.isEmpty {
             logger.warning("no sinks configured: readings are only spooled (add a 'sinks:' section to deliver them)")
@@ -121,14 +139,14 @@ public final class AgentRuntime: @unchecked Sendable {
         ])
     }
 
-    private func startPolling() {
-        let writer = self.writer, board = self.board, metrics = self.metrics, clock = self.clock
-        engine.startPolling { reading in
+    private func startPolling(_ engine: AcquisitionEngine) {
+        let board = self.board, metrics = self.metrics, clock = self.clock
+        engine.startPolling { [self] reading in
             var latency: UInt64 = 0
             for index in reading.requests.indices { latency += reading.requests[index].roundTripNanoseconds }
             board.record(reading, latencyMilliseconds: Double(latency) / 1e6, nowMilliseconds: clock.monotonicMilliseconds())
             metrics.record(reading, latencySeconds: Double(latency) / 1e9)
-            writer.submit(reading)
+            writerSlot.withLock { $0.submit(reading) }
         }
     }
 
@@ -152,14 +170,18 @@ public final class AgentRuntime: @unchecked Sendable {
         }
     }
 
-    /// Graceful shutdown: stop polling, seal and sync the open batch, let uploads in flight finish briefly
-    /// (then abandon them: unacknowledged batches go again after the restart), close the spool.
+    /// Graceful shutdown: stop polling, seal and sync the open batch, deliver what the uplinks can within their
+    /// grace period (then abandon the rest: unacknowledged batches go again after the restart), close the spool.
     public func stop() async {
         notifier.stopping(status: "stopping: sealing the open batch")
-        engine.stopPolling()
-        await engine.shutdown()
+        let running = engines.withLock { Array($0.values) }
+        for engine in running { engine.stopPolling() }
+        for engine in running { await engine.shutdown() }
+        tcpPool.withLock { $0?.shutdown() }
+        let writer = writerSlot.withLock { $0 }
         writer.stop()
-        for uplink in uplinks { uplink.stop(graceMilliseconds: 1_500) }
+        for uplink in uplinkList.withLock({ $0 }) { uplink.stop(graceMilliseconds: 1_500) }
+        let (control, metricsServer, housekeeping) = services.withLock { $0 }
         control?.stop()
         stopping.store(true, ordering: .releasing)
         housekeepingWakeup.signal()
@@ -179,50 +201,83 @@ public final class AgentRuntime: @unchecked Sendable {
         ])
     }
 
-    /// Applies a new config. What did not change keeps running: polling and its connections stay up when only
-    /// sinks changed, and delivery stays up when only devices changed. Spool settings need a restart.
-    public func reload(_ new: AgentConfig) async {
+    /// Applies a new config; what did not change keeps running.
+    ///
+    /// - Polling: per link. A link whose settings and devices are unchanged keeps polling on its open connection;
+    ///   a changed link is stopped (its port closed and unlocked) and started anew; links come and go. A new
+    ///   `io_threads` restarts every TCP link on a new pool.
+    /// - The writer: swapped when the schema (points, names, units, the gateway id) or the batch settings changed.
+    ///   The swap happens under the slot's lock: cycles polled meanwhile wait a moment, none is lost; the old
+    ///   writer seals its open batch first, and the new one stores its dictionary before its first batch.
+    /// - Sinks: restarted when their settings changed. Spool settings and sink names take effect at the next
+    ///   restart, because the spool tracks delivery by sink name (the log says so).
+    public func reload(_ requested: AgentConfig) async {
+        let old = config
+        var new = requested
+        new.spool = old.spool
         notifier.reloading(status: "reloading \(configPath)")
-        defer { notifier.ready(status: "polling \(config.devices.count) devices, \(config.sinks.count) sinks") }
-        let acquisitionChanged = AcquisitionFingerprint(config) != AcquisitionFingerprint(new)
-        let sinksChanged = config.sinks != new.sinks || config.gateway.id != new.gateway.id
-        if config.spool != new.spool {
-            logger.warning("spool settings changed; they take effect at the next restart")
+        if old.spool != requested.spool { logger.warning("spool settings changed; they take effect at the next restart") }
+        if Set(old.sinks.map(\.name)) != Set(requested.sinks.map(\.name)) {
+            logger.warning("sink names changed; the spool tracks delivery by name, so added or removed sinks take effect at the next restart")
         }
-        if sinksChanged {
-            if Set(config.sinks.map(\.name)) != Set(new.sinks.map(\.name)) {
-                logger.warning("sink names changed; the spool tracks delivery by name, so new names take effect at the next restart")
+        new.sinks = requested.sinks.filter { sink in old.sinks.contains { $0.name == sink.name } }
+
+        // Polling, per link.
+        let poolChanged = old.ioThreads != new.ioThreads
+        let before = LinkFingerprint.all(old), after = LinkFingerprint.all(new)
+        var restartedLinks: [String] = []
+        let stale = engines.withLock { engines in
+            engines.filter { name, _ in before[name] != after[name] || (poolChanged && after[name].map { !$0.link.endpoint.isSerialBus } == true) }
+        }
+        for (_, engine) in stale { engine.stopPolling() }
+        for (_, engine) in stale { await engine.shutdown() }
+        var pool = tcpPool.withLock { $0 }
+        if poolChanged || (pool == nil && new.links.contains { !$0.endpoint.isSerialBus }) {
+            pool?.shutdown()
+            pool = Self.makeTCPPool(new)
+            tcpPool.withLock { [pool] in $0 = pool }
+        }
+        let fresh = new.links.map(\.name).filter { name in stale[name] != nil || engines.withLock { $0[name] == nil } }
+        let added = Self.makeEngines(new, links: fresh, pool: pool, logger: logger)
+        engines.withLock { engines in
+            for name in stale.keys { engines[name] = nil }
+            for name in engines.keys where after[name] == nil { engines[name] = nil }
+            for (name, engine) in added { engines[name] = engine }
+        }
+        board.setDevices(new.devices)
+        metrics.retainDevices(Set(new.devices.map(\.name)))
+
+        // The writer, when the schema or the batch settings changed.
+        let schemaChanged = SchemaMapping(config: old).dictionary.schemaID != SchemaMapping(config: new).dictionary.schemaID
+            || old.batch != new.batch
+        if schemaChanged {
+            let replacement = makeWriter(new)
+            writerSlot.withLock { writer in
+                writer.stop()
+                replacement.start()
+                writer = replacement
             }
-            for uplink in uplinks { uplink.stop(graceMilliseconds: 1_500) }
-            var kept = config
-            kept.sinks = new.sinks.filter { sink in config.sinks.contains { $0.name == sink.name } }
-            uplinks = makeUplinks(kept)
-            for uplink in uplinks { uplink.start() }
         }
-        if acquisitionChanged {
-            engine.stopPolling()
-            await engine.shutdown()
-            writer.stop()
-            var applied = new
-            applied.sinks = config.sinks
-            engine = AcquisitionEngine(config: applied, logger: logger)
-            board = DeviceBoard(devices: applied.devices)
-            metrics.retainDevices(Set(applied.devices.map(\.name)))
-            writer = makeWriter(applied)
-            writer.start()
-            startPolling()
-        } else if sinksChanged {
-            // The writer wakes the uplinks it was made with: remake it so it wakes the new ones.
-            writer.stop()
-            writer = makeWriter(new)
-            writer.start()
+        for (name, engine) in added {
+            startPolling(engine)
+            restartedLinks.append(name)
         }
-        let spoolSettings = config.spool
-        config = new
-        config.spool = spoolSettings
+
+        // Sinks.
+        let sinksChanged = old.sinks != new.sinks || old.gateway.id != new.gateway.id
+        if sinksChanged {
+            let replaced = uplinkList.withLock { $0 }
+            for uplink in replaced { uplink.stop(graceMilliseconds: 1_500) }
+            let fresh = Self.makeUplinks(new, spool: spool, logger: logger)
+            uplinkList.withLock { $0 = fresh }
+            for uplink in fresh { uplink.start() }
+        }
+        current.withLock { $0 = new }
         reloads.withLock { $0 = ($0.count + 1, nil) }
+        notifier.ready(status: "polling \(new.devices.count) devices, \(new.sinks.count) sinks")
         logger.notice("configuration reloaded", metadata: [
-            "polling": "\(acquisitionChanged ? "restarted" : "unchanged")", "sinks": "\(sinksChanged ? "restarted" : "unchanged")",
+            "links_restarted": "\(restartedLinks.sorted())", "writer": "\(schemaChanged ? "new schema" : "unchanged")",
+            "sinks": "\(sinksChanged ? "restarted" : "unchanged")",
         ])
     }
 
@@ -237,12 +292,12 @@ public final class AgentRuntime: @unchecked Sendable {
     /// is not a hang, so the watchdog never restart-loops a gateway whose link is down.
     public func isAlive() -> Bool {
         let now = clock.monotonicMilliseconds()
-        return writer.isAlive(nowMilliseconds: now) && uplinks.allSatisfy { $0.isAlive(nowMilliseconds: now) }
+        return writerSlot.withLock { $0.isAlive(nowMilliseconds: now) } && uplinkList.withLock { $0 }.allSatisfy { $0.isAlive(nowMilliseconds: now) }
     }
 
     public var spoolStatus: SpoolStatus { spool.withSpool { $0.status } }
-    public var uplinkStatuses: [UplinkStatus] { uplinks.map(\.status) }
-    public var writerStatistics: BatchWriter.Statistics { writer.statistics }
+    public var uplinkStatuses: [UplinkStatus] { uplinkList.withLock { $0 }.map(\.status) }
+    public var writerStatistics: BatchWriter.Statistics { writerSlot.withLock { $0.statistics } }
     public var devices: DeviceBoard { board }
     public var monotonicMilliseconds: Int64 { clock.monotonicMilliseconds() }
     public var uptimeMilliseconds: Int64 { clock.monotonicMilliseconds() - startedMonotonicMilliseconds }
@@ -253,8 +308,9 @@ public final class AgentRuntime: @unchecked Sendable {
     /// thread (the control socket's own) until the link's thread has done it, for at most `timeoutMilliseconds`.
     func read(serialDevice: String, unit: Int, request: ReadRequest, timeoutMilliseconds: Int64 = 10_000)
         -> (link: String, result: Result<[UInt16], ModbusError>, roundTripNanoseconds: UInt64)? {
-        let engine = self.engine
-        guard let link = engine.link(servingSerialDevice: serialDevice) else { return nil }
+        guard let (link, engine) = engines.withLock({ engines in
+            engines.lazy.compactMap { _, engine in engine.link(servingSerialDevice: serialDevice).map { ($0, engine) } }.first
+        }) else { return nil }
         let done = Wakeup()
         let answer = Mutex<(Result<[UInt16], ModbusError>, UInt64)?>(nil)
         engine.read(link: link, unit: unit, request: request) { result, roundTrip in

@@ -87,4 +87,19 @@ public final class DeviceBoard: Sendable {
     }
 
     public func device(named name: String) -> DeviceConfig? { state.withLock { $0.entries[name]?.device } }
+
+    /// After a reload: devices that stay keep their figures, new ones start empty, removed ones go.
+    public func setDevices(_ devices: [DeviceConfig]) {
+        state.withLock { state in
+            var entries: [String: Entry] = [:]
+            for device in devices {
+                var entry = state.entries[device.name] ?? Entry(device: device)
+                // A cycle read under other points would be shown under the wrong names.
+                if entry.device.points.map(\.name) != device.points.map(\.name) { entry = Entry(device: device) }
+                entry.device = device
+                entries[device.name] = entry
+            }
+            state.entries = entries
+        }
+    }
 }

@@ -27,16 +27,21 @@ public final class AcquisitionEngine: Sendable {
 
     public let config: AgentConfig
     private let tcpExecutor: IOExecutor?
+    /// Whether `tcpExecutor` is this engine's own (shut down with it) or shared with other engines.
+    private let ownsTCPExecutor: Bool
     private let serialExecutors: [IOExecutor]
     private let devices: [String: DeviceEntry]
     private let links: [String: LinkEntry]
     private let polling = Atomic<Bool>(false)
     private let overrunCount = Atomic<Int>(0)
 
-    public init(config: AgentConfig, logger: Logger) {
+    /// - Parameter sharedTCPExecutor: a TCP pool shared with other engines (the agent runs one engine per link, so a
+    ///   reload replaces only the links that changed); nil makes a pool of `io_threads` threads for this engine.
+    public init(config: AgentConfig, sharedTCPExecutor: IOExecutor? = nil, logger: Logger) {
         self.config = config
         let needsTCPPool = config.links.contains { !$0.endpoint.isSerialBus }
-        let pool = needsTCPPool ? IOExecutor(threads: config.ioThreads, name: "tram-tcp") : nil
+        let pool = needsTCPPool ? sharedTCPExecutor ?? IOExecutor(threads: config.ioThreads, name: "tram-tcp") : nil
+        ownsTCPExecutor = sharedTCPExecutor == nil
         var serial: [IOExecutor] = []
         var links: [String: LinkEntry] = [:]
         for link in config.links {
@@ -162,7 +167,7 @@ public final class AcquisitionEngine: Sendable {
         for entry in devices.values {
             await entry.link.executor.run(on: entry.link.lane) { entry.link.session.connection.close() }
         }
-        tcpExecutor?.shutdown()
+        if ownsTCPExecutor { tcpExecutor?.shutdown() }
         serialExecutors.forEach { $0.shutdown() }
     }
 }

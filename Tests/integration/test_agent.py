@@ -65,7 +65,11 @@ class Agent:
     def __init__(self, procs, config: Path, tmp_path: Path, env: dict | None = None):
         self.procs, self.config, self.tmp = procs, config, tmp_path
         self.socket = tmp_path / "agent.sock"
-        self.proc = procs.spawn([AGENT_BIN, "--config", config], "agent", env={**os.environ, **(env or {})})
+        # The agent logs to standard output (journald under systemd); the test keeps it for failure messages.
+        self.out_path = tmp_path / f"agent-{time.monotonic_ns()}.out"
+        with open(self.out_path, "wb") as out:
+            self.proc = procs.spawn([AGENT_BIN, "--config", config, "--log-level", "debug"], "agent", stdout=out,
+                                    env={**os.environ, **(env or {})})
         wait_for(lambda: self.proc.poll() is not None or self._answers(), 15, "the agent's control socket")
         assert self.proc.poll() is None, f"agent exited rc={self.proc.returncode}\n{procs.stderr_of(self.proc)}"
 
@@ -88,7 +92,7 @@ class Agent:
         return rc, time.monotonic() - start
 
     def log(self) -> str:
-        return self.procs.stderr_of(self.proc)
+        return self.procs.stderr_of(self.proc) + self.out_path.read_text(errors="replace")
 
 
 def spool_stats(spool: Path) -> dict:
@@ -415,3 +419,43 @@ def test_agent_to_victoriametrics_and_the_collector_at_once(procs, plc_tcp, tmp_
     assert {v for vs in samples["tram_energy"].values() for v in vs} == {12345.6}
     assert {v for vs in samples["tram_status"].values() for v in vs} == {7.0}
     assert set(samples["tram_voltage"]) == set(samples["tram_energy"]) == stored
+
+
+def agent_connections(pid: int, port: int) -> set[str]:
+    """The agent's established TCP connections to 127.0.0.1:port, as local addresses (one per connection)."""
+    out = subprocess.run(["ss", "-tnpH", "state", "established", "dst", f"127.0.0.1:{port}"], capture_output=True, text=True, timeout=10).stdout
+    return {line.split()[2] for line in out.splitlines() if f"pid={pid}," in line}
+
+
+def test_sighup_keeps_the_connections_of_links_whose_devices_did_not_change(procs, plc_tcp, tmp_path):
+    plc_a = start_plc(plc_tcp)
+    plc_b = start_plc(plc_tcp, units=(1, 2))
+    config = agent_config(tmp_path, plc_a.url, None, None, poll="200ms")
+    doc = yaml.safe_load(config.read_text())
+    doc["links"].append({"name": "plc-b", "url": plc_b.url})
+    doc["devices"].append({**doc["devices"][0], "name": "b1", "link": "plc-b"})
+    config.write_text(yaml.safe_dump(doc, sort_keys=False))
+    agent = Agent(procs, config, tmp_path)
+    wait_for(lambda: all(d["health"] == "online" for d in agent.status()["devices"]), 15, "both links polling")
+
+    def meter_cycles() -> int:
+        return next(d["cycles"] for d in agent.status()["devices"] if d["name"] == "meter")
+    wait_for(lambda: meter_cycles() > 5, 10, "a few cycles of link A")
+    cycles_before = meter_cycles()
+    a_before, b_before = agent_connections(agent.proc.pid, plc_a.port), agent_connections(agent.proc.pid, plc_b.port)
+    assert len(a_before) == 1 and len(b_before) == 1, (a_before, b_before)
+
+    # A second device on link B, and a batch setting untouched: link A keeps its connection, link B reconnects.
+    doc["devices"].append({**doc["devices"][0], "name": "b2", "link": "plc-b", "unit": 2})
+    config.write_text(yaml.safe_dump(doc, sort_keys=False))
+    agent.proc.send_signal(signal.SIGHUP)
+    wait_for(lambda: agent.status()["agent"]["reloads"] == 1, 10, "the reload")
+    wait_for(lambda: {d["name"]: d["health"] for d in agent.status()["devices"]} == {"meter": "online", "b1": "online", "b2": "online"},
+             15, "the new device online")
+    assert agent_connections(agent.proc.pid, plc_a.port) == a_before, "link A was reconnected though nothing of it changed"
+    assert agent_connections(agent.proc.pid, plc_b.port) != b_before, "link B's devices changed: it starts anew"
+    wait_for(lambda: meter_cycles() > cycles_before, 5, f"link A to go on polling; the agent's log:\n{agent.log()[-3000:]}")
+    rc, _ = agent.terminate()
+    assert rc == 0
+    counters = spool_stats(tmp_path / "spool")
+    assert counters["balances"] is True
