@@ -106,7 +106,7 @@ print(f"books at shutdown    produced {produced:,} = sealed {sealed:,} + dropped
 PY
 echo
 echo "== Floor: bare libmodbus loop, $POINTS registers per request, against the same simulator (10 s)"
-"$BENCH" raw "$(awk '/name: bus1,/ {print $5}' "$work/agent.yaml" | tr -d ' }')" 1 $POINTS 10
+"$BENCH" raw "$(grep -o 'tcp://127.0.0.1:[0-9]*' "$work/agent.yaml" | head -1)" 1 $POINTS 10
 echo
 echo "== Binary sizes (release, stripped copies)"
 for b in tram-agent tramctl tram-collector; do
