@@ -65,6 +65,7 @@ public final class ModbusConnection {
                 modbus_set_socket(ctx, -1)
                 socket = -1
             } else {
+                if portLock != nil { SerialPortLock.clearExclusive(fileDescriptor: modbus_get_socket(ctx)) }
                 modbus_close(ctx)
             }
             modbus_free(ctx)

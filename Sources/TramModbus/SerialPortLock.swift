@@ -51,6 +51,13 @@ public final class SerialPortLock {
         _ = ioctl(fileDescriptor, UInt(TIOCEXCL))
     }
 
+    /// Clears `TIOCEXCL` before the port is closed. The flag belongs to the tty, not to the descriptor: where the
+    /// tty outlives the close (a pty whose other end stays open), it would keep refusing the next open, the agent's
+    /// own after a reload included, for every user but root.
+    public static func clearExclusive(fileDescriptor: Int32) {
+        _ = ioctl(fileDescriptor, UInt(TIOCNXCL))
+    }
+
     /// UUCP lock files hold the pid as ten characters and a newline; Tram adds the program name.
     private static func pidLine() -> String {
         let pid = String(getpid())
