@@ -3,6 +3,7 @@ import ServiceLifecycle
 import TramConfig
 import TramConfigFiles
 import TramSpool
+import TramThreads
 import TramUplink
 import UnixSignals
 internal import CLinux
@@ -54,8 +55,12 @@ public enum AgentDaemon {
         let clockWatch = ClockWatch(logger: logger)
         let runtime: AgentRuntime
         do {
-            runtime = try AgentRuntime(config: config, configPath: commandLine.configPath, clockFlags: { clockWatch.flags() },
-                                       notifier: SystemdNotifier(), logger: logger)
+            // Opening the spool recovers it from disk (reads, fdatasync): off the cooperative pool.
+            let configPath = commandLine.configPath
+            runtime = try await OwnedThread.offload(name: "tram-start") {
+                Result { try AgentRuntime(config: config, configPath: configPath, clockFlags: { clockWatch.flags() },
+                                          notifier: SystemdNotifier(), logger: logger) }
+            }.get()
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             return 1
@@ -93,9 +98,10 @@ struct AgentService: Service {
     let logger: Logger
 
     func run() async throws {
-        try runtime.start()
+        let runtime = self.runtime
+        try await OwnedThread.offload(name: "tram-start") { Result { try runtime.start() } }.get()
         let hangups = await UnixSignalsSequence(trapping: .sighup)
-        try await withGracefulShutdownHandler {
+        await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
                 group.addTask {
                     for await _ in hangups.cancelOnGracefulShutdown() { await reload() }

@@ -179,17 +179,21 @@ public final class AgentRuntime: Sendable {
         for engine in running { await engine.shutdown() }
         tcpPool.withLock { $0?.shutdown() }
         let writer = writerSlot.withLock { $0 }
-        writer.stop()
-        for uplink in uplinkList.withLock({ $0 }) { uplink.stop(graceMilliseconds: 1_500) }
-        let (control, metricsServer, housekeeping) = services.withLock { $0 }
-        control?.stop()
-        stopping.store(true, ordering: .releasing)
-        housekeepingWakeup.signal()
-        housekeeping?.join()
-        metricsServer?.stop()
-        let books = spool.withSpool { $0.counters }
-        do { try spool.withSpool { spool throws(Errno) in try spool.close() } } catch {
-            logger.error("closing the spool failed", metadata: ["error": "\(error)"])
+        // Joins, grace periods and the final fdatasync block: on a thread of their own, not the cooperative pool.
+        let books = await OwnedThread.offload(name: "tram-stop") { [self] in
+            writer.stop()
+            for uplink in uplinkList.withLock({ $0 }) { uplink.stop(graceMilliseconds: 1_500) }
+            let (control, metricsServer, housekeeping) = services.withLock { $0 }
+            control?.stop()
+            stopping.store(true, ordering: .releasing)
+            housekeepingWakeup.signal()
+            housekeeping?.join()
+            metricsServer?.stop()
+            let books = spool.withSpool { $0.counters }
+            do { try spool.withSpool { spool throws(Errno) in try spool.close() } } catch {
+                logger.error("closing the spool failed", metadata: ["error": "\(error)"])
+            }
+            return books
         }
         let written = writer.statistics
         logger.notice("tram-agent stopped", metadata: [
@@ -252,10 +256,12 @@ public final class AgentRuntime: Sendable {
             || old.batch != new.batch
         if schemaChanged {
             let replacement = makeWriter(new)
-            writerSlot.withLock { writer in
-                writer.stop()
-                replacement.start()
-                writer = replacement
+            await OwnedThread.offload(name: "tram-reload") { [self] in
+                writerSlot.withLock { writer in
+                    writer.stop()
+                    replacement.start()
+                    writer = replacement
+                }
             }
         }
         for (name, engine) in added {
@@ -267,7 +273,9 @@ public final class AgentRuntime: Sendable {
         let sinksChanged = old.sinks != new.sinks || old.gateway.id != new.gateway.id
         if sinksChanged {
             let replaced = uplinkList.withLock { $0 }
-            for uplink in replaced { uplink.stop(graceMilliseconds: 1_500) }
+            await OwnedThread.offload(name: "tram-reload") {
+                for uplink in replaced { uplink.stop(graceMilliseconds: 1_500) }
+            }
             let fresh = Self.makeUplinks(new, spool: spool, logger: logger)
             uplinkList.withLock { $0 = fresh }
             for uplink in fresh { uplink.start() }

@@ -35,10 +35,26 @@ public final class OwnedThread: @unchecked Sendable {
         close(file)
     }
 
+    /// A thread nobody joined is detached, so its stack is freed when it ends.
+    deinit {
+        if !joined { pthread_detach(thread) }
+    }
+
     /// Waits for the closure to return. Call once.
     public func join() {
         guard !joined else { return }
         joined = true
         pthread_join(thread, nil)
+    }
+}
+
+extension OwnedThread {
+    /// Runs blocking work (joining a thread, a final `fdatasync`, a bounded wait for an upload) on a thread of its
+    /// own and awaits it, so an async caller never blocks a thread of Swift's cooperative pool.
+    public static func offload<Result: Sendable>(name: String, _ body: @escaping @Sendable () -> Result) async -> Result {
+        await withCheckedContinuation { continuation in
+            // Dropped at once, so detached: the continuation carries the result.
+            _ = OwnedThread(name: name) { continuation.resume(returning: body()) }
+        }
     }
 }
