@@ -39,6 +39,11 @@ public enum AgentDaemon {
         // glibc gives each thread its own malloc arena and keeps what it freed: with a dozen threads that is
         // megabytes of RSS on a gateway. Two arenas are plenty for the agent's few allocating threads.
         _ = mallopt(M_ARENA_MAX, 2)
+        // Buffers of 256 KiB and more (upload bodies, batches read back for a sink) come from mmap and go back to the
+        // kernel when freed; otherwise glibc raises its threshold after the first large free and keeps them in the heap
+        // (measured at 500 devices: 4.5 MB less RSS).
+        _ = mallopt(M_MMAP_THRESHOLD, 256 << 10)
+        _ = mallopt(M_TRIM_THRESHOLD, 256 << 10)
         // libcurl's global init is not thread-safe: before any thread starts.
         CurlTransport.globalInit()
         let level = Logger.Level(rawValue: commandLine.logLevel) ?? .info
