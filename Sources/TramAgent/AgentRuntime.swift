@@ -30,7 +30,7 @@ public final class AgentRuntime: Sendable {
     /// The poll callbacks hand cycles to whichever writer is current; a reload swaps it under this lock.
     private let writerSlot: Mutex<BatchWriter>
     /// Separate from the writer's slot: the writer thread wakes the uplinks after each batch.
-    private let uplinkList: Mutex<[UplinkWorker]>
+    private let uplinkList: UplinkRoster
     private let board: DeviceBoard
     private let services = Mutex<(control: ControlServer?, metrics: MetricsServer?, housekeeping: OwnedThread?)>((nil, nil, nil))
     private let metrics = AgentMetrics()
@@ -61,10 +61,10 @@ public final class AgentRuntime: Sendable {
         let pool = Self.makeTCPPool(config)
         tcpPool = Mutex(pool)
         engines = Mutex(Self.makeEngines(config, links: config.links.map(\.name), pool: pool, logger: logger))
-        uplinkList = Mutex(Self.makeUplinks(config, spool: spool, logger: logger))
-        writerSlot = Mutex(BatchWriter(mapping: SchemaMapping(config: config), spool: spool, settings: config.batch, clockFlags: clockFlags,
-                                       sealed: {}, logger: logger))
-        writerSlot.withLock { $0 = makeWriter(config) }
+        let roster = UplinkRoster(Self.makeUplinks(config, spool: spool, logger: logger))
+        uplinkList = roster
+        writerSlot = Mutex(Self.makeWriter(config, mapping: SchemaMapping(config: config), spool: spool, uplinks: roster,
+                                           clockFlags: clockFlags, logger: logger))
     }
 
     public var config: AgentConfig { current.withLock { $0 } }
@@ -88,13 +88,14 @@ public final class AgentRuntime: Sendable {
         }
     }
 
-    /// A writer for `config`'s schema that wakes the current uplinks after every sealed batch.
-    private func makeWriter(_ config: AgentConfig) -> BatchWriter {
+    /// A writer for `mapping` (built once by the caller: 15,000 points make it worth not repeating) that wakes the
+    /// current uplinks after every sealed batch.
+    private static func makeWriter(_ config: AgentConfig, mapping: SchemaMapping, spool: SharedSpool, uplinks: UplinkRoster,
+                                   clockFlags: @escaping @Sendable () -> ClockFlags, logger: Logger) -> BatchWriter {
         var writerLogger = logger
         writerLogger[metadataKey: "stage"] = "writer"
-        // The runtime lives as long as the process; the closures below hold it.
-        return BatchWriter(mapping: SchemaMapping(config: config), spool: spool, settings: config.batch, clockFlags: clockFlags,
-                           sealed: { [self] in for worker in uplinkList.withLock({ $0 }) { worker.batchesAppended() } }, logger: writerLogger)
+        return BatchWriter(mapping: mapping, spool: spool, settings: config.batch, clockFlags: clockFlags,
+                           sealed: { for worker in uplinks.withLock({ $0 }) { worker.batchesAppended() } }, logger: writerLogger)
     }
 
     /// Starts every stage: the control socket first (so `tramctl status` works while devices connect), then the
@@ -252,10 +253,10 @@ public final class AgentRuntime: Sendable {
         metrics.retainDevices(Set(new.devices.map(\.name)))
 
         // The writer, when the schema or the batch settings changed.
-        let schemaChanged = SchemaMapping(config: old).dictionary.schemaID != SchemaMapping(config: new).dictionary.schemaID
-            || old.batch != new.batch
+        let mapping = SchemaMapping(config: new)
+        let schemaChanged = writerSlot.withLock { $0.mapping.dictionary.schemaID } != mapping.dictionary.schemaID || old.batch != new.batch
         if schemaChanged {
-            let replacement = makeWriter(new)
+            let replacement = Self.makeWriter(new, mapping: mapping, spool: spool, uplinks: uplinkList, clockFlags: clockFlags, logger: logger)
             await OwnedThread.offload(name: "tram-reload") { [self] in
                 writerSlot.withLock { writer in
                     writer.stop()
@@ -339,4 +340,14 @@ public final class AgentRuntime: Sendable {
     func answer(_ request: String) -> [UInt8] {
         ControlProtocol.answer(request, runtime: self)
     }
+}
+
+/// The current uplink workers, shared by the runtime (which replaces them on a reload) and the writer thread (which
+/// wakes them after each batch). A class so the writer's closure can hold it.
+final class UplinkRoster: Sendable {
+    private let workers: Mutex<[UplinkWorker]>
+
+    init(_ workers: [UplinkWorker]) { self.workers = Mutex(workers) }
+
+    func withLock<Result: Sendable>(_ body: (inout [UplinkWorker]) -> Result) -> Result { workers.withLock { body(&$0) } }
 }
