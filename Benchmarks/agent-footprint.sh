@@ -7,6 +7,7 @@
 # Usage: Benchmarks/agent-footprint.sh [SECONDS] [DEVICES]      (defaults: 120 s, 500 devices = 15,000 points/s)
 #   AGENT=path/to/tram-agent   measure another build (such as the .deb's static one: scripts/package-deb)
 #   SMAPS=1                    print where the RSS is after 20 s, then stop
+#   Also prints, in the same run, the floor any Swift agent on Debian's libcurl starts from (Benchmarks/floor).
 #   The 10-minute soak of issue 7:  Benchmarks/agent-footprint.sh 600
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -61,6 +62,7 @@ for _ in $(seq 100); do "$BIN/tramctl" status --socket "$work/agent.sock" > /dev
 ticks=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+anon() { awk '/RssAnon/ {print $2}' "/proc/$1/status"; }
 produced() { "$BIN/tramctl" status --json --socket "$work/agent.sock" | python3 -c 'import json,sys; print(json.load(sys.stdin)["writer"]["readings_produced"])'; }
 if [ -n "${SMAPS:-}" ]; then sleep 20; echo "== where the RSS is (after 20 s)"; grep -E "^(Rss|Anonymous|Pss_File|Shared_Clean|Private)" "/proc/$agent/smaps_rollup"
   awk '/^[0-9a-f]+-/ {name=$6} /^Rss:/ {rss[name]+=$2} END {for (n in rss) if (rss[n] > 500) printf "%8d kB %s\n", rss[n], (n == "" ? "[anonymous]" : n)}' "/proc/$agent/smaps" | sort -rn | head -15; exit 0; fi
@@ -71,11 +73,11 @@ samples=()
 step=$(( SECONDS_TOTAL / 12 )); [ "$step" -ge 1 ] || step=1
 elapsed=0
 while [ "$elapsed" -lt "$SECONDS_TOTAL" ]; do sleep "$step"; elapsed=$((elapsed + step)); samples+=("$(rss $agent)"); done
-c1=$(cpu $agent); p1=$(produced); t1=$(date +%s.%N)
-python3 - "$c0" "$c1" "$p0" "$p1" "$t0" "$t1" "$ticks" "${samples[@]}" <<'PY'
+c1=$(cpu $agent); p1=$(produced); t1=$(date +%s.%N); a1=$(anon $agent)
+python3 - "$c0" "$c1" "$p0" "$p1" "$t0" "$t1" "$ticks" "$a1" "${samples[@]}" <<'PY'
 import sys
-c0, c1, p0, p1, t0, t1, ticks = (float(x) for x in sys.argv[1:8])
-rss = [int(x) for x in sys.argv[8:]]
+c0, c1, p0, p1, t0, t1, ticks, anonymous = (float(x) for x in sys.argv[1:9])
+rss = [int(x) for x in sys.argv[9:]]
 wall = t1 - t0
 points = p1 - p0
 cpu = (c1 - c0) / ticks
@@ -83,6 +85,7 @@ print(f"points/s             {points / wall:,.0f}")
 print(f"agent CPU            {cpu / wall * 100:.1f}% of one core; {cpu / points * 1e6:.2f} µs per point (poll, decode, encode, spool, uplink)")
 print(f"agent RSS            first {rss[0] / 1024:.1f} MB, max {max(rss) / 1024:.1f} MB, last {rss[-1] / 1024:.1f} MB "
       f"(samples: {' '.join(f'{r / 1024:.1f}' for r in rss)})")
+print(f"  of which anonymous {anonymous / 1024:.1f} MB (the agent's data, stacks and heap; the rest is code: the binary and shared libraries)")
 half = len(rss) // 2
 print(f"RSS growth           {(sum(rss[half:]) / len(rss[half:]) - sum(rss[:half]) / len(rss[:half])) / 1024:+.2f} MB second half vs first half")
 PY
@@ -107,6 +110,10 @@ PY
 echo
 echo "== Floor: bare libmodbus loop, $POINTS registers per request, against the same simulator (10 s)"
 "$BENCH" raw "$(grep -o 'tcp://127.0.0.1:[0-9]*' "$work/agent.yaml" | head -1)" 1 $POINTS 10
+echo
+echo "== Floor: the Swift runtime (static) and Debian's libcurl, loaded and initialised, and nothing of Tram's"
+swiftc -O -parse-as-library -static-stdlib Benchmarks/floor/curl-floor.swift -lcurl -o "$work/curl-floor" 2> /dev/null
+"$work/curl-floor" | awk '{printf "RSS %.1f MB (Benchmarks/floor/curl-floor.swift)\n", $1 / 1024}'
 echo
 echo "== Binary sizes (release, stripped copies)"
 for b in tram-agent tramctl tram-collector; do

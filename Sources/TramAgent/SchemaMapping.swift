@@ -14,7 +14,9 @@ public struct SchemaMapping: Sendable {
 
     public init(config: AgentConfig) {
         var points: [PointDescriptor] = []
+        points.reserveCapacity(config.devices.reduce(0) { $0 + $1.points.count })
         var first: [String: Int] = [:]
+        first.reserveCapacity(config.devices.count)
         for device in config.devices {
             first[device.name] = points.count
             let base = points.count

@@ -15,6 +15,7 @@ public final class DevicePoller {
     private var mismatchThisCycle = false
     /// Reused every cycle: a reading handed out and dropped before the next cycle costs no allocation.
     private var outcomes: [RequestOutcome] = []
+    /// Each point's `scale_from` point, by index; empty when the device has none (most have none).
     private let scalePoint: [Int?]
     /// Sized to the largest request the plan holds: splits after exception 02 only make requests smaller, and
     /// 500 devices with 2,000-word buffers each would be 3 MB of a gateway's memory for nothing.
@@ -30,8 +31,12 @@ public final class DevicePoller {
         registers = .allocate(capacity: max(1, largest))
         bits = .allocate(capacity: requests.contains { $0.table.holdsBits } ? max(1, largest) : 1)
         readings = device.points.indices.map { PointReading(point: $0, value: nil, quality: .pending, exponent: 0, timestamp: .zero) }
-        let indexByName = Dictionary(device.points.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
-        scalePoint = device.points.map { point in point.scaleFrom.flatMap { indexByName[$0] } }
+        if device.points.contains(where: { $0.scaleFrom != nil }) {
+            let indexByName = Dictionary(device.points.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+            scalePoint = device.points.map { point in point.scaleFrom.flatMap { indexByName[$0] } }
+        } else {
+            scalePoint = []
+        }
     }
 
     deinit {
@@ -102,6 +107,7 @@ public final class DevicePoller {
             }
         }
         // Exponents after values: a scale register is in the same request, decoded above.
+        guard !scalePoint.isEmpty else { return }
         for i in request.points {
             guard let s = scalePoint[i] else { continue }
             if readings[s].quality == .good, let exponent = readings[s].value?.exponent {

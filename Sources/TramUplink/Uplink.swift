@@ -59,8 +59,9 @@ public final class Uplink {
     private let logger: Logger
     private var random = SystemRandomNumberGenerator()
     /// Line-protocol bodies go gzip-compressed (`Content-Encoding: gzip`) unless this is nil: text shrinks about
-    /// tenfold, and libcurl does not compress uploads. The collector's frames are zstd already.
-    public var lineCompressor: Gzip? = Gzip()
+    /// tenfold, and libcurl does not compress uploads. The collector's frames are zstd already, so a collector
+    /// sink has none: zlib's deflate state is 268 KB.
+    public var lineCompressor: Gzip?
     /// A line-protocol sink's renderer, with the dictionaries it has decoded.
     private var lineBody = LineProtocolBody()
 
@@ -69,6 +70,7 @@ public final class Uplink {
                 logger: Logger = Logger(label: "tram.uplink")) {
         self.sink = sink
         self.kind = kind
+        lineCompressor = kind == .lineProtocol ? Gzip() : nil
         self.transport = transport
         self.maximumUploadBytes = maximumUploadBytes
         self.maximumBatches = maximumBatches
