@@ -112,6 +112,7 @@ let package = Package(
         ]),
         .testTarget(name: "TramModbusTests", dependencies: [
             "TramModbus", "TramConfig", "TramSimulator", "CModbus", "TramTestSupport", "TramAgent", "TramSchema",
+            "TramThreads", "CAllocationCounter",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Owned OS threads and wakeups, for the loops that call blocking C. No Foundation.

@@ -9,12 +9,21 @@ public final class DevicePoller {
     public private(set) var health = DeviceHealth()
     /// Optional points the device rejected; they are no longer requested.
     public private(set) var unsupported: Set<Int> = []
+    /// This cycle's readings, and the array handed out with the cycle before.
+    ///
+    /// A cycle's arrays go out in its `DeviceReading`, and the status board keeps the latest until the next cycle.
+    /// Writing the same array again would copy it on write: an allocation per device per cycle on the poll path.
+    /// Alternating between two arrays means each cycle writes the one handed out two cycles ago, which its readers
+    /// (the board, the batch writer) have let go of by then; if one still holds it, copy on write keeps that reader's
+    /// view intact, as before.
     private var readings: [PointReading]
+    private var handedOutReadings: [PointReading]
     /// Set when a point was retired: the next cycle starts from a fresh plan without it.
     private var replanAfterCycle = false
     private var mismatchThisCycle = false
-    /// Reused every cycle: a reading handed out and dropped before the next cycle costs no allocation.
+    /// Each cycle's request outcomes, alternating like `readings`.
     private var outcomes: [RequestOutcome] = []
+    private var handedOutOutcomes: [RequestOutcome] = []
     /// Each point's `scale_from` point, by index; empty when the device has none (most have none).
     private let scalePoint: [Int?]
     /// Sized to the largest request the plan holds: splits after exception 02 only make requests smaller, and
@@ -31,6 +40,7 @@ public final class DevicePoller {
         registers = .allocate(capacity: max(1, largest))
         bits = .allocate(capacity: requests.contains { $0.table.holdsBits } ? max(1, largest) : 1)
         readings = device.points.indices.map { PointReading(point: $0, value: nil, quality: .pending, exponent: 0, timestamp: .zero) }
+        handedOutReadings = readings
         if device.points.contains(where: { $0.scaleFrom != nil }) {
             let indexByName = Dictionary(device.points.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
             scalePoint = device.points.map { point in point.scaleFrom.flatMap { indexByName[$0] } }
@@ -46,6 +56,11 @@ public final class DevicePoller {
 
     /// Runs one cycle on `session`'s link. Blocking: call it on the link's lane only.
     func poll(on session: LinkSession) -> DeviceReading {
+        swap(&readings, &handedOutReadings)
+        swap(&outcomes, &handedOutOutcomes)
+        // The array two cycles old takes up last cycle's values, so what a point keeps across cycles (its last good
+        // timestamp while it fails) is as if there were one array.
+        for i in readings.indices { readings[i] = handedOutReadings[i] }
         outcomes.removeAll(keepingCapacity: true)
         mismatchThisCycle = false
         var index = 0
