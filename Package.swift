@@ -51,7 +51,7 @@ let package = Package(
         ]),
         // Links, planner, codecs, polling over libmodbus on owned threads.
         .target(name: "TramModbus", dependencies: [
-            "TramConfig", "TramThreads", "CModbus",
+            "TramConfig", "TramThreads", "TramSchema", "CModbus",
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -112,7 +112,7 @@ let package = Package(
         ]),
         .testTarget(name: "TramModbusTests", dependencies: [
             "TramModbus", "TramConfig", "TramSimulator", "CModbus", "TramTestSupport", "TramAgent", "TramSchema",
-            "TramThreads", "CAllocationCounter",
+            "TramThreads", "CAllocationCounter", "TramLineProtocol",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Owned OS threads and wakeups, for the loops that call blocking C. No Foundation.

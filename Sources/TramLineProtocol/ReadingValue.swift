@@ -43,7 +43,7 @@ public struct ReadingValue: Sendable, Equatable {
         }
         guard let raw else { return }
         if descriptor.exponentAlias != nil && exponent == nil { return }
-        engineering = Self.engineering(raw, scale: descriptor.scale, offset: descriptor.offset, exponent: exponent ?? 0)
+        engineering = EngineeringValue.of(raw, scale: descriptor.scale, offset: descriptor.offset, exponent: exponent ?? 0)
     }
 
     /// Resolves the value at `index` of `group`, taking a SunSpec exponent from the same group.
@@ -57,19 +57,5 @@ public struct ReadingValue: Sendable, Equatable {
         let index = alias - group.firstAlias
         guard index >= 0, index < group.values.count, case .int(let raw) = group.values[index] else { return nil }
         return raw
-    }
-
-    /// `((raw × scale) × 10^e) + offset`, with `× 10^e` done as `÷ 10^−e` when e is negative (docs/wire-format.md).
-    public static func engineering(_ raw: Double, scale: Double, offset: Double, exponent: Int64) -> Double {
-        var value = raw * scale
-        if exponent > 0 { value *= power10(exponent) } else if exponent < 0 { value /= power10(-exponent) }
-        return value + offset
-    }
-
-    /// 10^e, exact up to 10^22 (the doubles' exact powers of ten); SunSpec's scale factors stay within ±10.
-    static func power10(_ e: Int64) -> Double {
-        var result = 1.0
-        for _ in 0..<min(e, 400) { result *= 10 }
-        return result
     }
 }

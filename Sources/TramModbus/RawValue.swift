@@ -1,4 +1,5 @@
 import TramConfig
+import TramSchema
 
 /// A value as the device sent it, typed but not scaled: integers stay exact
 /// and floats keep their bits (NaN included).
@@ -42,15 +43,12 @@ public enum RawValue: Sendable, Equatable, CustomStringConvertible {
 
 /// Engineering values, derived where they are shown or stored.
 public enum Engineering {
-    /// raw × scale × 10^exponent + offset. Exact for the integer part of the pipeline:
-    /// only this final step is floating point.
+    /// raw × scale × 10^exponent + offset, by the wire format's rule (``EngineeringValue``), which the collector
+    /// applies too. Exact for the integer part of the pipeline: only this final step is floating point.
     public static func value(_ raw: RawValue, scale: Double, offset: Double, exponent: Int = 0) -> Double? {
         guard let number = raw.numeric else { return nil }
         if case .bool = raw { return number }
-        // Divide for negative exponents: 3 × 10^-1 is then 0.3, not 3 × 0.1 = 0.30000000000000004.
-        var value = number * scale
-        if exponent > 0 { value *= powerOfTen(exponent) } else if exponent < 0 { value /= powerOfTen(-exponent) }
-        return value + offset
+        return EngineeringValue.of(number, scale: scale, offset: offset, exponent: Int64(exponent))
     }
 
     /// 10^exponent; negative powers by division, which keeps 10^-1 the closest double to 0.1.

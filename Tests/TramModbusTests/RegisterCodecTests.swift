@@ -1,7 +1,9 @@
 import Testing
 import TramTestSupport
 import TramConfig
+import TramLineProtocol
 import TramModbus
+import TramSchema
 
 /// Decodes `point` from `words`, where `words[0]` is the register at the point's address.
 private func decode(_ point: Point, _ words: [UInt16]) -> RawValue {
@@ -286,6 +288,32 @@ struct EngineeringTests {
         #expect(mismatches.count == 0, "\(mismatches.count) values differ from raw / 10^k, e.g. \(mismatches.prefix(5))")
     }
 
+    @Test("a decimal scale gives the double nearest the decimal value, on the agent's side and the collector's alike")
+    func decimalScalesAreCorrectlyRounded() {
+        // 473 × 0.1 would be 47.300000000000004: what a plant's dashboard would show for a meter's 47.3.
+        let tenth = PointDescriptor(device: "meter", name: "u", unit: "V", type: .uint16, scale: 0.1)
+        #expect(Engineering.value(.uint(473), scale: 0.1, offset: 0) == 47.3)
+        #expect(ReadingValue(.uint(473), descriptor: tenth, exponent: nil).engineering == 47.3)
+        var mismatches: [String] = []
+        for raw in stride(from: -40000, through: 40000, by: 7) {
+            var power = 1.0
+            for k in 1...6 {
+                power *= 10
+                let scale = 1 / power
+                let expected = Double(raw) / power
+                let agent = Engineering.value(.int(Int64(raw)), scale: scale, offset: 0)
+                let collector = EngineeringValue.of(Double(raw), scale: scale, offset: 0)
+                if agent != expected || collector != expected { mismatches.append("\(raw) × 1e-\(k)") }
+            }
+        }
+        #expect(mismatches.count == 0, "\(mismatches.count) values differ from raw / 10^k, e.g. \(mismatches.prefix(5))")
+        // Other scales multiply, as before: 0.5, a third, 10, and a negative tenth.
+        for scale in [0.5, 1.0 / 3, 10, -0.1] {
+            #expect(Engineering.value(.int(473), scale: scale, offset: 0) == 473 * scale)
+            #expect(EngineeringValue.of(473, scale: scale, offset: 0) == 473 * scale)
+        }
+    }
+
     @Test("positive exponents, scale and offset")
     func scaleOffsetExponent() {
         #expect(Engineering.value(.int(5), scale: 1, offset: 0, exponent: 2) == 500)
@@ -312,6 +340,9 @@ struct EngineeringTests {
         #expect(Engineering.value(.int(1), scale: 1, offset: 0, exponent: -400) == 0)
         #expect(Engineering.value(.int(1), scale: 1, offset: 0, exponent: Int(Int16.min)) == 0)
         #expect(Engineering.value(.int(-1), scale: 1, offset: 0, exponent: Int(Int16.max)) == -.infinity)
+        // The collector takes exponents from frames off the network: any Int64, Int64.min included.
+        #expect(EngineeringValue.of(1, scale: 1, offset: 0, exponent: .min) == 0)
+        #expect(EngineeringValue.of(1, scale: 1, offset: 0, exponent: .max) == .infinity)
     }
 
     @Test("NaN raw values stay NaN")

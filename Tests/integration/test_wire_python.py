@@ -221,6 +221,7 @@ def test_engineering_values(dictionary, dicts):
     p = dictionary.points
     g1, _, g3, g4 = b.groups
     assert tw.engineering_value(p[1], 12345) == 1234.5
+    assert tw.engineering_value(p[1], 473) == 47.3               # scale 0.1 applied as ÷ 10: not 47.300000000000004
     assert tw.engineering_value(p[0], g1.values[0]) == g1.values[0].value
     assert tw.engineering_value(p[3], 17822, -1) == 1782.2       # power × 10^w_sf
     assert tw.engineering_value(p[3], 17822, 2) == 1782200.0

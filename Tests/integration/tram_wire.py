@@ -536,6 +536,17 @@ def _numeric(raw) -> float:
     return float(raw)
 
 
+def _scaled(x: float, scale: float) -> float:
+    """x × scale, but x ÷ 10^k when scale is 10^-k (0.1, 0.01, …): the spec's rule, so 473 × 0.1 gives 47.3."""
+    if not 0 < scale < 1:
+        return x * scale
+    divisor = float(round(1 / scale))
+    power = 10.0
+    while power < divisor and power < 1e22:
+        power *= 10
+    return x / divisor if power == divisor and 1 / divisor == scale else x * scale
+
+
 def engineering_value(point: Point, raw, exponent=None) -> float | None:
     """raw × scale × 10^e + offset; e is the raw value of the point's exponent alias in the same group.
 
@@ -543,12 +554,13 @@ def engineering_value(point: Point, raw, exponent=None) -> float | None:
     exponent alias but `exponent` is None or Missing, and when `raw` is Missing (GUESS: the spec
     does not say).  Bool and string points have no engineering value (ValueError).
     GUESS on arithmetic: evaluated left to right in doubles, ((raw × scale) × 10^e) + offset, with
-    10^e for negative e done as a division by 10^-e (exact for |e| <= 22), not as × 0.1…"""
+    10^e for negative e done as a division by 10^-e (exact for |e| <= 22), not as × 0.1…, and a scale of
+    10^-k (0.1, 0.01, …) applied as ÷ 10^k, as docs/wire-format.md now says."""
     if point.type in ("bool", "string"):
         raise ValueError(f"{point.type} point {point.device}/{point.name} has no engineering value")
     if isinstance(raw, Missing):
         return None
-    x = _numeric(raw) * point.scale
+    x = _scaled(_numeric(raw), point.scale)
     if point.exponent_alias is not None:
         if exponent is None or isinstance(exponent, Missing):
             return None
