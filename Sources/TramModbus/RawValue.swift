@@ -53,8 +53,7 @@ public enum Engineering {
 
     /// 10^exponent; negative powers by division, which keeps 10^-1 the closest double to 0.1.
     public static func powerOfTen(_ exponent: Int) -> Double {
-        var magnitude = 1.0
-        for _ in 0..<min(abs(exponent), 400) { magnitude *= 10 }
+        let magnitude = EngineeringValue.powerOfTen(Int64(clamping: exponent.magnitude))
         return exponent < 0 ? 1 / magnitude : magnitude
     }
 }

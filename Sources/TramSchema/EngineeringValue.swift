@@ -24,10 +24,11 @@ public enum EngineeringValue {
         return power == divisor && 1 / divisor == scale ? raw / divisor : raw * scale
     }
 
-    /// 10^e for 0 ≤ e ≤ 400: exact up to 10^22 (the doubles' exact powers of ten), infinity past 10^308.
-    static func powerOfTen(_ e: Int64) -> Double {
+    /// 10^e for e ≥ 0 (taken as 400 past 400): exact up to 10^22 (the doubles' exact powers of ten), infinity past
+    /// 10^308. Negative powers are left to the caller to divide by, which keeps 10^−1 the closest double to 0.1.
+    public static func powerOfTen(_ e: Int64) -> Double {
         var result = 1.0
-        for _ in 0..<e { result *= 10 }
+        for _ in 0..<min(max(e, 0), 400) { result *= 10 }
         return result
     }
 }
