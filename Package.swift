@@ -3,7 +3,7 @@ import PackageDescription
 
 /// Tram: an edge-gateway agent for Modbus devices.
 ///
-/// Flow (one-way dependencies): Config → Modbus → Schema → Spool → Uplink.
+/// Flow (one-way dependencies): Config → Modbus → Batch (readings → wire) → Spool → Uplink.
 /// The agent-side modules import no Foundation; see docs/architecture.md.
 let package = Package(
     name: "tram",
@@ -13,12 +13,15 @@ let package = Package(
         .executable(name: "tram-agent", targets: ["tram-agent"]),
         // Libraries for Benchmarks/ (a separate package, so compression libraries and
         // comparison formats never reach the agent's build).
+        .library(name: "TramCore", targets: ["TramCore"]),
         .library(name: "TramConfig", targets: ["TramConfig"]),
         .library(name: "TramConfigFiles", targets: ["TramConfigFiles"]),
         .library(name: "TramModbus", targets: ["TramModbus"]),
         .library(name: "TramSchema", targets: ["TramSchema"]),
         .library(name: "TramCompression", targets: ["TramCompression"]),
         .library(name: "TramSpool", targets: ["TramSpool"]),
+        .library(name: "TramBatch", targets: ["TramBatch"]),
+        .library(name: "TramStageOptions", targets: ["TramStageOptions"]),
         .library(name: "TramUplink", targets: ["TramUplink"]),
         .library(name: "CAllocationCounter", targets: ["CAllocationCounter"]),
     ],
@@ -41,17 +44,20 @@ let package = Package(
         // glibc headers the Glibc module leaves out: sys/timex.h (adjtimex) and malloc.h (mallopt). In libc, nothing to link.
         .systemLibrary(name: "CLinux"),
 
+        // The runtime foundation every stage shares: the clock, the backoff, Duration units, the engineering-value
+        // rule. Pure apart from reading the clocks.
+        .target(name: "TramCore"),
         // libyaml → a node tree with source marks. Pure: parses bytes, does no I/O.
         .target(name: "TramYAML", dependencies: ["CYAML"]),
         // Device maps: model, decoding, validation, diagnostics. Pure.
-        .target(name: "TramConfig", dependencies: ["TramYAML"]),
+        .target(name: "TramConfig", dependencies: ["TramYAML", "TramCore"]),
         // Reads config files from disk for the config layer (swift-system).
         .target(name: "TramConfigFiles", dependencies: [
             "TramConfig", .product(name: "SystemPackage", package: "swift-system"),
         ]),
         // Links, planner, codecs, polling over libmodbus on owned threads.
         .target(name: "TramModbus", dependencies: [
-            "TramConfig", "TramThreads", "TramSchema", "CModbus",
+            "TramConfig", "TramCore", "TramThreads", "CModbus",
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),
@@ -61,15 +67,22 @@ let package = Package(
         .target(name: "TramCompression", dependencies: ["TramSchema", "CZstd", "CZlib"]),
         // Influx line protocol from Tram readings: engineering values, field rules, escaping. Pure; the collector's
         // relay and the uplink's line-protocol sink both render with it, so they write the same lines.
-        .target(name: "TramLineProtocol", dependencies: ["TramSchema"]),
+        .target(name: "TramLineProtocol", dependencies: ["TramSchema", "TramCore"]),
         // The disk spool: segments of checksummed batches, a ledger of acks and losses, exact books.
         .target(name: "TramSpool", dependencies: [
-            "TramConfig", "TramSchema", .product(name: "SystemPackage", package: "swift-system"), .product(name: "Logging", package: "swift-log"),
+            "TramSchema", "TramCore", "TramThreads", .product(name: "SystemPackage", package: "swift-system"), .product(name: "Logging", package: "swift-log"),
+        ]),
+        // Readings → wire: the config → dictionary mapping, a device cycle → one group, and the one BatchBuilder
+        // (begin, append, full or due, seal, compress) that the agent's writer and tramctl share.
+        .target(name: "TramBatch", dependencies: ["TramConfig", "TramModbus", "TramSchema", "TramCompression", "TramCore"]),
+        // Config settings → each stage's own options (spool, uplink): the one place the config model meets the stages.
+        .target(name: "TramStageOptions", dependencies: [
+            "TramConfig", "TramSpool", "TramUplink", "TramCore", .product(name: "SystemPackage", package: "swift-system"),
         ]),
         // Wires the stages (poll → encode → spool → uplink) into the daemon: runtime, control socket, metrics, systemd.
         .target(name: "TramAgent", dependencies: [
-            "TramConfig", "TramConfigFiles", "TramModbus", "TramSchema", "TramCompression", "TramSpool", "TramUplink", "TramThreads",
-            "CLinux",
+            "TramConfig", "TramConfigFiles", "TramModbus", "TramSchema", "TramBatch", "TramSpool", "TramUplink", "TramStageOptions",
+            "TramThreads", "TramCore", "CLinux",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             // The API instrumented libraries report through; AgentMetrics.factory feeds it into the same registry.
@@ -79,15 +92,17 @@ let package = Package(
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         // A libmodbus server that serves device profiles with changing values.
-        .target(name: "TramSimulator", dependencies: ["TramConfig", "TramModbus", "CModbus"]),
+        .target(name: "TramSimulator", dependencies: ["TramConfig", "TramModbus", "TramCore", "CModbus"]),
         // tramctl's verbs. The technician's tool may use FoundationEssentials via ArgumentParser.
         .target(name: "TramCtl", dependencies: [
-            "TramConfig", "TramConfigFiles", "TramModbus", "TramSimulator", "TramSchema", "TramCompression", "TramAgent", "TramSpool", "TramUplink",
+            "TramConfig", "TramConfigFiles", "TramModbus", "TramSimulator", "TramSchema", "TramCompression", "TramBatch", "TramSpool", "TramUplink",
+            "TramStageOptions", "TramCore",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .executableTarget(name: "tramctl", dependencies: ["TramCtl"]),
+        .testTarget(name: "TramCtlTests", dependencies: ["TramCtl", "TramConfig", "TramModbus"]),
         // The gateway daemon: a thin main over TramAgent. No ArgumentParser, no Foundation.
         .executableTarget(name: "tram-agent", dependencies: ["TramAgent"]),
 
@@ -97,36 +112,40 @@ let package = Package(
                     exclude: ["testcases"]),
         // Counts heap allocations per thread, for the encoder's zero-allocation test.
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
-        .testTarget(name: "TramSchemaTests", dependencies: ["TramSchema", "TramCompression", "CAllocationCounter", "TramTestSupport"],
+        .testTarget(name: "TramSchemaTests", dependencies: ["TramSchema", "TramCore", "TramCompression", "CAllocationCounter", "TramTestSupport"],
                     exclude: ["vectors"]),
         // The child the spool's kill -9 test spawns and kills; found next to the test bundle.
-        .executableTarget(name: "tram-spool-crash-child", dependencies: ["SpoolCrashWorkload", "TramSpool", "TramTestSupport"],
+        .executableTarget(name: "tram-spool-crash-child", dependencies: ["SpoolCrashWorkload", "TramSpool", "TramCore", "TramTestSupport"],
                           path: "Tests/SpoolCrashChild"),
         // What the child appends, derived from identities: shared by the child and the test that checks it.
-        .target(name: "SpoolCrashWorkload", dependencies: ["TramSpool", "TramTestSupport",
+        .target(name: "SpoolCrashWorkload", dependencies: ["TramSpool", "TramCore", "TramTestSupport",
                                                            .product(name: "SystemPackage", package: "swift-system")],
                 path: "Tests/SpoolCrashWorkload"),
         .testTarget(name: "TramSpoolTests", dependencies: [
-            "TramSpool", "SpoolCrashWorkload", "TramConfig", "CAllocationCounter", "TramSchema", "TramTestSupport", .product(name: "SystemPackage", package: "swift-system"),
+            "TramSpool", "SpoolCrashWorkload", "TramConfig", "TramStageOptions", "CAllocationCounter", "TramSchema", "TramCore", "TramTestSupport", .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
         ]),
         .testTarget(name: "TramModbusTests", dependencies: [
-            "TramModbus", "TramConfig", "TramSimulator", "CModbus", "TramTestSupport", "TramAgent", "TramSchema",
-            "TramThreads", "CAllocationCounter", "TramLineProtocol",
+            "TramModbus", "TramConfig", "TramSimulator", "CModbus", "TramTestSupport", "TramAgent", "TramBatch", "TramSchema",
+            "TramThreads", "CAllocationCounter", "TramLineProtocol", "TramCore",
             .product(name: "Logging", package: "swift-log"),
         ]),
         // Owned OS threads and wakeups, for the loops that call blocking C. No Foundation.
-        .target(name: "TramThreads"),
+        .target(name: "TramThreads", dependencies: ["TramCore"]),
         // Uplink (issue 6): spooled batches to a sink over libcurl, on the uplink's own thread. No Foundation.
         .target(name: "TramUplink", dependencies: [
-            "TramSpool", "TramSchema", "TramCompression", "TramLineProtocol", "TramConfig", "TramThreads", "CCurl",
+            "TramSpool", "TramSchema", "TramCompression", "TramLineProtocol", "TramThreads", "TramCore", "CCurl",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         .testTarget(name: "TramAgentTests", dependencies: [
-            "TramAgent", "TramConfig", "TramModbus", "TramSchema", "TramSpool", "TramUplink", .product(name: "Logging", package: "swift-log"),
+            "TramAgent", "TramConfig", "TramConfigFiles", "TramModbus", "TramSchema", "TramBatch", "TramSpool", "TramUplink", "TramStageOptions", "TramCore", .product(name: "Logging", package: "swift-log"),
+        ], exclude: ["reloadcases"]),
+        .testTarget(name: "TramUplinkTests", dependencies: ["TramUplink", "TramSpool", "TramSchema", "TramCompression", "TramConfig", "TramCore", "TramStageOptions", "TramTestSupport"]),
+        .testTarget(name: "TramBatchTests", dependencies: [
+            "TramBatch", "TramConfig", "TramModbus", "TramSchema", "TramCompression", "TramSimulator", "TramCore", "CAllocationCounter",
+            "TramTestSupport", .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "TramUplinkTests", dependencies: ["TramUplink", "TramSpool", "TramSchema", "TramCompression", "TramConfig", "TramTestSupport"]),
     ]
 )
 
@@ -146,7 +165,7 @@ package.targets += [
     .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
     // Ingest, dedupe, storage, read API and the CLI's verbs (Foundation, Hummingbird, SQLite's C API).
     .target(name: "TramCollector", dependencies: [
-        "TramSchema", "TramCompression", "TramLineProtocol", "CSQLite",
+        "TramSchema", "TramCompression", "TramLineProtocol", "TramCore", "CSQLite",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTLS", package: "hummingbird"),
         .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -158,6 +177,6 @@ package.targets += [
     ]),
     .executableTarget(name: "tram-collector", dependencies: ["TramCollector"]),
     .testTarget(name: "TramCollectorTests", dependencies: [
-        "TramCollector", "TramSchema", "TramCompression", "TramLineProtocol", "CSQLite", .product(name: "Logging", package: "swift-log"),
+        "TramCollector", "TramSchema", "TramCompression", "TramLineProtocol", "TramCore", "CSQLite", .product(name: "Logging", package: "swift-log"),
     ]),
 ]

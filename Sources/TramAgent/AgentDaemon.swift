@@ -6,6 +6,7 @@ import TramSpool
 import TramThreads
 import TramUplink
 import UnixSignals
+import TramCore
 internal import CLinux
 #if canImport(Glibc)
 import Glibc
@@ -50,7 +51,7 @@ public enum AgentDaemon {
         LoggingSystem.bootstrap { label in
             var handler = StreamLogHandler.standardOutput(label: label)
             handler.logLevel = level
-            return RateLimitedLogHandler(handler, now: { SpoolClock.system.monotonicMilliseconds() })
+            return RateLimitedLogHandler(handler, now: { TramClock.system.monotonicMilliseconds() })
         }
         let logger = Logger(label: "tram.agent")
         guard let config = load(commandLine) else { return 1 }

@@ -1,3 +1,4 @@
+import TramCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -229,9 +230,5 @@ public final class AgentMetrics: Sendable {
         MetricNameDescriptor(namespace: "tram", metricName: metric, unitName: unit, helpText: help)
     }
 
-    public static let systemWallMilliseconds: @Sendable () -> Int64 = {
-        var now = timespec()
-        clock_gettime(CLOCK_REALTIME, &now)
-        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
-    }
+    public static let systemWallMilliseconds: @Sendable () -> Int64 = { TramClock.system.wallMilliseconds() }
 }

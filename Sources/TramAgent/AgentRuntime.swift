@@ -3,10 +3,13 @@ import Synchronization
 import SystemPackage
 import TramConfig
 import TramModbus
+import TramBatch
 import TramSchema
 import TramSpool
+import TramStageOptions
 import TramThreads
 import TramUplink
+import TramCore
 
 /// The whole pipeline of one gateway: poll → encode → spool → uplink, and the control socket.
 ///
@@ -18,85 +21,43 @@ public final class AgentRuntime: Sendable {
     public static let version = "0.7.0"
 
     public let configPath: String
-    public let startedWallMilliseconds: Int64
-    private let startedMonotonicMilliseconds: Int64
+    /// What the agent shows of itself (the control socket, metrics and the watchdog read it).
+    public let status: AgentStatusView
     private let logger: Logger
-    private let spool: SharedSpool
-    /// The running config (its spool settings are those the agent started with).
-    private let current: Mutex<AgentConfig>
+    private let stages: RunningStages
     /// One engine per link, so a reload restarts only the links whose polling changed. TCP links share one pool.
     private let engines: Mutex<[String: AcquisitionEngine]>
     private let tcpPool: Mutex<IOExecutor?>
-    /// The poll callbacks hand cycles to whichever writer is current; a reload swaps it under this lock.
-    private let writerSlot: Mutex<BatchWriter>
-    /// Separate from the writer's slot: the writer thread wakes the uplinks after each batch.
-    private let uplinkList: UplinkRoster
-    private let board: DeviceBoard
     private let services = Mutex<(control: ControlServer?, metrics: MetricsServer?, housekeeping: OwnedThread?)>((nil, nil, nil))
     private let metrics = AgentMetrics()
     private let notifier: SystemdNotifier
     private let stopping = Atomic<Bool>(false)
     private let housekeepingWakeup = Wakeup()
-    private let clock = SpoolClock.system
+    private let clock = TramClock.system
     /// The clock's state for each encoded cycle (synchronised, stepped).
     public let clockFlags: @Sendable () -> ClockFlags
-    private let reloads = Mutex<(count: Int, lastError: String?)>((0, nil))
 
-    /// Opens the spool and prepares every stage; nothing runs until `start`.
+    /// Opens the spool and prepares every stage (`AgentAssembly`); nothing runs until `start`.
     public init(config: AgentConfig, configPath: String, clockFlags: @escaping @Sendable () -> ClockFlags = { .synchronised },
                 notifier: SystemdNotifier = SystemdNotifier(environment: [:]), logger: Logger) throws {
         self.notifier = notifier
         self.configPath = configPath
         self.logger = logger
         self.clockFlags = clockFlags
-        startedWallMilliseconds = clock.wallMilliseconds()
-        startedMonotonicMilliseconds = clock.monotonicMilliseconds()
-        let options = SpoolOptions(settings: config.spool, sinks: config.sinks.map(\.name))
-        var spoolLogger = logger
-        spoolLogger[metadataKey: "stage"] = "spool"
-        let spool = SharedSpool(try Spool(options: options, logger: spoolLogger))
-        self.spool = spool
-        current = Mutex(config)
-        board = DeviceBoard(devices: config.devices)
-        let pool = Self.makeTCPPool(config)
+        let spool = try AgentAssembly.spool(config, logger: logger)
+        let pool = AgentAssembly.tcpPool(config)
         tcpPool = Mutex(pool)
-        engines = Mutex(Self.makeEngines(config, links: config.links.map(\.name), pool: pool, logger: logger))
-        let roster = UplinkRoster(Self.makeUplinks(config, spool: spool, logger: logger))
-        uplinkList = roster
-        writerSlot = Mutex(Self.makeWriter(config, mapping: SchemaMapping(config: config), spool: spool, uplinks: roster,
-                                           clockFlags: clockFlags, logger: logger))
+        engines = Mutex(AgentAssembly.engines(config, links: config.links.map(\.name), pool: pool, logger: logger))
+        stages = RunningStages(
+            spool: spool, board: DeviceBoard(devices: config.devices), config: config,
+            writer: AgentAssembly.writer(config, mapping: SchemaMapping(config: config), spool: spool, clockFlags: clockFlags, logger: logger),
+            uplinks: AgentAssembly.uplinks(config, spool: spool, logger: logger))
+        status = AgentStatusView(stages: stages, clock: clock, version: Self.version, configPath: configPath,
+                                 startedWallMilliseconds: clock.wallMilliseconds(),
+                                 startedMonotonicMilliseconds: clock.monotonicMilliseconds())
     }
 
-    public var config: AgentConfig { current.withLock { $0 } }
-
-    private static func makeTCPPool(_ config: AgentConfig) -> IOExecutor? {
-        config.links.contains { !$0.endpoint.isSerialBus } ? IOExecutor(threads: config.ioThreads, name: "tram-tcp") : nil
-    }
-
-    private static func makeEngines(_ config: AgentConfig, links: [String], pool: IOExecutor?, logger: Logger) -> [String: AcquisitionEngine] {
-        var engines: [String: AcquisitionEngine] = [:]
-        for name in links {
-            engines[name] = AcquisitionEngine(config: config.restricted(toLink: name), sharedTCPExecutor: pool, logger: logger)
-        }
-        return engines
-    }
-
-    private static func makeUplinks(_ config: AgentConfig, spool: SharedSpool, logger: Logger) -> [UplinkWorker] {
-        config.sinks.map { sink in
-            UplinkWorker(settings: sink, gateway: config.gateway.id, queue: spool,
-                         spoolDirectory: FilePath(config.spool.directory), logger: logger)
-        }
-    }
-
-    /// A writer for `mapping` (built once by the caller: 15,000 points make it worth not repeating) that wakes the
-    /// current uplinks after every sealed batch.
-    private static func makeWriter(_ config: AgentConfig, mapping: SchemaMapping, spool: SharedSpool, uplinks: UplinkRoster,
-                                   clockFlags: @escaping @Sendable () -> ClockFlags, logger: Logger) -> BatchWriter {
-        var writerLogger = logger
-        writerLogger[metadataKey: "stage"] = "writer"
-        return BatchWriter(mapping: mapping, spool: spool, settings: config.batch, clockFlags: clockFlags,
-                           sealed: { for worker in uplinks.withLock({ $0 }) { worker.batchesAppended() } }, logger: writerLogger)
-    }
+    public var config: AgentConfig { status.config }
 
     /// Starts every stage: the control socket first (so `tramctl status` works while devices connect), then the
     /// uplinks, the writer, and polling.
@@ -117,7 +78,7 @@ public final class AgentRuntime: Sendable {
             do {
                 let metrics = self.metrics
                 metricsServer = try MetricsServer(port: UInt16(port), exposition: { metrics.exposition() },
-                                                  health: { [weak self] in (self?.isAlive() ?? false) ? nil : "a stage of the agent is not making progress" },
+                                                  health: { [status] in status.isAlive() ? nil : "a stage of the agent is not making progress" },
                                                   logger: logger)
                 metricsServer?.start()
                 logger.info("metrics on http://127.0.0.1:\(metricsServer!.port)/metrics")
@@ -125,8 +86,8 @@ public final class AgentRuntime: Sendable {
                 logger.error("metrics port unavailable; /metrics is off", metadata: ["port": "\(port)", "error": "\(error)"])
             }
         }
-        for uplink in uplinkList.withLock({ $0 }) { uplink.start() }
-        writerSlot.withLock { $0.start() }
+        for uplink in stages.uplinks.withLock({ $0 }) { uplink.start() }
+        stages.writer.withLock { $0.start() }
         for engine in engines.withLock({ Array($0.values) }) { startPolling(engine) }
         let housekeeping = OwnedThread(name: "tram-health") { [self] in runHousekeeping() }
         services.withLock { $0 = (control, metricsServer, housekeeping) }
@@ -141,13 +102,13 @@ public final class AgentRuntime: Sendable {
     }
 
     private func startPolling(_ engine: AcquisitionEngine) {
-        let board = self.board, metrics = self.metrics, clock = self.clock
-        engine.startPolling { [self] reading in
+        let board = stages.board, metrics = self.metrics, clock = self.clock, stages = self.stages
+        engine.startPolling { reading in
             var latency: UInt64 = 0
             for index in reading.requests.indices { latency += reading.requests[index].roundTripNanoseconds }
             board.record(reading, latencyMilliseconds: Double(latency) / 1e6, nowMilliseconds: clock.monotonicMilliseconds())
             metrics.record(reading, latencySeconds: Double(latency) / 1e9)
-            writerSlot.withLock { $0.submit(reading) }
+            stages.writer.withLock { $0.submit(reading) }
         }
     }
 
@@ -155,12 +116,12 @@ public final class AgentRuntime: Sendable {
     /// spool and uplink figures, and the systemd watchdog, fed only while every stage's loop is alive.
     private func runHousekeeping() {
         var lastPing: Int64?
-        let interval = notifier.watchdogInterval.map { Int64($0.components.seconds) * 1000 + $0.components.attoseconds / 1_000_000_000_000_000 }
+        let interval = notifier.watchdogInterval.map(\.milliseconds)
         while !stopping.load(ordering: .acquiring) {
-            metrics.update(spool: spoolStatus, uplinks: uplinkStatuses)
+            metrics.update(spool: status.spool, uplinks: status.uplinks)
             let now = clock.monotonicMilliseconds()
             if let interval, lastPing.map({ now - $0 >= interval }) ?? true {
-                if isAlive() {
+                if status.isAlive() {
                     notifier.watchdog()
                     lastPing = now
                 } else {
@@ -179,19 +140,19 @@ public final class AgentRuntime: Sendable {
         for engine in running { engine.stopPolling() }
         for engine in running { await engine.shutdown() }
         tcpPool.withLock { $0?.shutdown() }
-        let writer = writerSlot.withLock { $0 }
+        let writer = stages.writer.withLock { $0 }
         // Joins, grace periods and the final fdatasync block: on a thread of their own, not the cooperative pool.
         let books = await OwnedThread.offload(name: "tram-stop") { [self] in
             writer.stop()
-            for uplink in uplinkList.withLock({ $0 }) { uplink.stop(graceMilliseconds: 1_500) }
+            for uplink in stages.uplinks.withLock({ $0 }) { uplink.stop(graceMilliseconds: 1_500) }
             let (control, metricsServer, housekeeping) = services.withLock { $0 }
             control?.stop()
             stopping.store(true, ordering: .releasing)
             housekeepingWakeup.signal()
             housekeeping?.join()
             metricsServer?.stop()
-            let books = spool.withSpool { $0.counters }
-            do { try spool.withSpool { spool throws(Errno) in try spool.close() } } catch {
+            let books = stages.spool.withSpool { $0.counters }
+            do { try stages.spool.withSpool { spool throws(Errno) in try spool.close() } } catch {
                 logger.error("closing the spool failed", metadata: ["error": "\(error)"])
             }
             return books
@@ -206,112 +167,78 @@ public final class AgentRuntime: Sendable {
         ])
     }
 
-    /// Applies a new config; what did not change keeps running.
-    ///
-    /// - Polling: per link. A link whose settings and devices are unchanged keeps polling on its open connection;
-    ///   a changed link is stopped (its port closed and unlocked) and started anew; links come and go. A new
-    ///   `io_threads` restarts every TCP link on a new pool.
-    /// - The writer: swapped when the schema (points, names, units, the gateway id) or the batch settings changed.
-    ///   The swap happens under the slot's lock: cycles polled meanwhile wait a moment, none is lost; the old
-    ///   writer seals its open batch first, and the new one stores its dictionary before its first batch.
-    /// - Sinks: restarted when their settings changed. Spool settings and sink names take effect at the next
-    ///   restart, because the spool tracks delivery by sink name (the log says so).
+    /// Applies a new config; what did not change keeps running. `ReloadPlan` decides what changes; this carries
+    /// it out. The writer swap happens under its slot's lock: cycles polled meanwhile wait a moment, none is lost;
+    /// the old writer seals its open batch first, and the new one stores its dictionary before its first batch.
     public func reload(_ requested: AgentConfig) async {
         let old = config
-        var new = requested
-        new.spool = old.spool
         notifier.reloading(status: "reloading \(configPath)")
-        if old.spool != requested.spool { logger.warning("spool settings changed; they take effect at the next restart") }
-        if Set(old.sinks.map(\.name)) != Set(requested.sinks.map(\.name)) {
+        let mapping = SchemaMapping(config: requested)
+        let plan = ReloadPlan(
+            old: old, requested: requested, running: Set(engines.withLock { $0.keys }), hasTCPPool: tcpPool.withLock { $0 != nil },
+            schemaChanged: stages.writer.withLock { $0.mapping.dictionary.schemaID } != mapping.dictionary.schemaID)
+        let new = plan.effective
+        if plan.spoolChangeDeferred { logger.warning("spool settings changed; they take effect at the next restart") }
+        if plan.sinkNamesChangeDeferred {
             logger.warning("sink names changed; the spool tracks delivery by name, so added or removed sinks take effect at the next restart")
         }
-        new.sinks = requested.sinks.filter { sink in old.sinks.contains { $0.name == sink.name } }
 
         // Polling, per link.
-        let poolChanged = old.ioThreads != new.ioThreads
-        let before = LinkFingerprint.all(old), after = LinkFingerprint.all(new)
-        var restartedLinks: [String] = []
-        let stale = engines.withLock { engines in
-            engines.filter { name, _ in before[name] != after[name] || (poolChanged && after[name].map { !$0.link.endpoint.isSerialBus } == true) }
-        }
+        let stale = engines.withLock { engines in engines.filter { plan.stopLinks.contains($0.key) } }
         for (_, engine) in stale { engine.stopPolling() }
         for (_, engine) in stale { await engine.shutdown() }
         var pool = tcpPool.withLock { $0 }
-        if poolChanged || (pool == nil && new.links.contains { !$0.endpoint.isSerialBus }) {
+        if plan.replacesTCPPool {
             pool?.shutdown()
-            pool = Self.makeTCPPool(new)
+            pool = AgentAssembly.tcpPool(new)
             tcpPool.withLock { [pool] in $0 = pool }
         }
-        let fresh = new.links.map(\.name).filter { name in stale[name] != nil || engines.withLock { $0[name] == nil } }
-        let added = Self.makeEngines(new, links: fresh, pool: pool, logger: logger)
+        let added = AgentAssembly.engines(new, links: new.links.map(\.name).filter(plan.startLinks.contains), pool: pool, logger: logger)
         engines.withLock { engines in
-            for name in stale.keys { engines[name] = nil }
-            for name in engines.keys where after[name] == nil { engines[name] = nil }
+            for name in plan.stopLinks { engines[name] = nil }
             for (name, engine) in added { engines[name] = engine }
         }
-        board.setDevices(new.devices)
+        stages.board.setDevices(new.devices)
         metrics.retainDevices(Set(new.devices.map(\.name)))
 
-        // The writer, when the schema or the batch settings changed.
-        let mapping = SchemaMapping(config: new)
-        let schemaChanged = writerSlot.withLock { $0.mapping.dictionary.schemaID } != mapping.dictionary.schemaID || old.batch != new.batch
-        if schemaChanged {
-            let replacement = Self.makeWriter(new, mapping: mapping, spool: spool, uplinks: uplinkList, clockFlags: clockFlags, logger: logger)
-            await OwnedThread.offload(name: "tram-reload") { [self] in
-                writerSlot.withLock { writer in
+        // The writer.
+        if plan.replacesWriter {
+            let replacement = AgentAssembly.writer(new, mapping: mapping, spool: stages.spool, clockFlags: clockFlags, logger: logger)
+            await OwnedThread.offload(name: "tram-reload") { [stages] in
+                stages.writer.withLock { writer in
                     writer.stop()
                     replacement.start()
                     writer = replacement
                 }
             }
         }
-        for (name, engine) in added {
-            startPolling(engine)
-            restartedLinks.append(name)
-        }
+        for (_, engine) in added { startPolling(engine) }
 
         // Sinks.
-        let sinksChanged = old.sinks != new.sinks || old.gateway.id != new.gateway.id
-        if sinksChanged {
-            let replaced = uplinkList.withLock { $0 }
+        if plan.restartsSinks {
+            let replaced = stages.uplinks.withLock { $0 }
             await OwnedThread.offload(name: "tram-reload") {
                 for uplink in replaced { uplink.stop(graceMilliseconds: 1_500) }
             }
-            let fresh = Self.makeUplinks(new, spool: spool, logger: logger)
-            uplinkList.withLock { $0 = fresh }
+            let fresh = AgentAssembly.uplinks(new, spool: stages.spool, logger: logger)
+            stages.uplinks.withLock { $0 = fresh }
             for uplink in fresh { uplink.start() }
         }
-        current.withLock { $0 = new }
-        reloads.withLock { $0 = ($0.count + 1, nil) }
+        stages.config.withLock { $0 = new }
+        stages.reloads.withLock { $0 = ($0.count + 1, nil) }
         notifier.ready(status: "polling \(new.devices.count) devices, \(new.sinks.count) sinks")
         logger.notice("configuration reloaded", metadata: [
-            "links_restarted": "\(restartedLinks.sorted())", "writer": "\(schemaChanged ? "new schema" : "unchanged")",
-            "sinks": "\(sinksChanged ? "restarted" : "unchanged")",
+            "links_restarted": "\(added.keys.sorted())", "writer": "\(plan.replacesWriter ? "new schema" : "unchanged")",
+            "sinks": "\(plan.restartsSinks ? "restarted" : "unchanged")",
         ])
     }
 
     /// Records a reload that failed validation (the old config keeps running).
     public func reloadRejected(_ why: String) {
-        reloads.withLock { $0.lastError = why }
+        stages.reloads.withLock { $0.lastError = why }
     }
 
-    // MARK: Health and status
-
-    /// Every stage's loop beat recently. Independent of data flowing: an uplink outage or an offline device
-    /// is not a hang, so the watchdog never restart-loops a gateway whose link is down.
-    public func isAlive() -> Bool {
-        let now = clock.monotonicMilliseconds()
-        return writerSlot.withLock { $0.isAlive(nowMilliseconds: now) } && uplinkList.withLock { $0 }.allSatisfy { $0.isAlive(nowMilliseconds: now) }
-    }
-
-    public var spoolStatus: SpoolStatus { spool.withSpool { $0.status } }
-    public var uplinkStatuses: [UplinkStatus] { uplinkList.withLock { $0 }.map(\.status) }
-    public var writerStatistics: BatchWriter.Statistics { writerSlot.withLock { $0.statistics } }
-    public var devices: DeviceBoard { board }
-    public var monotonicMilliseconds: Int64 { clock.monotonicMilliseconds() }
-    public var uptimeMilliseconds: Int64 { clock.monotonicMilliseconds() - startedMonotonicMilliseconds }
-    public var reloadCount: Int { reloads.withLock { $0.count } }
-    public var lastReloadError: String? { reloads.withLock { $0.lastError } }
+    // MARK: The control socket
 
     /// An ad-hoc read on the link that owns `serialDevice`, serialised with its polling. Blocks the calling
     /// thread (the control socket's own) until the link's thread has done it, for at most `timeoutMilliseconds`.
@@ -340,14 +267,4 @@ public final class AgentRuntime: Sendable {
     func answer(_ request: String) -> [UInt8] {
         ControlProtocol.answer(request, runtime: self)
     }
-}
-
-/// The current uplink workers, shared by the runtime (which replaces them on a reload) and the writer thread (which
-/// wakes them after each batch). A class so the writer's closure can hold it.
-final class UplinkRoster: Sendable {
-    private let workers: Mutex<[UplinkWorker]>
-
-    init(_ workers: [UplinkWorker]) { self.workers = Mutex(workers) }
-
-    func withLock<Result: Sendable>(_ body: (inout [UplinkWorker]) -> Result) -> Result { workers.withLock { body(&$0) } }
 }

@@ -1,18 +1,19 @@
 import Logging
 import Synchronization
 import SystemPackage
-import TramCompression
+import TramBatch
 import TramConfig
 import TramModbus
 import TramSchema
 import TramSpool
 import TramThreads
+import TramCore
 
 /// Seals poll cycles into batches in the spool, on one thread of its own.
 ///
 /// Cycles arrive on the I/O threads; `submit` only queues them, so a slow disk never stalls a bus. The writer
 /// thread encodes each cycle, seals the batch when it reaches `max_bytes` or `max_age`, compresses it, appends
-/// it to the spool and wakes the uplinks. About once a second it ticks the spool (group-commit `fdatasync`,
+/// it to the spool, which wakes the uplinks. About once a second it ticks the spool (group-commit `fdatasync`,
 /// retirement, bounds). The readings of the open batch live only in memory: a crash loses at most one batch age.
 ///
 /// The queue is bounded: if the writer falls that far behind, further cycles are counted `queue_full`
@@ -40,7 +41,6 @@ public final class BatchWriter: @unchecked Sendable {
     public let queueLimit: Int
     private let spool: SharedSpool
     private let clockFlags: @Sendable () -> ClockFlags
-    private let sealed: @Sendable () -> Void
     private let logger: Logger
     private let inbox = Mutex<[DeviceReading]>([])
     private let wakeup = Wakeup()
@@ -48,21 +48,19 @@ public final class BatchWriter: @unchecked Sendable {
     private let heartbeat = Atomic<Int64>(0)
     private let stats = Mutex(Statistics())
     private let thread = Mutex<OwnedThread?>(nil)
-    private let clock: SpoolClock
+    private let clock: TramClock
 
     /// - Parameters:
     ///   - clockFlags: the clock's state for the cycle being encoded (synchronised, stepped).
-    ///   - sealed: called on the writer thread after each batch reaches the spool (wake the uplinks).
     public init(mapping: SchemaMapping, spool: SharedSpool, settings: BatchSettings, queueLimit: Int = 20_000,
-                clock: SpoolClock = .system, clockFlags: @escaping @Sendable () -> ClockFlags = { .synchronised },
-                sealed: @escaping @Sendable () -> Void, logger: Logger) {
+                clock: TramClock = .system, clockFlags: @escaping @Sendable () -> ClockFlags = { .synchronised },
+                logger: Logger) {
         self.mapping = mapping
         self.spool = spool
         self.settings = settings
         self.queueLimit = queueLimit
         self.clock = clock
         self.clockFlags = clockFlags
-        self.sealed = sealed
         self.logger = logger
         heartbeat.store(clock.monotonicMilliseconds(), ordering: .relaxed)
     }
@@ -119,31 +117,23 @@ public final class BatchWriter: @unchecked Sendable {
     // MARK: The writer thread
 
     private func run() {
-        let capacity = settings.maximumBytes + (1 << 20)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 8)
-        defer { buffer.deallocate() }
-        let encoder = ReadingEncoder(mapping: mapping, buffer: buffer)
-        let compressor = FrameCompressor(capacity: capacity)
-        var open: (identity: BatchIdentity, readings: Int, openedAt: Int64)?
+        let builder = BatchBuilder(mapping: mapping, maximumBytes: settings.maximumBytes, maximumAge: settings.maximumAge)
         var drained: [DeviceReading] = []
         drained.reserveCapacity(256)
         var lastTick = clock.monotonicMilliseconds()
-        let maximumAge = Int64(settings.maximumAge.components.seconds) * 1000 + settings.maximumAge.components.attoseconds / 1_000_000_000_000_000
 
         func seal() {
-            guard let batch = open else { return }
-            open = nil
+            guard let batch = builder.open else { return }
             do {
-                let frame = try compressor.compress(try encoder.encoder.seal())
-                let schemaID = mapping.dictionary.schemaID
-                let outcome = spool.withSpool { $0.appendBatch(frame, identity: batch.identity, readings: batch.readings, schemaID: schemaID) }
+                let batchFrame = try builder.seal()
+                let schemaID = builder.schemaID
+                let outcome = spool.appendBatch(batchFrame.frame, identity: batchFrame.identity, readings: batchFrame.readings, schemaID: schemaID)
                 stats.withLock { s in
                     s.batchesSealed += 1
-                    s.readingsSealed += batch.readings
+                    s.readingsSealed += batchFrame.readings
                     s.lastSealWallMilliseconds = clock.wallMilliseconds()
                     if outcome == .heldInMemory { s.batchesHeldInMemory += 1 }
                 }
-                sealed()
             } catch {
                 // Not reachable with a well-formed encoder; counted rather than trapped.
                 logger.critical("a batch could not be sealed; its readings are lost", metadata: ["batch": "\(batch.identity)", "error": "\(error)"])
@@ -153,24 +143,22 @@ public final class BatchWriter: @unchecked Sendable {
 
         func encode(_ reading: DeviceReading) {
             for attempt in 0..<2 {
-                if open == nil {
+                if builder.open == nil {
                     let identity = spool.withSpool { $0.nextIdentity }
                     let base = reading.points.first?.timestamp.wallMilliseconds ?? clock.wallMilliseconds()
-                    encoder.encoder.begin(epoch: identity.epoch, sequence: identity.sequence, baseTimeMilliseconds: base)
-                    open = (identity, 0, clock.monotonicMilliseconds())
+                    builder.begin(identity, baseTimeMilliseconds: base, atMonotonicMilliseconds: clock.monotonicMilliseconds())
                 }
                 do {
-                    try encoder.append(reading, clock: clockFlags())
-                    open!.readings += reading.points.count
-                    if encoder.encoder.byteCount >= settings.maximumBytes { seal() }
+                    try builder.append(reading, clock: clockFlags())
+                    if builder.isFull { seal() }
                     return
                 } catch {
                     // The batch is full (or the cycle cannot go in it): seal what is there and try once in a fresh batch.
-                    if attempt == 0, open!.readings > 0 { seal(); continue }
+                    if attempt == 0, let open = builder.open, open.readings > 0 { seal(); continue }
                     logger.error("a poll cycle could not be encoded; its readings are dropped",
                                  metadata: ["device": "\(reading.device)", "error": "\(error)"])
                     stats.withLock { $0.readingsDroppedUnencodable += reading.points.count }
-                    if open!.readings == 0 { open = nil }
+                    if builder.open?.readings == 0 { builder.discard() }
                     return
                 }
             }
@@ -183,14 +171,14 @@ public final class BatchWriter: @unchecked Sendable {
             inbox.withLock { swap(&$0, &drained) }
             for index in drained.indices { encode(drained[index]) }
             drained.removeAll(keepingCapacity: true)
-            if let batch = open, finishing || now - batch.openedAt >= maximumAge { seal() }
+            if builder.open != nil, finishing || builder.isDue(atMonotonicMilliseconds: now) { seal() }
             if finishing || now - lastTick >= 1000 {
                 spool.withSpool { $0.tick() }
                 lastTick = now
             }
             if finishing { break }
             var wait = 1000 - (now - lastTick)
-            if let batch = open { wait = min(wait, batch.openedAt + maximumAge - now) }
+            if let due = builder.dueAtMilliseconds { wait = min(wait, due - now) }
             wakeup.wait(milliseconds: max(1, wait))
         }
         do { try spool.withSpool { spool throws(Errno) in try spool.sync() } } catch {

@@ -1,3 +1,4 @@
+import TramCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -47,15 +48,9 @@ public final class ClockWatch: Sendable {
 
         /// This machine's clocks and `adjtimex`.
         public static let system = Clocks(
-            wallNanoseconds: { Clocks.read(CLOCK_REALTIME) },
-            monotonicNanoseconds: { Clocks.read(CLOCK_MONOTONIC) },
+            wallNanoseconds: { TramClock.system.wallNanoseconds() },
+            monotonicNanoseconds: { Int64(clamping: TramClock.system.monotonicNanoseconds()) },
             kernelStatus: { KernelClockStatus.current() })
-
-        private static func read(_ clock: clockid_t) -> Int64 {
-            var now = timespec()
-            clock_gettime(clock, &now)
-            return Int64(now.tv_sec) * 1_000_000_000 + Int64(now.tv_nsec)
-        }
     }
 
     /// A step of the wall clock, as a check saw it.
@@ -151,12 +146,7 @@ public final class ClockWatch: Sendable {
     /// The most recent step seen, if any.
     public var lastStep: Step? { state.withLock { $0.lastStep } }
 
-    private static func nanoseconds(_ duration: Duration) -> Int64 {
-        let (seconds, attoseconds) = duration.components
-        return seconds.multipliedReportingOverflow(by: 1_000_000_000).overflow
-            ? (seconds < 0 ? .min : .max)
-            : seconds * 1_000_000_000 + attoseconds / 1_000_000_000
-    }
+    private static func nanoseconds(_ duration: Duration) -> Int64 { duration.nanoseconds }
 
     /// Whole milliseconds as seconds, for messages (`-3600.25`).
     private static func seconds(_ duration: Duration) -> Double {

@@ -63,26 +63,26 @@ enum ControlProtocol {
     }
 
     static func status(_ runtime: AgentRuntime, into json: inout JSONText) {
-        let spool = runtime.spoolStatus
-        let writer = runtime.writerStatistics
+        let spool = runtime.status.spool
+        let writer = runtime.status.writer
         let clock = runtime.clockFlags()
         json.object { o in
             o.field("agent", object: { a in
                 a.field("version", AgentRuntime.version)
                 a.field("pid", Int(getpid()))
-                a.field("uptime_ms", runtime.uptimeMilliseconds)
+                a.field("uptime_ms", runtime.status.uptimeMilliseconds)
                 a.field("config", runtime.configPath)
                 a.field("gateway", runtime.config.gateway.id)
-                a.field("reloads", runtime.reloadCount)
-                a.field("last_reload_error", runtime.lastReloadError)
-                a.field("alive", runtime.isAlive())
+                a.field("reloads", runtime.status.reloadCount)
+                a.field("last_reload_error", runtime.status.lastReloadError)
+                a.field("alive", runtime.status.isAlive())
             })
             o.field("clock", object: { c in
                 c.field("synchronised", clock.contains(.synchronised))
                 c.field("stepped", clock.contains(.stepped))
             })
             o.field("devices", array: { list in
-                for entry in runtime.devices.entries { device(entry, into: &list) }
+                for entry in runtime.status.devices.entries { device(entry, into: &list) }
             })
             o.field("writer", object: { w in
                 w.field("readings_produced", writer.readingsProduced)
@@ -108,7 +108,7 @@ enum ControlProtocol {
                 })
             })
             o.field("uplinks", array: { list in
-                for uplink in runtime.uplinkStatuses {
+                for uplink in runtime.status.uplinks {
                     list.object { u in
                         u.field("sink", uplink.sink)
                         u.field("url", uplink.url)
@@ -176,14 +176,14 @@ enum ControlProtocol {
     }
 
     static func cycles(_ runtime: AgentRuntime, after cursor: Int, device filter: String?, into json: inout JSONText) {
-        let (cycles, next, missed) = runtime.devices.cycles(after: cursor, nowMilliseconds: runtime.monotonicMilliseconds)
+        let (cycles, next, missed) = runtime.status.devices.cycles(after: cursor, nowMilliseconds: runtime.status.monotonicMilliseconds)
         json.object { o in
             o.field("cursor", next)
             o.field("missed", missed)
             o.field("cycles", array: { list in
                 for cycle in cycles {
                     if let filter, cycle.reading.device != filter { continue }
-                    guard let device = runtime.devices.device(named: cycle.reading.device) else { continue }
+                    guard let device = runtime.status.devices.device(named: cycle.reading.device) else { continue }
                     list.object { c in
                         c.field("device", cycle.reading.device)
                         c.field("health", cycle.reading.health.state.rawValue)

@@ -1,3 +1,4 @@
+import TramCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -229,16 +230,9 @@ public final class MetricsServer: Sendable {
         return nil
     }
 
-    private static func milliseconds(_ duration: Duration) -> Int {
-        let (seconds, attoseconds) = duration.components
-        return Int(seconds) * 1000 + Int(attoseconds / 1_000_000_000_000_000)
-    }
+    private static func milliseconds(_ duration: Duration) -> Int { Int(duration.milliseconds) }
 
-    private static func monotonicMilliseconds() -> Int {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return now.tv_sec * 1000 + now.tv_nsec / 1_000_000
-    }
+    private static func monotonicMilliseconds() -> Int { Int(TramClock.system.monotonicMilliseconds()) }
 }
 
 /// One answer: a status line, a few headers and a body.

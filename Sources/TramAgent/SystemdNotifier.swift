@@ -1,3 +1,4 @@
+import TramCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -96,9 +97,7 @@ public struct SystemdNotifier: Sendable {
     /// for a start-up that replays a long spool, or a shutdown that syncs a large one.
     @discardableResult
     public func extendTimeout(by duration: Duration) -> Bool {
-        let (seconds, attoseconds) = duration.components
-        let microseconds = max(0, seconds) * 1_000_000 + max(0, attoseconds) / 1_000_000_000_000
-        return send(["EXTEND_TIMEOUT_USEC=\(microseconds)"])
+        send(["EXTEND_TIMEOUT_USEC=\(max(0, duration.microseconds))"])
     }
 
     /// Sends one datagram of `assignments`, one per line. Returns false when not under systemd or when the
@@ -137,11 +136,7 @@ public struct SystemdNotifier: Sendable {
         return ["STATUS=" + String(status.map { $0.isNewline ? " " : $0 })]
     }
 
-    private static func monotonicMicroseconds() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000 + UInt64(now.tv_nsec) / 1000
-    }
+    private static func monotonicMicroseconds() -> UInt64 { TramClock.system.monotonicNanoseconds() / 1000 }
 
     private static func processEnvironment() -> [String: String] {
         var environment: [String: String] = [:]

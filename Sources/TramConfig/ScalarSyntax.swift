@@ -72,30 +72,7 @@ enum ScalarSyntax {
     }
 }
 
-extension Duration {
-    /// Whole milliseconds, for display and for C APIs.
-    public var milliseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1000 + attoseconds / 1_000_000_000_000_000
-    }
-
-    /// Whole microseconds.
-    public var microseconds: Int64 {
-        let (seconds, attoseconds) = components
-        return seconds * 1_000_000 + attoseconds / 1_000_000_000_000
-    }
-
-    /// Short human text: `500ms`, `1s`, `1.5s`.
-    public var shortDescription: String {
-        let us = microseconds
-        if us % 1_000_000 == 0 { return "\(us / 1_000_000)s" }
-        if us % 1000 == 0 { return "\(us / 1000)ms" }
-        return "\(us)us"
-    }
-}
-
 /// Public access to Tram's duration syntax (`250ms`, `2s`), for command-line options.
 public enum DurationText {
     public static func parse(_ text: String) -> Duration? { ScalarSyntax.duration(text) }
 }
-

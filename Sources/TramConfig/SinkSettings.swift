@@ -1,3 +1,4 @@
+import TramCore
 /// One entry of the agent file's `sinks:` list: where the uplink delivers spooled batches, and how.
 ///
 /// Each sink has its own delivery state in the spool, so a slow or paused sink never holds back another.
@@ -66,8 +67,7 @@ public struct SinkSettings: Sendable, Equatable {
     /// within the request timeout (80% of it), so a capped link never times out merely by being capped.
     public var effectiveMaximumUploadBytes: Int {
         guard let cap = bandwidthBytesPerSecond else { return maximumUploadBytes }
-        let seconds = Double(requestTimeout.components.seconds) + Double(requestTimeout.components.attoseconds) / 1e18
-        return max(1024, min(maximumUploadBytes, Int(Double(cap) * seconds * 0.8)))
+        return max(1024, min(maximumUploadBytes, Int(Double(cap) * requestTimeout.seconds * 0.8)))
     }
 
     public static func == (a: SinkSettings, b: SinkSettings) -> Bool {

@@ -1,3 +1,5 @@
+import TramCore
+
 /// The agent file's `spool:` section: where batches wait while the uplink is down, and how
 /// they are bounded and synced. Plain data; the agent turns it into the spool's options.
 public struct SpoolSettings: Sendable, Equatable {
@@ -20,9 +22,10 @@ public struct SpoolSettings: Sendable, Equatable {
     public var replay: Replay
     public var diskFullRingBytes: Int
 
-    public init(directory: String = "/var/lib/tram/spool", maximumBytes: Int = 1 << 30, maximumAge: Duration = .seconds(30 * 86_400),
-                overflow: Overflow = .dropOldest, syncInterval: Duration = .seconds(1), replay: Replay = .liveFirst,
-                diskFullRingBytes: Int = 2 << 20) {
+    public init(directory: String = SpoolDefaults.directory, maximumBytes: Int = SpoolDefaults.maximumBytes,
+                maximumAge: Duration = SpoolDefaults.maximumAge, overflow: Overflow = .dropOldest,
+                syncInterval: Duration = SpoolDefaults.syncInterval, replay: Replay = .liveFirst,
+                diskFullRingBytes: Int = SpoolDefaults.diskFullRingBytes) {
         self.directory = directory
         self.maximumBytes = maximumBytes
         self.maximumAge = maximumAge

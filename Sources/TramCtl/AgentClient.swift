@@ -1,6 +1,5 @@
 import ArgumentParser
 import FoundationEssentials
-import TramAgent
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -13,11 +12,21 @@ enum AgentClient {
         var description: String
     }
 
+    // TODO(merge): the control-socket address belongs with the shared control protocol.
+    static func address(_ path: String) -> sockaddr_un {
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            for (index, byte) in path.utf8.prefix(107).enumerated() { raw[index] = byte }
+        }
+        return address
+    }
+
     static func request(_ line: String, socket path: String) throws -> Data {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw Unreachable(description: "socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
-        var address = ControlServer.address(path)
+        var address = Self.address(path)
         let connected = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
         }

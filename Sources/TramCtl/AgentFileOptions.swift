@@ -4,8 +4,23 @@ import TramConfigFiles
 
 /// The agent file a verb works on, and where its profile references are looked up.
 struct AgentFileOptions: ParsableArguments {
-    @Argument(help: "Agent file.")
-    var config: String
+    @Option(name: .customLong("config"), help: "Agent file (as tram-agent --config takes it).")
+    var configOption: String?
+
+    @Argument(help: "Agent file, as an alternative to --config.")
+    var configArgument: String?
+
+    /// The agent file, named by `--config` or positionally.
+    var config: String { configOption ?? configArgument ?? "" }
+
+    mutating func validate() throws {
+        switch (configOption, configArgument) {
+        case (nil, nil): throw ValidationError("name the agent file: --config FILE (or as the first argument)")
+        case (let option?, let argument?) where option != argument:
+            throw ValidationError("two agent files: --config \(option) and \(argument); name one")
+        default: break
+        }
+    }
 
     @Option(help: "Where profile references are looked up when the file has no 'profiles:' key (default: Devices/ beside it).")
     var profiles: String?

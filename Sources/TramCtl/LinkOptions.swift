@@ -6,8 +6,15 @@ struct LinkOptions: ParsableArguments {
     @Option(name: .long, help: "Link URL: tcp://host:port, rtu:///dev/ttyUSB0 or rtu+tcp://host:port.")
     var link: String
 
-    @Option(name: .customLong("agent-socket"), help: "When the running agent holds the serial port, read through its control socket, between its poll cycles.")
-    var agentSocket: String = AgentClient.defaultSocket
+    @Option(name: .customLong("socket"), help: "When the running agent holds the serial port, read through its control socket, between its poll cycles.")
+    var socket: String = AgentClient.defaultSocket
+
+    /// The old name of `--socket`, still accepted.
+    @Option(name: .customLong("agent-socket"), help: .hidden)
+    var agentSocketAlias: String?
+
+    /// The running agent's control socket.
+    var agentSocket: String { agentSocketAlias ?? socket }
 
     @Option(help: "Serial baud rate (rtu:// only).")
     var baud: Int = 9600

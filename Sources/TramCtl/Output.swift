@@ -71,6 +71,60 @@ enum Output {
         }
     }
 
+    /// An integer point read as it is (scale 1, no offset, no exponent): its exact value. A double holds integers
+    /// exactly only up to 2^53, so -9007199254740993 would print as -9007199254740992.
+    static func exactInteger(_ raw: RawValue, point: Point, exponent: Int) -> ExactInteger? {
+        guard point.scale == 1, point.offset == 0, exponent == 0 else { return nil }
+        switch raw {
+        case .int(let v): return .int(v)
+        case .uint(let v): return .uint(v)
+        default: return nil
+        }
+    }
+
+    enum ExactInteger: Encodable, CustomStringConvertible {
+        case int(Int64)
+        case uint(UInt64)
+
+        var description: String {
+            switch self {
+            case .int(let v): String(v)
+            case .uint(let v): String(v)
+            }
+        }
+
+        func encode(to encoder: Encoder) throws {
+            var container = encoder.singleValueContainer()
+            switch self {
+            case .int(let v): try container.encode(v)
+            case .uint(let v): try container.encode(v)
+            }
+        }
+    }
+
+    /// A point's engineering value in JSON: its exact integer when read as it is, otherwise a number.
+    enum EngineeringJSON: Encodable {
+        case exact(ExactInteger)
+        case number(NumberJSON)
+
+        init?(_ raw: RawValue, point: Point, exponent: Int) {
+            if let exact = exactInteger(raw, point: point, exponent: exponent) {
+                self = .exact(exact)
+            } else if let value = Engineering.value(raw, scale: point.scale, offset: point.offset, exponent: exponent) {
+                self = .number(NumberJSON(value: value))
+            } else {
+                return nil
+            }
+        }
+
+        func encode(to encoder: Encoder) throws {
+            switch self {
+            case .exact(let exact): try exact.encode(to: encoder)
+            case .number(let number): try number.encode(to: encoder)
+            }
+        }
+    }
+
     /// The value's bits in hex, so floats can be compared exactly.
     static func bitsHex(_ value: RawValue, type: ValueType) -> String? {
         RegisterCodec.bits(of: value, type: type).map { "0x" + String($0, radix: 16, uppercase: true) }
@@ -80,6 +134,7 @@ enum Output {
     /// scale gives (raw 2304 × 0.1 shows 230.4, not 230.40000000000001), and a
     /// float's own shortest form when it is shown unscaled.
     static func engineering(_ raw: RawValue, point: Point, exponent: Int) -> String {
+        if let exact = exactInteger(raw, point: point, exponent: exponent) { return exact.description }
         switch raw {
         case .string(let text): return "\"\(text)\""
         case .bool(let value): return value ? "true" : "false"

@@ -1,11 +1,12 @@
 import ArgumentParser
 import Logging
 import TramConfig
-import TramAgent
+import TramBatch
 import TramCompression
 import TramModbus
 import SystemPackage
 import TramSpool
+import TramSchema
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -44,7 +45,7 @@ struct PollCommand: AsyncParsableCommand {
         let quality: String
         let raw: Output.RawJSON?
         let bits: String?
-        let value: Output.NumberJSON?
+        let value: Output.EngineeringJSON?
         let exponent: Int
         let unit: String
         let timestamp_ms: Int64
@@ -121,18 +122,14 @@ struct PollCommand: AsyncParsableCommand {
     }
 
     static func seal(_ readings: [DeviceReading], config: AgentConfig, identity: BatchIdentity) throws -> Sealed {
-        let mapping = SchemaMapping(config: config)
-        let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 << 20, alignment: 8)
-        defer { buffer.deallocate() }
-        let encoder = ReadingEncoder(mapping: mapping, buffer: buffer)
+        // One batch holds the whole poll: room for 15 MiB encoded, never sealed early by age.
+        let builder = BatchBuilder(mapping: SchemaMapping(config: config), maximumBytes: 15 << 20, maximumAge: .seconds(1 << 40))
         let ordered = readings.sorted { ($0.points.first?.timestamp.wallMilliseconds ?? 0) < ($1.points.first?.timestamp.wallMilliseconds ?? 0) }
-        encoder.encoder.begin(epoch: identity.epoch, sequence: identity.sequence,
-                              baseTimeMilliseconds: ordered.first?.points.first?.timestamp.wallMilliseconds ?? 0)
-        for reading in ordered { try encoder.append(reading) }
-        let plain = try encoder.encoder.seal()
-        let compressor = FrameCompressor(capacity: plain.count)
-        return Sealed(dictionary: mapping.dictionary.frame(), schemaID: mapping.dictionary.schemaID, plainBytes: plain.count,
-                      batch: Array(try compressor.compress(plain)), readings: readings.reduce(0) { $0 + $1.points.count })
+        builder.begin(identity, baseTimeMilliseconds: ordered.first?.points.first?.timestamp.wallMilliseconds ?? 0, atMonotonicMilliseconds: 0)
+        for reading in ordered { try builder.append(reading) }
+        let sealed = try builder.seal()
+        return Sealed(dictionary: builder.dictionaryFrame, schemaID: builder.schemaID, plainBytes: sealed.plainBytes,
+                      batch: Array(sealed.frame), readings: sealed.readings)
     }
 
     /// Appends the dictionary and the batch to a spool (taking its lock, as the agent would) and closes it cleanly.
@@ -161,7 +158,7 @@ struct PollCommand: AsyncParsableCommand {
             let point = device.points[r.point]
             return PointJSON(name: point.name, quality: r.quality.description, raw: r.value.map { Output.RawJSON(value: $0) },
                              bits: r.value.flatMap { Output.bitsHex($0, type: point.type) },
-                             value: r.value.flatMap { Engineering.value($0, scale: point.scale, offset: point.offset, exponent: r.exponent) }.map(Output.NumberJSON.init),
+                             value: r.value.flatMap { Output.EngineeringJSON($0, point: point, exponent: r.exponent) },
                              exponent: r.exponent, unit: point.unit, timestamp_ms: r.timestamp.wallMilliseconds)
         }
         if json {

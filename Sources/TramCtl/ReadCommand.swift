@@ -1,6 +1,7 @@
 import ArgumentParser
 import TramConfig
 import TramModbus
+import TramCore
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -4,6 +4,7 @@ import SystemPackage
 import TramCompression
 import TramSchema
 import TramSpool
+import TramCore
 
 /// `tramctl spool`: look inside the agent's disk spool while the agent runs. Read-only.
 struct SpoolCommand: ParsableCommand {
@@ -45,7 +46,7 @@ struct SpoolCommand: ParsableCommand {
             let spool = try location.open()
             let status = spool.status
             let c = status.counters
-            let now = SpoolClock.system.wallMilliseconds()
+            let now = TramClock.system.wallMilliseconds()
             let oldest = status.oldestBufferedMilliseconds.map { max(0, now - $0) }
             let holder = Spool.holder(of: FilePath(location.directory))
             if json {

@@ -1,6 +1,7 @@
 import ArgumentParser
 import Logging
-import TramAgent
+import TramBatch
+import TramStageOptions
 import TramConfig
 import TramUplink
 

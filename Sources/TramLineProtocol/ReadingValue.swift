@@ -1,4 +1,5 @@
 import TramSchema
+import TramCore
 
 /// One wire value resolved against its point: the engineering value, the raw value, and the quality code.
 ///

@@ -1,6 +1,7 @@
 import Logging
 import Synchronization
 import TramConfig
+import TramCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -83,7 +84,7 @@ public final class AcquisitionEngine: Sendable {
     /// overruns are counted in ``overruns``.
     public func startPolling(_ deliver: @escaping @Sendable (DeviceReading) -> Void) {
         polling.store(true, ordering: .releasing)
-        let start = Timestamp.monotonicNow()
+        let start = TramClock.system.monotonicNanoseconds()
         for entry in devices.values.sorted(by: { $0.poller.device.name < $1.poller.device.name }) {
             scheduleCycle(entry, at: start, deliver: deliver)
         }
@@ -103,7 +104,7 @@ public final class AcquisitionEngine: Sendable {
             deliver(entry.poller.poll(on: entry.link.session))
             let interval = UInt64(max(0, entry.poller.device.pollInterval.microseconds)) * 1000
             var next = deadline + interval
-            let now = Timestamp.monotonicNow()
+            let now = TramClock.system.monotonicNanoseconds()
             if next < now {
                 overrunCount.add(1, ordering: .relaxed)
                 next = now
@@ -136,7 +137,7 @@ public final class AcquisitionEngine: Sendable {
             if let error = entry.session.ensureOpen() { return completion(.failure(error), 0) }
             var registers = [UInt16](repeating: 0, count: request.count)
             var scratch = [UInt8](repeating: 0, count: request.count)
-            let started = Timestamp.monotonicNow()
+            let started = TramClock.system.monotonicNanoseconds()
             do throws(ModbusError) {
                 try registers.withUnsafeMutableBufferPointer { (r: inout UnsafeMutableBufferPointer<UInt16>) throws(ModbusError) in
                     try scratch.withUnsafeMutableBufferPointer { (b: inout UnsafeMutableBufferPointer<UInt8>) throws(ModbusError) in
@@ -145,11 +146,11 @@ public final class AcquisitionEngine: Sendable {
                 }
                 entry.session.frameEnded()
                 entry.session.record(nil)
-                completion(.success(registers), Timestamp.monotonicNow() - started)
+                completion(.success(registers), TramClock.system.monotonicNanoseconds() - started)
             } catch {
                 entry.session.frameEnded()
                 entry.session.record(error)
-                completion(.failure(error), Timestamp.monotonicNow() - started)
+                completion(.failure(error), TramClock.system.monotonicNanoseconds() - started)
             }
         }
         return true

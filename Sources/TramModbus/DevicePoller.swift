@@ -1,5 +1,6 @@
 import Logging
 import TramConfig
+import TramCore
 
 /// Polls one device: runs its plan over the link, decodes each answer, and
 /// adapts the plan when the device rejects an address. Confined to its link's lane.
@@ -66,9 +67,9 @@ public final class DevicePoller {
         var index = 0
         while index < requests.count {
             let request = requests[index]
-            let started = Timestamp.monotonicNow()
+            let started = TramClock.system.monotonicNanoseconds()
             let error = perform(request, on: session)
-            outcomes.append(RequestOutcome(request: request, error: error, roundTripNanoseconds: Timestamp.monotonicNow() - started))
+            outcomes.append(RequestOutcome(request: request, error: error, roundTripNanoseconds: TramClock.system.monotonicNanoseconds() - started))
             // A rejected request stays counted above; its replacement is tried at the same index.
             if case .exception(2)? = error, adapt(at: index) { continue }
             index += 1

@@ -1,4 +1,5 @@
 import TramConfig
+import TramCore
 
 /// One point's outcome in one poll cycle.
 public struct PointReading: Sendable {

@@ -1,5 +1,6 @@
 import Synchronization
 import TramThreads
+import TramCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -134,8 +135,8 @@ public final class IOExecutor: Sendable {
 
         /// Moves due timers onto their lanes. Lock held.
         private func releaseDueTimers() {
-            guard let first = timers.earliest, first <= Timestamp.monotonicNow() else { return }
-            let now = Timestamp.monotonicNow()
+            guard let first = timers.earliest, first <= TramClock.system.monotonicNanoseconds() else { return }
+            let now = TramClock.system.monotonicNanoseconds()
             while let deadline = timers.earliest, deadline <= now {
                 let entry = timers.removeEarliest()
                 enqueue(entry.lane, entry.job)

@@ -1,5 +1,7 @@
 import Logging
 import TramConfig
+import TramCore
+import TramThreads
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -8,7 +10,7 @@ import Glibc
 final class LinkSession {
     let link: LinkConfig
     let connection: ModbusConnection
-    private var backoff = Backoff()
+    private var backoff = Backoff.reconnect
     private var retryAtNanoseconds: UInt64 = 0
     private(set) var lastError: ModbusError?
     private var consecutiveTimeouts = 0
@@ -29,7 +31,7 @@ final class LinkSession {
     /// Opens the link if it is closed and its backoff has passed; otherwise says why not.
     func ensureOpen() -> ModbusError? {
         if connection.isOpen { return nil }
-        let now = Timestamp.monotonicNow()
+        let now = TramClock.system.monotonicNanoseconds()
         if now < retryAtNanoseconds {
             let wait = Duration.nanoseconds(Int64(retryAtNanoseconds - now))
             return .linkDown(reason: "\(lastError?.description ?? "closed"); retrying in \(wait.shortDescription)")
@@ -52,11 +54,11 @@ final class LinkSession {
     func pace(_ pause: Duration) {
         guard pause > .zero, lastFrameEndNanoseconds > 0 else { return }
         let due = lastFrameEndNanoseconds + UInt64(pause.microseconds) * 1000
-        let now = Timestamp.monotonicNow()
-        if now < due { sleepThread(nanoseconds: due - now) }
+        let now = TramClock.system.monotonicNanoseconds()
+        if now < due { OwnedThread.sleep(nanoseconds: due - now) }
     }
 
-    func frameEnded() { lastFrameEndNanoseconds = Timestamp.monotonicNow() }
+    func frameEnded() { lastFrameEndNanoseconds = TramClock.system.monotonicNanoseconds() }
 
     /// Records a request's failure; closes the link when the failure means it is broken.
     func record(_ error: ModbusError?) {
@@ -78,7 +80,7 @@ final class LinkSession {
     private func fail(_ error: ModbusError) {
         connection.close()
         let delay = backoff.nextDelay()
-        retryAtNanoseconds = Timestamp.monotonicNow() + UInt64(max(0, delay.microseconds)) * 1000
+        retryAtNanoseconds = TramClock.system.monotonicNanoseconds() + UInt64(max(0, delay.microseconds)) * 1000
         if lastError != error {
             logger.warning("link down", metadata: ["link": "\(link.name)", "error": "\(error)", "retry_in": "\(delay.shortDescription)"])
         }

@@ -1,5 +1,5 @@
 import TramConfig
-import TramSchema
+import TramCore
 
 /// A value as the device sent it, typed but not scaled: integers stay exact
 /// and floats keep their bits (NaN included).

@@ -1,3 +1,4 @@
+import TramCore
 import CModbus
 import TramConfig
 import TramModbus
@@ -127,11 +128,7 @@ public final class ModbusSimulator {
         return Int(UInt16(bigEndian: address.sin_port))
     }
 
-    private func monotonic() -> UInt64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
-    }
+    private func monotonic() -> UInt64 { TramClock.system.monotonicNanoseconds() }
 }
 
 private let EMBBADCRC_VALUE = TRAM_EMBBADCRC

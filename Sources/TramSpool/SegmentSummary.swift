@@ -1,3 +1,4 @@
+import TramSchema
 /// What the spool keeps in memory about one segment: enough for accounting, bounds,
 /// deletion and dictionary lookup without reading the file.
 ///

@@ -1,15 +1,38 @@
 import Synchronization
+import TramSchema
+import TramThreads
 
 /// A spool shared between threads: the agent's writer appends, each sink's uplink takes and settles batches.
 ///
 /// Every call holds one lock for its duration. The calls are short (a `writev`, a read of a segment, a ledger
 /// entry) except `tick`, which may `fdatasync`; none of them waits on the network, because an uplink holds
 /// the lock only to take batches and to record what happened to them, never across an upload.
+///
+/// Readers (the uplinks) register a `Wakeup`; `appendBatch` signals every one of them, so a new batch reaches an
+/// idle uplink at once without the writer knowing who reads.
 public final class SharedSpool: Sendable {
     private let spool: Mutex<Spool>
+    private let readers = Mutex<[ObjectIdentifier: Wakeup]>([:])
 
     public init(_ spool: consuming sending Spool) {
         self.spool = Mutex(spool)
+    }
+
+    /// Appends a sealed batch (see `Spool.appendBatch`), then wakes every registered reader.
+    @discardableResult
+    public func appendBatch(_ frame: UnsafeRawBufferPointer, identity: BatchIdentity, readings: Int, schemaID: UInt64) -> AppendOutcome {
+        let outcome = withSpool { $0.appendBatch(frame, identity: identity, readings: readings, schemaID: schemaID) }
+        for reader in readers.withLock({ Array($0.values) }) { reader.signal() }
+        return outcome
+    }
+
+    /// Signals `wakeup` after every batch appended through `appendBatch`, until `removeReader`.
+    public func addReader(_ wakeup: Wakeup) {
+        readers.withLock { $0[ObjectIdentifier(wakeup)] = wakeup }
+    }
+
+    public func removeReader(_ wakeup: Wakeup) {
+        _ = readers.withLock { $0.removeValue(forKey: ObjectIdentifier(wakeup)) }
     }
 
     /// Runs `body` with the spool to itself (appends, tick, status).

@@ -1,4 +1,5 @@
 import SystemPackage
+import TramSchema
 #if canImport(Glibc)
 import Glibc
 #endif

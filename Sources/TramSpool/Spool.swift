@@ -1,6 +1,7 @@
 import Logging
 import SystemPackage
 import TramSchema
+import TramCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -17,7 +18,7 @@ import Glibc
 /// and must never run on Swift's cooperative pool.
 public final class Spool {
     public let options: SpoolOptions
-    let clock: SpoolClock
+    let clock: TramClock
     let logger: Logger
 
     /// The current stream epoch. A new one begins after every unclean start.
@@ -85,7 +86,7 @@ public final class Spool {
 
     /// Opens (or creates) the spool, recovering whatever a crash left behind. Never needs a human:
     /// torn tails are cut, damaged records skipped and counted, foreign files kept and reported.
-    public init(options: SpoolOptions, clock: SpoolClock = .system, logger: Logger = Logger(label: "tram.spool"),
+    public init(options: SpoolOptions, clock: TramClock = .system, logger: Logger = Logger(label: "tram.spool"),
                 access: Access = .owner) throws(SpoolError) {
         self.options = options
         self.clock = clock
@@ -275,7 +276,7 @@ public final class Spool {
 
     /// A fresh spool's first epoch: the wall clock in seconds when it is plausible, so a
     /// recreated spool never reuses an old epoch; a random large number when it is not.
-    private static func freshEpoch(_ clock: SpoolClock) -> UInt64 {
+    private static func freshEpoch(_ clock: TramClock) -> UInt64 {
         let seconds = clock.wallMilliseconds() / 1000
         if seconds > 1_600_000_000 { return UInt64(seconds) }
         return UInt64(UInt32.random(in: 0...UInt32.max)) | (1 << 32)

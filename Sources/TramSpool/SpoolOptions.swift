@@ -1,14 +1,20 @@
 import SystemPackage
-import TramConfig
+import TramCore
 
 /// How a spool is bounded, synced and replayed.
 public struct SpoolOptions: Sendable {
     /// What to give up when the spool is full: `dropOldest` (the default: recent data matters most to a
     /// plant) deletes the oldest segment; `dropNewest` refuses new batches and keeps the backlog intact.
-    public typealias OverflowPolicy = SpoolSettings.Overflow
+    public enum OverflowPolicy: String, Sendable, CaseIterable {
+        case dropOldest = "drop_oldest"
+        case dropNewest = "drop_newest"
+    }
     /// How replay shares the link: `liveFirst` sends batches appended since the sink's reader started
     /// first and drains the backlog behind them; `interleaved` takes one of each in turn.
-    public typealias ReplayOrder = SpoolSettings.Replay
+    public enum ReplayOrder: String, Sendable, CaseIterable {
+        case liveFirst = "live_first"
+        case interleaved
+    }
 
     public var directory: FilePath
     /// Segment files plus the ledger never exceed this.
@@ -26,9 +32,11 @@ public struct SpoolOptions: Sendable {
     /// While the disk is full, newest batches wait in a RAM ring of this many bytes.
     public var diskFullRingBytes: Int
 
-    public init(directory: FilePath, maximumBytes: Int = 1 << 30, maximumAgeMilliseconds: Int64 = 30 * 86_400_000,
-                overflow: OverflowPolicy = .dropOldest, syncIntervalMilliseconds: Int64 = 1000, segmentBytes: Int? = nil,
-                sinks: [String] = ["collector"], replay: ReplayOrder = .liveFirst, diskFullRingBytes: Int = 2 << 20) {
+    public init(directory: FilePath, maximumBytes: Int = SpoolDefaults.maximumBytes,
+                maximumAgeMilliseconds: Int64 = SpoolDefaults.maximumAge.milliseconds, overflow: OverflowPolicy = .dropOldest,
+                syncIntervalMilliseconds: Int64 = SpoolDefaults.syncInterval.milliseconds, segmentBytes: Int? = nil,
+                sinks: [String] = ["collector"], replay: ReplayOrder = .liveFirst,
+                diskFullRingBytes: Int = SpoolDefaults.diskFullRingBytes) {
         self.directory = directory
         self.maximumBytes = maximumBytes
         self.maximumAgeMilliseconds = maximumAgeMilliseconds
@@ -39,18 +47,6 @@ public struct SpoolOptions: Sendable {
         self.sinks = sinks
         self.replay = replay
         self.diskFullRingBytes = diskFullRingBytes
-    }
-
-    /// The options an agent file's `spool:` section asks for.
-    public init(settings: SpoolSettings, sinks: [String]) {
-        self.init(directory: FilePath(settings.directory), maximumBytes: settings.maximumBytes,
-                  maximumAgeMilliseconds: settings.maximumAge.components.seconds * 1000,
-                  overflow: settings.overflow, syncIntervalMilliseconds: Self.milliseconds(settings.syncInterval),
-                  sinks: sinks, replay: settings.replay, diskFullRingBytes: settings.diskFullRingBytes)
-    }
-
-    private static func milliseconds(_ duration: Duration) -> Int64 {
-        duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
     }
 }
 

@@ -58,3 +58,14 @@ extension OwnedThread {
         }
     }
 }
+
+extension OwnedThread {
+    /// Sleeps the calling owned thread, resuming after a signal interrupts it. Never call it from a Swift task: it
+    /// blocks a cooperative thread.
+    public static func sleep(nanoseconds: UInt64) {
+        guard nanoseconds > 0 else { return }
+        var request = timespec(tv_sec: Int(nanoseconds / 1_000_000_000), tv_nsec: Int(nanoseconds % 1_000_000_000))
+        var remaining = timespec()
+        while nanosleep(&request, &remaining) == -1 && errno == EINTR { request = remaining }
+    }
+}

@@ -1,3 +1,4 @@
+import TramCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -40,11 +41,9 @@ public final class Wakeup: @unchecked Sendable {
         pthread_mutex_lock(mutex)
         defer { pthread_mutex_unlock(mutex) }
         if let milliseconds {
-            var now = timespec()
-            clock_gettime(CLOCK_MONOTONIC, &now)
-            let total = Int64(now.tv_nsec) + max(0, milliseconds) % 1000 * 1_000_000
-            var until = timespec(tv_sec: now.tv_sec + Int(max(0, milliseconds) / 1000) + Int(total / 1_000_000_000),
-                                 tv_nsec: Int(total % 1_000_000_000))
+            // The condition variable waits on CLOCK_MONOTONIC (see init), so the deadline is on that clock too.
+            let deadline = TramClock.system.monotonicNanoseconds() &+ UInt64(max(0, milliseconds)) &* 1_000_000
+            var until = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
             while !pending {
                 if pthread_cond_timedwait(condition, mutex, &until) == ETIMEDOUT { break }
             }

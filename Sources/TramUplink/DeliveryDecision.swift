@@ -73,29 +73,3 @@ public enum DeliveryDecision {
         }
     }
 }
-
-/// Exponential backoff with full jitter, honouring `Retry-After`. Pure: the random draw is passed in.
-public struct Backoff: Sendable, Equatable {
-    public var baseMilliseconds: Int64 = 500
-    public var capMilliseconds: Int64 = 300_000
-    /// Consecutive failures so far.
-    public private(set) var failures = 0
-
-    public init(baseMilliseconds: Int64 = 500, capMilliseconds: Int64 = 300_000) {
-        self.baseMilliseconds = baseMilliseconds
-        self.capMilliseconds = capMilliseconds
-    }
-
-    public mutating func reset() { failures = 0 }
-
-    /// The wait before the next attempt. `unit` is a uniform draw in [0, 1).
-    public mutating func next(retryAfterSeconds: Int?, unit: Double) -> Int64 {
-        let exponent = min(failures, 30)
-        failures += 1
-        let ceiling = min(capMilliseconds, baseMilliseconds << Int64(exponent))
-        // Half fixed, half jitter: never zero, and gateways that failed together spread out.
-        let jittered = ceiling / 2 + Int64(Double(ceiling / 2) * min(max(unit, 0), 0.999_999))
-        let floor = Int64(retryAfterSeconds ?? 0) * 1000
-        return max(jittered, floor)
-    }
-}

@@ -3,6 +3,8 @@ import SystemPackage
 import TramLineProtocol
 import TramCompression
 import TramSpool
+import TramCore
+import TramSchema
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -53,7 +55,7 @@ public final class Uplink {
     public var pauseMilliseconds: Int64 = 60_000
     public private(set) var state: UplinkState = .delivering
     /// The retry backoff; settable so a caller (the agent's settings, a test) can choose its base and cap.
-    public var backoff = Backoff()
+    public var backoff = Backoff.delivery
     /// Where malformed batches go, as their frames back to back (a valid body for `curl --data-binary`).
     public var deadLetterPath: FilePath?
     private let logger: Logger
@@ -127,7 +129,7 @@ public final class Uplink {
     /// does not decode is set aside here, as the collector would refuse it with 422; a batch whose dictionary the
     /// spool lacks pauses delivery. Returns nil when nothing is left to post (the report says what was done).
     private func renderLines(_ batches: inout [SpoolBatch], spool: some DeliveryQueue, report: inout DeliveryReport) -> [UInt8]? {
-        let rendered = lineBody.render(batches, now: SpoolClock.system.wallMilliseconds()) { spool.dictionary(schemaID: $0) }
+        let rendered = lineBody.render(batches, now: TramClock.system.wallMilliseconds()) { spool.dictionary(schemaID: $0) }
         if !rendered.unknownSchemas.isEmpty {
             let action = DeliveryAction.pause("the spool holds no dictionary for schema \(rendered.unknownSchemas.map { String($0, radix: 16) })")
             report.action = action

@@ -1,9 +1,9 @@
 import Logging
 import Synchronization
 import SystemPackage
-import TramConfig
 import TramSpool
 import TramThreads
+import TramCore
 
 /// Runs one sink's delivery loop on a thread of its own: libcurl blocks, so it never touches Swift's cooperative pool.
 ///
@@ -15,10 +15,9 @@ import TramThreads
 /// Credentials are read when the transport is made, and made again after a refusal: fixing a token file, a
 /// certificate or a CA file on disk resumes delivery without a restart.
 public final class UplinkWorker: @unchecked Sendable {
-    public let settings: SinkSettings
-    private let gateway: String
+    public let options: SinkOptions
     private let queue: SharedSpool
-    private let clock: SpoolClock
+    private let clock: TramClock
     private let logger: Logger
     private let wakeup = Wakeup()
     private let stopping = Atomic<Bool>(false)
@@ -35,32 +34,33 @@ public final class UplinkWorker: @unchecked Sendable {
     static let heartbeatIntervalMilliseconds: Int64 = 5_000
 
     /// - Parameter spoolDirectory: where the dead-letter file and the budget's day counter live by default.
-    public init(settings: SinkSettings, gateway: String, queue: SharedSpool, spoolDirectory: FilePath,
-                pauseMilliseconds: Int64 = 60_000, clock: SpoolClock = .system, logger: Logger) {
-        self.settings = settings
-        self.gateway = gateway
+    public init(options: SinkOptions, queue: SharedSpool, spoolDirectory: FilePath,
+                pauseMilliseconds: Int64 = 60_000, clock: TramClock = .system, logger: Logger) {
+        self.options = options
         self.queue = queue
         self.clock = clock
         var logger = logger
-        logger[metadataKey: "sink"] = "\(settings.name)"
+        logger[metadataKey: "sink"] = "\(options.name)"
         self.logger = logger
         self.pauseMilliseconds = pauseMilliseconds
-        deadLetterPath = settings.deadLetterFile.map { FilePath($0) } ?? spoolDirectory.appending("rejected-\(settings.name).frames")
-        budgetPath = spoolDirectory.appending("budget-\(settings.name).day")
-        var status = UplinkStatus(sink: settings.name, url: settings.url)
-        status.budgetLimit = settings.dailyBudgetBytes
+        deadLetterPath = options.deadLetterFile.map { FilePath($0) } ?? spoolDirectory.appending("rejected-\(options.name).frames")
+        budgetPath = spoolDirectory.appending("budget-\(options.name).day")
+        var status = UplinkStatus(sink: options.name, url: options.transport.url)
+        status.budgetLimit = options.dailyBudgetBytes
         published = Mutex(status)
         heartbeatMilliseconds = Atomic(clock.monotonicMilliseconds())
     }
 
     public func start() {
+        queue.addReader(wakeup)
         thread.withLock { thread in
             guard thread == nil else { return }
-            thread = OwnedThread(name: "tram-up-\(settings.name)") { [self] in run() }
+            thread = OwnedThread(name: "tram-up-\(options.name)") { [self] in run() }
         }
     }
 
-    /// New batches are in the spool: wake an idle loop (a backoff or a pause is not cut short).
+    /// New batches are in the spool: wake an idle loop (a backoff or a pause is not cut short). Batches appended
+    /// through the shared spool's `appendBatch` do this by themselves.
     public func batchesAppended() { wakeup.signal() }
 
     /// Stops the loop: a sleep ends at once; uploads go on while they succeed for up to `graceMilliseconds` (so
@@ -69,6 +69,7 @@ public final class UplinkWorker: @unchecked Sendable {
         drainDeadline.store(clock.monotonicMilliseconds() + graceMilliseconds, ordering: .releasing)
         stopping.store(true, ordering: .releasing)
         wakeup.signal()
+        queue.removeReader(wakeup)
         guard let running = thread.withLock({ $0 }) else { return }
         let deadline = clock.monotonicMilliseconds() + graceMilliseconds
         while heartbeatMilliseconds.load(ordering: .acquiring) != Int64.min, clock.monotonicMilliseconds() < deadline {
@@ -88,7 +89,7 @@ public final class UplinkWorker: @unchecked Sendable {
     public func isAlive(nowMilliseconds: Int64) -> Bool {
         let beat = lastHeartbeatMilliseconds
         guard beat != Int64.min else { return stopping.load(ordering: .acquiring) }
-        let limit = Int64(settings.requestTimeout.components.seconds) * 1000 + Self.heartbeatIntervalMilliseconds + 10_000
+        let limit = Int64(options.transport.requestTimeoutSeconds) * 1000 + Self.heartbeatIntervalMilliseconds + 10_000
         return nowMilliseconds - beat <= limit
     }
 
@@ -99,7 +100,7 @@ public final class UplinkWorker: @unchecked Sendable {
     // MARK: The loop (on the worker's thread only)
 
     private func run() {
-        var budget = DataBudget(limitBytes: settings.dailyBudgetBytes, file: budgetPath, nowMilliseconds: clock.wallMilliseconds())
+        var budget = DataBudget(limitBytes: options.dailyBudgetBytes, file: budgetPath, nowMilliseconds: clock.wallMilliseconds())
         var uplink: Uplink?
         var credentialsRefused = false
         defer {
@@ -150,7 +151,7 @@ public final class UplinkWorker: @unchecked Sendable {
     /// Reads the token and makes the transport; on failure reports why (paused) and returns nil.
     private func makeUplink() -> Uplink? {
         var token: String?
-        if let path = settings.tokenFile {
+        if let path = options.tokenFile {
             do throws(TokenFile.Problem) { token = try TokenFile.read(path, logger: logger) } catch {
                 pause("\(error)")
                 return nil
@@ -158,16 +159,18 @@ public final class UplinkWorker: @unchecked Sendable {
         }
         let transport: CurlTransport
         do throws(TransportFailure) {
-            transport = try CurlTransport(TransportOptions(settings: settings, gateway: gateway, token: token), logger: logger)
+            var transportOptions = options.transport
+            transportOptions.token = token
+            transport = try CurlTransport(transportOptions, logger: logger)
         } catch {
             pause("cannot set up the transport: \(error)")
             return nil
         }
         transport.cancellation = cancellation
-        let uplink = Uplink(sink: settings.name, kind: SinkKind(settings.kind), transport: transport,
-                            maximumUploadBytes: settings.effectiveMaximumUploadBytes, deadLetterPath: deadLetterPath, logger: logger)
+        let uplink = Uplink(sink: options.name, kind: options.kind, transport: transport,
+                            maximumUploadBytes: options.maximumUploadBytes, deadLetterPath: deadLetterPath, logger: logger)
         uplink.pauseMilliseconds = pauseMilliseconds
-        if !settings.compressLines { uplink.lineCompressor = nil }
+        if !options.compressLines { uplink.lineCompressor = nil }
         return uplink
     }
 

@@ -2,6 +2,7 @@ import SystemPackage
 import SpoolCrashWorkload
 import TramSpool
 import TramTestSupport
+import TramCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,7 +25,7 @@ private func readClock() {
 }
 
 /// A clock at a fixed time just after the test's `ManualClock` start, counting its readings.
-private let countingClock = SpoolClock(
+private let countingClock = TramClock(
     wallMilliseconds: { readClock(); return 1_764_000_500_000 },
     monotonicMilliseconds: { readClock(); return 5_000_000 })
 

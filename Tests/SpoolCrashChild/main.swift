@@ -2,6 +2,7 @@ import SystemPackage
 import SpoolCrashWorkload
 import TramSpool
 import TramTestSupport
+import TramSchema
 #if canImport(Glibc)
 import Glibc
 #endif

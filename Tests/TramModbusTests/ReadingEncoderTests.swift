@@ -1,10 +1,11 @@
 import Logging
 import Testing
-import TramAgent
+import TramBatch
 import TramConfig
 import TramModbus
 import TramSchema
 import TramSimulator
+import TramCore
 
 @Suite("Poll to wire")
 struct ReadingEncoderTests {

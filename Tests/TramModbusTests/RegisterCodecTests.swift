@@ -4,6 +4,7 @@ import TramConfig
 import TramLineProtocol
 import TramModbus
 import TramSchema
+import TramCore
 
 /// Decodes `point` from `words`, where `words[0]` is the register at the point's address.
 private func decode(_ point: Point, _ words: [UInt16]) -> RawValue {

@@ -1,6 +1,7 @@
 import CAllocationCounter
 import Testing
 import TramSpool
+import TramSchema
 
 /// The poll → encode → spool path stays allocation-free: appending a batch to the active segment
 /// allocates nothing but the summary's occasional growth (four bytes a batch, doubling).

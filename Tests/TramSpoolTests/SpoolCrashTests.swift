@@ -3,6 +3,7 @@ import Testing
 import SpoolCrashWorkload
 import TramSpool
 import TramTestSupport
+import TramSchema
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -2,6 +2,7 @@ import SystemPackage
 import Testing
 @_spi(Testing) import TramSpool
 import TramTestSupport
+import TramSchema
 #if canImport(Glibc)
 import Glibc
 #endif

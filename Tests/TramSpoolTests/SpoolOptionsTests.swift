@@ -1,6 +1,7 @@
 import Testing
 import TramConfig
 import TramSpool
+import TramStageOptions
 
 @Suite("Spool options")
 struct SpoolOptionsTests {

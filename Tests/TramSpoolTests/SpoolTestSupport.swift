@@ -3,6 +3,8 @@ import Synchronization
 import SystemPackage
 import TramSpool
 import TramTestSupport
+import TramCore
+import TramSchema
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -12,8 +14,8 @@ final class ManualClock: Sendable {
     private let wall = Atomic<Int64>(1_764_000_000_000)
     private let monotonic = Atomic<Int64>(1_000)
 
-    var spoolClock: SpoolClock {
-        SpoolClock(wallMilliseconds: { self.wall.load(ordering: .relaxed) },
+    var spoolClock: TramClock {
+        TramClock(wallMilliseconds: { self.wall.load(ordering: .relaxed) },
                    monotonicMilliseconds: { self.monotonic.load(ordering: .relaxed) })
     }
 

@@ -1,5 +1,6 @@
 import Testing
 @testable import TramUplink
+import TramCore
 
 @Suite("Delivery decision")
 struct DeliveryDecisionTests {

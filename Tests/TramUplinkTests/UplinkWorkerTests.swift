@@ -6,7 +6,8 @@ import TramCompression
 import TramConfig
 import TramSchema
 import TramSpool
-@testable import TramUplink
+@testable import TramStageOptions
+import TramUplink
 
 /// A free loopback port: bound, read and closed, so a server started later can take it.
 func freeLoopbackPort() throws -> Int {
@@ -91,7 +92,7 @@ struct UplinkWorkerTests {
         let tokenFile = filled.directory.appendingPathComponent("token").path
         var settings = SinkSettings(name: "collector", url: "http://127.0.0.1:\(port)/v1/ingest", tokenFile: tokenFile)
         settings.connectTimeout = .seconds(2)
-        let worker = UplinkWorker(settings: settings, gateway: "gw-w", queue: filled.shared,
+        let worker = UplinkWorker(options: SinkOptions(settings: settings, gateway: "gw-w"), queue: filled.shared,
                                   spoolDirectory: FilePath(filled.directory.path), pauseMilliseconds: 200, logger: quietLogger("w"))
         worker.start()
         // No token file yet: paused, every batch kept.
@@ -146,7 +147,7 @@ struct UplinkWorkerTests {
         }
         let port = Int(UInt16(bigEndian: address.sin_port))
         let filled = try SharedFilledSpool(gateway: "gw-s")
-        let worker = UplinkWorker(settings: SinkSettings(name: "collector", url: "http://127.0.0.1:\(port)/v1/ingest"), gateway: "gw-s",
+        let worker = UplinkWorker(options: SinkOptions(settings: SinkSettings(name: "collector", url: "http://127.0.0.1:\(port)/v1/ingest"), gateway: "gw-s"),
                                   queue: filled.shared, spoolDirectory: FilePath(filled.directory.path), logger: quietLogger("w"))
         worker.start()
         try filled.appendBatch()

@@ -12,6 +12,7 @@ import Synchronization
 import TramConfig
 import TramConfigFiles
 import TramModbus
+import TramCore
 #if canImport(Glibc)
 import Glibc
 #endif

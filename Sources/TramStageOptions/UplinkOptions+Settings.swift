@@ -1,4 +1,5 @@
 import TramConfig
+import TramUplink
 
 extension TransportOptions {
     /// A sink's settings as transport options; the token comes separately, already read from its file.
@@ -23,5 +24,16 @@ extension SinkKind {
         case .collector: self = .collector
         case .lineProtocol: self = .lineProtocol
         }
+    }
+}
+
+extension SinkOptions {
+    /// An agent file's `sinks:` entry as the options of its delivery loop.
+    public init(settings: SinkSettings, gateway: String) {
+        self.init(name: settings.name, kind: SinkKind(settings.kind),
+                  transport: TransportOptions(settings: settings, gateway: gateway, token: nil),
+                  tokenFile: settings.tokenFile, maximumUploadBytes: settings.effectiveMaximumUploadBytes,
+                  dailyBudgetBytes: settings.dailyBudgetBytes, compressLines: settings.compressLines,
+                  deadLetterFile: settings.deadLetterFile)
     }
 }
