@@ -1,6 +1,6 @@
 /// The agent file's `batch:` section: when the open batch is sealed into the spool.
 ///
-/// Longer batches compress better (README, Performance: 0.65 B a reading at 60 s), but readings wait in memory
+/// Longer batches compress better (docs/performance.md: 0.65 B a reading at 60 s), but readings wait in memory
 /// until their batch is sealed, so `max_age` is also what a crash or power cut can lose, and how late the
 /// collector sees a value.
 public struct BatchSettings: Sendable, Equatable {

@@ -3,6 +3,7 @@ import Glibc
 import Synchronization
 import Testing
 @testable import TramAgent
+import TramCore
 
 /// A plain TCP client for the server: Foundation's URLSession is unreliable on Linux for this, and a raw socket
 /// can also misbehave on purpose (send half a request, or nothing).
@@ -78,11 +79,7 @@ private func get(_ port: UInt16, _ path: String, method: String = "GET") throws 
     try request(port, "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUser-Agent: tram-test\r\nAccept: */*\r\n\r\n")
 }
 
-private func monotonicSeconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) + Double(now.tv_nsec) / 1e9
-}
+private func monotonicSeconds() -> Double { Double(TramClock.system.monotonicNanoseconds()) / 1e9 }
 
 /// What the health closure answers, changed by the test while the server runs.
 private final class HealthProblem: Sendable {

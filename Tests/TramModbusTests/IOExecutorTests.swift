@@ -1,6 +1,7 @@
 import Synchronization
 import Testing
 import TramModbus
+import TramCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -24,11 +25,7 @@ final class Recorder<Event: Sendable>: Sendable {
     }
 }
 
-func monotonicMilliseconds() -> Double {
-    var now = timespec()
-    clock_gettime(CLOCK_MONOTONIC, &now)
-    return Double(now.tv_sec) * 1000 + Double(now.tv_nsec) / 1e6
-}
+func monotonicMilliseconds() -> Double { Double(TramClock.system.monotonicNanoseconds()) / 1e6 }
 
 func blockThread(milliseconds: Int) {
     var pause = timespec(tv_sec: milliseconds / 1000, tv_nsec: (milliseconds % 1000) * 1_000_000)
@@ -93,9 +90,7 @@ struct IOExecutorTests {
         defer { executor.shutdown() }
         let a = IOExecutor.Lane(name: "a"), b = IOExecutor.Lane(name: "b")
         let fired = Recorder<(String, Double)>()
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        let base = UInt64(now.tv_sec) * 1_000_000_000 + UInt64(now.tv_nsec)
+        let base = TramClock.system.monotonicNanoseconds()
         let start = monotonicMilliseconds()
         // Lane a blocks from 20 ms to 420 ms; lane b's timers at 100, 150 and 60 ms must still fire on time.
         executor.schedule(a, atMonotonicNanoseconds: base + 20_000_000) { blockThread(milliseconds: 400); fired.record(("a", monotonicMilliseconds() - start)) }

@@ -1,4 +1,5 @@
 import Synchronization
+import TramCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -120,11 +121,7 @@ final class ChildProcess {
         }
     }
 
-    private static func nowMilliseconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
-    }
+    private static func nowMilliseconds() -> Int64 { TramClock.system.monotonicMilliseconds() }
 
     /// Finds an executable product built next to the test bundle (`.build/debug/<name>`):
     /// beside the running binary, or a few directories up (macOS nests the bundle deeper).

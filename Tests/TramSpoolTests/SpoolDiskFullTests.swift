@@ -3,6 +3,7 @@ import Testing
 @_spi(Testing) import TramSpool
 import TramTestSupport
 import TramSchema
+import TramCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -159,9 +160,5 @@ struct SpoolDiskFullTests {
         replay("after a clean restart")
     }
 
-    private func monotonicMilliseconds() -> Int64 {
-        var now = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &now)
-        return Int64(now.tv_sec) * 1000 + Int64(now.tv_nsec) / 1_000_000
-    }
+    private func monotonicMilliseconds() -> Int64 { TramClock.system.monotonicMilliseconds() }
 }
