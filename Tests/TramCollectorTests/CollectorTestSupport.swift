@@ -3,6 +3,8 @@ import Foundation
 import Logging
 import Testing
 import TramCollector
+import TramCollectorRelay
+import TramCollectorTestSupport
 import TramCompression
 import TramSchema
 
