@@ -181,5 +181,6 @@ package.targets += [
     .testTarget(name: "TramCollectorTests", dependencies: [
         "TramCollector", "TramCollectorStore", "TramCollectorRelay", "TramCollectorTestSupport",
         "TramSchema", "TramCompression", "TramLineProtocol", "CSQLite", .product(name: "Logging", package: "swift-log"),
+        .product(name: "InMemoryLogging", package: "swift-log"),
     ]),
 ]
