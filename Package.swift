@@ -153,6 +153,11 @@ let package = Package(
 // targets; only the collector and its tests use Hummingbird, swift-crypto and SQLite. The agent never links them.
 package.products += [
     .executable(name: "tram-collector", targets: ["tram-collector"]),
+    // For the Benchmarks package's `tram-bench collector`.
+    .library(name: "TramCollector", targets: ["TramCollector"]),
+    .library(name: "TramCollectorStore", targets: ["TramCollectorStore"]),
+    .library(name: "TramCollectorRelay", targets: ["TramCollectorRelay"]),
+    .library(name: "TramCollectorTestSupport", targets: ["TramCollectorTestSupport"]),
 ]
 package.dependencies += [
     .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -163,20 +168,38 @@ package.dependencies += [
 ]
 package.targets += [
     .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
-    // Ingest, dedupe, storage, read API and the CLI's verbs (Foundation, Hummingbird, SQLite's C API).
+    // The SQLite store: schema, enrollment and tokens, ingest writes with dedupe, reads, retention (SQLite's C API).
+    .target(name: "TramCollectorStore", dependencies: [
+        "TramSchema", "TramLineProtocol", "TramCore", "CSQLite",
+        .product(name: "Crypto", package: "swift-crypto"),
+    ]),
+    // The relay to VictoriaMetrics or InfluxDB: its durable position in the store, line protocol, its HTTP client.
+    .target(name: "TramCollectorRelay", dependencies: [
+        "TramCollectorStore", "TramLineProtocol", "TramCore",
+        .product(name: "Logging", package: "swift-log"),
+    ]),
+    // The HTTP server (Hummingbird): ingest, the read API, /health, /metrics, TLS and mTLS, rate limits, retention passes.
     .target(name: "TramCollector", dependencies: [
-        "TramSchema", "TramCompression", "TramLineProtocol", "TramCore", "CSQLite",
+        "TramCollectorStore", "TramCollectorRelay", "TramSchema", "TramCompression",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTLS", package: "hummingbird"),
         .product(name: "HummingbirdCore", package: "hummingbird"),
         .product(name: "NIOCore", package: "swift-nio"),
         .product(name: "NIOSSL", package: "swift-nio-ssl"),
-        .product(name: "Crypto", package: "swift-crypto"),
+        .product(name: "Logging", package: "swift-log"),
+    ]),
+    // tram-collector's verbs (serve, gateway, token, relay status).
+    .target(name: "TramCollectorCLI", dependencies: [
+        "TramCollector", "TramCollectorStore", "TramCollectorRelay",
         .product(name: "ArgumentParser", package: "swift-argument-parser"),
         .product(name: "Logging", package: "swift-log"),
     ]),
-    .executableTarget(name: "tram-collector", dependencies: ["TramCollector"]),
+    .executableTarget(name: "tram-collector", dependencies: ["TramCollectorCLI"]),
+    // A blocking loopback HTTP client, for the collector's tests and its benchmark; not in the shipped binary.
+    .target(name: "TramCollectorTestSupport", dependencies: ["TramCollectorRelay"], path: "Tests/TramCollectorTestSupport"),
     .testTarget(name: "TramCollectorTests", dependencies: [
-        "TramCollector", "TramSchema", "TramCompression", "TramLineProtocol", "TramCore", "CSQLite", .product(name: "Logging", package: "swift-log"),
+        "TramCollector", "TramCollectorStore", "TramCollectorRelay", "TramCollectorTestSupport",
+        "TramSchema", "TramCompression", "TramLineProtocol", "CSQLite", .product(name: "Logging", package: "swift-log"),
+        .product(name: "InMemoryLogging", package: "swift-log"),
     ]),
 ]

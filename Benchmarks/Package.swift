@@ -26,6 +26,11 @@ let package = Package(
             .product(name: "TramSpool", package: "tram"),
             .product(name: "TramUplink", package: "tram"),
             .product(name: "CAllocationCounter", package: "tram"),
+            // tram-bench collector: the collector's server and store in process, posting with the tests' loopback client.
+            .product(name: "TramCollector", package: "tram"),
+            .product(name: "TramCollectorStore", package: "tram"),
+            .product(name: "TramCollectorRelay", package: "tram"),
+            .product(name: "TramCollectorTestSupport", package: "tram"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             .product(name: "SystemPackage", package: "swift-system"),

@@ -1,6 +1,7 @@
 import Dispatch
 import Foundation
 import Synchronization
+import TramCollectorStore
 
 /// Counters for /metrics (Prometheus text format 0.0.4).
 public final class CollectorMetrics: Sendable {

@@ -3,6 +3,8 @@ import Hummingbird
 import HummingbirdCore
 import HummingbirdTLS
 import Logging
+import TramCollectorRelay
+import TramCollectorStore
 
 /// The collector's HTTP server: ingest, read API, /health and /metrics.
 public struct CollectorServer: Sendable {
@@ -189,7 +191,9 @@ public struct CollectorServer: Sendable {
     private func finish(_ answer: Answer, request: Request) -> Response {
         metrics.answered(status: answer.status, reason: answer.reason)
         if answer.status != 200 {
-            logger.warning("ingest refused", metadata: [
+            // A 409 schema-unknown is the protocol's first contact (the agent sends the dictionary next), not a fault.
+            let level: Logger.Level = answer.reason == "schema-unknown" ? .info : .warning
+            logger.log(level: level, "ingest refused", metadata: [
                 "status": "\(answer.status)", "gateway": "\(Self.header(request, "tram-gateway") ?? "-")",
                 "batches": "\(Self.header(request, "tram-batches") ?? "-")", "answer": "\(answer.body.rendered)",
             ])

@@ -1,3 +1,4 @@
+import TramCollectorStore
 import TramCompression
 import TramSchema
 

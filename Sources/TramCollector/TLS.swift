@@ -144,15 +144,3 @@ enum CertificateIdentity {
         return name
     }
 }
-
-extension CollectorStore {
-    /// The gateway a verified client certificate names, as a principal: unknown and revoked gateways fail as tokens do.
-    public func authenticate(certificateGateway name: String) throws -> Result<Principal, AuthFailure> {
-        let row = try statement("SELECT id, revoked_ms FROM gateways WHERE name = ?").first([.text(name)]) { s in
-            (id: s.int64(0), revoked: s.optionalInt64(1))
-        }
-        guard let row else { return .failure(.unknown) }
-        if row.revoked != nil { return .failure(.revoked) }
-        return .success(.gateway(id: row.id, name: name))
-    }
-}

@@ -1,3 +1,3 @@
-import TramCollector
+import TramCollectorCLI
 
 await CollectorCommand.runFromCommandLine()

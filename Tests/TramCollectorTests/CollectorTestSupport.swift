@@ -3,6 +3,8 @@ import Foundation
 import Logging
 import Testing
 import TramCollector
+import TramCollectorRelay
+import TramCollectorTestSupport
 import TramCompression
 import TramSchema
 
@@ -30,10 +32,12 @@ final class LiveCollector: @unchecked Sendable {
         return directory.appendingPathComponent("collector.db").path
     }
 
-    static func start(database: String? = nil, limits: IngestLimits = .init(), rate: Double = 0, burst: Double = 1) async throws -> LiveCollector {
+    static func start(database: String? = nil, limits: IngestLimits = .init(), rate: Double = 0, burst: Double = 1,
+                      logger custom: Logger? = nil) async throws -> LiveCollector {
         let path = database ?? temporaryDatabase()
         var logger = Logger(label: "tram-collector-test")
         logger.logLevel = ProcessInfo.processInfo.environment["TRAM_COLLECTOR_TEST_LOG"] == nil ? .critical : .debug
+        if let custom { logger = custom }
         let server = try CollectorServer(.init(databasePath: path, host: "127.0.0.1", port: 0, limits: limits, rate: rate, burst: burst),
                                          logger: logger)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)

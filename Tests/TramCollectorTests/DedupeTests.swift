@@ -1,5 +1,5 @@
 import Testing
-import TramCollector
+import TramCollectorStore
 
 @Suite("Epoch dedupe state")
 struct DedupeTests {

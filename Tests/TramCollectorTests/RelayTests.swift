@@ -1,6 +1,8 @@
 import Foundation
 import Testing
 import TramCollector
+import TramCollectorRelay
+import TramCollectorStore
 import TramLineProtocol
 
 @Suite("Relay: Influx line protocol and the hold-back rule")

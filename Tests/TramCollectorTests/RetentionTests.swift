@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 import TramCollector
+import TramCollectorStore
 import TramSchema
 
 @Suite("Collector retention", .serialized)

@@ -6,6 +6,7 @@
 //   tram-bench wire [TRACE.csv]             bytes, time and allocations per reading: Tram vs Influx line protocol vs JSON
 //   tram-bench spool [--dir DIR] ...        spool append, fsyncs, overhead, start-up and drain; --rate R --seconds N paced (spool.sh)
 //   tram-bench uplink [--quick] ...         readings/s, batches/s and CPU per MB to the real tram-collector; a backlog's drain under live load
+//   tram-bench collector [--gateways G] ... the collector's ingest over loopback (HTTP, decode, dedupe, store) against raw SQLite inserts
 import CModbusFloor
 import Logging
 import Synchronization
@@ -198,6 +199,8 @@ case "spool":
     SpoolBenchmark.main(arguments.dropFirst(2))
 case "uplink":
     UplinkBenchmark.main(arguments.dropFirst(2))
+case "collector":
+    await CollectorBenchmark.main(arguments.dropFirst(2))
 default:
-    fail("usage: tram-bench plan DIR | engine CONFIG SECONDS [RATE] | raw URL UNIT COUNT SECONDS | wire [TRACE.csv] | spool [OPTIONS] | uplink [OPTIONS]")
+    fail("usage: tram-bench plan DIR | engine CONFIG SECONDS [RATE] | raw URL UNIT COUNT SECONDS | wire [TRACE.csv] | spool [OPTIONS] | uplink [OPTIONS] | collector [OPTIONS]")
 }

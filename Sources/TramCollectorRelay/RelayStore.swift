@@ -1,3 +1,5 @@
+import TramCollectorStore
+
 /// The store's side of the relay: readings in insertion order after a durable position (the `relay_positions`
 /// table), and moving that position forward in one transaction once the target has acknowledged a batch.
 extension CollectorStore {

@@ -1,28 +1,19 @@
 import Dispatch
 import Foundation
+import TramCollectorRelay
 #if canImport(Glibc)
 import Glibc
 #endif
 
-/// A minimal blocking HTTP/1.1 client over a POSIX socket, for the benchmark and the tests (loopback only,
+/// A minimal blocking HTTP/1.1 client over a POSIX socket, for the collector benchmark and the tests (loopback only,
 /// one request per connection); the async form runs it off the cooperative pool.
-public struct HTTPReply: Sendable {
-    public var status: Int
-    public var headers: [String: String]
-    public var body: String
-
+extension HTTPReply {
     public static func request(_ method: String, port: Int, path: String, headers: [(String, String)], body: [UInt8]) async throws -> HTTPReply {
         try await withCheckedThrowingContinuation { continuation in
             DispatchQueue.global().async {
                 continuation.resume(with: Result { try blockingRequest(method, port: port, path: path, headers: headers, body: body) })
             }
         }
-    }
-
-    public struct Failure: Error, CustomStringConvertible {
-        public var what: String
-        public var description: String { what }
-        public init(what: String) { self.what = what }
     }
 
     public static func blockingRequest(_ method: String, port: Int, path: String, headers: [(String, String)], body: [UInt8]) throws -> HTTPReply {
@@ -62,25 +53,8 @@ public struct HTTPReply: Sendable {
         return parsed.reply
     }
 
-    static func parse(_ bytes: [UInt8]) -> (reply: HTTPReply, complete: Bool)? {
-        let separator: [UInt8] = [13, 10, 13, 10]
-        guard bytes.count >= 4, let end = (0...(bytes.count - 4)).first(where: { Array(bytes[$0..<$0 + 4]) == separator }) else { return nil }
-        let lines = String(decoding: bytes[..<end], as: UTF8.self).components(separatedBy: "\r\n")
-        let statusParts = lines[0].split(separator: " ")
-        guard statusParts.count >= 2, let status = Int(statusParts[1]) else { return nil }
-        var headers: [String: String] = [:]
-        for line in lines.dropFirst() {
-            guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
-        }
-        let body = Array(bytes[(end + 4)...])
-        let length = headers["content-length"].flatMap { Int($0) }
-        let complete = length.map { body.count >= $0 } ?? false
-        return (HTTPReply(status: status, headers: headers, body: String(decoding: body.prefix(length ?? body.count), as: UTF8.self)), complete)
-    }
-
     /// POST /v1/ingest with a gateway token, as an agent would.
-    static func ingest(port: Int, token: String, body: [UInt8]) throws -> HTTPReply {
+    public static func ingest(port: Int, token: String, body: [UInt8]) throws -> HTTPReply {
         try blockingRequest("POST", port: port, path: "/v1/ingest",
                             headers: [("Authorization", "Bearer \(token)"), ("Content-Type", "application/x-tram-frames")], body: body)
     }

@@ -1,8 +1,9 @@
 /// The collector's SQLite layout (docs/collector.md describes every table).
-enum StoreSchema {
+public enum StoreSchema {
     static let version = 1
 
-    static let statements = [
+    /// Public for the collector benchmark, whose raw-SQLite baseline creates the same `readings` table.
+    public static let statements = [
         """
         CREATE TABLE IF NOT EXISTS gateways(
             id INTEGER PRIMARY KEY,

@@ -2,6 +2,10 @@ import CSQLite
 import Dispatch
 import Foundation
 import Logging
+import TramCollector
+import TramCollectorRelay
+import TramCollectorStore
+import TramCollectorTestSupport
 import TramCompression
 import TramLineProtocol
 import TramSchema
@@ -10,15 +14,44 @@ import TramSchema
 import Glibc
 #endif
 
-/// `tram-collector bench`: ingest throughput over loopback against a raw SQLite baseline, in one run.
-enum CollectorBench {
+/// `tram-bench collector`: the collector's ingest throughput over loopback against a raw SQLite baseline, in one run.
+enum CollectorBenchmark {
     struct Options {
-        var directory: String
-        var gateways: Int
-        var batches: Int
-        var points: Int
-        var seconds: Int
+        var directory = NSTemporaryDirectory() + "tram-collector-bench"
+        var gateways = 8
+        var batches = 20
+        var points = 100
+        var seconds = 60
         var durability: Durability = .normal
+    }
+
+    static let usage = "usage: tram-bench collector [--dir DIR] [--gateways G] [--batches B] [--points P] [--seconds S] [--durability normal|full]"
+
+    /// The flags `tram-collector bench` took: the directory for the two databases (replaced), concurrent gateways (one
+    /// client each), batches each gateway sends, points in each gateway's dictionary, seconds in a batch (one group of
+    /// every point a second), and the collector's durability.
+    static func main(_ arguments: ArraySlice<String>) async {
+        var options = Options()
+        var flags = FlagReader(command: "collector", usage: usage, arguments: arguments)
+        while let flag = flags.next() {
+            switch flag {
+            case "--dir": options.directory = flags.value(flag)
+            case "--gateways": options.gateways = flags.number(flag)
+            case "--batches": options.batches = flags.number(flag)
+            case "--points": options.points = flags.number(flag)
+            case "--seconds": options.seconds = flags.number(flag)
+            case "--durability":
+                guard let durability = Durability(rawValue: flags.value(flag)) else { fail("collector: --durability is normal or full") }
+                options.durability = durability
+            default: fail(usage)
+            }
+        }
+        guard options.gateways > 0, options.batches > 0, options.points > 0, options.seconds > 0 else { fail("collector: sizes must be positive") }
+        do {
+            try await run(options)
+        } catch {
+            fail("collector: \(error)")
+        }
     }
 
     /// The benchmark's plant: like the wire benchmark's standard trace (60 % float32 random walks, 20 % uint16
@@ -65,7 +98,7 @@ enum CollectorBench {
         try FileManager.default.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
         let readingsPerBatch = options.points * options.seconds
         let total = options.gateways * options.batches * readingsPerBatch
-        print("tram-collector bench: \(options.gateways) gateways × \(options.batches) batches × \(readingsPerBatch) readings"
+        print("tram-bench collector: \(options.gateways) gateways × \(options.batches) batches × \(readingsPerBatch) readings"
               + " (\(options.points) points, \(options.seconds) s a batch) = \(total) readings; one batch per request")
         var sets: [(name: String, dictionary: SchemaDictionary, frames: [[UInt8]])] = []
         for g in 0..<options.gateways {
@@ -97,7 +130,7 @@ enum CollectorBench {
         guard let port = await iterator.next() else { throw CocoaError(.featureUnsupported) }
         for (set, token) in zip(sets, tokens) {
             let reply = try HTTPReply.ingest(port: port, token: token, body: set.dictionary.frame())
-            guard reply.status == 200 else { throw SQLiteError(code: -1, message: "dictionary: \(reply.status) \(reply.body)") }
+            guard reply.status == 200 else { throw HTTPReply.Failure(what: "dictionary: \(reply.status) \(reply.body)") }
         }
         let started = DispatchTime.now().uptimeNanoseconds
         let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
@@ -110,7 +143,7 @@ enum CollectorBench {
                                 for frame in set.frames {
                                     let t0 = DispatchTime.now().uptimeNanoseconds
                                     let reply = try HTTPReply.ingest(port: port, token: token, body: frame)
-                                    guard reply.status == 200 else { throw SQLiteError(code: -1, message: "ingest: \(reply.status) \(reply.body)") }
+                                    guard reply.status == 200 else { throw HTTPReply.Failure(what: "ingest: \(reply.status) \(reply.body)") }
                                     times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
                                 }
                                 return times
@@ -186,11 +219,5 @@ enum CollectorBench {
             try db.execute("COMMIT")
         }
         return Double(count) / (Double(DispatchTime.now().uptimeNanoseconds - started) / 1e9)
-    }
-}
-
-extension CollectorStore {
-    func countReadings() throws -> Int64 {
-        try statement("SELECT count(*) FROM readings").first { $0.int64(0) } ?? 0
     }
 }

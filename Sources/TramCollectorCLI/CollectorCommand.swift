@@ -1,13 +1,16 @@
 import ArgumentParser
 import Foundation
 import Logging
+import TramCollector
+import TramCollectorRelay
+import TramCollectorStore
 
 /// `tram-collector`: serve, and manage gateways and read tokens.
 public struct CollectorCommand: AsyncParsableCommand {
     public static let configuration = CommandConfiguration(
         commandName: "tram-collector",
         abstract: "Receives Tram batches from gateways, drops duplicates and stores the readings in SQLite.",
-        subcommands: [Serve.self, Gateway.self, Token.self, RelayCommand.self, Bench.self])
+        subcommands: [Serve.self, Gateway.self, Token.self, RelayCommand.self])
 
     public init() {}
 
@@ -136,23 +139,6 @@ extension CollectorCommand {
                           + "\tunsynchronised_sent=\(r.unsynchronisedSent)\tskipped=\(r.skipped)\tupdated_ms=\(r.updatedMilliseconds)")
                 }
             }
-        }
-    }
-
-    struct Bench: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Ingest throughput over loopback against a raw SQLite baseline (build with -c release).")
-        @Option(help: "Directory for the two databases (replaced).") var dir = NSTemporaryDirectory() + "tram-collector-bench"
-        @Option(help: "Concurrent gateways, one client each.") var gateways = 8
-        @Option(help: "Batches each gateway sends.") var batches = 20
-        @Option(help: "Points in each gateway's dictionary.") var points = 100
-        @Option(help: "Seconds in a batch (one group of every point a second).") var seconds = 60
-        @Option(help: "The collector's durability: normal or full.") var durability = Durability.normal.rawValue
-
-        func run() async throws {
-            guard let durability = Durability(rawValue: durability) else { throw ValidationError("--durability is normal or full") }
-            try await CollectorBench.run(.init(directory: dir, gateways: gateways, batches: batches, points: points, seconds: seconds,
-                                               durability: durability))
         }
     }
 

@@ -2,59 +2,9 @@ import Dispatch
 import Foundation
 import Logging
 import Synchronization
+import TramCollectorStore
 import TramLineProtocol
-#if canImport(Glibc)
-import Glibc
-#endif
-
-/// Where a relay writes, from `--relay-influx URL`.
-public struct RelayTarget: Sendable, Equatable {
-    /// The URL as given: also the relay's name in `relay_positions`, so its position survives restarts.
-    public var name: String
-    public var host: String
-    public var port: Int
-    /// Path and query to POST to, `precision=ms` included.
-    public var path: String
-    /// `Authorization` header value, if any (`Token …` for InfluxDB 2).
-    public var authorization: String?
-    public var measurement = "tram"
-    /// Most readings read (and so sent) in one request.
-    public var batchSize = 5000
-    /// How often a relay that has caught up looks for new readings.
-    public var pollInterval: Duration = .milliseconds(200)
-    /// Retry backoff after a failure: from `minimumBackoff`, doubling up to `maximumBackoff`.
-    public var minimumBackoff: Duration = .milliseconds(250)
-    public var maximumBackoff: Duration = .seconds(30)
-
-    /// `http://host:port` (InfluxDB v1 / VictoriaMetrics: `/write`), or a full write URL such as
-    /// `http://host:8086/api/v2/write?org=O&bucket=B` (InfluxDB 2; its token from `TRAM_RELAY_TOKEN`).
-    /// `precision=ms` is added to the query.
-    public init(url: String, authorizationToken: String? = nil) throws {
-        guard let parsed = URLComponents(string: url), parsed.scheme?.lowercased() == "http", let host = parsed.host, !host.isEmpty else {
-            throw RelayError.badURL("\(url): use http://HOST[:PORT][/path] (https: put a TLS proxy in front)")
-        }
-        name = url
-        self.host = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
-        port = parsed.port ?? 80
-        let base = parsed.percentEncodedPath.isEmpty || parsed.percentEncodedPath == "/" ? "/write" : parsed.percentEncodedPath
-        var query = (parsed.percentEncodedQueryItems ?? []).filter { $0.name != "precision" }.map { "\($0.name)=\($0.value ?? "")" }
-        query.append("precision=ms")
-        path = base + "?" + query.joined(separator: "&")
-        authorization = authorizationToken.map { "Token \($0)" }
-    }
-}
-
-public enum RelayError: Error, CustomStringConvertible {
-    case badURL(String)
-    case refused(status: Int, body: String)
-
-    public var description: String {
-        switch self {
-        case .badURL(let what): "bad relay URL: \(what)"
-        case .refused(let status, let body): "the target answered \(status): \(body.prefix(300))"
-        }
-    }
-}
+import TramCore
 
 /// Feeds one time-series target from the store, in order, after a durable position (docs/collector.md, "Relay").
 ///
@@ -111,7 +61,7 @@ public final class Relay: Sendable {
 
     /// Runs until cancelled.
     public func run() async {
-        var backoff = target.minimumBackoff
+        var backoff = retryBackoff
         do {
             let name = target.name
             let persisted = try await retrying { try await self.executor.run { try $0.relayPosition(name) } }
@@ -120,16 +70,16 @@ public final class Relay: Sendable {
             while !Task.isCancelled {
                 do {
                     let full = try await round()
-                    backoff = target.minimumBackoff
+                    backoff.reset()
                     if !full { try await Task.sleep(for: target.pollInterval) }
                 } catch is CancellationError {
                     return
                 } catch {
                     state.withLock { $0.failures += 1; $0.lastError = "\(error)" }
+                    let delay = backoff.next(unit: 0)
                     logger.warning("relay failed; retrying", metadata: ["target": "\(target.name)", "error": "\(error)",
-                                                                       "retry_in": "\(backoff)"])
-                    try await Task.sleep(for: backoff)
-                    backoff = min(backoff * 2, target.maximumBackoff)
+                                                                       "retry_in": "\(delay)"])
+                    try await Task.sleep(for: delay)
                 }
             }
         } catch {
@@ -138,15 +88,17 @@ public final class Relay: Sendable {
     }
 
     private func retrying<T: Sendable>(_ body: @Sendable () async throws -> T) async throws -> T {
-        var backoff = target.minimumBackoff
+        var backoff = retryBackoff
         while true {
             do { return try await body() } catch is CancellationError { throw CancellationError() } catch {
                 logger.warning("relay cannot read its position; retrying", metadata: ["error": "\(error)"])
-                try await Task.sleep(for: backoff)
-                backoff = min(backoff * 2, target.maximumBackoff)
+                try await Task.sleep(for: backoff.next(unit: 0))
             }
         }
     }
+
+    /// From `minimumBackoff`, doubling up to `maximumBackoff`, without jitter: one collector, one target.
+    private var retryBackoff: Backoff { Backoff(initial: target.minimumBackoff, maximum: target.maximumBackoff, jitter: .none) }
 
     /// One read–send–advance round. Returns true when it read a full batch (more may be waiting).
     func round() async throws -> Bool {
@@ -189,7 +141,7 @@ public final class Relay: Sendable {
     public func renderMetrics() -> String {
         let s = state.withLock { $0 }
         let label = "relay=\"\(Self.escapeLabel(target.name))\""
-        let lagSeconds = s.behindSince.map { (ContinuousClock.now - $0).relaySeconds } ?? 0
+        let lagSeconds = s.behindSince.map { (ContinuousClock.now - $0).seconds } ?? 0
         var out = ""
         out += "tram_collector_relay_readings_total{\(label)} \(s.persisted.sent)\n"
         out += "tram_collector_relay_held_back_total{\(label),clock=\"unsynchronised\"} \(s.persisted.heldUnsynchronised)\n"
@@ -239,65 +191,3 @@ public final class Relay: Sendable {
     }
 }
 
-extension Duration {
-    var relaySeconds: Double {
-        let (s, attoseconds) = components
-        return Double(s) + Double(attoseconds) / 1e18
-    }
-}
-
-/// A blocking HTTP/1.1 POST to a host by name (getaddrinfo), one request per connection, with timeouts.
-enum RelayHTTP {
-    static let timeoutSeconds = 15
-
-    static func post(_ target: RelayTarget, body: [UInt8]) throws -> HTTPReply {
-        var hints = addrinfo()
-        hints.ai_family = AF_UNSPEC
-        hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
-        var list: UnsafeMutablePointer<addrinfo>?
-        let rc = getaddrinfo(target.host, String(target.port), &hints, &list)
-        guard rc == 0, let list else { throw HTTPReply.Failure(what: "resolve \(target.host): \(String(cString: gai_strerror(rc)))") }
-        defer { freeaddrinfo(list) }
-        var fd: Int32 = -1
-        var lastErrno: Int32 = 0
-        var cursor: UnsafeMutablePointer<addrinfo>? = list
-        while let info = cursor {
-            let s = socket(info.pointee.ai_family, info.pointee.ai_socktype, info.pointee.ai_protocol)
-            if s >= 0 {
-                var timeout = timeval(tv_sec: timeoutSeconds, tv_usec: 0)
-                // On Linux SO_SNDTIMEO also bounds connect().
-                setsockopt(s, SOL_SOCKET, SO_SNDTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-                setsockopt(s, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-                if connect(s, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 { fd = s; break }
-                lastErrno = errno
-                close(s)
-            }
-            cursor = info.pointee.ai_next
-        }
-        guard fd >= 0 else { throw HTTPReply.Failure(what: "connect \(target.host):\(target.port): \(String(cString: strerror(lastErrno)))") }
-        defer { close(fd) }
-        var head = "POST \(target.path) HTTP/1.1\r\nHost: \(target.host):\(target.port)\r\nConnection: close\r\n"
-        head += "Content-Type: text/plain; charset=utf-8\r\nContent-Length: \(body.count)\r\nUser-Agent: tram-collector\r\n"
-        if let authorization = target.authorization { head += "Authorization: \(authorization)\r\n" }
-        head += "\r\n"
-        let request = Array(head.utf8) + body
-        var sent = 0
-        while sent < request.count {
-            let n = request[sent...].withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
-            guard n > 0 else { throw HTTPReply.Failure(what: "send: \(String(cString: strerror(errno)))") }
-            sent += n
-        }
-        var response: [UInt8] = []
-        var chunk = [UInt8](repeating: 0, count: 16384)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
-            if n < 0 { throw HTTPReply.Failure(what: "recv: \(String(cString: strerror(errno)))") }
-            if n == 0 { break }
-            response += chunk[..<n]
-            if let parsed = HTTPReply.parse(response), parsed.complete { return parsed.reply }
-        }
-        // Connection: close: the reply ends with the connection (a 204 carries no Content-Length).
-        guard let parsed = HTTPReply.parse(response) else { throw HTTPReply.Failure(what: "no HTTP response from \(target.host):\(target.port)") }
-        return parsed.reply
-    }
-}

@@ -8,10 +8,11 @@ public struct SQLiteError: Error, CustomStringConvertible, Sendable {
 }
 
 /// One SQLite connection through the C API. Not thread-safe: its owner serialises calls (``StoreExecutor``).
-final class SQLiteDatabase {
-    let handle: OpaquePointer
+/// Public (opening, `execute`, the raw handle) for the collector benchmark's raw-SQLite baseline; the rest is the store's.
+public final class SQLiteDatabase {
+    public let handle: OpaquePointer
 
-    init(path: String) throws {
+    public init(path: String) throws {
         var db: OpaquePointer?
         let flags = SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX
         let rc = sqlite3_open_v2(path, &db, flags, nil)
@@ -26,11 +27,11 @@ final class SQLiteDatabase {
 
     deinit { sqlite3_close_v2(handle) }
 
-    func error(_ code: Int32) -> SQLiteError {
+    public func error(_ code: Int32) -> SQLiteError {
         SQLiteError(code: code, message: String(cString: sqlite3_errmsg(handle)))
     }
 
-    func execute(_ sql: String) throws {
+    public func execute(_ sql: String) throws {
         var message: UnsafeMutablePointer<CChar>?
         let rc = sqlite3_exec(handle, sql, nil, nil, &message)
         guard rc == SQLITE_OK else {
@@ -40,17 +41,17 @@ final class SQLiteDatabase {
         }
     }
 
-    func prepare(_ sql: String) throws -> SQLiteStatement {
+    package func prepare(_ sql: String) throws -> SQLiteStatement {
         var statement: OpaquePointer?
         let rc = sqlite3_prepare_v3(handle, sql, -1, UInt32(SQLITE_PREPARE_PERSISTENT), &statement, nil)
         guard rc == SQLITE_OK, let statement else { throw error(rc) }
         return SQLiteStatement(statement, database: self)
     }
 
-    var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    package var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
 
     /// Runs `body` in one transaction (BEGIN IMMEDIATE: the write lock is taken up front); rolls back on any error.
-    func transaction<T>(_ body: () throws -> T) throws -> T {
+    package func transaction<T>(_ body: () throws -> T) throws -> T {
         try execute("BEGIN IMMEDIATE")
         do {
             let result = try body()
@@ -64,18 +65,18 @@ final class SQLiteDatabase {
 }
 
 /// A prepared statement, kept and reused: bind, step, reset.
-final class SQLiteStatement {
+package final class SQLiteStatement {
     private let statement: OpaquePointer
     private unowned let database: SQLiteDatabase
 
-    init(_ statement: OpaquePointer, database: SQLiteDatabase) {
+    package init(_ statement: OpaquePointer, database: SQLiteDatabase) {
         self.statement = statement
         self.database = database
     }
 
     deinit { sqlite3_finalize(statement) }
 
-    enum Value {
+    package enum Value {
         case null
         case integer(Int64)
         case real(Double)
@@ -85,7 +86,7 @@ final class SQLiteStatement {
 
     /// Binds `values` to parameters 1…n (after a reset and clearing old bindings).
     @discardableResult
-    func bind(_ values: [Value]) throws -> SQLiteStatement {
+    package func bind(_ values: [Value]) throws -> SQLiteStatement {
         sqlite3_reset(statement)
         sqlite3_clear_bindings(statement)
         for (index, value) in values.enumerated() {
@@ -104,27 +105,27 @@ final class SQLiteStatement {
     }
 
     // The hot path (one row a reading): bind in place, no arrays.
-    func bindInt(_ index: Int32, _ value: Int64) { sqlite3_bind_int64(statement, index, value) }
-    func bindInt(_ index: Int32, _ value: Int64?) {
+    package func bindInt(_ index: Int32, _ value: Int64) { sqlite3_bind_int64(statement, index, value) }
+    package func bindInt(_ index: Int32, _ value: Int64?) {
         if let value { sqlite3_bind_int64(statement, index, value) } else { sqlite3_bind_null(statement, index) }
     }
-    func bindDouble(_ index: Int32, _ value: Double?) {
+    package func bindDouble(_ index: Int32, _ value: Double?) {
         if let value, !value.isNaN { sqlite3_bind_double(statement, index, value) } else { sqlite3_bind_null(statement, index) }
     }
-    func bindText(_ index: Int32, _ value: String?) {
+    package func bindText(_ index: Int32, _ value: String?) {
         guard let value else { sqlite3_bind_null(statement, index); return }
         _ = value.withCString { tram_sqlite_bind_text(statement, index, $0, Int32(value.utf8.count)) }
     }
 
     /// Runs the statement as bound (a statement that returns no rows), then resets it.
-    func execute() throws {
+    package func execute() throws {
         defer { sqlite3_reset(statement) }
         let rc = sqlite3_step(statement)
         guard rc == SQLITE_DONE || rc == SQLITE_ROW else { throw database.error(rc) }
     }
 
     /// Steps once: true while a row is available, false when done.
-    func step() throws -> Bool {
+    package func step() throws -> Bool {
         let rc = sqlite3_step(statement)
         switch rc {
         case SQLITE_ROW: return true
@@ -137,14 +138,14 @@ final class SQLiteStatement {
     }
 
     /// Runs a statement that returns no rows.
-    func run(_ values: [Value] = []) throws {
+    package func run(_ values: [Value] = []) throws {
         try bind(values)
         while try step() {}
         sqlite3_reset(statement)
     }
 
     /// Every row, mapped.
-    func rows<T>(_ values: [Value] = [], _ map: (SQLiteStatement) throws -> T) throws -> [T] {
+    package func rows<T>(_ values: [Value] = [], _ map: (SQLiteStatement) throws -> T) throws -> [T] {
         try bind(values)
         var result: [T] = []
         while try step() { result.append(try map(self)) }
@@ -153,24 +154,24 @@ final class SQLiteStatement {
     }
 
     /// The first row, mapped, or nil.
-    func first<T>(_ values: [Value] = [], _ map: (SQLiteStatement) throws -> T) throws -> T? {
+    package func first<T>(_ values: [Value] = [], _ map: (SQLiteStatement) throws -> T) throws -> T? {
         try bind(values)
         defer { sqlite3_reset(statement) }
         return try step() ? try map(self) : nil
     }
 
-    func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
-    func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
-    func double(_ column: Int32) -> Double { sqlite3_column_double(statement, column) }
-    func optionalInt64(_ column: Int32) -> Int64? { isNull(column) ? nil : int64(column) }
-    func optionalDouble(_ column: Int32) -> Double? { isNull(column) ? nil : double(column) }
-    func text(_ column: Int32) -> String {
+    package func isNull(_ column: Int32) -> Bool { sqlite3_column_type(statement, column) == SQLITE_NULL }
+    package func int64(_ column: Int32) -> Int64 { sqlite3_column_int64(statement, column) }
+    package func double(_ column: Int32) -> Double { sqlite3_column_double(statement, column) }
+    package func optionalInt64(_ column: Int32) -> Int64? { isNull(column) ? nil : int64(column) }
+    package func optionalDouble(_ column: Int32) -> Double? { isNull(column) ? nil : double(column) }
+    package func text(_ column: Int32) -> String {
         guard let pointer = sqlite3_column_text(statement, column) else { return "" }
         let count = Int(sqlite3_column_bytes(statement, column))
         return String(decoding: UnsafeBufferPointer(start: pointer, count: count), as: UTF8.self)
     }
-    func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
-    func blob(_ column: Int32) -> [UInt8] {
+    package func optionalText(_ column: Int32) -> String? { isNull(column) ? nil : text(column) }
+    package func blob(_ column: Int32) -> [UInt8] {
         let count = Int(sqlite3_column_bytes(statement, column))
         guard count > 0, let pointer = sqlite3_column_blob(statement, column) else { return [] }
         return Array(UnsafeRawBufferPointer(start: pointer, count: count))

@@ -1,0 +1,55 @@
+import Foundation
+import TramSchema
+
+public enum StoreError: Error, CustomStringConvertible, Equatable {
+    case gatewayExists(String)
+    case noSuchGateway(String)
+    case invalidName(String)
+
+    public var description: String {
+        switch self {
+        case .gatewayExists(let name): "gateway '\(name)' already exists"
+        case .noSuchGateway(let name): "no gateway named '\(name)'"
+        case .invalidName(let name): "invalid name '\(name)': use 1–128 characters, none of them control characters or '/'"
+        }
+    }
+}
+
+/// The collector's SQLite store. One connection; not thread-safe: ``StoreExecutor`` serialises every call.
+///
+/// Its calls are extensions, a file per concern: enrollment, authentication, ingest, reads and retention here, and
+/// the relay's durable position in TramCollectorRelay (which is why the connection and the statement cache are `package`).
+public final class CollectorStore {
+    package let db: SQLiteDatabase
+    private var statements: [String: SQLiteStatement] = [:]
+    /// Dictionaries by gateway row, then schema id (loaded lazily; updated only after a commit).
+    var schemas: [Int64: [UInt64: KnownSchema]] = [:]
+
+    struct KnownSchema {
+        var row: Int64
+        var dictionary: SchemaDictionary
+        var pointIDs: [Int64]
+    }
+
+    public init(path: String, durability: Durability = .normal) throws {
+        db = try SQLiteDatabase(path: path)
+        try db.execute("PRAGMA journal_mode=WAL")
+        try db.execute("PRAGMA synchronous=\(durability == .full ? "FULL" : "NORMAL")")
+        // 32 MiB of page cache instead of SQLite's 2 MB default: one 1 MiB upload of a few hundred thousand readings
+        // touches more index pages than 2 MB holds, and the spill (to the WAL, and back) cost 3× the throughput
+        // in the uplink benchmark (README, "Uplink").
+        try db.execute("PRAGMA cache_size=-32768")
+        try db.transaction {
+            for statement in StoreSchema.statements { try db.execute(statement) }
+            try db.execute("PRAGMA user_version=\(StoreSchema.version)")
+        }
+    }
+
+    /// The prepared statement for `sql`, prepared once and kept for the connection's life.
+    package func statement(_ sql: String) throws -> SQLiteStatement {
+        if let cached = statements[sql] { return cached }
+        let prepared = try db.prepare(sql)
+        statements[sql] = prepared
+        return prepared
+    }
+}
