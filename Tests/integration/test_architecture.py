@@ -156,3 +156,8 @@ def test_it_runs_well_under_a_second_on_the_repository():
     start = time.monotonic()
     check(REPO)   # today's tree may still have known violations; only the time is checked here
     assert time.monotonic() - start < 1.0
+
+
+def test_the_script_is_executable_python_3():
+    assert SCRIPT.read_text().startswith("#!/usr/bin/env python3\n")
+    assert SCRIPT.stat().st_mode & 0o111
