@@ -57,6 +57,13 @@ let package = Package(
         ]),
         // Tram's wire schema: dictionary and batch frames, allocation-free encoder, safe decoder. Pure.
         .target(name: "TramSchema"),
+        // JSON without Foundation: a value, a compact writer with exact 64-bit integers, a strict parser with limits. Pure.
+        .target(name: "TramJSON"),
+        // The HTTP ingest contract (docs/collector.md): headers, the Tram-Batches runs, every answer body. Pure; the
+        // collector encodes the answers and the uplink decodes them with the same types.
+        .target(name: "TramIngestProtocol", dependencies: ["TramSchema", "TramJSON"]),
+        // The control socket's contract (docs/agent.md): requests and answers. Pure; the agent encodes, tramctl decodes.
+        .target(name: "TramControlProtocol", dependencies: ["TramJSON"]),
         // zstd for sealed batches (and the decoder's way back). Kept apart so TramSchema stays pure.
         .target(name: "TramCompression", dependencies: ["TramSchema", "CZstd", "CZlib"]),
         // Influx line protocol from Tram readings: engineering values, field rules, escaping. Pure; the collector's
@@ -69,7 +76,7 @@ let package = Package(
         // Wires the stages (poll → encode → spool → uplink) into the daemon: runtime, control socket, metrics, systemd.
         .target(name: "TramAgent", dependencies: [
             "TramConfig", "TramConfigFiles", "TramModbus", "TramSchema", "TramCompression", "TramSpool", "TramUplink", "TramThreads",
-            "CLinux",
+            "TramControlProtocol", "CLinux",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             // The API instrumented libraries report through; AgentMetrics.factory feeds it into the same registry.
@@ -83,6 +90,7 @@ let package = Package(
         // tramctl's verbs. The technician's tool may use FoundationEssentials via ArgumentParser.
         .target(name: "TramCtl", dependencies: [
             "TramConfig", "TramConfigFiles", "TramModbus", "TramSimulator", "TramSchema", "TramCompression", "TramAgent", "TramSpool", "TramUplink",
+            "TramControlProtocol", "TramIngestProtocol", "TramJSON",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
@@ -100,10 +108,10 @@ let package = Package(
         .testTarget(name: "TramSchemaTests", dependencies: ["TramSchema", "TramCompression", "CAllocationCounter", "TramTestSupport"],
                     exclude: ["vectors"]),
         // The child the spool's kill -9 test spawns and kills; found next to the test bundle.
-        .executableTarget(name: "tram-spool-crash-child", dependencies: ["SpoolCrashWorkload", "TramSpool", "TramTestSupport"],
+        .executableTarget(name: "tram-spool-crash-child", dependencies: ["SpoolCrashWorkload", "TramSpool", "TramSchema", "TramTestSupport"],
                           path: "Tests/SpoolCrashChild"),
         // What the child appends, derived from identities: shared by the child and the test that checks it.
-        .target(name: "SpoolCrashWorkload", dependencies: ["TramSpool", "TramTestSupport",
+        .target(name: "SpoolCrashWorkload", dependencies: ["TramSpool", "TramSchema", "TramTestSupport",
                                                            .product(name: "SystemPackage", package: "swift-system")],
                 path: "Tests/SpoolCrashWorkload"),
         .testTarget(name: "TramSpoolTests", dependencies: [
@@ -119,14 +127,16 @@ let package = Package(
         .target(name: "TramThreads"),
         // Uplink (issue 6): spooled batches to a sink over libcurl, on the uplink's own thread. No Foundation.
         .target(name: "TramUplink", dependencies: [
-            "TramSpool", "TramSchema", "TramCompression", "TramLineProtocol", "TramConfig", "TramThreads", "CCurl",
+            "TramSpool", "TramSchema", "TramCompression", "TramLineProtocol", "TramConfig", "TramThreads", "TramIngestProtocol", "CCurl",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         .testTarget(name: "TramAgentTests", dependencies: [
             "TramAgent", "TramConfig", "TramModbus", "TramSchema", "TramSpool", "TramUplink", .product(name: "Logging", package: "swift-log"),
         ]),
-        .testTarget(name: "TramUplinkTests", dependencies: ["TramUplink", "TramSpool", "TramSchema", "TramCompression", "TramConfig", "TramTestSupport"]),
+        // The shared contracts: TramJSON's writer and parser, and a round trip for every ingest and control message.
+        .testTarget(name: "TramContractTests", dependencies: ["TramJSON", "TramIngestProtocol", "TramControlProtocol", "TramSchema"]),
+        .testTarget(name: "TramUplinkTests", dependencies: ["TramUplink", "TramSpool", "TramSchema", "TramCompression", "TramConfig", "TramIngestProtocol", "TramTestSupport"]),
     ]
 )
 
@@ -146,7 +156,7 @@ package.targets += [
     .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
     // Ingest, dedupe, storage, read API and the CLI's verbs (Foundation, Hummingbird, SQLite's C API).
     .target(name: "TramCollector", dependencies: [
-        "TramSchema", "TramCompression", "TramLineProtocol", "CSQLite",
+        "TramSchema", "TramCompression", "TramLineProtocol", "TramJSON", "TramIngestProtocol", "CSQLite",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTLS", package: "hummingbird"),
         .product(name: "HummingbirdCore", package: "hummingbird"),

@@ -5,6 +5,7 @@ import TramAgent
 import TramCompression
 import TramModbus
 import SystemPackage
+import TramSchema
 import TramSpool
 #if canImport(Glibc)
 import Glibc

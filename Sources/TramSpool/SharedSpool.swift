@@ -1,4 +1,5 @@
 import Synchronization
+import TramSchema
 
 /// A spool shared between threads: the agent's writer appends, each sink's uplink takes and settles batches.
 ///

@@ -1,6 +1,7 @@
 import SystemPackage
 #if canImport(Glibc)
 import Glibc
+import TramSchema
 #endif
 
 /// What became of an appended batch.

@@ -1,6 +1,7 @@
 import SystemPackage
 #if canImport(Glibc)
 import Glibc
+import TramSchema
 #endif
 
 extension Spool {

@@ -1,19 +1,5 @@
 import TramSchema
 
-/// Which batch a record holds: unique per gateway for the life of its spool.
-public struct BatchIdentity: Sendable, Hashable, Comparable, CustomStringConvertible {
-    public var epoch: UInt64
-    public var sequence: UInt64
-
-    public init(epoch: UInt64, sequence: UInt64) {
-        self.epoch = epoch
-        self.sequence = sequence
-    }
-
-    public static func < (a: Self, b: Self) -> Bool { (a.epoch, a.sequence) < (b.epoch, b.sequence) }
-    public var description: String { "\(epoch)/\(sequence)" }
-}
-
 /// What the spool knows about a record without decoding its frame.
 ///
 /// Stored in front of the frame inside each record (and so under its CRC), so that

@@ -1,3 +1,4 @@
+import TramSchema
 import TramSpool
 
 /// What the uplink needs from the spool: batches to send, and where each one ended up.

@@ -1,4 +1,5 @@
 import TramConfig
+import TramIngestProtocol
 
 extension TransportOptions {
     /// A sink's settings as transport options; the token comes separately, already read from its file.
@@ -13,7 +14,7 @@ extension TransportOptions {
         requestTimeoutSeconds = max(1, Int(settings.requestTimeout.components.seconds))
         maximumSendBytesPerSecond = settings.bandwidthBytesPerSecond
         authorizationScheme = settings.authScheme
-        contentType = settings.kind == .lineProtocol ? "text/plain; charset=utf-8" : "application/x-tram-frames"
+        contentType = settings.kind == .lineProtocol ? "text/plain; charset=utf-8" : IngestHeader.frameMediaType
     }
 }
 

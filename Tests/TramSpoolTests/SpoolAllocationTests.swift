@@ -1,5 +1,6 @@
 import CAllocationCounter
 import Testing
+import TramSchema
 import TramSpool
 
 /// The poll → encode → spool path stays allocation-free: appending a batch to the active segment

@@ -1,4 +1,5 @@
 import Testing
+import TramSchema
 @_spi(Testing) import TramSpool
 
 /// A failed fdatasync is never retried on the same data: the kernel may already have dropped the dirty
