@@ -63,7 +63,8 @@ struct ControlProtocolTests {
         #expect(JSON.number(47).rendered == "47")
         #expect(JSON.number(47.3).rendered == "47.3")
         #expect(JSON.number(-0.001).rendered == "-0.001")
-        #expect(JSON.number(1e15).rendered == "1e+15")
+        #expect(JSON.number(1e15).rendered == "1000000000000000.0")  // at 10^15 and above, as Swift prints a Double
+        #expect(JSON.number(1e17).rendered == "1e+17")
         #expect(JSON.number(.nan).rendered == "null")
         #expect(JSON.number(nil).rendered == "null")
     }
