@@ -1,3 +1,5 @@
+import TramIngestProtocol
+
 /// What a sink speaks: decides which refusals mean "this batch is malformed".
 public enum SinkKind: Sendable, Equatable {
     /// tram-collector (docs/collector.md): 422 means malformed; 400 means an empty body (a client bug).
@@ -51,7 +53,7 @@ public enum DeliveryDecision {
             case 413:
                 return batches > 1 ? .split
                     : .pause("one batch is larger than the sink accepts (413): raise its body limit or seal smaller batches")
-            case 409 where sink == .collector && reason == "schema-unknown":
+            case 409 where sink == .collector && reason == IngestReason.schemaUnknown.rawValue:
                 return .sendDictionaries
             case 422 where sink == .collector:
                 return .deadLetter
