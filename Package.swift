@@ -90,7 +90,7 @@ let package = Package(
         // tramctl's verbs. The technician's tool may use FoundationEssentials via ArgumentParser.
         .target(name: "TramCtl", dependencies: [
             "TramConfig", "TramConfigFiles", "TramModbus", "TramSimulator", "TramSchema", "TramCompression", "TramAgent", "TramSpool", "TramUplink",
-            "TramControlProtocol", "TramIngestProtocol", "TramJSON",
+            "TramControlProtocol", "TramIngestProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),

@@ -50,14 +50,3 @@ public struct ControlPoint: ControlMessage {
                   timeMilliseconds: try json.int64("time_ms"))
     }
 }
-
-extension JSON {
-    /// The array at `key`, each item read by `read`; an error names the item (`points[3].unit`).
-    public func items<T>(_ key: String, _ read: (JSON) throws(JSONShapeError) -> T) throws(JSONShapeError) -> [T] {
-        var result: [T] = []
-        for (index, item) in try array(key).enumerated() {
-            result.append(try nested("\(key)[\(index)]") { () throws(JSONShapeError) -> T in try read(item) })
-        }
-        return result
-    }
-}

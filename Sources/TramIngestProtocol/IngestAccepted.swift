@@ -45,12 +45,8 @@ public struct IngestAccepted: Sendable, Equatable {
     }
 
     public init(json: JSON) throws(JSONShapeError) {
-        var batches: [Batch] = []
-        for (index, item) in try json.array("batches").enumerated() {
-            let batch = try json.nested("batches[\(index)]") { () throws(JSONShapeError) -> Batch in
-                Batch(identity: try BatchIdentity(json: item), duplicate: try item.bool("duplicate"))
-            }
-            batches.append(batch)
+        let batches = try json.items("batches") { (item: JSON) throws(JSONShapeError) in
+            Batch(identity: try BatchIdentity(json: item), duplicate: try item.bool("duplicate"))
         }
         self.init(batches: batches, readings: try json.int("readings"), dictionaries: try json.int("dictionaries"))
     }

@@ -95,6 +95,15 @@ extension JSON {
         try field(key, "an object") { $0.objectMembers == nil ? nil : $0 }
     }
 
+    /// The array at `key`, each item read by `read`; an error names the item (`points[3].unit`).
+    public func items<T>(_ key: String, _ read: (JSON) throws(JSONShapeError) -> T) throws(JSONShapeError) -> [T] {
+        var result: [T] = []
+        for (index, item) in try array(key).enumerated() {
+            result.append(try nested("\(key)[\(index)]") { () throws(JSONShapeError) -> T in try read(item) })
+        }
+        return result
+    }
+
     /// Reads a nested part, prefixing the errors it throws with `key`, so they name the whole path.
     public func nested<T>(_ key: String, _ read: () throws(JSONShapeError) -> T) throws(JSONShapeError) -> T {
         do { return try read() } catch { throw JSONShapeError(path: "\(key).\(error.path)", expected: error.expected) }
