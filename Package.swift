@@ -63,6 +63,13 @@ let package = Package(
         ]),
         // Tram's wire schema: dictionary and batch frames, allocation-free encoder, safe decoder. Pure.
         .target(name: "TramSchema"),
+        // JSON without Foundation: a value, a compact writer with exact 64-bit integers, a strict parser with limits. Pure.
+        .target(name: "TramJSON"),
+        // The HTTP ingest contract (docs/collector.md): headers, the Tram-Batches runs, every answer body. Pure; the
+        // collector encodes the answers and the uplink decodes them with the same types.
+        .target(name: "TramIngestProtocol", dependencies: ["TramSchema", "TramJSON"]),
+        // The control socket's contract (docs/agent.md): requests and answers. Pure; the agent encodes, tramctl decodes.
+        .target(name: "TramControlProtocol", dependencies: ["TramJSON"]),
         // zstd for sealed batches (and the decoder's way back). Kept apart so TramSchema stays pure.
         .target(name: "TramCompression", dependencies: ["TramSchema", "CZstd", "CZlib"]),
         // Influx line protocol from Tram readings: engineering values, field rules, escaping. Pure; the collector's
@@ -77,12 +84,12 @@ let package = Package(
         .target(name: "TramBatch", dependencies: ["TramConfig", "TramModbus", "TramSchema", "TramCompression", "TramCore"]),
         // Config settings → each stage's own options (spool, uplink): the one place the config model meets the stages.
         .target(name: "TramStageOptions", dependencies: [
-            "TramConfig", "TramSpool", "TramUplink", "TramCore", .product(name: "SystemPackage", package: "swift-system"),
+            "TramConfig", "TramSpool", "TramUplink", "TramIngestProtocol", .product(name: "SystemPackage", package: "swift-system"),
         ]),
         // Wires the stages (poll → encode → spool → uplink) into the daemon: runtime, control socket, metrics, systemd.
         .target(name: "TramAgent", dependencies: [
             "TramConfig", "TramConfigFiles", "TramModbus", "TramSchema", "TramBatch", "TramSpool", "TramUplink", "TramStageOptions",
-            "TramThreads", "TramCore", "CLinux",
+            "TramThreads", "TramCore", "TramControlProtocol", "CLinux",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "Prometheus", package: "swift-prometheus"),
             // The API instrumented libraries report through; AgentMetrics.factory feeds it into the same registry.
@@ -96,7 +103,7 @@ let package = Package(
         // tramctl's verbs. The technician's tool may use FoundationEssentials via ArgumentParser.
         .target(name: "TramCtl", dependencies: [
             "TramConfig", "TramConfigFiles", "TramModbus", "TramSimulator", "TramSchema", "TramCompression", "TramBatch", "TramSpool", "TramUplink",
-            "TramStageOptions", "TramCore",
+            "TramStageOptions", "TramCore", "TramControlProtocol", "TramIngestProtocol",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "SystemPackage", package: "swift-system"),
             .product(name: "Logging", package: "swift-log"),
@@ -115,10 +122,10 @@ let package = Package(
         .testTarget(name: "TramSchemaTests", dependencies: ["TramSchema", "TramCore", "TramCompression", "CAllocationCounter", "TramTestSupport"],
                     exclude: ["vectors"]),
         // The child the spool's kill -9 test spawns and kills; found next to the test bundle.
-        .executableTarget(name: "tram-spool-crash-child", dependencies: ["SpoolCrashWorkload", "TramSpool", "TramCore", "TramTestSupport"],
+        .executableTarget(name: "tram-spool-crash-child", dependencies: ["SpoolCrashWorkload", "TramSpool", "TramSchema", "TramCore", "TramTestSupport"],
                           path: "Tests/SpoolCrashChild"),
         // What the child appends, derived from identities: shared by the child and the test that checks it.
-        .target(name: "SpoolCrashWorkload", dependencies: ["TramSpool", "TramCore", "TramTestSupport",
+        .target(name: "SpoolCrashWorkload", dependencies: ["TramSpool", "TramSchema", "TramCore", "TramTestSupport",
                                                            .product(name: "SystemPackage", package: "swift-system")],
                 path: "Tests/SpoolCrashWorkload"),
         .testTarget(name: "TramSpoolTests", dependencies: [
@@ -132,24 +139,26 @@ let package = Package(
         ]),
         // Owned OS threads and wakeups, for the loops that call blocking C. No Foundation.
         .target(name: "TramThreads", dependencies: ["TramCore"]),
-        // Uplink (issue 6): spooled batches to a sink over libcurl, on the uplink's own thread. No Foundation.
+        // Uplink: spooled batches to a sink over libcurl, on the uplink's own thread. No Foundation.
         .target(name: "TramUplink", dependencies: [
-            "TramSpool", "TramSchema", "TramCompression", "TramLineProtocol", "TramThreads", "TramCore", "CCurl",
+            "TramSpool", "TramSchema", "TramCompression", "TramLineProtocol", "TramThreads", "TramIngestProtocol", "TramCore", "CCurl",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SystemPackage", package: "swift-system"),
         ]),
         .testTarget(name: "TramAgentTests", dependencies: [
             "TramAgent", "TramConfig", "TramConfigFiles", "TramModbus", "TramSchema", "TramBatch", "TramSpool", "TramUplink", "TramStageOptions", "TramCore", .product(name: "Logging", package: "swift-log"),
         ], exclude: ["reloadcases"]),
-        .testTarget(name: "TramUplinkTests", dependencies: ["TramUplink", "TramSpool", "TramSchema", "TramCompression", "TramConfig", "TramCore", "TramStageOptions", "TramTestSupport"]),
+        .testTarget(name: "TramUplinkTests", dependencies: ["TramUplink", "TramSpool", "TramSchema", "TramCompression", "TramConfig", "TramCore", "TramStageOptions", "TramIngestProtocol", "TramTestSupport"]),
         .testTarget(name: "TramBatchTests", dependencies: [
             "TramBatch", "TramConfig", "TramModbus", "TramSchema", "TramCompression", "TramSimulator", "TramCore", "CAllocationCounter",
             "TramTestSupport", .product(name: "Logging", package: "swift-log"),
         ]),
+        // The shared contracts: TramJSON's writer and parser, and a round trip for every ingest and control message.
+        .testTarget(name: "TramContractTests", dependencies: ["TramJSON", "TramIngestProtocol", "TramControlProtocol", "TramSchema"]),
     ]
 )
 
-// MARK: tram-collector (issue 5): the central receiver. Appended as one block so it stays apart from the agent's
+// MARK: tram-collector: the central receiver. Appended as one block so it stays apart from the agent's
 // targets; only the collector and its tests use Hummingbird, swift-crypto and SQLite. The agent never links them.
 package.products += [
     .executable(name: "tram-collector", targets: ["tram-collector"]),
@@ -180,7 +189,7 @@ package.targets += [
     ]),
     // The HTTP server (Hummingbird): ingest, the read API, /health, /metrics, TLS and mTLS, rate limits, retention passes.
     .target(name: "TramCollector", dependencies: [
-        "TramCollectorStore", "TramCollectorRelay", "TramSchema", "TramCompression",
+        "TramCollectorStore", "TramCollectorRelay", "TramSchema", "TramCompression", "TramJSON", "TramIngestProtocol",
         .product(name: "Hummingbird", package: "hummingbird"),
         .product(name: "HummingbirdTLS", package: "hummingbird"),
         .product(name: "HummingbirdCore", package: "hummingbird"),

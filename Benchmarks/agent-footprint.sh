@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# tram-agent's footprint and cost, for the README's Performance section (issue 7):
+# tram-agent's footprint and cost, for docs/performance.md:
 # N simulated devices × 30 uint16 registers polled every second → tram-agent (release build) → a local tram-collector.
 # Prints the agent's RSS over the run (and its growth), its CPU per point for the whole path (poll, decode, encode,
 # spool, uplink), and, in the same run, the bare libmodbus loop's CPU per point (the floor for any client).
@@ -8,7 +8,7 @@
 #   AGENT=path/to/tram-agent   measure another build (such as the .deb's static one: scripts/package-deb)
 #   SMAPS=1                    print where the RSS is after 20 s, then stop
 #   Also prints, in the same run, the floor any Swift agent on Debian's libcurl starts from (Benchmarks/floor).
-#   The 10-minute soak of issue 7:  Benchmarks/agent-footprint.sh 600
+#   The 10-minute soak:  Benchmarks/agent-footprint.sh 600
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_TOTAL=${1:-120}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Spool write amplification (issue 4): bytes the block device wrote / frame bytes appended, at 15,000 and at
+# Spool write amplification: bytes the block device wrote / frame bytes appended, at 15,000 and at
 # 100 readings/s, on a fresh ext4 on a loop device, so that journal and metadata writes count.
 # Usage (as root: losetup and mount): Benchmarks/spool.sh [SECONDS]   (default 60 s a run)
 #   Builds tram-bench in release mode; makes a sparse 2 GiB file under /tmp, a loop device and ext4 on it

@@ -1,5 +1,6 @@
 import Logging
 import Synchronization
+import TramControlProtocol
 import TramThreads
 #if canImport(Glibc)
 import Glibc
@@ -33,7 +34,7 @@ public final class ControlServer: @unchecked Sendable {
         unlink(path)
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw .socket("socket: \(String(cString: strerror(errno)))") }
-        var address = Self.address(path)
+        var address = ControlSocketAddress.make(path)
         let previous = umask(0o117)
         let bound = withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
@@ -94,21 +95,12 @@ public final class ControlServer: @unchecked Sendable {
     }
 
     /// The `sockaddr_un` for a socket path (at most 107 bytes); shared with `tramctl`'s client.
-    public static func address(_ path: String) -> sockaddr_un {
-        var address = sockaddr_un()
-        address.sun_family = sa_family_t(AF_UNIX)
-        withUnsafeMutableBytes(of: &address.sun_path) { raw in
-            for (index, byte) in path.utf8.prefix(107).enumerated() { raw[index] = byte }
-        }
-        return address
-    }
-
     /// Whether something accepts connections on `path` (a live agent, not a stale file).
     static func isAnswering(_ path: String) -> Bool {
         let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
-        var address = address(path)
+        var address = ControlSocketAddress.make(path)
         return withUnsafePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0 }
         }

@@ -5,6 +5,7 @@ import HummingbirdTLS
 import Logging
 import TramCollectorRelay
 import TramCollectorStore
+import TramIngestProtocol
 
 /// The collector's HTTP server: ingest, read API, /health and /metrics.
 public struct CollectorServer: Sendable {
@@ -156,21 +157,21 @@ public struct CollectorServer: Sendable {
     func ingest(_ request: Request, certificateGateway: String? = nil) async throws -> Response {
         let limits = configuration.limits
         if let length = request.headers[.contentLength].flatMap({ Int($0) }), length > limits.maximumBody {
-            return finish(.reject(413, "too-large", [("maximum", .int(Int64(limits.maximumBody)))]), request: request)
+            return finish(.refuse(.bodyTooLarge(maximum: limits.maximumBody)), request: request)
         }
-        if let type = request.headers[.contentType], !type.lowercased().hasPrefix("application/x-tram-frames") {
-            return finish(.reject(415, "unsupported-media-type", [("detail", .string("send Content-Type: application/x-tram-frames"))]), request: request)
+        if let type = request.headers[.contentType], !type.lowercased().hasPrefix(IngestHeader.frameMediaType) {
+            return finish(.refuse(.unsupportedMediaType(detail: "send Content-Type: \(IngestHeader.frameMediaType)")), request: request)
         }
         var request = request
         let buffer: ByteBuffer
         do {
             buffer = try await request.collectBody(upTo: limits.maximumBody)
         } catch let error as any HTTPResponseError where error.status == .contentTooLarge {
-            return finish(.reject(413, "too-large", [("maximum", .int(Int64(limits.maximumBody)))]), request: request)
+            return finish(.refuse(.bodyTooLarge(maximum: limits.maximumBody)), request: request)
         }
         let body = Array(buffer.readableBytesView)
         let token = Self.bearer(request)
-        let claimed = Self.header(request, "tram-gateway")
+        let claimed = Self.header(request, IngestHeader.gateway.lowercased())
         let limiter = self.limiter
         let answer: Answer
         do {
@@ -183,7 +184,7 @@ public struct CollectorServer: Sendable {
         } catch {
             // Nothing was committed (the transaction rolled back): the agent retries with backoff.
             logger.error("ingest failed in the store", metadata: ["error": "\(error)"])
-            answer = .reject(500, "store-error", [("detail", .string("\(error)"))])
+            answer = .refuse(.storeError(detail: "\(error)"))
         }
         return finish(answer, request: request)
     }
@@ -192,10 +193,10 @@ public struct CollectorServer: Sendable {
         metrics.answered(status: answer.status, reason: answer.reason)
         if answer.status != 200 {
             // A 409 schema-unknown is the protocol's first contact (the agent sends the dictionary next), not a fault.
-            let level: Logger.Level = answer.reason == "schema-unknown" ? .info : .warning
+            let level: Logger.Level = answer.reason == IngestReason.schemaUnknown.rawValue ? .info : .warning
             logger.log(level: level, "ingest refused", metadata: [
-                "status": "\(answer.status)", "gateway": "\(Self.header(request, "tram-gateway") ?? "-")",
-                "batches": "\(Self.header(request, "tram-batches") ?? "-")", "answer": "\(answer.body.rendered)",
+                "status": "\(answer.status)", "gateway": "\(Self.header(request, IngestHeader.gateway.lowercased()) ?? "-")",
+                "batches": "\(Self.header(request, IngestHeader.batches.lowercased()) ?? "-")", "answer": "\(answer.body.rendered)",
             ])
         }
         return response(answer)

@@ -25,11 +25,6 @@ public enum IngestParser {
         case decodedTooLarge(frame: Int, limit: Int)
     }
 
-    public struct BatchIdentity: Sendable, Equatable, Hashable {
-        public var epoch: UInt64
-        public var sequence: UInt64
-    }
-
     /// - Parameters:
     ///   - maximumFrameDecodedSize: the most one frame's payload may expand to (the decompression-bomb cap). A frame
     ///     that claims more is malformed: no Tram encoder writes one (the wire format caps payloads at

@@ -1,5 +1,6 @@
 import TramCollectorStore
 import TramCompression
+import TramIngestProtocol
 import TramSchema
 
 /// An HTTP answer, before Hummingbird: status, JSON body, Retry-After.
@@ -13,6 +14,11 @@ public struct Answer: Sendable, Equatable {
 
     static func reject(_ status: Int, _ reason: String, _ extra: [(String, JSON)] = [], retryAfter: Int? = nil) -> Answer {
         Answer(status: status, body: .object([("reason", .string(reason))] + extra), retryAfter: retryAfter, reason: reason)
+    }
+
+    /// An ingest refusal as TramIngestProtocol defines its body (the agent's uplink reads it with the same type).
+    static func refuse(_ refusal: IngestRefusal) -> Answer {
+        Answer(status: refusal.status, body: refusal.json, retryAfter: refusal.retryAfterSeconds, reason: refusal.reason.rawValue)
     }
 }
 
@@ -44,31 +50,31 @@ enum IngestService {
         if let token {
             switch try store.authenticate(token: token, now: now) {
             case .success(let p): principal = p
-            case .failure(let why): return (.reject(401, "unauthorized", [("detail", .string("token \(why)"))]), nil)
+            case .failure(let why): return (.refuse(.unauthorized(detail: "token \(why)")), nil)
             }
         } else if let certificateGateway {
             switch try store.authenticate(certificateGateway: certificateGateway) {
             case .success(let p): principal = p
             case .failure(let why):
-                return (.reject(401, "unauthorized", [("detail", .string("client certificate names gateway '\(certificateGateway)': \(why)"))]), nil)
+                return (.refuse(.unauthorized(detail: "client certificate names gateway '\(certificateGateway)': \(why)")), nil)
             }
         } else {
-            return (.reject(401, "unauthorized", [("detail", .string("no bearer token"))]), nil)
+            return (.refuse(.unauthorized(detail: "no bearer token")), nil)
         }
         guard case .gateway(let id, let name) = principal else {
-            return (.reject(403, "forbidden", [("detail", .string("a read token cannot ingest"))]), nil)
+            return (.refuse(.forbidden(detail: "a read token cannot ingest")), nil)
         }
         let credential = token != nil ? "token" : "client certificate"
         if let certificateGateway, certificateGateway != name {
-            return (.reject(403, "forbidden", [("detail", .string("the client certificate names '\(certificateGateway)', the token is '\(name)'s"))]), nil)
+            return (.refuse(.forbidden(detail: "the client certificate names '\(certificateGateway)', the token is '\(name)'s")), nil)
         }
         if let claimedGateway, claimedGateway != name {
-            return (.reject(403, "forbidden", [("detail", .string("Tram-Gateway names '\(claimedGateway)', the \(credential) is '\(name)'s"))]), nil)
+            return (.refuse(.forbidden(detail: "\(IngestHeader.gateway) names '\(claimedGateway)', the \(credential) is '\(name)'s")), nil)
         }
         if let wait = limiter.admit(id) {
-            return (.reject(429, "rate-limited", [("retry_after", .int(Int64(wait)))], retryAfter: wait), nil)
+            return (.refuse(.rateLimited(retryAfterSeconds: wait)), nil)
         }
-        guard !body.isEmpty else { return (.reject(400, "empty", [("detail", .string("the body holds no frames"))]), nil) }
+        guard !body.isEmpty else { return (.refuse(.empty(detail: "the body holds no frames")), nil) }
         var lookupError: (any Error)?
         let result = IngestParser.parse(body, gateway: name, maximumFrameDecodedSize: limits.maximumFrameDecoded,
                                         maximumDecodedSize: limits.maximumDecoded) { schemaID in
@@ -79,33 +85,20 @@ enum IngestService {
         switch result {
         case .success(let p): parsed = p
         case .failure(.otherGateway(let claimed, let frame)):
-            return (.reject(403, "forbidden", [("detail", .string("frame \(frame) names gateway '\(claimed)', the \(credential) is '\(name)'s"))]), nil)
+            return (.refuse(.forbidden(detail: "frame \(frame) names gateway '\(claimed)', the \(credential) is '\(name)'s")), nil)
         case .failure(.decodedTooLarge(let frame, let limit)):
-            return (.reject(413, "too-large", [
-                ("detail", .string("the frames up to frame \(frame) decode to more than \(limit) bytes: send fewer batches per request")),
-                ("maximum_decoded", .int(Int64(limit))),
-            ]), nil)
+            return (.refuse(.decodedTooLarge(detail: "the frames up to frame \(frame) decode to more than \(limit) bytes: send fewer batches per request",
+                                             maximumDecoded: limit)), nil)
         case .failure(.schemaUnknown(let ids, let batches)):
-            return (.reject(409, "schema-unknown", [
-                ("schema_id", .string(hex(ids[0]))),
-                ("schema_ids", .array(ids.map { .string(hex($0)) })),
-                ("batches", .array(batches.map { .object([("epoch", .uint($0.epoch)), ("sequence", .uint($0.sequence))]) })),
-            ]), nil)
+            return (.refuse(.schemaUnknown(schemaIDs: ids, batches: batches)), nil)
         case .failure(.malformed(let detail, let frame, let offset, let batch)):
-            var extra: [(String, JSON)] = [("detail", .string(detail)), ("frame", .int(Int64(frame))), ("offset", .int(Int64(offset)))]
-            if let batch { extra.append(("batch", .object([("epoch", .uint(batch.epoch)), ("sequence", .uint(batch.sequence))]))) }
-            return (.reject(422, "malformed", extra), nil)
+            return (.refuse(.malformed(detail: detail, frame: frame, offset: offset, batch: batch)), nil)
         }
         let summary = try store.store(parsed, gateway: id, bytes: body.count, now: now)
-        let answer = Answer(status: 200, body: .object([
-            ("stored", .array(summary.batches.filter { !$0.duplicate }.map { .uint($0.sequence) })),
-            ("duplicates", .array(summary.batches.filter(\.duplicate).map { .uint($0.sequence) })),
-            ("batches", .array(summary.batches.map {
-                .object([("epoch", .uint($0.epoch)), ("sequence", .uint($0.sequence)), ("duplicate", .bool($0.duplicate))])
-            })),
-            ("readings", .int(Int64(summary.readings))),
-            ("dictionaries", .int(Int64(summary.dictionaries))),
-        ]))
+        let accepted = IngestAccepted(batches: summary.batches.map {
+            IngestAccepted.Batch(identity: BatchIdentity(epoch: $0.epoch, sequence: $0.sequence), duplicate: $0.duplicate)
+        }, readings: summary.readings, dictionaries: summary.dictionaries)
+        let answer = Answer(status: IngestAccepted.status, body: accepted.json)
         return (answer, summary)
     }
 }

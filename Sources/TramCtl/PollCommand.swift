@@ -5,6 +5,7 @@ import TramBatch
 import TramCompression
 import TramModbus
 import SystemPackage
+import TramSchema
 import TramSpool
 import TramSchema
 #if canImport(Glibc)

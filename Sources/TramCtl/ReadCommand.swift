@@ -1,5 +1,6 @@
 import ArgumentParser
 import TramConfig
+import TramControlProtocol
 import TramModbus
 import TramCore
 #if canImport(Glibc)
@@ -112,7 +113,7 @@ struct RegisterSampler {
         do {
             try connection.open()
         } catch .portBusy(let holder) {
-            guard case .rtu(let device, _) = link.endpoint, (try? AgentClient.request("version", socket: agentSocket)) != nil else {
+            guard case .rtu(let device, _) = link.endpoint, (try? AgentClient.request(ControlRequest.version.line, socket: agentSocket)) != nil else {
                 throw ValidationError("\(holder); no agent answers on \(agentSocket) to read through")
             }
             print("note: \(device) belongs to the running agent; reading through it (\(agentSocket))", to: &standardError)
@@ -123,33 +124,30 @@ struct RegisterSampler {
         return RegisterSampler(source: .direct(connection), request: request, unit: unit)
     }
 
-    struct AgentRead: Decodable {
-        var registers: [UInt16]?
-        var read_error: String?
-        var error_kind: String?
-        var exception: Int?
-        var round_trip_ns: UInt64
-
-        var error: ModbusError {
-            switch error_kind {
-            case "timeout": .timeout
-            case "exception": .exception(code: exception ?? 0)
-            default: .io(errno: 0, reason: "through the agent: \(read_error ?? "no answer")")
-            }
-        }
-    }
-
     func sample() -> Result<Sample, ModbusError> {
         switch source {
         case .direct(let connection): return sample(connection)
         case .agent(let socket, let device):
             do {
-                let answer = try AgentClient.decode(AgentRead.self, "read \(device) \(unit) \(request.table.rawValue) \(request.address) \(request.count)", socket: socket)
-                if let registers = answer.registers { return .success(Sample(registers: registers, roundTripNanoseconds: answer.round_trip_ns)) }
-                return .failure(answer.error)
+                let read = ControlReadRequest(serialDevice: device, unit: unit, table: request.table.rawValue, address: request.address,
+                                              count: request.count)
+                let answer = try AgentClient.ask(.read(read), ControlReadResult.self, socket: socket)
+                switch answer.outcome {
+                case .registers(let registers): return .success(Sample(registers: registers, roundTripNanoseconds: answer.roundTripNanoseconds))
+                case .failure(let failure): return .failure(Self.error(failure))
+                }
             } catch {
                 return .failure(.linkDown(reason: "the agent: \(error)"))
             }
+        }
+    }
+
+    /// A failed read through the agent, as the error a direct read would have given.
+    static func error(_ failure: ControlReadFailure) -> ModbusError {
+        switch failure.kind {
+        case .timeout: .timeout
+        case .exception(let code): .exception(code: code)
+        case .link: .io(errno: 0, reason: "through the agent: \(failure.description)")
         }
     }
 

@@ -1,5 +1,6 @@
 import ArgumentParser
 import FoundationEssentials
+import TramControlProtocol
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -26,17 +27,17 @@ struct TailCommand: ParsableCommand {
 
     func run() throws {
         // Start at the newest cycle: a tail shows what happens from now on.
-        var cursor = try AgentClient.decode(AgentCycles.self, "cycles \(Int.max / 2)", socket: agent.socket).cursor
+        var cursor = try AgentClient.ask(.cycles(after: Int.max / 2, device: nil), ControlCycles.self, socket: agent.socket).cursor
         var shown = 0
         while count.map({ shown < $0 }) ?? true {
-            let answer = try AgentClient.decode(AgentCycles.self, "cycles \(cursor)\(device.map { " \($0)" } ?? "")", socket: agent.socket)
+            let answer = try AgentClient.ask(.cycles(after: cursor, device: device), ControlCycles.self, socket: agent.socket)
             if answer.missed > 0 { print("… \(answer.missed) cycles went by too fast to show", to: &standardError) }
             for cycle in answer.cycles {
                 for p in cycle.points where point == nil || p.name == point {
                     if json {
-                        print(Output.json(Line(device: cycle.device, point: p.name, value: p.value?.display, unit: p.unit, quality: p.quality, time_ms: p.time_ms)))
+                        print(Output.json(Line(device: cycle.device, point: p.name, value: p.value?.display, unit: p.unit, quality: p.quality, time_ms: p.timeMilliseconds)))
                     } else {
-                        print("\(Self.time(p.time_ms)) \(cycle.device)/\(p.name) = \(p.value?.display ?? "-") \(p.unit)\(p.quality == "good" ? "" : " [\(p.quality)]")")
+                        print("\(Self.time(p.timeMilliseconds)) \(cycle.device)/\(p.name) = \(p.value?.display ?? "-") \(p.unit)\(p.quality == "good" ? "" : " [\(p.quality)]")")
                     }
                 }
                 shown += 1

@@ -2,6 +2,7 @@ import ArgumentParser
 import FoundationEssentials
 #if canImport(Glibc)
 import Glibc
+import TramControlProtocol
 #endif
 
 /// `tramctl top`: a live view for a technician at the cabinet.
@@ -25,7 +26,7 @@ struct TopCommand: ParsableCommand {
         while iterations.map({ done < $0 }) ?? true {
             let lines: [String]
             do {
-                let status = try AgentClient.decode(AgentStatus.self, "status", socket: agent.socket)
+                let status = try AgentClient.ask(.status, ControlStatus.self, socket: agent.socket)
                 lines = Self.screen(status, width: size.columns, height: size.rows)
             } catch {
                 lines = ["tramctl top: \(error)", "(retrying every \(interval) s; Ctrl-C to quit)"]
@@ -41,7 +42,7 @@ struct TopCommand: ParsableCommand {
     }
 
     /// The status summary, then each device's latest points, cut to fit the screen.
-    static func screen(_ status: AgentStatus, width: Int, height: Int) -> [String] {
+    static func screen(_ status: ControlStatus, width: Int, height: Int) -> [String] {
         var lines = StatusScreen.render(status, nowMilliseconds: Int64(Date().timeIntervalSince1970 * 1000), width: width)
         // Points take the rest of the screen; the summary comes first because it says what is wrong.
         lines.append("")

@@ -3,6 +3,7 @@ import Logging
 import TramBatch
 import TramStageOptions
 import TramConfig
+import TramIngestProtocol
 import TramUplink
 
 /// `tramctl uplink test`: one probe upload to each configured sink, with timings and a plain diagnosis.
@@ -76,7 +77,7 @@ struct UplinkCommand: ParsableCommand {
                     lines.append("OK: HTTP \(response.status); the sink accepts this gateway's uploads")
                     return (true, lines)
                 default:
-                    let action = DeliveryDecision.decide(.http(status: response.status, reason: AnswerJSON.string("reason", in: response.body),
+                    let action = DeliveryDecision.decide(.http(status: response.status, reason: IngestRefusal.reason(in: response.body),
                                                                retryAfterSeconds: response.retryAfterSeconds), sink: SinkKind(settings.kind), batches: 1)
                     lines.append("FAILED: HTTP \(response.status) \(String(decoding: response.body.prefix(200), as: UTF8.self))")
                     lines.append("fix: " + advice(status: response.status, action: action, settings: settings, gateway: config.gateway.id))

@@ -6,6 +6,9 @@ public struct DecodedBatch: Sendable, Equatable {
     public var schemaID: UInt64
     public var baseTimeMilliseconds: Int64
     public var groups: [DecodedGroup]
+
+    /// The batch's epoch and sequence, as the spool, the uplink and the collector name it.
+    public var identity: BatchIdentity { BatchIdentity(epoch: epoch, sequence: sequence) }
 }
 
 public struct DecodedGroup: Sendable, Equatable {

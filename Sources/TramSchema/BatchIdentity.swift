@@ -1,5 +1,8 @@
-/// Which batch this is: unique per gateway for the life of its spool. Batch frames carry it (epoch, sequence), the
-/// spool keys its records and acknowledgements by it, and the collector dedupes by it.
+/// Which batch a frame carries: its gateway's spool epoch and the batch's sequence within it.
+///
+/// Unique per gateway for the life of its spool. Defined here, beside the wire format, because every end speaks of
+/// it: the spool files batches under it, the uplink names them in `Tram-Batches`, and the collector dedupes and
+/// answers by it.
 public struct BatchIdentity: Sendable, Hashable, Comparable, CustomStringConvertible {
     public var epoch: UInt64
     public var sequence: UInt64

@@ -1,4 +1,5 @@
 import TramSchema
+
 /// Newest batches kept in RAM while the disk refuses writes. Bounded in bytes: when full,
 /// the oldest batch in the ring is given up (and counted) to make room for the newest.
 /// Dictionaries are never given up: batches after them need them, and they are small.

@@ -1,4 +1,5 @@
 import TramSchema
+
 /// What the spool keeps in memory about one segment: enough for accounting, bounds,
 /// deletion and dictionary lookup without reading the file.
 ///

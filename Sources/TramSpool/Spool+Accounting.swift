@@ -1,4 +1,5 @@
 import TramSchema
+
 /// What `tramctl spool` and the agent's metrics show.
 public struct SpoolStatus: Sendable {
     public var counters: SpoolCounters

@@ -2,6 +2,7 @@ import SystemPackage
 import TramSchema
 #if canImport(Glibc)
 import Glibc
+import TramSchema
 #endif
 
 extension Spool {

@@ -1,5 +1,6 @@
 import TramConfig
 import TramUplink
+import TramIngestProtocol
 
 extension TransportOptions {
     /// A sink's settings as transport options; the token comes separately, already read from its file.
@@ -14,7 +15,7 @@ extension TransportOptions {
         requestTimeoutSeconds = max(1, Int(settings.requestTimeout.components.seconds))
         maximumSendBytesPerSecond = settings.bandwidthBytesPerSecond
         authorizationScheme = settings.authScheme
-        contentType = settings.kind == .lineProtocol ? "text/plain; charset=utf-8" : "application/x-tram-frames"
+        contentType = settings.kind == .lineProtocol ? "text/plain; charset=utf-8" : IngestHeader.frameMediaType
     }
 }
 

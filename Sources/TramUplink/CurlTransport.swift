@@ -1,6 +1,7 @@
 import CCurl
 import Logging
 import Synchronization
+import TramIngestProtocol
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -25,7 +26,7 @@ public struct TransportOptions: Sendable {
     /// `Authorization: <scheme> <token>`: `Bearer`, or `Token` for InfluxDB 2.
     public var authorizationScheme: String = "Bearer"
     /// The body's media type: Tram frames for the collector, `text/plain; charset=utf-8` for line protocol.
-    public var contentType: String = "application/x-tram-frames"
+    public var contentType: String = IngestHeader.frameMediaType
     /// A bandwidth cap for uploads in bytes/s (nil: none). curl paces the body to it.
     public var maximumSendBytesPerSecond: Int?
     /// TLS verification. Turning it off is logged loudly at every transport start.
@@ -184,7 +185,7 @@ public final class CurlTransport {
     /// - Parameter batches: the `Tram-Batches` header's value, `epoch/first-last`.
     public func post(_ body: [UInt8], batches: String, contentEncoding: String? = nil) -> Result<TransportResponse, TransportFailure> {
         var headers: UnsafeMutablePointer<curl_slist>? = nil
-        var lines = ["Content-Type: \(options.contentType)", "Tram-Gateway: \(options.gateway)", "Tram-Batches: \(batches)",
+        var lines = ["Content-Type: \(options.contentType)", "\(IngestHeader.gateway): \(options.gateway)", "\(IngestHeader.batches): \(batches)",
                      // Without it curl waits up to a second for "100 Continue" before bodies over 1 MB.
                      "Expect:"]
         if let contentEncoding { lines.append("Content-Encoding: \(contentEncoding)") }

@@ -1,3 +1,5 @@
+import TramIngestProtocol
+
 /// What a sink speaks: decides which refusals mean "this batch is malformed".
 public enum SinkKind: Sendable, Equatable {
     /// tram-collector (docs/collector.md): 422 means malformed; 400 means an empty body (a client bug).
@@ -31,7 +33,7 @@ public enum DeliveryAction: Sendable, Equatable {
     case deadLetter
 }
 
-/// Maps an answer to an action: issue 6's delivery semantics as one table.
+/// Maps an answer to an action: the uplink's delivery semantics (docs/uplink.md) as one table.
 public enum DeliveryDecision {
     /// - Parameter batches: how many batches the upload carried (a single batch is never split).
     public static func decide(_ answer: DeliveryAnswer, sink: SinkKind, batches: Int) -> DeliveryAction {
@@ -51,7 +53,7 @@ public enum DeliveryDecision {
             case 413:
                 return batches > 1 ? .split
                     : .pause("one batch is larger than the sink accepts (413): raise its body limit or seal smaller batches")
-            case 409 where sink == .collector && reason == "schema-unknown":
+            case 409 where sink == .collector && reason == IngestReason.schemaUnknown.rawValue:
                 return .sendDictionaries
             case 422 where sink == .collector:
                 return .deadLetter

@@ -1,3 +1,4 @@
+import TramSchema
 import TramSpool
 import TramSchema
 

@@ -1,7 +1,9 @@
 import Logging
 import SystemPackage
+import TramIngestProtocol
 import TramLineProtocol
 import TramCompression
+import TramSchema
 import TramSpool
 import TramCore
 import TramSchema
@@ -106,8 +108,8 @@ public final class Uplink {
         var action = DeliveryDecision.decide(answer.0, sink: kind, batches: batches.count)
         if action == .sendDictionaries {
             // Send the dictionaries the sink named, then the same batches again, in one body.
-            let wanted = AnswerJSON.strings("schema_ids", in: answer.1).map { $0.compactMap { UInt64($0, radix: 16) } }
-                ?? Array(Set(batches.map(\.schemaID)))
+            var wanted = Array(Set(batches.map(\.schemaID)))
+            if case .schemaUnknown(let named, _)? = IngestRefusal.decode(status: 409, body: answer.1), !named.isEmpty { wanted = named }
             var missing: [UInt64] = []
             for id in wanted {
                 if let frame = spool.dictionary(schemaID: id) { prefix += frame; report.dictionariesSent += 1 } else { missing.append(id) }
@@ -172,11 +174,11 @@ public final class Uplink {
             body.reserveCapacity(prefix.count + batches.reduce(0) { $0 + $1.frame.count })
             for batch in batches { body += batch.frame }
         }
-        switch transport.post(body, batches: Self.describe(batches.map(\.identity)), contentEncoding: encoding) {
+        switch transport.post(body, batches: BatchRuns.encode(batches.map(\.identity)), contentEncoding: encoding) {
         case .success(let response):
             report.status = response.status
             report.newConnections = response.newConnections
-            let reason = response.status >= 400 ? AnswerJSON.string("reason", in: response.body) : nil
+            let reason = response.status >= 400 ? IngestRefusal.reason(in: response.body) : nil
             return (.http(status: response.status, reason: reason, retryAfterSeconds: response.retryAfterSeconds), response.body)
         case .failure(let failure):
             report.status = nil
@@ -197,7 +199,7 @@ public final class Uplink {
             report.waitMilliseconds = backoff.next(retryAfterSeconds: retryAfter, unit: Double.random(in: 0..<1, using: &random))
             state = .backingOff(failures: backoff.failures)
             logger.warning("uplink upload failed; retrying", metadata: [
-                "sink": "\(sink)", "batches": "\(Self.describe(identities))", "status": "\(report.status.map(String.init) ?? "none")",
+                "sink": "\(sink)", "batches": "\(BatchRuns.encode(identities))", "status": "\(report.status.map(String.init) ?? "none")",
                 "wait_ms": "\(report.waitMilliseconds)",
             ])
         case .split:
@@ -212,7 +214,8 @@ public final class Uplink {
             state = .paused(why)
             logger.error("uplink paused: every batch is kept", metadata: ["sink": "\(sink)", "problem": "\(why)"])
         case .deadLetter:
-            let named = AnswerJSON.malformedBatch(in: body).map { BatchIdentity(epoch: $0.epoch, sequence: $0.sequence) }
+            var named: BatchIdentity?
+            if case .malformed(_, _, _, let batch)? = IngestRefusal.decode(status: 422, body: body) { named = batch }
             let culprit: SpoolBatch?
             if let named { culprit = batches.first { $0.identity == named } } else { culprit = batches.count == 1 ? batches[0] : nil }
             guard let culprit else {
@@ -256,18 +259,5 @@ public final class Uplink {
             logger.error("cannot write the dead-letter file; the batch is kept", metadata: ["path": "\(path)", "error": "\(error)"])
             return false
         }
-    }
-
-    /// `epoch/first-last` for the `Tram-Batches` header (several epochs: comma-separated runs).
-    static func describe(_ identities: [BatchIdentity]) -> String {
-        var parts: [String] = []
-        var current: (epoch: UInt64, first: UInt64, last: UInt64)?
-        for id in identities.sorted() {
-            if let c = current, c.epoch == id.epoch, c.last &+ 1 == id.sequence { current!.last = id.sequence; continue }
-            if let c = current { parts.append("\(c.epoch)/\(c.first)-\(c.last)") }
-            current = (id.epoch, id.sequence, id.sequence)
-        }
-        if let c = current { parts.append("\(c.epoch)/\(c.first)-\(c.last)") }
-        return parts.joined(separator: ",")
     }
 }

@@ -1,5 +1,6 @@
 import SystemPackage
 import SpoolCrashWorkload
+import TramSchema
 import TramSpool
 import TramTestSupport
 import TramSchema

@@ -1,4 +1,5 @@
 import SystemPackage
+import TramSchema
 import TramSpool
 import TramTestSupport
 import TramSchema

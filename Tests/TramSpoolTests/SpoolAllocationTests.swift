@@ -1,5 +1,6 @@
 import CAllocationCounter
 import Testing
+import TramSchema
 import TramSpool
 import TramSchema
 

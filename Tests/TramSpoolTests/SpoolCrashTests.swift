@@ -1,6 +1,7 @@
 import SystemPackage
 import Testing
 import SpoolCrashWorkload
+import TramSchema
 import TramSpool
 import TramTestSupport
 import TramSchema

@@ -1,6 +1,7 @@
 import SystemPackage
 import Testing
 @_spi(Testing) import TramSpool
+import TramSchema
 import TramTestSupport
 import TramSchema
 #if canImport(Glibc)

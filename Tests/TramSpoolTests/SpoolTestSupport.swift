@@ -1,6 +1,7 @@
 import Logging
 import Synchronization
 import SystemPackage
+import TramSchema
 import TramSpool
 import TramTestSupport
 import TramCore

@@ -1,6 +1,7 @@
 import Testing
 @testable import TramUplink
 import TramCore
+import TramIngestProtocol
 
 @Suite("Delivery decision")
 struct DeliveryDecisionTests {
@@ -82,11 +83,11 @@ struct DeliveryDecisionTests {
     @Test("the collector's answers are read without Foundation")
     func answers() {
         let conflict = Array(#"{"reason":"schema-unknown","schema_id":"00000000000000ff","schema_ids":["00000000000000ff","0000000000000a01"],"batches":[{"epoch":7,"sequence":1}]}"#.utf8)
-        #expect(AnswerJSON.string("reason", in: conflict) == "schema-unknown")
-        #expect(AnswerJSON.strings("schema_ids", in: conflict) == ["00000000000000ff", "0000000000000a01"])
+        #expect(IngestRefusal.reason(in: conflict) == "schema-unknown")
+        #expect(IngestRefusal.decode(status: 409, body: conflict) == .schemaUnknown(schemaIDs: [0xff, 0xa01], batches: [.init(epoch: 7, sequence: 1)]))
         let malformed = Array(#"{"reason":"malformed","detail":"crc \"x\"","frame":1,"offset":40,"batch":{"epoch":7,"sequence":12}}"#.utf8)
-        #expect(AnswerJSON.malformedBatch(in: malformed)! == (7, 12))
-        #expect(AnswerJSON.malformedBatch(in: conflict).map { _ in true } == nil)
-        #expect(Uplink.describe([.init(epoch: 7, sequence: 3), .init(epoch: 7, sequence: 4), .init(epoch: 7, sequence: 6)]) == "7/3-4,7/6-6")
+        #expect(IngestRefusal.decode(status: 422, body: malformed) == .malformed(detail: #"crc "x""#, frame: 1, offset: 40, batch: .init(epoch: 7, sequence: 12)))
+        #expect(IngestRefusal.decode(status: 422, body: conflict) == nil)
+        #expect(BatchRuns.encode([.init(epoch: 7, sequence: 3), .init(epoch: 7, sequence: 4), .init(epoch: 7, sequence: 6)]) == "7/3-4,7/6-6")
     }
 }

@@ -1,6 +1,8 @@
 import Foundation
 import Logging
 import Testing
+import TramIngestProtocol
+import TramSchema
 import TramSpool
 @testable import TramUplink
 import TramCore
@@ -193,7 +195,7 @@ struct UplinkMisbehavingServerTests {
                 Issue.record("accepted body \(request.n) is not whole spool frames", sourceLocation: sourceLocation)
                 continue
             }
-            #expect(request.tram_batches == Uplink.describe(batches), sourceLocation: sourceLocation)
+            #expect(request.tram_batches == BatchRuns.encode(batches), sourceLocation: sourceLocation)
             #expect(request.tram_gateway == "gw-m" && request.authorization, sourceLocation: sourceLocation)
             arrived += batches
         }

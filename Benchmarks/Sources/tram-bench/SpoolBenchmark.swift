@@ -6,7 +6,7 @@ import TramSpool
 import Glibc
 #endif
 
-/// The spool's figures (issue 4, Benchmark): append throughput and fsyncs under the default sync
+/// The spool's figures (docs/performance.md): append throughput and fsyncs under the default sync
 /// policy, per-record overhead, start-up with a 1 GiB backlog and drain rate; or, with `--rate`, a
 /// paced run for write amplification (Benchmarks/spool.sh measures the device around it).
 ///

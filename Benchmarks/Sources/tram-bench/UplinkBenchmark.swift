@@ -10,7 +10,7 @@ import TramUplink
 import Glibc
 #endif
 
-/// The uplink's figures (issue 6, Benchmark), against the real tram-collector on loopback:
+/// The uplink's figures (docs/performance.md), against the real tram-collector on loopback:
 ///
 /// 1. **Throughput and CPU per MB.** The same sealed batches go to a fresh collector three ways, one after another
 ///    in one run: from a spool through `Uplink.deliverOnce` (the agent's path: read from segments, one libcurl

@@ -1,0 +1,61 @@
+/// A request on the control socket: one line of words separated by spaces (docs/agent.md, "Control socket").
+///
+///     status                     the one-screen summary: agent, devices, spool, uplinks  → ``ControlStatus``
+///     cycles <cursor> [device]   poll cycles after <cursor>, for `tramctl tail`           → ``ControlCycles``
+///     read <serial-device> <unit> <table> <address> <count>
+///                                a read on a bus the agent owns (`tramctl read`, `scan`)  → ``ControlReadResult``
+///     version                                                                             → ``ControlVersion``
+///
+/// Any of them may instead be answered by a ``ControlError``.
+public enum ControlRequest: Sendable, Equatable {
+    case status
+    /// Cycles after `cursor` (0, or one older than the ring: from the oldest held), of one device or all.
+    case cycles(after: Int, device: String?)
+    case read(ControlReadRequest)
+    case version
+
+    /// The request line, without its newline.
+    public var line: String {
+        switch self {
+        case .status: "status"
+        case .cycles(let cursor, let device): "cycles \(cursor)" + (device.map { " \($0)" } ?? "")
+        case .read(let read): "read \(read.serialDevice) \(read.unit) \(read.table) \(read.address) \(read.count)"
+        case .version: "version"
+        }
+    }
+
+    /// Reads a request line. A `cycles` cursor that is not a number counts as 0; a `read` must have its five
+    /// arguments, the last three numbers (their ranges are the agent's to check, as they depend on the table).
+    public init(line: String) throws(ControlError) {
+        let words = line.split(separator: " ").map(String.init)
+        switch words.first {
+        case "status"?: self = .status
+        case "cycles"?: self = .cycles(after: words.count > 1 ? Int(words[1]) ?? 0 : 0, device: words.count > 2 ? words[2] : nil)
+        case "version"?: self = .version
+        case "read"?:
+            guard words.count == 6, let unit = Int(words[2]), let address = Int(words[4]), let count = Int(words[5]) else {
+                throw .readUsage
+            }
+            self = .read(ControlReadRequest(serialDevice: words[1], unit: unit, table: words[3], address: address, count: count))
+        default: throw .unknownRequest(line)
+        }
+    }
+}
+
+/// What `read` asks for: `count` registers or bits from `address` in `table` (`coil`, `discrete_input`, `input`,
+/// `holding`) of unit `unit`, on the bus at `serialDevice`.
+public struct ControlReadRequest: Sendable, Equatable {
+    public var serialDevice: String
+    public var unit: Int
+    public var table: String
+    public var address: Int
+    public var count: Int
+
+    public init(serialDevice: String, unit: Int, table: String, address: Int, count: Int) {
+        self.serialDevice = serialDevice
+        self.unit = unit
+        self.table = table
+        self.address = address
+        self.count = count
+    }
+}
