@@ -22,7 +22,7 @@ Core: Glibc Synchronization
 Schema: Core
 Spool: Schema Core
     Glibc
-Agent: Spool Schema Core CShim Logging NIO*
+Agent: Spool CShim Logging NIO*
 Tool: Schema Foundation
 agent: Agent
 
@@ -161,3 +161,10 @@ def test_it_runs_well_under_a_second_on_the_repository():
 def test_the_script_is_executable_python_3():
     assert SCRIPT.read_text().startswith("#!/usr/bin/env python3\n")
     assert SCRIPT.stat().st_mode & 0o111
+
+
+def test_an_allowed_edge_no_file_uses_fails(tmp_path):
+    root = make_tree(tmp_path, table=TABLE.replace("Agent: Spool CShim", "Agent: Spool Core CShim"))
+    proc = check(root)
+    assert proc.returncode == 1
+    assert "Agent allows Core but imports it nowhere" in proc.stderr
