@@ -52,15 +52,19 @@ let package = Package(
         // Device maps: model, decoding, validation, diagnostics. Pure.
         .target(name: "TramConfig", dependencies: ["TramYAML", "TramCore"]),
         // Reads config files from disk for the config layer (swift-system).
-        .target(name: "TramConfigFiles", dependencies: [
-            "TramConfig", .product(name: "SystemPackage", package: "swift-system"),
-        ]),
+        .target(
+            name: "TramConfigFiles",
+            dependencies: [
+                "TramConfig", .product(name: "SystemPackage", package: "swift-system"),
+            ]),
         // Links, planner, codecs, polling over libmodbus on owned threads.
-        .target(name: "TramModbus", dependencies: [
-            "TramConfig", "TramCore", "TramThreads", "CModbus",
-            .product(name: "SystemPackage", package: "swift-system"),
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(
+            name: "TramModbus",
+            dependencies: [
+                "TramConfig", "TramCore", "TramThreads", "CModbus",
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // Tram's wire schema: dictionary and batch frames, allocation-free encoder, safe decoder. Pure.
         .target(name: "TramSchema"),
         // JSON without Foundation: a value, a compact writer with exact 64-bit integers, a strict parser with limits. Pure.
@@ -76,38 +80,51 @@ let package = Package(
         // relay and the uplink's line-protocol sink both render with it, so they write the same lines.
         .target(name: "TramLineProtocol", dependencies: ["TramSchema", "TramCore"]),
         // The disk spool: segments of checksummed batches, a ledger of acks and losses, exact books.
-        .target(name: "TramSpool", dependencies: [
-            "TramSchema", "TramCore", "TramThreads", .product(name: "SystemPackage", package: "swift-system"), .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(
+            name: "TramSpool",
+            dependencies: [
+                "TramSchema", "TramCore", "TramThreads", .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // Readings → wire: the config → dictionary mapping, a device cycle → one group, and the one BatchBuilder
         // (begin, append, full or due, seal, compress) that the agent's writer and tramctl share.
-        .target(name: "TramBatch", dependencies: ["TramConfig", "TramModbus", "TramSchema", "TramCompression", "TramCore"]),
+        .target(
+            name: "TramBatch", dependencies: ["TramConfig", "TramModbus", "TramSchema", "TramCompression", "TramCore"]),
         // Config settings → each stage's own options (spool, uplink): the one place the config model meets the stages.
-        .target(name: "TramStageOptions", dependencies: [
-            "TramConfig", "TramSpool", "TramUplink", "TramIngestProtocol", .product(name: "SystemPackage", package: "swift-system"),
-        ]),
+        .target(
+            name: "TramStageOptions",
+            dependencies: [
+                "TramConfig", "TramSpool", "TramUplink", "TramIngestProtocol",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
         // Wires the stages (poll → encode → spool → uplink) into the daemon: runtime, control socket, metrics, systemd.
-        .target(name: "TramAgent", dependencies: [
-            "TramConfig", "TramConfigFiles", "TramModbus", "TramSchema", "TramBatch", "TramSpool", "TramUplink", "TramStageOptions",
-            "TramThreads", "TramCore", "TramControlProtocol", "CLinux",
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "Prometheus", package: "swift-prometheus"),
-            // The API instrumented libraries report through; AgentMetrics.factory feeds it into the same registry.
-            .product(name: "CoreMetrics", package: "swift-metrics"),
-            .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-            .product(name: "UnixSignals", package: "swift-service-lifecycle"),
-            .product(name: "SystemPackage", package: "swift-system"),
-        ]),
+        .target(
+            name: "TramAgent",
+            dependencies: [
+                "TramConfig", "TramConfigFiles", "TramModbus", "TramSchema", "TramBatch", "TramSpool", "TramUplink",
+                "TramStageOptions",
+                "TramThreads", "TramCore", "TramControlProtocol", "CLinux",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                // The API instrumented libraries report through; AgentMetrics.factory feeds it into the same registry.
+                .product(name: "CoreMetrics", package: "swift-metrics"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
         // A libmodbus server that serves device profiles with changing values.
         .target(name: "TramSimulator", dependencies: ["TramConfig", "TramModbus", "TramCore", "CModbus"]),
         // tramctl's verbs. The technician's tool may use FoundationEssentials via ArgumentParser.
-        .target(name: "TramCtl", dependencies: [
-            "TramConfig", "TramConfigFiles", "TramModbus", "TramSimulator", "TramSchema", "TramCompression", "TramBatch", "TramSpool", "TramUplink",
-            "TramStageOptions", "TramCore", "TramControlProtocol", "TramIngestProtocol",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
-            .product(name: "SystemPackage", package: "swift-system"),
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(
+            name: "TramCtl",
+            dependencies: [
+                "TramConfig", "TramConfigFiles", "TramModbus", "TramSimulator", "TramSchema", "TramCompression",
+                "TramBatch", "TramSpool", "TramUplink",
+                "TramStageOptions", "TramCore", "TramControlProtocol", "TramIngestProtocol",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         .executableTarget(name: "tramctl", dependencies: ["TramCtl"]),
         .testTarget(name: "TramCtlTests", dependencies: ["TramCtl", "TramConfig", "TramModbus"]),
         // The gateway daemon: a thin main over TramAgent. No ArgumentParser, no Foundation.
@@ -115,46 +132,77 @@ let package = Package(
 
         // Helpers shared by the test targets (a seeded generator for property tests).
         .target(name: "TramTestSupport", path: "Tests/TramTestSupport"),
-        .testTarget(name: "TramConfigTests", dependencies: ["TramConfig", "TramYAML", "TramModbus", "TramTestSupport"],
-                    exclude: ["testcases"]),
+        .testTarget(
+            name: "TramConfigTests", dependencies: ["TramConfig", "TramYAML", "TramModbus", "TramTestSupport"],
+            exclude: ["testcases"]),
         // Counts heap allocations per thread, for the encoder's zero-allocation test.
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
-        .testTarget(name: "TramSchemaTests", dependencies: ["TramSchema", "TramCore", "TramCompression", "CAllocationCounter", "TramTestSupport"],
-                    exclude: ["vectors"]),
+        .testTarget(
+            name: "TramSchemaTests",
+            dependencies: ["TramSchema", "TramCore", "TramCompression", "CAllocationCounter", "TramTestSupport"],
+            exclude: ["vectors"]),
         // The child the spool's kill -9 test spawns and kills; found next to the test bundle.
-        .executableTarget(name: "tram-spool-crash-child", dependencies: ["SpoolCrashWorkload", "TramSpool", "TramSchema", "TramCore", "TramTestSupport"],
-                          path: "Tests/SpoolCrashChild"),
+        .executableTarget(
+            name: "tram-spool-crash-child",
+            dependencies: ["SpoolCrashWorkload", "TramSpool", "TramSchema", "TramCore", "TramTestSupport"],
+            path: "Tests/SpoolCrashChild"),
         // What the child appends, derived from identities: shared by the child and the test that checks it.
-        .target(name: "SpoolCrashWorkload", dependencies: ["TramSpool", "TramSchema", "TramCore", "TramTestSupport",
-                                                           .product(name: "SystemPackage", package: "swift-system")],
-                path: "Tests/SpoolCrashWorkload"),
-        .testTarget(name: "TramSpoolTests", dependencies: [
-            "TramSpool", "SpoolCrashWorkload", "TramConfig", "TramStageOptions", "CAllocationCounter", "TramSchema", "TramCore", "TramTestSupport", .product(name: "SystemPackage", package: "swift-system"),
-            .product(name: "Logging", package: "swift-log"),
-        ]),
-        .testTarget(name: "TramModbusTests", dependencies: [
-            "TramModbus", "TramConfig", "TramSimulator", "CModbus", "TramTestSupport", "TramAgent", "TramBatch", "TramSchema",
-            "TramThreads", "CAllocationCounter", "TramLineProtocol", "TramCore",
-            .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(
+            name: "SpoolCrashWorkload",
+            dependencies: [
+                "TramSpool", "TramSchema", "TramCore", "TramTestSupport",
+                .product(name: "SystemPackage", package: "swift-system"),
+            ],
+            path: "Tests/SpoolCrashWorkload"),
+        .testTarget(
+            name: "TramSpoolTests",
+            dependencies: [
+                "TramSpool", "SpoolCrashWorkload", "TramConfig", "TramStageOptions", "CAllocationCounter", "TramSchema",
+                "TramCore", "TramTestSupport", .product(name: "SystemPackage", package: "swift-system"),
+                .product(name: "Logging", package: "swift-log"),
+            ]),
+        .testTarget(
+            name: "TramModbusTests",
+            dependencies: [
+                "TramModbus", "TramConfig", "TramSimulator", "CModbus", "TramTestSupport", "TramAgent", "TramBatch",
+                "TramSchema",
+                "TramThreads", "CAllocationCounter", "TramLineProtocol", "TramCore",
+                .product(name: "Logging", package: "swift-log"),
+            ]),
         // Owned OS threads and wakeups, for the loops that call blocking C. No Foundation.
         .target(name: "TramThreads", dependencies: ["TramCore"]),
         // Uplink: spooled batches to a sink over libcurl, on the uplink's own thread. No Foundation.
-        .target(name: "TramUplink", dependencies: [
-            "TramSpool", "TramSchema", "TramCompression", "TramLineProtocol", "TramThreads", "TramIngestProtocol", "TramCore", "CCurl",
-            .product(name: "Logging", package: "swift-log"),
-            .product(name: "SystemPackage", package: "swift-system"),
-        ]),
-        .testTarget(name: "TramAgentTests", dependencies: [
-            "TramAgent", "TramConfig", "TramConfigFiles", "TramModbus", "TramSchema", "TramBatch", "TramSpool", "TramUplink", "TramStageOptions", "TramCore", .product(name: "Logging", package: "swift-log"),
-        ], exclude: ["reloadcases"]),
-        .testTarget(name: "TramUplinkTests", dependencies: ["TramUplink", "TramSpool", "TramSchema", "TramCompression", "TramConfig", "TramCore", "TramStageOptions", "TramIngestProtocol", "TramTestSupport"]),
-        .testTarget(name: "TramBatchTests", dependencies: [
-            "TramBatch", "TramConfig", "TramModbus", "TramSchema", "TramCompression", "TramSimulator", "TramCore", "CAllocationCounter",
-            "TramTestSupport", .product(name: "Logging", package: "swift-log"),
-        ]),
+        .target(
+            name: "TramUplink",
+            dependencies: [
+                "TramSpool", "TramSchema", "TramCompression", "TramLineProtocol", "TramThreads", "TramIngestProtocol",
+                "TramCore", "CCurl",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "SystemPackage", package: "swift-system"),
+            ]),
+        .testTarget(
+            name: "TramAgentTests",
+            dependencies: [
+                "TramAgent", "TramConfig", "TramConfigFiles", "TramModbus", "TramSchema", "TramBatch", "TramSpool",
+                "TramUplink", "TramStageOptions", "TramCore", .product(name: "Logging", package: "swift-log"),
+            ], exclude: ["reloadcases"]),
+        .testTarget(
+            name: "TramUplinkTests",
+            dependencies: [
+                "TramUplink", "TramSpool", "TramSchema", "TramCompression", "TramConfig", "TramCore",
+                "TramStageOptions", "TramIngestProtocol", "TramTestSupport",
+            ]),
+        .testTarget(
+            name: "TramBatchTests",
+            dependencies: [
+                "TramBatch", "TramConfig", "TramModbus", "TramSchema", "TramCompression", "TramSimulator", "TramCore",
+                "CAllocationCounter",
+                "TramTestSupport", .product(name: "Logging", package: "swift-log"),
+            ]),
         // The shared contracts: TramJSON's writer and parser, and a round trip for every ingest and control message.
-        .testTarget(name: "TramContractTests", dependencies: ["TramJSON", "TramIngestProtocol", "TramControlProtocol", "TramSchema"]),
+        .testTarget(
+            name: "TramContractTests",
+            dependencies: ["TramJSON", "TramIngestProtocol", "TramControlProtocol", "TramSchema"]),
     ]
 )
 
@@ -178,37 +226,50 @@ package.dependencies += [
 package.targets += [
     .systemLibrary(name: "CSQLite", pkgConfig: "sqlite3", providers: [.apt(["libsqlite3-dev"])]),
     // The SQLite store: schema, enrollment and tokens, ingest writes with dedupe, reads, retention (SQLite's C API).
-    .target(name: "TramCollectorStore", dependencies: [
-        "TramSchema", "TramLineProtocol", "TramCore", "CSQLite",
-        .product(name: "Crypto", package: "swift-crypto"),
-    ]),
+    .target(
+        name: "TramCollectorStore",
+        dependencies: [
+            "TramSchema", "TramLineProtocol", "TramCore", "CSQLite",
+            .product(name: "Crypto", package: "swift-crypto"),
+        ]),
     // The relay to VictoriaMetrics or InfluxDB: its durable position in the store, line protocol, its HTTP client.
-    .target(name: "TramCollectorRelay", dependencies: [
-        "TramCollectorStore", "TramLineProtocol", "TramCore",
-        .product(name: "Logging", package: "swift-log"),
-    ]),
+    .target(
+        name: "TramCollectorRelay",
+        dependencies: [
+            "TramCollectorStore", "TramLineProtocol", "TramCore",
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     // The HTTP server (Hummingbird): ingest, the read API, /health, /metrics, TLS and mTLS, rate limits, retention passes.
-    .target(name: "TramCollector", dependencies: [
-        "TramCollectorStore", "TramCollectorRelay", "TramSchema", "TramCompression", "TramJSON", "TramIngestProtocol",
-        .product(name: "Hummingbird", package: "hummingbird"),
-        .product(name: "HummingbirdTLS", package: "hummingbird"),
-        .product(name: "HummingbirdCore", package: "hummingbird"),
-        .product(name: "NIOCore", package: "swift-nio"),
-        .product(name: "NIOSSL", package: "swift-nio-ssl"),
-        .product(name: "Logging", package: "swift-log"),
-    ]),
+    .target(
+        name: "TramCollector",
+        dependencies: [
+            "TramCollectorStore", "TramCollectorRelay", "TramSchema", "TramCompression", "TramJSON",
+            "TramIngestProtocol",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTLS", package: "hummingbird"),
+            .product(name: "HummingbirdCore", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     // tram-collector's verbs (serve, gateway, token, relay status).
-    .target(name: "TramCollectorCLI", dependencies: [
-        "TramCollector", "TramCollectorStore", "TramCollectorRelay",
-        .product(name: "ArgumentParser", package: "swift-argument-parser"),
-        .product(name: "Logging", package: "swift-log"),
-    ]),
+    .target(
+        name: "TramCollectorCLI",
+        dependencies: [
+            "TramCollector", "TramCollectorStore", "TramCollectorRelay",
+            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
     .executableTarget(name: "tram-collector", dependencies: ["TramCollectorCLI"]),
     // A blocking loopback HTTP client, for the collector's tests and its benchmark; not in the shipped binary.
-    .target(name: "TramCollectorTestSupport", dependencies: ["TramCollectorRelay"], path: "Tests/TramCollectorTestSupport"),
-    .testTarget(name: "TramCollectorTests", dependencies: [
-        "TramCollector", "TramCollectorStore", "TramCollectorRelay", "TramCollectorTestSupport",
-        "TramSchema", "TramCompression", "TramLineProtocol", "CSQLite", .product(name: "Logging", package: "swift-log"),
-        .product(name: "InMemoryLogging", package: "swift-log"),
-    ]),
+    .target(
+        name: "TramCollectorTestSupport", dependencies: ["TramCollectorRelay"], path: "Tests/TramCollectorTestSupport"),
+    .testTarget(
+        name: "TramCollectorTests",
+        dependencies: [
+            "TramCollector", "TramCollectorStore", "TramCollectorRelay", "TramCollectorTestSupport",
+            "TramSchema", "TramCompression", "TramLineProtocol", "CSQLite",
+            .product(name: "Logging", package: "swift-log"),
+            .product(name: "InMemoryLogging", package: "swift-log"),
+        ]),
 ]

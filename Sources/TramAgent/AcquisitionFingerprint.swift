@@ -21,13 +21,14 @@ struct LinkFingerprint: Equatable {
         link.location = .unknown
         self.link = link
         devices = config.devices.filter { $0.link == link.name }.map { device in
-            DeviceShape(name: device.name, unit: device.unit,
-                        points: device.points.map { point in
-                            var point = point
-                            point.location = .unknown
-                            return point
-                        },
-                        limits: device.limits, pollInterval: device.pollInterval, timeout: device.timeout)
+            DeviceShape(
+                name: device.name, unit: device.unit,
+                points: device.points.map { point in
+                    var point = point
+                    point.location = .unknown
+                    return point
+                },
+                limits: device.limits, pollInterval: device.pollInterval, timeout: device.timeout)
         }
     }
 

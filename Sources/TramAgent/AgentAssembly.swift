@@ -20,30 +20,38 @@ enum AgentAssembly {
 
     /// The executor TCP links share, when the config has any.
     static func tcpPool(_ config: AgentConfig) -> IOExecutor? {
-        config.links.contains { !$0.endpoint.isSerialBus } ? IOExecutor(threads: config.ioThreads, name: "tram-tcp") : nil
+        config.links.contains { !$0.endpoint.isSerialBus }
+            ? IOExecutor(threads: config.ioThreads, name: "tram-tcp") : nil
     }
 
     /// One engine per link, so a reload restarts only the links whose polling changed.
-    static func engines(_ config: AgentConfig, links: some Sequence<String>, pool: IOExecutor?, logger: Logger) -> [String: AcquisitionEngine] {
+    static func engines(_ config: AgentConfig, links: some Sequence<String>, pool: IOExecutor?, logger: Logger)
+        -> [String: AcquisitionEngine]
+    {
         var engines: [String: AcquisitionEngine] = [:]
         for name in links {
-            engines[name] = AcquisitionEngine(config: config.restricted(toLink: name), sharedTCPExecutor: pool, logger: logger)
+            engines[name] = AcquisitionEngine(
+                config: config.restricted(toLink: name), sharedTCPExecutor: pool, logger: logger)
         }
         return engines
     }
 
     static func uplinks(_ config: AgentConfig, spool: SharedSpool, logger: Logger) -> [UplinkWorker] {
         config.sinks.map { sink in
-            UplinkWorker(options: SinkOptions(settings: sink, gateway: config.gateway.id), queue: spool,
-                         spoolDirectory: FilePath(config.spool.directory), logger: logger)
+            UplinkWorker(
+                options: SinkOptions(settings: sink, gateway: config.gateway.id), queue: spool,
+                spoolDirectory: FilePath(config.spool.directory), logger: logger)
         }
     }
 
     /// A writer for `mapping` (built once by the caller: 15,000 points make it worth not repeating).
-    static func writer(_ config: AgentConfig, mapping: SchemaMapping, spool: SharedSpool,
-                       clockFlags: @escaping @Sendable () -> ClockFlags, logger: Logger) -> BatchWriter {
+    static func writer(
+        _ config: AgentConfig, mapping: SchemaMapping, spool: SharedSpool,
+        clockFlags: @escaping @Sendable () -> ClockFlags, logger: Logger
+    ) -> BatchWriter {
         var writerLogger = logger
         writerLogger[metadataKey: "stage"] = "writer"
-        return BatchWriter(mapping: mapping, spool: spool, settings: config.batch, clockFlags: clockFlags, logger: writerLogger)
+        return BatchWriter(
+            mapping: mapping, spool: spool, settings: config.batch, clockFlags: clockFlags, logger: writerLogger)
     }
 }

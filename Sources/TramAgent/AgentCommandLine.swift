@@ -30,7 +30,9 @@ public struct AgentCommandLine: Equatable, Sendable {
         var index = 0
         func value(_ flag: String) throws(Problem) -> String {
             index += 1
-            guard index < arguments.count, !arguments[index].hasPrefix("--") else { throw Problem(description: "\(flag) needs a value") }
+            guard index < arguments.count, !arguments[index].hasPrefix("--") else {
+                throw Problem(description: "\(flag) needs a value")
+            }
             return arguments[index]
         }
         while index < arguments.count {
@@ -47,7 +49,8 @@ public struct AgentCommandLine: Equatable, Sendable {
                 logLevel = try take()
                 let levels = ["trace", "debug", "info", "notice", "warning", "error", "critical"]
                 guard levels.contains(logLevel) else {
-                    throw Problem(description: "--log-level is '\(logLevel)'; expected one of \(levels.joined(separator: ", "))")
+                    throw Problem(
+                        description: "--log-level is '\(logLevel)'; expected one of \(levels.joined(separator: ", "))")
                 }
             case "--check": mode = .check
             case "--version", "-V": mode = .version

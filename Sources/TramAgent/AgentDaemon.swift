@@ -31,8 +31,9 @@ public enum AgentDaemon {
             return 0
         case .check:
             guard let config = load(commandLine) else { return 1 }
-            print("\(commandLine.configPath): valid — gateway \(config.gateway.id), \(config.links.count) links, \(config.devices.count) devices, "
-                  + "\(config.devices.reduce(0) { $0 + $1.points.count }) points, \(config.sinks.count) sinks")
+            print(
+                "\(commandLine.configPath): valid — gateway \(config.gateway.id), \(config.links.count) links, \(config.devices.count) devices, "
+                    + "\(config.devices.reduce(0) { $0 + $1.points.count }) points, \(config.sinks.count) sinks")
             return 0
         case .run:
             break
@@ -64,16 +65,20 @@ public enum AgentDaemon {
             // Opening the spool recovers it from disk (reads, fdatasync): off the cooperative pool.
             let configPath = commandLine.configPath
             runtime = try await OwnedThread.offload(name: "tram-start") {
-                Result { try AgentRuntime(config: config, configPath: configPath, clockFlags: { clockWatch.flags() },
-                                          notifier: SystemdNotifier(), logger: logger) }
+                Result {
+                    try AgentRuntime(
+                        config: config, configPath: configPath, clockFlags: { clockWatch.flags() },
+                        notifier: SystemdNotifier(), logger: logger)
+                }
             }.get()
         } catch {
             logger.critical("cannot start", metadata: ["error": "\(error)"])
             return 1
         }
         let service = AgentService(runtime: runtime, commandLine: commandLine, logger: logger)
-        let group = ServiceGroup(configuration: ServiceGroupConfiguration(
-            services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
+        let group = ServiceGroup(
+            configuration: ServiceGroupConfiguration(
+                services: [service], gracefulShutdownSignals: [.sigterm, .sigint], logger: logger))
         do {
             try await group.run()
         } catch {
@@ -85,7 +90,8 @@ public enum AgentDaemon {
 
     /// The config with every diagnostic printed to standard error (file:line:column), or nil if it has errors.
     static func load(_ commandLine: AgentCommandLine) -> AgentConfig? {
-        let result = DeviceMapLoader(source: FileConfigSource()).loadAgent(commandLine.configPath, profilesDirectory: commandLine.profilesDirectory)
+        let result = DeviceMapLoader(source: FileConfigSource()).loadAgent(
+            commandLine.configPath, profilesDirectory: commandLine.profilesDirectory)
         for diagnostic in result.diagnostics { printError("\(diagnostic)") }
         return result.value
     }
@@ -123,7 +129,8 @@ struct AgentService: Service {
     private func reload() async {
         logger.notice("SIGHUP: reloading the configuration", metadata: ["config": "\(commandLine.configPath)"])
         guard let config = AgentDaemon.load(commandLine) else {
-            let why = "the new configuration in \(commandLine.configPath) is invalid (see the lines above); the running one is kept"
+            let why =
+                "the new configuration in \(commandLine.configPath) is invalid (see the lines above); the running one is kept"
             logger.error("\(why)")
             runtime.reloadRejected(why)
             return

@@ -88,27 +88,41 @@ public final class AgentMetrics: Sendable {
     }
 
     /// - Parameter wallMilliseconds: the wall clock the oldest buffered batch's age is measured against.
-    public init(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
-                wallMilliseconds: @escaping @Sendable () -> Int64 = AgentMetrics.systemWallMilliseconds) {
+    public init(
+        registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
+        wallMilliseconds: @escaping @Sendable () -> Int64 = AgentMetrics.systemWallMilliseconds
+    ) {
         self.registry = registry
         factory = PrometheusMetricsFactory(registry: registry)
         self.wallMilliseconds = wallMilliseconds
-        produced = registry.makeCounter(descriptor: Self.name("readings_produced", "total",
-            "Point values read from devices (good or not), as the spool counts readings."))
-        appended = registry.makeCounter(descriptor: Self.name("readings_appended", "total",
-            "Readings appended to the spool, across restarts (the spool's books)."))
-        delivered = registry.makeCounter(descriptor: Self.name("readings_delivered", "total",
-            "Readings acknowledged by every sink, across restarts."))
-        buffered = registry.makeGauge(descriptor: Self.name("readings_buffered", "",
-            "Readings held in the spool (on disk or in the disk-full RAM ring) until every sink has them."))
+        produced = registry.makeCounter(
+            descriptor: Self.name(
+                "readings_produced", "total",
+                "Point values read from devices (good or not), as the spool counts readings."))
+        appended = registry.makeCounter(
+            descriptor: Self.name(
+                "readings_appended", "total",
+                "Readings appended to the spool, across restarts (the spool's books)."))
+        delivered = registry.makeCounter(
+            descriptor: Self.name(
+                "readings_delivered", "total",
+                "Readings acknowledged by every sink, across restarts."))
+        buffered = registry.makeGauge(
+            descriptor: Self.name(
+                "readings_buffered", "",
+                "Readings held in the spool (on disk or in the disk-full RAM ring) until every sink has them."))
         let droppedName = Self.name("readings_dropped", "total", "Readings given up, by cause, across restarts.")
-        dropped = Dictionary(uniqueKeysWithValues: DropCause.allCases.map { cause in
-            (cause, registry.makeCounter(descriptor: droppedName, labels: [("cause", cause.description)]))
-        })
-        spoolBytes = registry.makeGauge(descriptor: Self.name("spool_size", "bytes", "Bytes of spool segments and ledger on disk."))
+        dropped = Dictionary(
+            uniqueKeysWithValues: DropCause.allCases.map { cause in
+                (cause, registry.makeCounter(descriptor: droppedName, labels: [("cause", cause.description)]))
+            })
+        spoolBytes = registry.makeGauge(
+            descriptor: Self.name("spool_size", "bytes", "Bytes of spool segments and ledger on disk."))
         spoolLimitBytes = registry.makeGauge(descriptor: Self.name("spool_limit", "bytes", "The spool's max_bytes."))
-        oldestAge = registry.makeGauge(descriptor: Self.name("spool_oldest_buffered_age", "seconds",
-            "Age of the oldest batch not yet delivered to every sink; 0 when none waits."))
+        oldestAge = registry.makeGauge(
+            descriptor: Self.name(
+                "spool_oldest_buffered_age", "seconds",
+                "Age of the oldest batch not yet delivered to every sink; 0 when none waits."))
     }
 
     // MARK: Per poll cycle
@@ -144,12 +158,20 @@ public final class AgentMetrics: Sendable {
             if let existing = devices[device] { return existing }
             let labels = [("device", device)]
             let made = DeviceInstruments(
-                latency: registry.makeValueHistogram(descriptor: Self.name("poll_duration", "seconds",
-                    "Time a device's poll cycle took, first request to last response."), labels: labels, buckets: Self.latencyBuckets),
-                errors: registry.makeCounter(descriptor: Self.name("poll_errors", "total",
-                    "Requests to a device that failed (exception, timeout, link down, I/O error)."), labels: labels),
-                healthy: registry.makeGauge(descriptor: Self.name("device_healthy", "",
-                    "1 while every request of the device's last cycle succeeded, 0 while some or all failed."), labels: labels))
+                latency: registry.makeValueHistogram(
+                    descriptor: Self.name(
+                        "poll_duration", "seconds",
+                        "Time a device's poll cycle took, first request to last response."), labels: labels,
+                    buckets: Self.latencyBuckets),
+                errors: registry.makeCounter(
+                    descriptor: Self.name(
+                        "poll_errors", "total",
+                        "Requests to a device that failed (exception, timeout, link down, I/O error)."), labels: labels),
+                healthy: registry.makeGauge(
+                    descriptor: Self.name(
+                        "device_healthy", "",
+                        "1 while every request of the device's last cycle succeeded, 0 while some or all failed."),
+                    labels: labels))
             devices[device] = made
             return made
         }
@@ -172,7 +194,8 @@ public final class AgentMetrics: Sendable {
             Self.advance(appended, from: &feeds.appended, to: counters.appended.readings)
             Self.advance(delivered, from: &feeds.delivered, to: counters.delivered.readings)
             for (cause, counter) in dropped {
-                Self.advance(counter, from: &feeds.dropped[cause, default: 0], to: counters.dropped[cause]?.readings ?? 0)
+                Self.advance(
+                    counter, from: &feeds.dropped[cause, default: 0], to: counters.dropped[cause]?.readings ?? 0)
             }
 
             let current = Set(uplinks.map(\.sink))
@@ -201,15 +224,22 @@ public final class AgentMetrics: Sendable {
     private func makeSinkInstruments(_ sink: String) -> SinkInstruments {
         let stateName = Self.name("uplink_state", "", "1 for the state the sink's delivery is in, 0 for the others.")
         return SinkInstruments(
-            states: Dictionary(uniqueKeysWithValues: Self.uplinkStates.map { state in
-                (state, registry.makeGauge(descriptor: stateName, labels: [("sink", sink), ("state", state)]))
-            }),
-            bytes: registry.makeCounter(descriptor: Self.name("uplink", "bytes_total",
-                "Application bytes exchanged with the sink, both ways, failed requests included."), labels: [("sink", sink)]),
-            uploads: registry.makeCounter(descriptor: Self.name("uplink_uploads", "total", "Uploads attempted."),
-                                          labels: [("sink", sink)]),
-            failedUploads: registry.makeCounter(descriptor: Self.name("uplink_failed_uploads", "total",
-                "Uploads that got no 2xx answer (each is retried)."), labels: [("sink", sink)]))
+            states: Dictionary(
+                uniqueKeysWithValues: Self.uplinkStates.map { state in
+                    (state, registry.makeGauge(descriptor: stateName, labels: [("sink", sink), ("state", state)]))
+                }),
+            bytes: registry.makeCounter(
+                descriptor: Self.name(
+                    "uplink", "bytes_total",
+                    "Application bytes exchanged with the sink, both ways, failed requests included."),
+                labels: [("sink", sink)]),
+            uploads: registry.makeCounter(
+                descriptor: Self.name("uplink_uploads", "total", "Uploads attempted."),
+                labels: [("sink", sink)]),
+            failedUploads: registry.makeCounter(
+                descriptor: Self.name(
+                    "uplink_failed_uploads", "total",
+                    "Uploads that got no 2xx answer (each is retried)."), labels: [("sink", sink)]))
     }
 
     /// Advances `counter` from the last seen absolute figure to `value`; a lower figure is a restarted source.

@@ -28,7 +28,8 @@ public final class AgentRuntime: Sendable {
     /// One engine per link, so a reload restarts only the links whose polling changed. TCP links share one pool.
     private let engines: Mutex<[String: AcquisitionEngine]>
     private let tcpPool: Mutex<IOExecutor?>
-    private let services = Mutex<(control: ControlServer?, metrics: MetricsServer?, housekeeping: OwnedThread?)>((nil, nil, nil))
+    private let services = Mutex<(control: ControlServer?, metrics: MetricsServer?, housekeeping: OwnedThread?)>(
+        (nil, nil, nil))
     private let metrics = AgentMetrics()
     private let notifier: SystemdNotifier
     private let stopping = Atomic<Bool>(false)
@@ -38,8 +39,10 @@ public final class AgentRuntime: Sendable {
     public let clockFlags: @Sendable () -> ClockFlags
 
     /// Opens the spool and prepares every stage (`AgentAssembly`); nothing runs until `start`.
-    public init(config: AgentConfig, configPath: String, clockFlags: @escaping @Sendable () -> ClockFlags = { .synchronised },
-                notifier: SystemdNotifier = SystemdNotifier(environment: [:]), logger: Logger) throws {
+    public init(
+        config: AgentConfig, configPath: String, clockFlags: @escaping @Sendable () -> ClockFlags = { .synchronised },
+        notifier: SystemdNotifier = SystemdNotifier(environment: [:]), logger: Logger
+    ) throws {
         self.notifier = notifier
         self.configPath = configPath
         self.logger = logger
@@ -50,11 +53,13 @@ public final class AgentRuntime: Sendable {
         engines = Mutex(AgentAssembly.engines(config, links: config.links.map(\.name), pool: pool, logger: logger))
         stages = RunningStages(
             spool: spool, board: DeviceBoard(devices: config.devices), config: config,
-            writer: AgentAssembly.writer(config, mapping: SchemaMapping(config: config), spool: spool, clockFlags: clockFlags, logger: logger),
+            writer: AgentAssembly.writer(
+                config, mapping: SchemaMapping(config: config), spool: spool, clockFlags: clockFlags, logger: logger),
             uplinks: AgentAssembly.uplinks(config, spool: spool, logger: logger))
-        status = AgentStatusView(stages: stages, clock: clock, version: Self.version, configPath: configPath,
-                                 startedWallMilliseconds: clock.wallMilliseconds(),
-                                 startedMonotonicMilliseconds: clock.monotonicMilliseconds())
+        status = AgentStatusView(
+            stages: stages, clock: clock, version: Self.version, configPath: configPath,
+            startedWallMilliseconds: clock.wallMilliseconds(),
+            startedMonotonicMilliseconds: clock.monotonicMilliseconds())
     }
 
     public var config: AgentConfig { status.config }
@@ -71,19 +76,22 @@ public final class AgentRuntime: Sendable {
             control?.start()
         } catch {
             // Polling matters more than the technician's socket: run without it, loudly.
-            logger.error("control socket unavailable; tramctl status will not reach this agent", metadata: ["error": "\(error)"])
+            logger.error(
+                "control socket unavailable; tramctl status will not reach this agent", metadata: ["error": "\(error)"])
         }
         var metricsServer: MetricsServer?
         if let port = config.control.metricsPort {
             do {
                 let metrics = self.metrics
-                metricsServer = try MetricsServer(port: UInt16(port), exposition: { metrics.exposition() },
-                                                  health: { [status] in status.isAlive() ? nil : "a stage of the agent is not making progress" },
-                                                  logger: logger)
+                metricsServer = try MetricsServer(
+                    port: UInt16(port), exposition: { metrics.exposition() },
+                    health: { [status] in status.isAlive() ? nil : "a stage of the agent is not making progress" },
+                    logger: logger)
                 metricsServer?.start()
                 logger.info("metrics on http://127.0.0.1:\(metricsServer!.port)/metrics")
             } catch {
-                logger.error("metrics port unavailable; /metrics is off", metadata: ["port": "\(port)", "error": "\(error)"])
+                logger.error(
+                    "metrics port unavailable; /metrics is off", metadata: ["port": "\(port)", "error": "\(error)"])
             }
         }
         for uplink in stages.uplinks.withLock({ $0 }) { uplink.start() }
@@ -95,10 +103,13 @@ public final class AgentRuntime: Sendable {
         if config.sinks.isEmpty {
             logger.warning("no sinks configured: readings are only spooled (add a 'sinks:' section to deliver them)")
         }
-        logger.notice("tram-agent running", metadata: [
-            "gateway": "\(config.gateway.id)", "devices": "\(config.devices.count)", "sinks": "\(config.sinks.map(\.name))",
-            "spool": "\(config.spool.directory)",
-        ])
+        logger.notice(
+            "tram-agent running",
+            metadata: [
+                "gateway": "\(config.gateway.id)", "devices": "\(config.devices.count)",
+                "sinks": "\(config.sinks.map(\.name))",
+                "spool": "\(config.spool.directory)",
+            ])
     }
 
     private func startPolling(_ engine: AcquisitionEngine) {
@@ -106,7 +117,8 @@ public final class AgentRuntime: Sendable {
         engine.startPolling { reading in
             var latency: UInt64 = 0
             for index in reading.requests.indices { latency += reading.requests[index].roundTripNanoseconds }
-            board.record(reading, latencyMilliseconds: Double(latency) / 1e6, nowMilliseconds: clock.monotonicMilliseconds())
+            board.record(
+                reading, latencyMilliseconds: Double(latency) / 1e6, nowMilliseconds: clock.monotonicMilliseconds())
             metrics.record(reading, latencySeconds: Double(latency) / 1e9)
             stages.writer.withLock { $0.submit(reading) }
         }
@@ -158,13 +170,16 @@ public final class AgentRuntime: Sendable {
             return books
         }
         let written = writer.statistics
-        logger.notice("tram-agent stopped", metadata: [
-            "readings_produced": "\(written.readingsProduced)", "readings_sealed": "\(written.readingsSealed)",
-            "readings_dropped_before_spool": "\(written.readingsDroppedQueueFull + written.readingsDroppedUnencodable)",
-            "spool_appended": "\(books.appended.readings)", "spool_delivered": "\(books.delivered.readings)",
-            "spool_buffered": "\(books.buffered.readings)", "spool_dropped": "\(books.droppedTotal.readings)",
-            "books_balance": "\(books.balances)",
-        ])
+        logger.notice(
+            "tram-agent stopped",
+            metadata: [
+                "readings_produced": "\(written.readingsProduced)", "readings_sealed": "\(written.readingsSealed)",
+                "readings_dropped_before_spool":
+                    "\(written.readingsDroppedQueueFull + written.readingsDroppedUnencodable)",
+                "spool_appended": "\(books.appended.readings)", "spool_delivered": "\(books.delivered.readings)",
+                "spool_buffered": "\(books.buffered.readings)", "spool_dropped": "\(books.droppedTotal.readings)",
+                "books_balance": "\(books.balances)",
+            ])
     }
 
     /// Applies a new config; what did not change keeps running. `ReloadPlan` decides what changes; this carries
@@ -175,12 +190,15 @@ public final class AgentRuntime: Sendable {
         notifier.reloading(status: "reloading \(configPath)")
         let mapping = SchemaMapping(config: requested)
         let plan = ReloadPlan(
-            old: old, requested: requested, running: Set(engines.withLock { $0.keys }), hasTCPPool: tcpPool.withLock { $0 != nil },
+            old: old, requested: requested, running: Set(engines.withLock { $0.keys }),
+            hasTCPPool: tcpPool.withLock { $0 != nil },
             schemaChanged: stages.writer.withLock { $0.mapping.dictionary.schemaID } != mapping.dictionary.schemaID)
         let new = plan.effective
         if plan.spoolChangeDeferred { logger.warning("spool settings changed; they take effect at the next restart") }
         if plan.sinkNamesChangeDeferred {
-            logger.warning("sink names changed; the spool tracks delivery by name, so added or removed sinks take effect at the next restart")
+            logger.warning(
+                "sink names changed; the spool tracks delivery by name, so added or removed sinks take effect at the next restart"
+            )
         }
 
         // Polling, per link.
@@ -193,7 +211,8 @@ public final class AgentRuntime: Sendable {
             pool = AgentAssembly.tcpPool(new)
             tcpPool.withLock { [pool] in $0 = pool }
         }
-        let added = AgentAssembly.engines(new, links: new.links.map(\.name).filter(plan.startLinks.contains), pool: pool, logger: logger)
+        let added = AgentAssembly.engines(
+            new, links: new.links.map(\.name).filter(plan.startLinks.contains), pool: pool, logger: logger)
         engines.withLock { engines in
             for name in plan.stopLinks { engines[name] = nil }
             for (name, engine) in added { engines[name] = engine }
@@ -203,7 +222,8 @@ public final class AgentRuntime: Sendable {
 
         // The writer.
         if plan.replacesWriter {
-            let replacement = AgentAssembly.writer(new, mapping: mapping, spool: stages.spool, clockFlags: clockFlags, logger: logger)
+            let replacement = AgentAssembly.writer(
+                new, mapping: mapping, spool: stages.spool, clockFlags: clockFlags, logger: logger)
             await OwnedThread.offload(name: "tram-reload") { [stages] in
                 stages.writer.withLock { writer in
                     writer.stop()
@@ -227,10 +247,13 @@ public final class AgentRuntime: Sendable {
         stages.config.withLock { $0 = new }
         stages.reloads.withLock { $0 = ($0.count + 1, nil) }
         notifier.ready(status: "polling \(new.devices.count) devices, \(new.sinks.count) sinks")
-        logger.notice("configuration reloaded", metadata: [
-            "links_restarted": "\(added.keys.sorted())", "writer": "\(plan.replacesWriter ? "new schema" : "unchanged")",
-            "sinks": "\(plan.restartsSinks ? "restarted" : "unchanged")",
-        ])
+        logger.notice(
+            "configuration reloaded",
+            metadata: [
+                "links_restarted": "\(added.keys.sorted())",
+                "writer": "\(plan.replacesWriter ? "new schema" : "unchanged")",
+                "sinks": "\(plan.restartsSinks ? "restarted" : "unchanged")",
+            ])
     }
 
     /// Records a reload that failed validation (the old config keeps running).
@@ -243,10 +266,15 @@ public final class AgentRuntime: Sendable {
     /// An ad-hoc read on the link that owns `serialDevice`, serialised with its polling. Blocks the calling
     /// thread (the control socket's own) until the link's thread has done it, for at most `timeoutMilliseconds`.
     func read(serialDevice: String, unit: Int, request: ReadRequest, timeoutMilliseconds: Int64 = 10_000)
-        -> (link: String, result: Result<[UInt16], ModbusError>, roundTripNanoseconds: UInt64)? {
-        guard let (link, engine) = engines.withLock({ engines in
-            engines.lazy.compactMap { _, engine in engine.link(servingSerialDevice: serialDevice).map { ($0, engine) } }.first
-        }) else { return nil }
+        -> (link: String, result: Result<[UInt16], ModbusError>, roundTripNanoseconds: UInt64)?
+    {
+        guard
+            let (link, engine) = engines.withLock({ engines in
+                engines.lazy.compactMap { _, engine in
+                    engine.link(servingSerialDevice: serialDevice).map { ($0, engine) }
+                }.first
+            })
+        else { return nil }
         let done = Wakeup()
         let answer = Mutex<(Result<[UInt16], ModbusError>, UInt64)?>(nil)
         engine.read(link: link, unit: unit, request: request) { result, roundTrip in

@@ -52,9 +52,11 @@ public final class BatchWriter: @unchecked Sendable {
 
     /// - Parameters:
     ///   - clockFlags: the clock's state for the cycle being encoded (synchronised, stepped).
-    public init(mapping: SchemaMapping, spool: SharedSpool, settings: BatchSettings, queueLimit: Int = 20_000,
-                clock: TramClock = .system, clockFlags: @escaping @Sendable () -> ClockFlags = { .synchronised },
-                logger: Logger) {
+    public init(
+        mapping: SchemaMapping, spool: SharedSpool, settings: BatchSettings, queueLimit: Int = 20_000,
+        clock: TramClock = .system, clockFlags: @escaping @Sendable () -> ClockFlags = { .synchronised },
+        logger: Logger
+    ) {
         self.mapping = mapping
         self.spool = spool
         self.settings = settings
@@ -68,8 +70,12 @@ public final class BatchWriter: @unchecked Sendable {
     /// Appends the schema's dictionary (the spool's contract: after every open) and starts the thread.
     public func start() {
         let frame = mapping.dictionary.frame(), schemaID = mapping.dictionary.schemaID
-        let outcome = spool.withSpool { spool in frame.withUnsafeBytes { spool.appendDictionary($0, schemaID: schemaID) } }
-        if outcome != .stored { logger.error("the schema dictionary is not on disk yet", metadata: ["outcome": "\(outcome)"]) }
+        let outcome = spool.withSpool { spool in
+            frame.withUnsafeBytes { spool.appendDictionary($0, schemaID: schemaID) }
+        }
+        if outcome != .stored {
+            logger.error("the schema dictionary is not on disk yet", metadata: ["outcome": "\(outcome)"])
+        }
         thread.withLock { thread in
             guard thread == nil else { return }
             thread = OwnedThread(name: "tram-writer") { [self] in run() }
@@ -84,7 +90,9 @@ public final class BatchWriter: @unchecked Sendable {
             return (true, queue.count == 1)
         }
         if accepted {
-            stats.withLock { $0.cyclesQueued += 1; $0.readingsProduced += reading.points.count }
+            stats.withLock {
+                $0.cyclesQueued += 1; $0.readingsProduced += reading.points.count
+            }
             if wasEmpty { wakeup.signal() }
         } else {
             let first = stats.withLock { s -> Bool in
@@ -94,8 +102,9 @@ public final class BatchWriter: @unchecked Sendable {
                 return s.cyclesDroppedQueueFull == 1 || s.cyclesDroppedQueueFull % 1000 == 0
             }
             if first {
-                logger.error("the spool writer is behind: poll cycles dropped (counted as queue_full)",
-                             metadata: ["device": "\(reading.device)", "queue_limit": "\(queueLimit)"])
+                logger.error(
+                    "the spool writer is behind: poll cycles dropped (counted as queue_full)",
+                    metadata: ["device": "\(reading.device)", "queue_limit": "\(queueLimit)"])
             }
         }
     }
@@ -117,7 +126,8 @@ public final class BatchWriter: @unchecked Sendable {
     // MARK: The writer thread
 
     private func run() {
-        let builder = BatchBuilder(mapping: mapping, maximumBytes: settings.maximumBytes, maximumAge: settings.maximumAge)
+        let builder = BatchBuilder(
+            mapping: mapping, maximumBytes: settings.maximumBytes, maximumAge: settings.maximumAge)
         var drained: [DeviceReading] = []
         drained.reserveCapacity(256)
         var lastTick = clock.monotonicMilliseconds()
@@ -127,7 +137,8 @@ public final class BatchWriter: @unchecked Sendable {
             do {
                 let batchFrame = try builder.seal()
                 let schemaID = builder.schemaID
-                let outcome = spool.appendBatch(batchFrame.frame, identity: batchFrame.identity, readings: batchFrame.readings, schemaID: schemaID)
+                let outcome = spool.appendBatch(
+                    batchFrame.frame, identity: batchFrame.identity, readings: batchFrame.readings, schemaID: schemaID)
                 stats.withLock { s in
                     s.batchesSealed += 1
                     s.readingsSealed += batchFrame.readings
@@ -136,7 +147,9 @@ public final class BatchWriter: @unchecked Sendable {
                 }
             } catch {
                 // Not reachable with a well-formed encoder; counted rather than trapped.
-                logger.critical("a batch could not be sealed; its readings are lost", metadata: ["batch": "\(batch.identity)", "error": "\(error)"])
+                logger.critical(
+                    "a batch could not be sealed; its readings are lost",
+                    metadata: ["batch": "\(batch.identity)", "error": "\(error)"])
                 stats.withLock { $0.readingsDroppedUnencodable += batch.readings }
             }
         }
@@ -146,7 +159,8 @@ public final class BatchWriter: @unchecked Sendable {
                 if builder.open == nil {
                     let identity = spool.withSpool { $0.nextIdentity }
                     let base = reading.points.first?.timestamp.wallMilliseconds ?? clock.wallMilliseconds()
-                    builder.begin(identity, baseTimeMilliseconds: base, atMonotonicMilliseconds: clock.monotonicMilliseconds())
+                    builder.begin(
+                        identity, baseTimeMilliseconds: base, atMonotonicMilliseconds: clock.monotonicMilliseconds())
                 }
                 do {
                     try builder.append(reading, clock: clockFlags())
@@ -155,8 +169,9 @@ public final class BatchWriter: @unchecked Sendable {
                 } catch {
                     // The batch is full (or the cycle cannot go in it): seal what is there and try once in a fresh batch.
                     if attempt == 0, let open = builder.open, open.readings > 0 { seal(); continue }
-                    logger.error("a poll cycle could not be encoded; its readings are dropped",
-                                 metadata: ["device": "\(reading.device)", "error": "\(error)"])
+                    logger.error(
+                        "a poll cycle could not be encoded; its readings are dropped",
+                        metadata: ["device": "\(reading.device)", "error": "\(error)"])
                     stats.withLock { $0.readingsDroppedUnencodable += reading.points.count }
                     if builder.open?.readings == 0 { builder.discard() }
                     return

@@ -39,8 +39,10 @@ public final class ClockWatch: Sendable {
         /// The kernel's synchronisation status.
         public var kernelStatus: @Sendable () -> KernelClockStatus
 
-        public init(wallNanoseconds: @escaping @Sendable () -> Int64, monotonicNanoseconds: @escaping @Sendable () -> Int64,
-                    kernelStatus: @escaping @Sendable () -> KernelClockStatus) {
+        public init(
+            wallNanoseconds: @escaping @Sendable () -> Int64, monotonicNanoseconds: @escaping @Sendable () -> Int64,
+            kernelStatus: @escaping @Sendable () -> KernelClockStatus
+        ) {
             self.wallNanoseconds = wallNanoseconds
             self.monotonicNanoseconds = monotonicNanoseconds
             self.kernelStatus = kernelStatus
@@ -83,9 +85,11 @@ public final class ClockWatch: Sendable {
     ///   - stepThreshold: a larger change of the wall − monotonic offset between two checks is a step.
     ///   - markDuration: how long after a step groups carry `stepped`.
     ///   - statusCacheDuration: how long an `adjtimex` answer is reused.
-    public init(stepThreshold: Duration = .seconds(1), markDuration: Duration = .seconds(300),
-                statusCacheDuration: Duration = .seconds(1), clocks: Clocks = .system,
-                logger: Logger = Logger(label: "tram.clock")) {
+    public init(
+        stepThreshold: Duration = .seconds(1), markDuration: Duration = .seconds(300),
+        statusCacheDuration: Duration = .seconds(1), clocks: Clocks = .system,
+        logger: Logger = Logger(label: "tram.clock")
+    ) {
         self.stepThreshold = stepThreshold
         self.markDuration = markDuration
         self.statusCacheDuration = statusCacheDuration
@@ -132,12 +136,16 @@ public final class ClockWatch: Sendable {
         // Logged outside the lock, once per event.
         if let step {
             let size = Self.seconds(step.size)
-            logger.warning("wall clock stepped \(step.size > .zero ? "forward" : "backward") by \(size.magnitude) s; readings are marked stepped for \(Self.seconds(markDuration)) s",
-                           metadata: ["step_seconds": "\(size)"])
+            logger.warning(
+                "wall clock stepped \(step.size > .zero ? "forward" : "backward") by \(size.magnitude) s; readings are marked stepped for \(Self.seconds(markDuration)) s",
+                metadata: ["step_seconds": "\(size)"])
         }
         switch syncChange {
         case true?: logger.notice("clock synchronised (adjtimex): readings are marked synchronised")
-        case false?: logger.warning("clock not synchronised (adjtimex): readings are marked unsynchronised until a time daemon takes the clock in hand")
+        case false?:
+            logger.warning(
+                "clock not synchronised (adjtimex): readings are marked unsynchronised until a time daemon takes the clock in hand"
+            )
         case nil: break
         }
         return flags

@@ -30,25 +30,34 @@ enum ControlProtocol {
     }
 
     static func read(_ read: ControlReadRequest, runtime: AgentRuntime) -> Result<ControlReadResult, ControlError> {
-        guard (0...255).contains(read.unit), let table = RegisterTable(rawValue: read.table), (0...0xFFFF).contains(read.address),
-              read.count >= 1, read.count <= (table.holdsBits ? 2000 : 125), read.address + read.count - 1 <= 0xFFFF else {
+        guard (0...255).contains(read.unit), let table = RegisterTable(rawValue: read.table),
+            (0...0xFFFF).contains(read.address),
+            read.count >= 1, read.count <= (table.holdsBits ? 2000 : 125), read.address + read.count - 1 <= 0xFFFF
+        else {
             return .failure(.readUsage)
         }
         let request = ReadRequest(table: table, address: read.address, count: read.count, points: [])
-        guard let (link, result, roundTrip) = runtime.read(serialDevice: read.serialDevice, unit: read.unit, request: request) else {
+        guard
+            let (link, result, roundTrip) = runtime.read(
+                serialDevice: read.serialDevice, unit: read.unit, request: request)
+        else {
             return .failure(.notPolled(read.serialDevice))
         }
         switch result {
         case .success(let registers):
-            return .success(ControlReadResult(link: link, roundTripNanoseconds: roundTrip, outcome: .registers(registers)))
+            return .success(
+                ControlReadResult(link: link, roundTripNanoseconds: roundTrip, outcome: .registers(registers)))
         case .failure(let error):
-            let kind: ControlReadFailure.Kind = switch error {
-            case .timeout: .timeout
-            case .exception(let code): .exception(code: code)
-            default: .link
-            }
-            return .success(ControlReadResult(link: link, roundTripNanoseconds: roundTrip,
-                                              outcome: .failure(ControlReadFailure(description: "\(error)", kind: kind))))
+            let kind: ControlReadFailure.Kind =
+                switch error {
+                case .timeout: .timeout
+                case .exception(let code): .exception(code: code)
+                default: .link
+                }
+            return .success(
+                ControlReadResult(
+                    link: link, roundTripNanoseconds: roundTrip,
+                    outcome: .failure(ControlReadFailure(description: "\(error)", kind: kind))))
         }
     }
 
@@ -57,25 +66,36 @@ enum ControlProtocol {
         let writer = runtime.status.writer
         let clock = runtime.clockFlags()
         return ControlStatus(
-            agent: .init(version: AgentRuntime.version, pid: Int(getpid()), uptimeMilliseconds: runtime.status.uptimeMilliseconds,
-                         config: runtime.configPath, gateway: runtime.config.gateway.id, reloads: runtime.status.reloadCount,
-                         lastReloadError: runtime.status.lastReloadError, alive: runtime.status.isAlive()),
+            agent: .init(
+                version: AgentRuntime.version, pid: Int(getpid()),
+                uptimeMilliseconds: runtime.status.uptimeMilliseconds,
+                config: runtime.configPath, gateway: runtime.config.gateway.id, reloads: runtime.status.reloadCount,
+                lastReloadError: runtime.status.lastReloadError, alive: runtime.status.isAlive()),
             clock: .init(synchronised: clock.contains(.synchronised), stepped: clock.contains(.stepped)),
             devices: runtime.status.devices.entries.map(device),
-            writer: .init(readingsProduced: writer.readingsProduced, batchesSealed: writer.batchesSealed, readingsSealed: writer.readingsSealed,
-                          readingsDroppedQueueFull: writer.readingsDroppedQueueFull,
-                          readingsDroppedUnencodable: writer.readingsDroppedUnencodable, lastSealMilliseconds: writer.lastSealWallMilliseconds),
-            spool: .init(directory: runtime.config.spool.directory, diskBytes: spool.diskBytes, maximumBytes: spool.maximumBytes,
-                         segments: spool.segments, epoch: spool.epoch, oldestBufferedMilliseconds: spool.oldestBufferedMilliseconds,
-                         heldInMemory: spool.heldInMemory, appended: tally(spool.counters.appended), delivered: tally(spool.counters.delivered),
-                         buffered: tally(spool.counters.buffered),
-                         dropped: Dictionary(spool.counters.dropped.map { ("\($0.key)", tally($0.value)) }) { $1 }),
+            writer: .init(
+                readingsProduced: writer.readingsProduced, batchesSealed: writer.batchesSealed,
+                readingsSealed: writer.readingsSealed,
+                readingsDroppedQueueFull: writer.readingsDroppedQueueFull,
+                readingsDroppedUnencodable: writer.readingsDroppedUnencodable,
+                lastSealMilliseconds: writer.lastSealWallMilliseconds),
+            spool: .init(
+                directory: runtime.config.spool.directory, diskBytes: spool.diskBytes, maximumBytes: spool.maximumBytes,
+                segments: spool.segments, epoch: spool.epoch,
+                oldestBufferedMilliseconds: spool.oldestBufferedMilliseconds,
+                heldInMemory: spool.heldInMemory, appended: tally(spool.counters.appended),
+                delivered: tally(spool.counters.delivered),
+                buffered: tally(spool.counters.buffered),
+                dropped: Dictionary(spool.counters.dropped.map { ("\($0.key)", tally($0.value)) }) { $1 }),
             uplinks: runtime.status.uplinks.map { uplink in
-                ControlStatus.Uplink(sink: uplink.sink, url: uplink.url, state: uplink.stateName, problem: uplink.stateProblem ?? uplink.lastProblem,
-                                     uploads: uplink.uploads, failedUploads: uplink.failedUploads, batchesDelivered: uplink.batchesDelivered,
-                                     batchesRejected: uplink.batchesRejected, bytesOnWire: uplink.bytesOnWire,
-                                     budgetUsedToday: uplink.budgetUsedToday, budgetLimit: uplink.budgetLimit,
-                                     lastDeliveryMilliseconds: uplink.lastDeliveryMilliseconds)
+                ControlStatus.Uplink(
+                    sink: uplink.sink, url: uplink.url, state: uplink.stateName,
+                    problem: uplink.stateProblem ?? uplink.lastProblem,
+                    uploads: uplink.uploads, failedUploads: uplink.failedUploads,
+                    batchesDelivered: uplink.batchesDelivered,
+                    batchesRejected: uplink.batchesRejected, bytesOnWire: uplink.bytesOnWire,
+                    budgetUsedToday: uplink.budgetUsedToday, budgetLimit: uplink.budgetLimit,
+                    lastDeliveryMilliseconds: uplink.lastDeliveryMilliseconds)
             })
     }
 
@@ -85,8 +105,10 @@ enum ControlProtocol {
 
     static func device(_ entry: DeviceBoard.Entry) -> ControlStatus.Device {
         ControlStatus.Device(
-            name: entry.device.name, link: entry.device.link, unit: entry.device.unit, health: entry.latest?.health.state.rawValue ?? "unknown",
-            lastError: entry.latest?.health.lastError, latencyMilliseconds: entry.latencyMilliseconds, cycles: entry.cycles,
+            name: entry.device.name, link: entry.device.link, unit: entry.device.unit,
+            health: entry.latest?.health.state.rawValue ?? "unknown",
+            lastError: entry.latest?.health.lastError, latencyMilliseconds: entry.latencyMilliseconds,
+            cycles: entry.cycles,
             failedCycles: entry.failedCycles,
             pollIntervalMilliseconds: entry.device.pollInterval.milliseconds,
             points: entry.latest.map { points($0, device: entry.device) } ?? [])
@@ -100,21 +122,28 @@ enum ControlProtocol {
             if let raw = value.value, case .string(let text) = raw {
                 shown = .text(text)
             } else {
-                shown = value.value.flatMap { Engineering.value($0, scale: point.scale, offset: point.offset, exponent: value.exponent) }
-                    .map(ControlPoint.Value.number)
+                shown = value.value.flatMap {
+                    Engineering.value($0, scale: point.scale, offset: point.offset, exponent: value.exponent)
+                }
+                .map(ControlPoint.Value.number)
             }
-            return ControlPoint(name: point.name, value: shown, unit: point.unit, quality: value.quality.description,
-                                timeMilliseconds: value.timestamp.wallMilliseconds)
+            return ControlPoint(
+                name: point.name, value: shown, unit: point.unit, quality: value.quality.description,
+                timeMilliseconds: value.timestamp.wallMilliseconds)
         }
     }
 
     static func cycles(_ runtime: AgentRuntime, after cursor: Int, device filter: String?) -> ControlCycles {
-        let (cycles, next, missed) = runtime.status.devices.cycles(after: cursor, nowMilliseconds: runtime.status.monotonicMilliseconds)
-        return ControlCycles(cursor: next, missed: missed, cycles: cycles.compactMap { cycle in
-            if let filter, cycle.reading.device != filter { return nil }
-            guard let device = runtime.status.devices.device(named: cycle.reading.device) else { return nil }
-            return ControlCycles.Cycle(device: cycle.reading.device, health: cycle.reading.health.state.rawValue,
-                                       points: points(cycle.reading, device: device))
-        })
+        let (cycles, next, missed) = runtime.status.devices.cycles(
+            after: cursor, nowMilliseconds: runtime.status.monotonicMilliseconds)
+        return ControlCycles(
+            cursor: next, missed: missed,
+            cycles: cycles.compactMap { cycle in
+                if let filter, cycle.reading.device != filter { return nil }
+                guard let device = runtime.status.devices.device(named: cycle.reading.device) else { return nil }
+                return ControlCycles.Cycle(
+                    device: cycle.reading.device, health: cycle.reading.health.state.rawValue,
+                    points: points(cycle.reading, device: device))
+            })
     }
 }

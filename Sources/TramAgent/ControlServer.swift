@@ -21,7 +21,11 @@ public final class ControlServer: @unchecked Sendable {
 
     public enum Failure: Error, CustomStringConvertible {
         case socket(String)
-        public var description: String { switch self { case .socket(let text): text } }
+        public var description: String {
+            switch self {
+            case .socket(let text): text
+            }
+        }
     }
 
     /// Binds the socket (replacing a stale one left by a crash, refusing one a live agent answers on).
@@ -37,7 +41,9 @@ public final class ControlServer: @unchecked Sendable {
         var address = ControlSocketAddress.make(path)
         let previous = umask(0o117)
         let bound = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         umask(previous)
         guard bound == 0, listen(fd, 16) == 0 else {
@@ -102,7 +108,9 @@ public final class ControlServer: @unchecked Sendable {
         defer { close(fd) }
         var address = ControlSocketAddress.make(path)
         return withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) == 0
+            }
         }
     }
 }

@@ -51,7 +51,9 @@ public final class DeviceBoard: Sendable {
             state.entries[reading.device]?.latest = reading
             state.entries[reading.device]?.latencyMilliseconds = latencyMilliseconds
             state.entries[reading.device]?.cycles += 1
-            if reading.health.state == .offline || reading.health.state == .degraded { state.entries[reading.device]?.failedCycles += 1 }
+            if reading.health.state == .offline || reading.health.state == .degraded {
+                state.entries[reading.device]?.failedCycles += 1
+            }
             if nowMilliseconds < state.tailingUntil {
                 if state.ring.isEmpty { state.ring = Array(repeating: nil, count: capacity) }
                 state.ring[state.next % capacity] = Cycle(number: state.next, reading: reading)

@@ -40,13 +40,17 @@ public final class MetricsServer: Sendable {
     ///   - port: 0 for a port the kernel picks (see `port`).
     ///   - exposition: the metrics page's body, made per request on the server's thread.
     ///   - health: nil while healthy, otherwise the reason the agent is not.
-    public init(host: String = "127.0.0.1", port: UInt16 = 0, receiveTimeout: Duration = .seconds(2),
-                exposition: @escaping @Sendable () -> [UInt8], health: @escaping @Sendable () -> String?,
-                logger: Logger = Logger(label: "tram.metrics")) throws(MetricsServerError) {
+    public init(
+        host: String = "127.0.0.1", port: UInt16 = 0, receiveTimeout: Duration = .seconds(2),
+        exposition: @escaping @Sendable () -> [UInt8], health: @escaping @Sendable () -> String?,
+        logger: Logger = Logger(label: "tram.metrics")
+    ) throws(MetricsServerError) {
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
         address.sin_port = port.bigEndian
-        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else { throw MetricsServerError(operation: "parse address \(host)", code: EINVAL) }
+        guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+            throw MetricsServerError(operation: "parse address \(host)", code: EINVAL)
+        }
 
         let listener = socket(AF_INET, Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard listener >= 0 else { throw MetricsServerError(operation: "socket", code: errno) }
@@ -55,7 +59,8 @@ public final class MetricsServer: Sendable {
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         let bound = withUnsafeMutablePointer(to: &address) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { address in
-                bind(listener, address, length) == 0 && listen(listener, 16) == 0 && getsockname(listener, address, &length) == 0
+                bind(listener, address, length) == 0 && listen(listener, 16) == 0
+                    && getsockname(listener, address, &length) == 0
             }
         }
         guard bound else {
@@ -145,11 +150,16 @@ public final class MetricsServer: Sendable {
         var chunk = [UInt8](repeating: 0, count: 2048)
         while Self.endOfHead(in: head) == nil {
             guard head.count < Self.maximumHeadBytes else {
-                return respond(client, HTTPResponse(status: 431, reason: "Request Header Fields Too Large", body: "request head too large\n"))
+                return respond(
+                    client,
+                    HTTPResponse(
+                        status: 431, reason: "Request Header Fields Too Large", body: "request head too large\n"))
             }
             let remaining = deadline - Self.monotonicMilliseconds()
             guard remaining > 0, wait(for: client, milliseconds: remaining) else {
-                if !stopped.load(ordering: .acquiring) { logger.debug("no complete request within the receive timeout; closed") }
+                if !stopped.load(ordering: .acquiring) {
+                    logger.debug("no complete request within the receive timeout; closed")
+                }
                 return
             }
             let count = chunk.withUnsafeMutableBytes { recv(client, $0.baseAddress, $0.count, 0) }
@@ -162,8 +172,10 @@ public final class MetricsServer: Sendable {
 
     /// Waits until `descriptor` is readable (or just sleeps, for -1); false if woken by `stop()` instead.
     private func wait(for descriptor: Int32, milliseconds: Int) -> Bool {
-        var descriptors = [pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
-                           pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0)]
+        var descriptors = [
+            pollfd(fd: wakeRead, events: Int16(POLLIN), revents: 0),
+            pollfd(fd: descriptor, events: Int16(POLLIN), revents: 0),
+        ]
         while true {
             let ready = poll(&descriptors, nfds_t(descriptors.count), Int32(clamping: milliseconds))
             if ready < 0 && errno == EINTR { continue }
@@ -185,7 +197,8 @@ public final class MetricsServer: Sendable {
         var response: HTTPResponse
         switch path {
         case "/metrics":
-            response = HTTPResponse(status: 200, reason: "OK", contentType: "text/plain; version=0.0.4; charset=utf-8", body: exposition())
+            response = HTTPResponse(
+                status: 200, reason: "OK", contentType: "text/plain; version=0.0.4; charset=utf-8", body: exposition())
         case "/health":
             if let problem = health() {
                 response = HTTPResponse(status: 503, reason: "Service Unavailable", body: problem + "\n")
@@ -199,17 +212,23 @@ public final class MetricsServer: Sendable {
         case "GET": break
         case "HEAD": response.omitsBody = true
         default:
-            return HTTPResponse(status: 405, reason: "Method Not Allowed", headers: "Allow: GET, HEAD\r\n", body: "method not allowed\n")
+            return HTTPResponse(
+                status: 405, reason: "Method Not Allowed", headers: "Allow: GET, HEAD\r\n", body: "method not allowed\n"
+            )
         }
         return response
     }
 
     private func respond(_ client: Int32, _ response: HTTPResponse) {
-        var bytes = Array("HTTP/1.1 \(response.status) \(response.reason)\r\nContent-Type: \(response.contentType)\r\nContent-Length: \(response.body.count)\r\n\(response.headers)Connection: close\r\n\r\n".utf8)
+        var bytes = Array(
+            "HTTP/1.1 \(response.status) \(response.reason)\r\nContent-Type: \(response.contentType)\r\nContent-Length: \(response.body.count)\r\n\(response.headers)Connection: close\r\n\r\n"
+                .utf8)
         if !response.omitsBody { bytes += response.body }
         var offset = 0
         while offset < bytes.count {
-            let sent = bytes.withUnsafeBytes { send(client, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL)) }
+            let sent = bytes.withUnsafeBytes {
+                send(client, $0.baseAddress! + offset, $0.count - offset, Int32(MSG_NOSIGNAL))
+            }
             if sent < 0 && errno == EINTR { continue }
             guard sent > 0 else {
                 logger.debug("client stopped reading; answer abandoned")
@@ -224,7 +243,8 @@ public final class MetricsServer: Sendable {
     /// Where the blank line ending the head is, if it has arrived.
     private static func endOfHead(in bytes: [UInt8]) -> Int? {
         guard bytes.count >= 4 else { return nil }
-        for index in 3..<bytes.count where bytes[index] == 10 && bytes[index - 1] == 13 && bytes[index - 2] == 10 && bytes[index - 3] == 13 {
+        for index in 3..<bytes.count
+        where bytes[index] == 10 && bytes[index - 1] == 13 && bytes[index - 2] == 10 && bytes[index - 3] == 13 {
             return index + 1
         }
         return nil
@@ -246,7 +266,10 @@ private struct HTTPResponse {
     /// For HEAD: the headers (Content-Length included) without the body.
     var omitsBody = false
 
-    init(status: Int, reason: String, contentType: String = "text/plain; charset=utf-8", headers: String = "", body: [UInt8]) {
+    init(
+        status: Int, reason: String, contentType: String = "text/plain; charset=utf-8", headers: String = "",
+        body: [UInt8]
+    ) {
         self.status = status
         self.reason = reason
         self.contentType = contentType

@@ -40,7 +40,8 @@ public struct RateLimitedLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var merged = inner.metadata
         if let extra = event.metadata { merged.merge(extra) { $1 } }
-        let key = "\(event.level)|\(event.message)|\(merged["device"].map { "\($0)" } ?? "")|\(merged["link"].map { "\($0)" } ?? "")|\(merged["sink"].map { "\($0)" } ?? "")"
+        let key =
+            "\(event.level)|\(event.message)|\(merged["device"].map { "\($0)" } ?? "")|\(merged["link"].map { "\($0)" } ?? "")|\(merged["sink"].map { "\($0)" } ?? "")"
         let time = now()
         let suppressedBefore: Int? = memory.seen.withLock { seen in
             if var entry = seen[key], time - entry.firstMilliseconds < windowMilliseconds {

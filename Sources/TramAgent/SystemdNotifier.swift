@@ -41,7 +41,9 @@ public struct SystemdNotifier: Sendable {
 
     /// The interval at which to ping: half of `WATCHDOG_USEC`, if it is meant for `processID`.
     static func watchdogInterval(environment: [String: String], processID: pid_t) -> Duration? {
-        guard let text = environment["WATCHDOG_USEC"], let microseconds = UInt64(text), microseconds > 0 else { return nil }
+        guard let text = environment["WATCHDOG_USEC"], let microseconds = UInt64(text), microseconds > 0 else {
+            return nil
+        }
         if let owner = environment["WATCHDOG_PID"] {
             guard let pid = pid_t(owner), pid == processID else { return nil }
         }

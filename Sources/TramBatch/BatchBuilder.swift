@@ -59,7 +59,8 @@ public final class BatchBuilder {
     /// Starts a batch. `baseTimeMilliseconds` is the wall time the group times are stored against (the first
     /// cycle's first response).
     public func begin(_ identity: BatchIdentity, baseTimeMilliseconds: Int64, atMonotonicMilliseconds now: Int64) {
-        encoder.encoder.begin(epoch: identity.epoch, sequence: identity.sequence, baseTimeMilliseconds: baseTimeMilliseconds)
+        encoder.encoder.begin(
+            epoch: identity.epoch, sequence: identity.sequence, baseTimeMilliseconds: baseTimeMilliseconds)
         open = Open(identity: identity, readings: 0, openedAtMilliseconds: now)
     }
 

@@ -20,12 +20,14 @@ public struct SchemaMapping: Sendable {
         for device in config.devices {
             first[device.name] = points.count
             let base = points.count
-            let indexByName = Dictionary(device.points.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+            let indexByName = Dictionary(
+                device.points.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
             for point in device.points {
-                points.append(PointDescriptor(
-                    device: device.name, name: point.name, unit: point.unit, type: Self.wireType(point.type),
-                    scale: point.scale, offset: point.offset,
-                    exponentAlias: point.scaleFrom.flatMap { indexByName[$0] }.map { base + $0 }))
+                points.append(
+                    PointDescriptor(
+                        device: device.name, name: point.name, unit: point.unit, type: Self.wireType(point.type),
+                        scale: point.scale, offset: point.offset,
+                        exponentAlias: point.scaleFrom.flatMap { indexByName[$0] }.map { base + $0 }))
             }
         }
         dictionary = SchemaDictionary(gateway: config.gateway.id, points: points)

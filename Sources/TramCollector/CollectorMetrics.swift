@@ -54,16 +54,25 @@ public final class CollectorMetrics: Sendable {
         }
         counter("tram_collector_readings_total", "Readings stored.", [("", c.readings)])
         counter("tram_collector_batches_total", "Batches stored (duplicates excluded).", [("", c.batches)])
-        counter("tram_collector_duplicate_batches_total", "Batches received again and not stored twice.", [("", c.duplicates)])
+        counter(
+            "tram_collector_duplicate_batches_total", "Batches received again and not stored twice.",
+            [("", c.duplicates)])
         counter("tram_collector_dictionaries_total", "Dictionaries stored.", [("", c.dictionaries)])
         counter("tram_collector_ingest_bytes_total", "Body bytes of ingest requests that were stored.", [("", c.bytes)])
-        let reasons = ["unauthorized", "forbidden", "rate-limited", "too-large", "unsupported-media-type", "empty", "malformed", "schema-unknown", "store-error"]
-        counter("tram_collector_rejects_total", "Ingest requests refused, by reason.",
-                Set(reasons).union(c.rejects.keys).sorted().map { ("{reason=\"\($0)\"}", c.rejects[$0] ?? 0) })
-        counter("tram_collector_ingest_requests_total", "Ingest requests answered, by HTTP status.",
-                c.requests.keys.sorted().map { ("{status=\"\($0)\"}", c.requests[$0]!) })
-        counter("tram_collector_retention_deleted_readings_total", "Readings deleted by --retention (older than the limit).",
-                [("", c.retentionDeleted)])
+        let reasons = [
+            "unauthorized", "forbidden", "rate-limited", "too-large", "unsupported-media-type", "empty", "malformed",
+            "schema-unknown", "store-error",
+        ]
+        counter(
+            "tram_collector_rejects_total", "Ingest requests refused, by reason.",
+            Set(reasons).union(c.rejects.keys).sorted().map { ("{reason=\"\($0)\"}", c.rejects[$0] ?? 0) })
+        counter(
+            "tram_collector_ingest_requests_total", "Ingest requests answered, by HTTP status.",
+            c.requests.keys.sorted().map { ("{status=\"\($0)\"}", c.requests[$0]!) })
+        counter(
+            "tram_collector_retention_deleted_readings_total",
+            "Readings deleted by --retention (older than the limit).",
+            [("", c.retentionDeleted)])
         counter("tram_collector_retention_passes_total", "Retention passes completed.", [("", c.retentionPasses)])
         return out
     }

@@ -10,7 +10,9 @@ extension CollectorServer {
         var total = 0
         while true {
             try Task.checkCancellation()
-            let deleted = try await executor.run { store in try store.deleteReadings(olderThan: cutoff, limit: retention.chunk) }
+            let deleted = try await executor.run { store in
+                try store.deleteReadings(olderThan: cutoff, limit: retention.chunk)
+            }
             total += deleted
             metrics.retentionDeleted(deleted)
             if deleted < retention.chunk { break }

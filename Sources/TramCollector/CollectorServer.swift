@@ -32,9 +32,11 @@ public struct CollectorServer: Sendable {
             return copy
         }
 
-        public init(databasePath: String, host: String = "127.0.0.1", port: Int = 8480, limits: IngestLimits = .init(),
-                    rate: Double = 20, burst: Double = 40, durability: Durability = .full, tls: CollectorTLS? = nil,
-                    retention: Retention? = nil) {
+        public init(
+            databasePath: String, host: String = "127.0.0.1", port: Int = 8480, limits: IngestLimits = .init(),
+            rate: Double = 20, burst: Double = 40, durability: Durability = .full, tls: CollectorTLS? = nil,
+            retention: Retention? = nil
+        ) {
             self.tls = tls
             self.retention = retention
             self.databasePath = databasePath
@@ -56,7 +58,8 @@ public struct CollectorServer: Sendable {
 
     public init(_ configuration: Configuration, logger: Logger = Logger(label: "tram-collector")) throws {
         self.configuration = configuration
-        executor = StoreExecutor(store: try CollectorStore(path: configuration.databasePath, durability: configuration.durability))
+        executor = StoreExecutor(
+            store: try CollectorStore(path: configuration.databasePath, durability: configuration.durability))
         limiter = RateLimiter(rate: configuration.rate, burst: configuration.burst)
         self.logger = logger
         let store = executor
@@ -66,7 +69,8 @@ public struct CollectorServer: Sendable {
     /// Serves until the task is cancelled (or SIGTERM/SIGINT). `onListening` gets the bound port (useful with port 0).
     /// With `retention`, a pass runs at start and every interval alongside the server, and stops with it.
     public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
-        let server: HTTPServerBuilder = try configuration.tls.map { try HTTPServerBuilder.tls(.http1(), tlsConfiguration: $0.tlsConfiguration()) }
+        let server: HTTPServerBuilder =
+            try configuration.tls.map { try HTTPServerBuilder.tls(.http1(), tlsConfiguration: $0.tlsConfiguration()) }
             ?? .http1()
         let app = Application(
             router: makeRouter(),
@@ -104,17 +108,22 @@ public struct CollectorServer: Sendable {
         }
         router.get("/health") { _, _ in
             let ok = (try? await server.executor.run { store in try store.ping() }) ?? false
-            return server.response(Answer(status: ok ? 200 : 503, body: .object([("status", .string(ok ? "ok" : "store unavailable"))])))
+            return server.response(
+                Answer(status: ok ? 200 : 503, body: .object([("status", .string(ok ? "ok" : "store unavailable"))])))
         }
         router.get("/metrics") { _, _ in
             var headers = HTTPFields()
             headers[.contentType] = "text/plain; version=0.0.4"
-            return Response(status: .ok, headers: headers, body: .init(byteBuffer: ByteBuffer(string: server.metrics.render() + Relay.renderMetrics(server.relays))))
+            return Response(
+                status: .ok, headers: headers,
+                body: .init(
+                    byteBuffer: ByteBuffer(string: server.metrics.render() + Relay.renderMetrics(server.relays))))
         }
         router.get("/v1/points/latest") { request, _ in
             let gateway = request.uri.queryParameters["gateway"].map(String.init)
             return try await server.read(request) { store in
-                Answer(status: 200, body: .object([("points", .array(try store.latest(gateway: gateway).map(Self.json)))]))
+                Answer(
+                    status: 200, body: .object([("points", .array(try store.latest(gateway: gateway).map(Self.json)))]))
             }
         }
         router.get("/v1/fleet") { request, _ in
@@ -127,17 +136,25 @@ public struct CollectorServer: Sendable {
             for key in ["from", "to", "limit"] {
                 guard let text = query[Substring(key)] else { numbers.append(nil); continue }
                 guard let value = Int64(text) else {
-                    return server.response(.reject(400, "bad-query", [("detail", .string("from, to and limit are integers (from and to in ms since 1970)"))]))
+                    return server.response(
+                        .reject(
+                            400, "bad-query",
+                            [("detail", .string("from, to and limit are integers (from and to in ms since 1970)"))]))
                 }
                 numbers.append(value)
             }
-            let (from, to, limit) = (numbers[0] ?? .min, numbers[1] ?? .max, Int(min(max(numbers[2] ?? 10_000, 1), 100_000)))
+            let (from, to, limit) = (
+                numbers[0] ?? .min, numbers[1] ?? .max, Int(min(max(numbers[2] ?? 10_000, 1), 100_000))
+            )
             return try await server.read(request) { store in
-                let rows = try store.range(gateway: names[0], device: names[1], point: names[2], from: from, to: to, limit: limit)
-                return Answer(status: 200, body: .object([
-                    ("gateway", .string(names[0])), ("device", .string(names[1])), ("point", .string(names[2])),
-                    ("readings", .array(rows.map(Self.json))),
-                ]))
+                let rows = try store.range(
+                    gateway: names[0], device: names[1], point: names[2], from: from, to: to, limit: limit)
+                return Answer(
+                    status: 200,
+                    body: .object([
+                        ("gateway", .string(names[0])), ("device", .string(names[1])), ("point", .string(names[2])),
+                        ("readings", .array(rows.map(Self.json))),
+                    ]))
             }
         }
         return router
@@ -160,7 +177,9 @@ public struct CollectorServer: Sendable {
             return finish(.refuse(.bodyTooLarge(maximum: limits.maximumBody)), request: request)
         }
         if let type = request.headers[.contentType], !type.lowercased().hasPrefix(IngestHeader.frameMediaType) {
-            return finish(.refuse(.unsupportedMediaType(detail: "send Content-Type: \(IngestHeader.frameMediaType)")), request: request)
+            return finish(
+                .refuse(.unsupportedMediaType(detail: "send Content-Type: \(IngestHeader.frameMediaType)")),
+                request: request)
         }
         var request = request
         let buffer: ByteBuffer
@@ -176,8 +195,9 @@ public struct CollectorServer: Sendable {
         let answer: Answer
         do {
             let (result, summary) = try await executor.run { store in
-                try IngestService.handle(store: store, limiter: limiter, limits: limits, token: token, claimedGateway: claimed,
-                                         certificateGateway: certificateGateway, body: body, now: nowMilliseconds())
+                try IngestService.handle(
+                    store: store, limiter: limiter, limits: limits, token: token, claimedGateway: claimed,
+                    certificateGateway: certificateGateway, body: body, now: nowMilliseconds())
             }
             if let summary { metrics.stored(summary, bytes: body.count) }
             answer = result
@@ -194,21 +214,28 @@ public struct CollectorServer: Sendable {
         if answer.status != 200 {
             // A 409 schema-unknown is the protocol's first contact (the agent sends the dictionary next), not a fault.
             let level: Logger.Level = answer.reason == IngestReason.schemaUnknown.rawValue ? .info : .warning
-            logger.log(level: level, "ingest refused", metadata: [
-                "status": "\(answer.status)", "gateway": "\(Self.header(request, IngestHeader.gateway.lowercased()) ?? "-")",
-                "batches": "\(Self.header(request, IngestHeader.batches.lowercased()) ?? "-")", "answer": "\(answer.body.rendered)",
-            ])
+            logger.log(
+                level: level, "ingest refused",
+                metadata: [
+                    "status": "\(answer.status)",
+                    "gateway": "\(Self.header(request, IngestHeader.gateway.lowercased()) ?? "-")",
+                    "batches": "\(Self.header(request, IngestHeader.batches.lowercased()) ?? "-")",
+                    "answer": "\(answer.body.rendered)",
+                ])
         }
         return response(answer)
     }
 
-    func read(_ request: Request, _ body: @escaping @Sendable (CollectorStore) throws -> Answer) async throws -> Response {
+    func read(_ request: Request, _ body: @escaping @Sendable (CollectorStore) throws -> Answer) async throws
+        -> Response
+    {
         let token = Self.bearer(request)
         let answer = try await executor.run { store -> Answer in
             guard let token else { return .reject(401, "unauthorized", [("detail", .string("no bearer token"))]) }
             switch try store.authenticate(token: token, now: nowMilliseconds()) {
             case .success(.reader): return try body(store)
-            case .success(.gateway): return .reject(403, "forbidden", [("detail", .string("a gateway token cannot read"))])
+            case .success(.gateway):
+                return .reject(403, "forbidden", [("detail", .string("a gateway token cannot read"))])
             case .failure(let why): return .reject(401, "unauthorized", [("detail", .string("token \(why)"))])
             }
         }
@@ -219,7 +246,9 @@ public struct CollectorServer: Sendable {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
         if let wait = answer.retryAfter { headers[.retryAfter] = String(wait) }
-        return Response(status: .init(code: answer.status), headers: headers, body: .init(byteBuffer: ByteBuffer(string: answer.body.rendered + "\n")))
+        return Response(
+            status: .init(code: answer.status), headers: headers,
+            body: .init(byteBuffer: ByteBuffer(string: answer.body.rendered + "\n")))
     }
 
     /// Gateways, when each was last seen, its devices' state from their points' newest readings, and bytes a day.
@@ -238,27 +267,41 @@ public struct CollectorServer: Sendable {
                 let good = points.count { $0.quality == 0 }
                 let state = good == points.count ? "online" : good > 0 ? "degraded" : "offline"
                 if good == points.count { online += 1 }
-                return .object([("name", .string(name)), ("state", .string(state)), ("points", .int(Int64(points.count))),
-                                ("good_points", .int(Int64(good))), ("last_reading_ms", .int(points.map(\.timeMilliseconds).max() ?? 0))])
+                return .object([
+                    ("name", .string(name)), ("state", .string(state)), ("points", .int(Int64(points.count))),
+                    ("good_points", .int(Int64(good))),
+                    ("last_reading_ms", .int(points.map(\.timeMilliseconds).max() ?? 0)),
+                ])
             }
             let days: [JSON] = try store.tallies(gateway: gateway.name, days: 31).map { tally in
                 let date = Date(timeIntervalSince1970: Double(tally.day) * 86_400)
-                return .object([("day", .string(String(ISO8601DateFormatter.string(from: date, timeZone: TimeZone(identifier: "UTC")!,
-                                                                                      formatOptions: [.withFullDate])))),
-                                ("bytes", .int(tally.bytes)), ("batches", .int(tally.batches)),
-                                ("duplicates", .int(tally.duplicates)), ("readings", .int(tally.readings))])
+                return .object([
+                    (
+                        "day",
+                        .string(
+                            String(
+                                ISO8601DateFormatter.string(
+                                    from: date, timeZone: TimeZone(identifier: "UTC")!,
+                                    formatOptions: [.withFullDate])))
+                    ),
+                    ("bytes", .int(tally.bytes)), ("batches", .int(tally.batches)),
+                    ("duplicates", .int(tally.duplicates)), ("readings", .int(tally.readings)),
+                ])
             }
-            gateways.append(.object([
-                ("name", .string(gateway.name)), ("revoked", .bool(gateway.revoked)),
-                ("last_seen_ms", gateway.lastSeenMilliseconds.map { .int($0) } ?? .null),
-                ("devices_online", .int(Int64(online))),
-                ("devices", .array(devices)), ("days", .array(days)),
-            ]))
+            gateways.append(
+                .object([
+                    ("name", .string(gateway.name)), ("revoked", .bool(gateway.revoked)),
+                    ("last_seen_ms", gateway.lastSeenMilliseconds.map { .int($0) } ?? .null),
+                    ("devices_online", .int(Int64(online))),
+                    ("devices", .array(devices)), ("days", .array(days)),
+                ]))
         }
         return .object([("gateways", .array(gateways))])
     }
 
-    static let qualityNames = ["good", "not_available", "exception", "timeout", "link_down", "io_error", "unsupported", "unexpected"]
+    static let qualityNames = [
+        "good", "not_available", "exception", "timeout", "link_down", "io_error", "unsupported", "unexpected",
+    ]
 
     /// A reading as the read API shows it: the engineering value, and the raw value typed as the point's type.
     static func json(_ row: CollectorStore.ReadingRow) -> JSON {
@@ -267,7 +310,8 @@ public struct CollectorServer: Sendable {
         switch row.type {
         case 1: raw = row.rawInt.map { .bool($0 != 0) } ?? .null
         case 2, 4, 6: raw = row.rawInt.map { .int($0) } ?? .null
-        case 3, 5, 7: raw = row.rawInt.map { .uint(UInt64($0)) } ?? row.rawText.flatMap { UInt64($0) }.map { .uint($0) } ?? .null
+        case 3, 5, 7:
+            raw = row.rawInt.map { .uint(UInt64($0)) } ?? row.rawText.flatMap { UInt64($0) }.map { .uint($0) } ?? .null
         case 8:
             if let v = row.rawInt {
                 raw = .double(Double(Float(bitPattern: UInt32(truncatingIfNeeded: v))))
@@ -282,7 +326,8 @@ public struct CollectorServer: Sendable {
         default: break
         }
         var members: [(String, JSON)] = [
-            ("gateway", .string(row.gateway)), ("device", .string(row.device)), ("point", .string(row.point)), ("unit", .string(row.unit)),
+            ("gateway", .string(row.gateway)), ("device", .string(row.device)), ("point", .string(row.point)),
+            ("unit", .string(row.unit)),
             ("time_ms", .int(row.timeMilliseconds)), ("value", row.value.map { .double($0) } ?? .null), ("raw", raw),
         ]
         if let bits { members.append(("raw_bits", bits)) }

@@ -31,8 +31,10 @@ public enum IngestParser {
     ///     `FrameCodec.maximumPayload`), and it is refused from its header, before anything is allocated.
     ///   - maximumDecodedSize: the budget for the whole body's decoded payloads; over it the request is too large.
     ///   - known: a dictionary the collector already stores for this gateway.
-    public static func parse(_ body: [UInt8], gateway: String, maximumFrameDecodedSize: Int = FrameCodec.maximumPayload,
-                             maximumDecodedSize: Int, known: (UInt64) -> SchemaDictionary?) -> Result<Parsed, Failure> {
+    public static func parse(
+        _ body: [UInt8], gateway: String, maximumFrameDecodedSize: Int = FrameCodec.maximumPayload,
+        maximumDecodedSize: Int, known: (UInt64) -> SchemaDictionary?
+    ) -> Result<Parsed, Failure> {
         var parsed = Parsed()
         var inBody: [UInt64: SchemaDictionary] = [:]
         var unknownIDs: [UInt64] = []
@@ -56,7 +58,9 @@ public enum IngestParser {
                 return .failure(.malformed(detail: "\(error)", frame: index, offset: offset, batch: nil))
             }
             parsed.decodedBytes += plain.count - Frame.headerSize - Frame.trailerSize
-            guard parsed.decodedBytes <= maximumDecodedSize else { return .failure(.decodedTooLarge(frame: index, limit: maximumDecodedSize)) }
+            guard parsed.decodedBytes <= maximumDecodedSize else {
+                return .failure(.decodedTooLarge(frame: index, limit: maximumDecodedSize))
+            }
             var missing: UInt64?
             do {
                 let decoded = try FrameDecoder.decode(plain) { id in
@@ -66,13 +70,17 @@ public enum IngestParser {
                 }.frame
                 switch decoded {
                 case .dictionary(let dictionary, let schemaID):
-                    guard dictionary.gateway == gateway else { return .failure(.otherGateway(claimed: dictionary.gateway, frame: index)) }
+                    guard dictionary.gateway == gateway else {
+                        return .failure(.otherGateway(claimed: dictionary.gateway, frame: index))
+                    }
                     if inBody[schemaID] == nil {
                         inBody[schemaID] = dictionary
                         parsed.dictionaries.append((dictionary, schemaID, plain))
                     }
                 case .batch(let batch):
-                    guard batch.gateway == gateway else { return .failure(.otherGateway(claimed: batch.gateway, frame: index)) }
+                    guard batch.gateway == gateway else {
+                        return .failure(.otherGateway(claimed: batch.gateway, frame: index))
+                    }
                     parsed.batches.append(batch)
                 }
             } catch {
@@ -83,10 +91,14 @@ public enum IngestParser {
                         return .failure(.otherGateway(claimed: identity.gateway, frame: index))
                     }
                     if !unknownIDs.contains(missing) { unknownIDs.append(missing) }
-                    if let identity { unknownBatches.append(BatchIdentity(epoch: identity.epoch, sequence: identity.sequence)) }
+                    if let identity {
+                        unknownBatches.append(BatchIdentity(epoch: identity.epoch, sequence: identity.sequence))
+                    }
                 } else {
-                    return .failure(.malformed(detail: "\(error)", frame: index, offset: offset,
-                                               batch: identity.map { BatchIdentity(epoch: $0.epoch, sequence: $0.sequence) }))
+                    return .failure(
+                        .malformed(
+                            detail: "\(error)", frame: index, offset: offset,
+                            batch: identity.map { BatchIdentity(epoch: $0.epoch, sequence: $0.sequence) }))
                 }
             }
             offset += frameSize
@@ -98,7 +110,9 @@ public enum IngestParser {
 
     /// A batch frame's (gateway, epoch, sequence), read from the start of its plain payload; nil when unreadable.
     static func batchIdentity(_ plainFrame: [UInt8]) -> (gateway: String, epoch: UInt64, sequence: UInt64)? {
-        guard plainFrame.count > Frame.headerSize, plainFrame[3] == Frame.Kind.batch.rawValue, plainFrame[4] == 0 else { return nil }
+        guard plainFrame.count > Frame.headerSize, plainFrame[3] == Frame.Kind.batch.rawValue, plainFrame[4] == 0 else {
+            return nil
+        }
         var index = Frame.headerSize
         func uvarint() -> UInt64? {
             var value: UInt64 = 0

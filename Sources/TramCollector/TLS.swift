@@ -22,7 +22,9 @@ public struct CollectorTLS: Sendable {
     public var clientCAPath: String?
     public var clientAuth: ClientAuth
 
-    public init(certificatePath: String, keyPath: String, clientCAPath: String? = nil, clientAuth: ClientAuth = .required) {
+    public init(
+        certificatePath: String, keyPath: String, clientCAPath: String? = nil, clientAuth: ClientAuth = .required
+    ) {
         self.certificatePath = certificatePath
         self.keyPath = keyPath
         self.clientCAPath = clientCAPath
@@ -39,19 +41,25 @@ public struct CollectorTLS: Sendable {
             do { return try body() } catch { throw ConfigurationError(description: "\(what) \(path): \(error)") }
         }
         let chain = try load("--tls-cert", certificatePath) { try NIOSSLCertificate.fromPEMFile(certificatePath) }
-        guard !chain.isEmpty else { throw ConfigurationError(description: "--tls-cert \(certificatePath): no certificate in the file") }
+        guard !chain.isEmpty else {
+            throw ConfigurationError(description: "--tls-cert \(certificatePath): no certificate in the file")
+        }
         let key = try load("--tls-key", keyPath) { try NIOSSLPrivateKey(file: keyPath, format: .pem) }
         var configuration: TLSConfiguration
         if let clientCAPath {
             let roots = try load("--tls-client-ca", clientCAPath) { try NIOSSLCertificate.fromPEMFile(clientCAPath) }
-            guard !roots.isEmpty else { throw ConfigurationError(description: "--tls-client-ca \(clientCAPath): no certificate in the file") }
-            configuration = .makeServerConfigurationWithMTLS(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key),
-                                                             trustRoots: .certificates(roots))
+            guard !roots.isEmpty else {
+                throw ConfigurationError(description: "--tls-client-ca \(clientCAPath): no certificate in the file")
+            }
+            configuration = .makeServerConfigurationWithMTLS(
+                certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key),
+                trustRoots: .certificates(roots))
             // required: noHostnameVerification (BoringSSL's SSL_VERIFY_FAIL_IF_NO_PEER_CERT); optional: verify if presented.
             if clientAuth == .optional { configuration.certificateVerification = .optionalVerification }
             configuration.sendCANameList = true
         } else {
-            configuration = .makeServerConfiguration(certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
+            configuration = .makeServerConfiguration(
+                certificateChain: chain.map { .certificate($0) }, privateKey: .privateKey(key))
         }
         configuration.minimumTLSVersion = .tlsv12
         return configuration
@@ -111,7 +119,8 @@ enum CertificateIdentity {
     private static func children(_ der: [UInt8], of parent: Element) -> [Element] {
         var result: [Element] = []
         var offset = parent.content.lowerBound
-        while offset < parent.content.upperBound, let child = element(der, at: offset, limit: parent.content.upperBound) {
+        while offset < parent.content.upperBound, let child = element(der, at: offset, limit: parent.content.upperBound)
+        {
             result.append(child)
             offset = child.content.upperBound
         }
@@ -122,7 +131,8 @@ enum CertificateIdentity {
     /// signature, issuer, validity, subject → RDNs (SETs) → attributes (SEQUENCE of OID and string).
     static func commonName(der: [UInt8]) -> String? {
         guard let certificate = element(der, at: 0, limit: der.count), certificate.tag == 0x30,
-              let tbs = children(der, of: certificate).first, tbs.tag == 0x30 else { return nil }
+            let tbs = children(der, of: certificate).first, tbs.tag == 0x30
+        else { return nil }
         let fields = children(der, of: tbs)
         let first = fields.first?.tag == 0xA0 ? 1 : 0
         guard fields.count > first + 4, fields[first + 4].tag == 0x30 else { return nil }
@@ -130,13 +140,19 @@ enum CertificateIdentity {
         for rdn in children(der, of: fields[first + 4]) where rdn.tag == 0x31 {
             for attribute in children(der, of: rdn) where attribute.tag == 0x30 {
                 let parts = children(der, of: attribute)
-                guard parts.count == 2, parts[0].tag == 0x06, Array(der[parts[0].content]) == [0x55, 0x04, 0x03] else { continue }
+                guard parts.count == 2, parts[0].tag == 0x06, Array(der[parts[0].content]) == [0x55, 0x04, 0x03] else {
+                    continue
+                }
                 let bytes = Array(der[parts[1].content])
                 switch parts[1].tag {
-                case 0x0C, 0x13, 0x16, 0x14: name = String(decoding: bytes, as: UTF8.self)  // UTF8, Printable, IA5, Teletex
+                // UTF8, Printable, IA5, Teletex
+                case 0x0C, 0x13, 0x16, 0x14: name = String(decoding: bytes, as: UTF8.self)
                 case 0x1E where bytes.count % 2 == 0:  // BMPString: UTF-16BE
-                    name = String(decoding: stride(from: 0, to: bytes.count, by: 2).map { UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1]) },
-                                  as: UTF16.self)
+                    name = String(
+                        decoding: stride(from: 0, to: bytes.count, by: 2).map {
+                            UInt16(bytes[$0]) << 8 | UInt16(bytes[$0 + 1])
+                        },
+                        as: UTF16.self)
                 default: continue
                 }
             }

@@ -42,36 +42,58 @@ extension CollectorCommand {
         var listen = "127.0.0.1:8480"
         @Option(name: .customLong("max-body"), help: "Largest ingest body in bytes (413 above).")
         var maxBody = IngestLimits().maximumBody
-        @Option(name: .customLong("max-frame-decoded"),
-                help: "Largest payload one frame may decompress to (decompression-bomb cap; 422 above). Keep it above the agents' largest batch.")
+        @Option(
+            name: .customLong("max-frame-decoded"),
+            help:
+                "Largest payload one frame may decompress to (decompression-bomb cap; 422 above). Keep it above the agents' largest batch."
+        )
         var maxFrameDecoded = IngestLimits().maximumFrameDecoded
-        @Option(name: .customLong("max-decoded"), help: "Largest total of decompressed payload bytes in one ingest request (413 above; at least --max-frame-decoded).")
+        @Option(
+            name: .customLong("max-decoded"),
+            help:
+                "Largest total of decompressed payload bytes in one ingest request (413 above; at least --max-frame-decoded)."
+        )
         var maxDecoded = IngestLimits().maximumDecoded
         @Option(help: "Ingest requests per second per gateway (0: unlimited).")
         var rate: Double = 20
         @Option(help: "Requests a gateway may send at once above its rate.")
         var burst: Double = 40
-        @Option(help: "full (the default: WAL fsynced at every commit, so a 200 survives power loss) or normal (survives a crash of the collector only; faster).")
+        @Option(
+            help:
+                "full (the default: WAL fsynced at every commit, so a 200 survives power loss) or normal (survives a crash of the collector only; faster)."
+        )
         var durability: String = Durability.full.rawValue
-        @Option(name: .customLong("tls-cert"), help: "PEM certificate (chain) of the server: serve HTTPS (with --tls-key).")
+        @Option(
+            name: .customLong("tls-cert"), help: "PEM certificate (chain) of the server: serve HTTPS (with --tls-key).")
         var tlsCert: String?
         @Option(name: .customLong("tls-key"), help: "PEM private key of --tls-cert.")
         var tlsKey: String?
-        @Option(name: .customLong("tls-client-ca"),
-                help: "PEM CA(s) for client certificates (mTLS): a gateway may authenticate by a certificate naming it (subject CN).")
+        @Option(
+            name: .customLong("tls-client-ca"),
+            help:
+                "PEM CA(s) for client certificates (mTLS): a gateway may authenticate by a certificate naming it (subject CN)."
+        )
         var tlsClientCA: String?
-        @Option(name: .customLong("tls-client-auth"), help: "With --tls-client-ca: required (no certificate, no handshake) or optional (token instead).")
+        @Option(
+            name: .customLong("tls-client-auth"),
+            help: "With --tls-client-ca: required (no certificate, no handshake) or optional (token instead).")
         var tlsClientAuth: String = CollectorTLS.ClientAuth.required.rawValue
-        @Option(help: "Delete readings older than this, by reading time (30d, 12h, 90m; w/d/h/m/s). Default: keep forever.")
+        @Option(
+            help: "Delete readings older than this, by reading time (30d, 12h, 90m; w/d/h/m/s). Default: keep forever.")
         var retention: String?
         @Option(name: .customLong("retention-interval"), help: "Time between retention passes (also at start).")
         var retentionInterval: String = "5m"
-        @Option(name: .customLong("relay-influx"),
-                help: "Relay readings to a time-series store by Influx line protocol (repeatable): http://HOST:PORT (VictoriaMetrics or InfluxDB 1: /write), or a full write URL such as http://HOST:8086/api/v2/write?org=O&bucket=B (token from TRAM_RELAY_TOKEN).")
+        @Option(
+            name: .customLong("relay-influx"),
+            help:
+                "Relay readings to a time-series store by Influx line protocol (repeatable): http://HOST:PORT (VictoriaMetrics or InfluxDB 1: /write), or a full write URL such as http://HOST:8086/api/v2/write?org=O&bucket=B (token from TRAM_RELAY_TOKEN)."
+        )
         var relayInflux: [String] = []
         @Option(name: .customLong("relay-batch"), help: "Most readings per relay write request.")
         var relayBatch = 5000
-        @Option(name: .customLong("relay-max-backoff"), help: "Longest wait in seconds between retries while a relay target fails.")
+        @Option(
+            name: .customLong("relay-max-backoff"),
+            help: "Longest wait in seconds between retries while a relay target fails.")
         var relayMaxBackoff: Double = 30
 
         func relayTargets() throws -> [RelayTarget] {
@@ -88,10 +110,14 @@ extension CollectorCommand {
         }
 
         func run() async throws {
-            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]), (0...65535).contains(port) else {
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
+                (0...65535).contains(port)
+            else {
                 throw ValidationError("--listen takes HOST:PORT")
             }
-            guard let durability = Durability(rawValue: durability) else { throw ValidationError("--durability is normal or full") }
+            guard let durability = Durability(rawValue: durability) else {
+                throw ValidationError("--durability is normal or full")
+            }
             let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
             var tls: CollectorTLS?
             switch (tlsCert, tlsKey) {
@@ -99,13 +125,17 @@ extension CollectorCommand {
                 guard let clientAuth = CollectorTLS.ClientAuth(rawValue: tlsClientAuth) else {
                     throw ValidationError("--tls-client-auth is required or optional")
                 }
-                tls = CollectorTLS(certificatePath: cert, keyPath: key, clientCAPath: tlsClientCA, clientAuth: clientAuth)
-            case (nil, nil): if tlsClientCA != nil { throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key") }
+                tls = CollectorTLS(
+                    certificatePath: cert, keyPath: key, clientCAPath: tlsClientCA, clientAuth: clientAuth)
+            case (nil, nil):
+                if tlsClientCA != nil { throw ValidationError("--tls-client-ca needs --tls-cert and --tls-key") }
             default: throw ValidationError("--tls-cert and --tls-key go together")
             }
             var retentionSetting: Retention?
             if let retention {
-                guard let limit = Retention.parseDuration(retention) else { throw ValidationError("--retention takes a duration such as 30d or 12h") }
+                guard let limit = Retention.parseDuration(retention) else {
+                    throw ValidationError("--retention takes a duration such as 30d or 12h")
+                }
                 guard let interval = Retention.parseDuration(retentionInterval) else {
                     throw ValidationError("--retention-interval takes a duration such as 5m")
                 }
@@ -113,11 +143,15 @@ extension CollectorCommand {
             }
             var logger = Logger(label: "tram-collector")
             logger.logLevel = .info
-            let server = try CollectorServer(.init(databasePath: database.db, host: host, port: port,
-                                                   limits: IngestLimits(maximumBody: maxBody, maximumFrameDecoded: maxFrameDecoded, maximumDecoded: maxDecoded),
-                                                   rate: rate, burst: burst, durability: durability, tls: tls, retention: retentionSetting)
-                                                .relaying(try relayTargets()),
-                                             logger: logger)
+            let server = try CollectorServer(
+                .init(
+                    databasePath: database.db, host: host, port: port,
+                    limits: IngestLimits(
+                        maximumBody: maxBody, maximumFrameDecoded: maxFrameDecoded, maximumDecoded: maxDecoded),
+                    rate: rate, burst: burst, durability: durability, tls: tls, retention: retentionSetting
+                )
+                .relaying(try relayTargets()),
+                logger: logger)
             try await server.run { bound in
                 FileHandle.standardOutput.write(Data("LISTENING \(host):\(bound)\n".utf8))
             }
@@ -125,29 +159,35 @@ extension CollectorCommand {
     }
 
     struct RelayCommand: ParsableCommand {
-        static let configuration = CommandConfiguration(commandName: "relay", abstract: "The relays' durable positions and totals.", subcommands: [Status.self])
+        static let configuration = CommandConfiguration(
+            commandName: "relay", abstract: "The relays' durable positions and totals.", subcommands: [Status.self])
 
         struct Status: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Print each relay's position, lag and totals (held back, sent, skipped).")
+            static let configuration = CommandConfiguration(
+                abstract: "Print each relay's position, lag and totals (held back, sent, skipped).")
             @OptionGroup var database: DatabaseOption
             func run() throws {
                 let store = try CollectorStore(path: database.db)
                 let last = try store.lastReadingRowID()
                 for r in try store.relayPositions() {
-                    print("\(r.name)\tposition=\(r.position)\tlag=\(max(0, last - r.position))\tsent=\(r.sent)"
-                          + "\theld_unsynchronised=\(r.heldUnsynchronised)\theld_synchronised=\(r.heldSynchronised)"
-                          + "\tunsynchronised_sent=\(r.unsynchronisedSent)\tskipped=\(r.skipped)\tupdated_ms=\(r.updatedMilliseconds)")
+                    print(
+                        "\(r.name)\tposition=\(r.position)\tlag=\(max(0, last - r.position))\tsent=\(r.sent)"
+                            + "\theld_unsynchronised=\(r.heldUnsynchronised)\theld_synchronised=\(r.heldSynchronised)"
+                            + "\tunsynchronised_sent=\(r.unsynchronisedSent)\tskipped=\(r.skipped)\tupdated_ms=\(r.updatedMilliseconds)"
+                    )
                 }
             }
         }
     }
 
     struct Gateway: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Enroll, rotate, revoke and list gateways.",
-                                                        subcommands: [Add.self, Rotate.self, Revoke.self, List.self])
+        static let configuration = CommandConfiguration(
+            abstract: "Enroll, rotate, revoke and list gateways.",
+            subcommands: [Add.self, Rotate.self, Revoke.self, List.self])
 
         struct Add: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Create a gateway and print its token (once: only its hash is kept).")
+            static let configuration = CommandConfiguration(
+                abstract: "Create a gateway and print its token (once: only its hash is kept).")
             @Argument(help: "The gateway id, as its agent file names it.") var name: String
             @OptionGroup var database: DatabaseOption
             func run() throws {
@@ -156,17 +196,21 @@ extension CollectorCommand {
         }
 
         struct Rotate: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Print a new token; the old one stays valid for the grace period.")
+            static let configuration = CommandConfiguration(
+                abstract: "Print a new token; the old one stays valid for the grace period.")
             @Argument var name: String
             @OptionGroup var database: DatabaseOption
             @Option(help: "Hours the old token stays valid.") var graceHours: Double = 24
             func run() throws {
-                print(try CollectorStore(path: database.db).rotateGateway(name, graceMilliseconds: Int64(graceHours * 3_600_000), now: nowMilliseconds()))
+                print(
+                    try CollectorStore(path: database.db).rotateGateway(
+                        name, graceMilliseconds: Int64(graceHours * 3_600_000), now: nowMilliseconds()))
             }
         }
 
         struct Revoke: ParsableCommand {
-            static let configuration = CommandConfiguration(abstract: "Revoke a gateway's tokens: its uploads get 401. Its readings stay.")
+            static let configuration = CommandConfiguration(
+                abstract: "Revoke a gateway's tokens: its uploads get 401. Its readings stay.")
             @Argument var name: String
             @OptionGroup var database: DatabaseOption
             func run() throws {
@@ -180,17 +224,21 @@ extension CollectorCommand {
             @OptionGroup var database: DatabaseOption
             func run() throws {
                 for g in try CollectorStore(path: database.db).gateways(now: nowMilliseconds()) {
-                    print("\(g.name)\t\(g.revoked ? "revoked" : "active")\ttokens=\(g.activeTokens)\tlast_seen_ms=\(g.lastSeenMilliseconds.map(String.init) ?? "-")")
+                    print(
+                        "\(g.name)\t\(g.revoked ? "revoked" : "active")\ttokens=\(g.activeTokens)\tlast_seen_ms=\(g.lastSeenMilliseconds.map(String.init) ?? "-")"
+                    )
                 }
             }
         }
     }
 
     struct Token: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Tokens for the read API.", subcommands: [AddReader.self])
+        static let configuration = CommandConfiguration(
+            abstract: "Tokens for the read API.", subcommands: [AddReader.self])
 
         struct AddReader: ParsableCommand {
-            static let configuration = CommandConfiguration(commandName: "add-reader", abstract: "Print a read-only API token (once).")
+            static let configuration = CommandConfiguration(
+                commandName: "add-reader", abstract: "Print a read-only API token (once).")
             @Argument var name: String
             @OptionGroup var database: DatabaseOption
             func run() throws {

@@ -22,18 +22,25 @@ public struct HTTPReply: Sendable {
     /// The reply in `bytes` once its head is complete; `complete` when the body has all its Content-Length.
     public static func parse(_ bytes: [UInt8]) -> (reply: HTTPReply, complete: Bool)? {
         let separator: [UInt8] = [13, 10, 13, 10]
-        guard bytes.count >= 4, let end = (0...(bytes.count - 4)).first(where: { Array(bytes[$0..<$0 + 4]) == separator }) else { return nil }
+        guard bytes.count >= 4,
+            let end = (0...(bytes.count - 4)).first(where: { Array(bytes[$0..<$0 + 4]) == separator })
+        else { return nil }
         let lines = String(decoding: bytes[..<end], as: UTF8.self).components(separatedBy: "\r\n")
         let statusParts = lines[0].split(separator: " ")
         guard statusParts.count >= 2, let status = Int(statusParts[1]) else { return nil }
         var headers: [String: String] = [:]
         for line in lines.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(
+                in: .whitespaces)
         }
         let body = Array(bytes[(end + 4)...])
         let length = headers["content-length"].flatMap { Int($0) }
         let complete = length.map { body.count >= $0 } ?? false
-        return (HTTPReply(status: status, headers: headers, body: String(decoding: body.prefix(length ?? body.count), as: UTF8.self)), complete)
+        return (
+            HTTPReply(
+                status: status, headers: headers,
+                body: String(decoding: body.prefix(length ?? body.count), as: UTF8.self)), complete
+        )
     }
 }

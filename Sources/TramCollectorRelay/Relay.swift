@@ -44,17 +44,23 @@ public final class Relay: Sendable {
         public var lines = 0
     }
 
-    public static func encode(_ rows: [CollectorStore.RelayRow], measurement: String, now: Int64, name: String = "") -> Encoded {
+    public static func encode(_ rows: [CollectorStore.RelayRow], measurement: String, now: Int64, name: String = "")
+        -> Encoded
+    {
         var writer = InfluxLine.Writer(measurement: measurement)
         var tally = LineTally()
         for row in rows {
             let r = row.reading
-            writer.append(gateway: r.gateway, device: r.device, point: r.point, time: r.timeMilliseconds, synchronised: r.clock & 1 != 0,
-                          type: r.type, value: r.value, rawInt: r.rawInt, rawText: r.rawText, quality: r.quality, now: now, tally: &tally)
+            writer.append(
+                gateway: r.gateway, device: r.device, point: r.point, time: r.timeMilliseconds,
+                synchronised: r.clock & 1 != 0,
+                type: r.type, value: r.value, rawInt: r.rawInt, rawText: r.rawText, quality: r.quality, now: now,
+                tally: &tally)
         }
-        let delta = CollectorStore.RelayPosition(name: name, sent: Int64(tally.sent), heldUnsynchronised: Int64(tally.heldUnsynchronised),
-                                                 heldSynchronised: Int64(tally.heldSynchronised),
-                                                 unsynchronisedSent: Int64(tally.unsynchronisedSent), skipped: Int64(tally.skipped))
+        let delta = CollectorStore.RelayPosition(
+            name: name, sent: Int64(tally.sent), heldUnsynchronised: Int64(tally.heldUnsynchronised),
+            heldSynchronised: Int64(tally.heldSynchronised),
+            unsynchronisedSent: Int64(tally.unsynchronisedSent), skipped: Int64(tally.skipped))
         let lines = writer.lines
         return Encoded(body: writer.finish(), delta: delta, lines: lines)
     }
@@ -75,10 +81,16 @@ public final class Relay: Sendable {
                 } catch is CancellationError {
                     return
                 } catch {
-                    state.withLock { $0.failures += 1; $0.lastError = "\(error)" }
+                    state.withLock {
+                        $0.failures += 1; $0.lastError = "\(error)"
+                    }
                     let delay = backoff.next(unit: 0)
-                    logger.warning("relay failed; retrying", metadata: ["target": "\(target.name)", "error": "\(error)",
-                                                                       "retry_in": "\(delay)"])
+                    logger.warning(
+                        "relay failed; retrying",
+                        metadata: [
+                            "target": "\(target.name)", "error": "\(error)",
+                            "retry_in": "\(delay)",
+                        ])
                     try await Task.sleep(for: delay)
                 }
             }
@@ -98,7 +110,9 @@ public final class Relay: Sendable {
     }
 
     /// From `minimumBackoff`, doubling up to `maximumBackoff`, without jitter: one collector, one target.
-    private var retryBackoff: Backoff { Backoff(initial: target.minimumBackoff, maximum: target.maximumBackoff, jitter: .none) }
+    private var retryBackoff: Backoff {
+        Backoff(initial: target.minimumBackoff, maximum: target.maximumBackoff, jitter: .none)
+    }
 
     /// One read–send–advance round. Returns true when it read a full batch (more may be waiting).
     func round() async throws -> Bool {
@@ -122,12 +136,15 @@ public final class Relay: Sendable {
                 }
             }
             state.withLock { $0.requests += 1 }
-            guard (200..<300).contains(reply.status) else { throw RelayError.refused(status: reply.status, body: reply.body) }
+            guard (200..<300).contains(reply.status) else {
+                throw RelayError.refused(status: reply.status, body: reply.body)
+            }
         }
         let name = target.name
         let delta = encoded.delta
         let now = nowMilliseconds()
-        let persisted = try await executor.run { store in try store.advanceRelay(name, to: end, adding: delta, now: now) }
+        let persisted = try await executor.run { store in try store.advanceRelay(name, to: end, adding: delta, now: now)
+        }
         state.withLock {
             $0.persisted = persisted
             $0.lagReadings = max(0, last - end)
@@ -144,7 +161,8 @@ public final class Relay: Sendable {
         let lagSeconds = s.behindSince.map { (ContinuousClock.now - $0).seconds } ?? 0
         var out = ""
         out += "tram_collector_relay_readings_total{\(label)} \(s.persisted.sent)\n"
-        out += "tram_collector_relay_held_back_total{\(label),clock=\"unsynchronised\"} \(s.persisted.heldUnsynchronised)\n"
+        out +=
+            "tram_collector_relay_held_back_total{\(label),clock=\"unsynchronised\"} \(s.persisted.heldUnsynchronised)\n"
         out += "tram_collector_relay_held_back_total{\(label),clock=\"synchronised\"} \(s.persisted.heldSynchronised)\n"
         out += "tram_collector_relay_unsynchronised_sent_total{\(label)} \(s.persisted.unsynchronisedSent)\n"
         out += "tram_collector_relay_skipped_total{\(label)} \(s.persisted.skipped)\n"
@@ -153,7 +171,8 @@ public final class Relay: Sendable {
         out += "tram_collector_relay_position{\(label)} \(s.persisted.position)\n"
         out += "tram_collector_relay_lag_readings{\(label)} \(s.lagReadings)\n"
         out += "tram_collector_relay_lag_seconds{\(label)} \(String(format: "%.3f", lagSeconds))\n"
-        out += "tram_collector_relay_last_success_timestamp_seconds{\(label)} \(String(format: "%.3f", Double(s.lastSuccessMilliseconds) / 1000))\n"
+        out +=
+            "tram_collector_relay_last_success_timestamp_seconds{\(label)} \(String(format: "%.3f", Double(s.lastSuccessMilliseconds) / 1000))\n"
         return out
     }
 
@@ -187,7 +206,7 @@ public final class Relay: Sendable {
     }
 
     static func escapeLabel(_ text: String) -> String {
-        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"").replacingOccurrences(of: "\n", with: "\\n")
+        text.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"")
+            .replacingOccurrences(of: "\n", with: "\\n")
     }
 }
-

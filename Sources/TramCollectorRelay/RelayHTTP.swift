@@ -12,7 +12,9 @@ enum RelayHTTP {
         hints.ai_socktype = Int32(SOCK_STREAM.rawValue)
         var list: UnsafeMutablePointer<addrinfo>?
         let rc = getaddrinfo(target.host, String(target.port), &hints, &list)
-        guard rc == 0, let list else { throw HTTPReply.Failure(what: "resolve \(target.host): \(String(cString: gai_strerror(rc)))") }
+        guard rc == 0, let list else {
+            throw HTTPReply.Failure(what: "resolve \(target.host): \(String(cString: gai_strerror(rc)))")
+        }
         defer { freeaddrinfo(list) }
         var fd: Int32 = -1
         var lastErrno: Int32 = 0
@@ -30,10 +32,14 @@ enum RelayHTTP {
             }
             cursor = info.pointee.ai_next
         }
-        guard fd >= 0 else { throw HTTPReply.Failure(what: "connect \(target.host):\(target.port): \(String(cString: strerror(lastErrno)))") }
+        guard fd >= 0 else {
+            throw HTTPReply.Failure(
+                what: "connect \(target.host):\(target.port): \(String(cString: strerror(lastErrno)))")
+        }
         defer { close(fd) }
         var head = "POST \(target.path) HTTP/1.1\r\nHost: \(target.host):\(target.port)\r\nConnection: close\r\n"
-        head += "Content-Type: text/plain; charset=utf-8\r\nContent-Length: \(body.count)\r\nUser-Agent: tram-collector\r\n"
+        head +=
+            "Content-Type: text/plain; charset=utf-8\r\nContent-Length: \(body.count)\r\nUser-Agent: tram-collector\r\n"
         if let authorization = target.authorization { head += "Authorization: \(authorization)\r\n" }
         head += "\r\n"
         let request = Array(head.utf8) + body
@@ -53,7 +59,9 @@ enum RelayHTTP {
             if let parsed = HTTPReply.parse(response), parsed.complete { return parsed.reply }
         }
         // Connection: close: the reply ends with the connection (a 204 carries no Content-Length).
-        guard let parsed = HTTPReply.parse(response) else { throw HTTPReply.Failure(what: "no HTTP response from \(target.host):\(target.port)") }
+        guard let parsed = HTTPReply.parse(response) else {
+            throw HTTPReply.Failure(what: "no HTTP response from \(target.host):\(target.port)")
+        }
         return parsed.reply
     }
 }

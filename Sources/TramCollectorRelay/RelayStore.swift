@@ -15,8 +15,11 @@ extension CollectorStore {
         public var skipped: Int64 = 0
         public var updatedMilliseconds: Int64 = 0
 
-        public init(name: String, position: Int64 = 0, sent: Int64 = 0, heldUnsynchronised: Int64 = 0, heldSynchronised: Int64 = 0,
-                    unsynchronisedSent: Int64 = 0, skipped: Int64 = 0, updatedMilliseconds: Int64 = 0) {
+        public init(
+            name: String, position: Int64 = 0, sent: Int64 = 0, heldUnsynchronised: Int64 = 0,
+            heldSynchronised: Int64 = 0,
+            unsynchronisedSent: Int64 = 0, skipped: Int64 = 0, updatedMilliseconds: Int64 = 0
+        ) {
             self.name = name
             self.position = position
             self.sent = sent
@@ -40,15 +43,19 @@ extension CollectorStore {
     }
 
     private static func relayPosition(_ s: SQLiteStatement) -> RelayPosition {
-        RelayPosition(name: s.text(0), position: s.int64(1), sent: s.int64(2), heldUnsynchronised: s.int64(3), heldSynchronised: s.int64(4),
-                      unsynchronisedSent: s.int64(5), skipped: s.int64(6), updatedMilliseconds: s.int64(7))
+        RelayPosition(
+            name: s.text(0), position: s.int64(1), sent: s.int64(2), heldUnsynchronised: s.int64(3),
+            heldSynchronised: s.int64(4),
+            unsynchronisedSent: s.int64(5), skipped: s.int64(6), updatedMilliseconds: s.int64(7))
     }
 
-    private static let relayColumns = "name, position, sent, held_unsynchronised, held_synchronised, unsynchronised_sent, skipped, updated_ms"
+    private static let relayColumns =
+        "name, position, sent, held_unsynchronised, held_synchronised, unsynchronised_sent, skipped, updated_ms"
 
     /// A relay's position (a relay never seen starts before the first reading: it sends the whole store).
     public func relayPosition(_ name: String) throws -> RelayPosition {
-        try statement("SELECT \(Self.relayColumns) FROM relay_positions WHERE name = ?").first([.text(name)], Self.relayPosition)
+        try statement("SELECT \(Self.relayColumns) FROM relay_positions WHERE name = ?").first(
+            [.text(name)], Self.relayPosition)
             ?? RelayPosition(name: name)
     }
 
@@ -59,11 +66,13 @@ extension CollectorStore {
 
     /// Up to `limit` readings after `position`, in the order they were stored (rowid).
     public func relayRows(after position: Int64, limit: Int) throws -> [RelayRow] {
-        try statement("""
+        try statement(
+            """
             SELECT \(Self.readingColumns), r.rowid
             FROM readings r JOIN points p ON p.id = r.point JOIN devices d ON d.id = p.device JOIN gateways g ON g.id = d.gateway
             WHERE r.rowid > ? ORDER BY r.rowid LIMIT ?
-            """).rows([.integer(position), .integer(Int64(limit))]) { s in
+            """
+        ).rows([.integer(position), .integer(Int64(limit))]) { s in
             RelayRow(rowid: s.int64(12), reading: Self.readingRow(s))
         }
     }
@@ -76,16 +85,23 @@ extension CollectorStore {
     /// Moves a relay's position to `position` (never backwards) and adds `delta`'s totals, in one transaction.
     /// Called only after the target acknowledged the batch (or when nothing in it was to be sent).
     @discardableResult
-    public func advanceRelay(_ name: String, to position: Int64, adding delta: RelayPosition, now: Int64) throws -> RelayPosition {
+    public func advanceRelay(_ name: String, to position: Int64, adding delta: RelayPosition, now: Int64) throws
+        -> RelayPosition
+    {
         try db.transaction {
-            try statement("""
+            try statement(
+                """
                 INSERT INTO relay_positions(name, position, sent, held_unsynchronised, held_synchronised, unsynchronised_sent, skipped, updated_ms)
                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)
                 ON CONFLICT (name) DO UPDATE SET position = max(position, ?2), sent = sent + ?3,
                   held_unsynchronised = held_unsynchronised + ?4, held_synchronised = held_synchronised + ?5,
                   unsynchronised_sent = unsynchronised_sent + ?6, skipped = skipped + ?7, updated_ms = ?8
-                """).run([.text(name), .integer(position), .integer(delta.sent), .integer(delta.heldUnsynchronised),
-                          .integer(delta.heldSynchronised), .integer(delta.unsynchronisedSent), .integer(delta.skipped), .integer(now)])
+                """
+            ).run([
+                .text(name), .integer(position), .integer(delta.sent), .integer(delta.heldUnsynchronised),
+                .integer(delta.heldSynchronised), .integer(delta.unsynchronisedSent), .integer(delta.skipped),
+                .integer(now),
+            ])
             return try relayPosition(name)
         }
     }

@@ -23,14 +23,19 @@ public struct RelayTarget: Sendable, Equatable {
     /// `http://host:8086/api/v2/write?org=O&bucket=B` (InfluxDB 2; its token from `TRAM_RELAY_TOKEN`).
     /// `precision=ms` is added to the query.
     public init(url: String, authorizationToken: String? = nil) throws {
-        guard let parsed = URLComponents(string: url), parsed.scheme?.lowercased() == "http", let host = parsed.host, !host.isEmpty else {
+        guard let parsed = URLComponents(string: url), parsed.scheme?.lowercased() == "http", let host = parsed.host,
+            !host.isEmpty
+        else {
             throw RelayError.badURL("\(url): use http://HOST[:PORT][/path] (https: put a TLS proxy in front)")
         }
         name = url
         self.host = host.trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
         port = parsed.port ?? 80
-        let base = parsed.percentEncodedPath.isEmpty || parsed.percentEncodedPath == "/" ? "/write" : parsed.percentEncodedPath
-        var query = (parsed.percentEncodedQueryItems ?? []).filter { $0.name != "precision" }.map { "\($0.name)=\($0.value ?? "")" }
+        let base =
+            parsed.percentEncodedPath.isEmpty || parsed.percentEncodedPath == "/" ? "/write" : parsed.percentEncodedPath
+        var query = (parsed.percentEncodedQueryItems ?? []).filter { $0.name != "precision" }.map {
+            "\($0.name)=\($0.value ?? "")"
+        }
         query.append("precision=ms")
         path = base + "?" + query.joined(separator: "&")
         authorization = authorizationToken.map { "Token \($0)" }

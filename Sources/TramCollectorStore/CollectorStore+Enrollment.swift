@@ -4,7 +4,8 @@ import Foundation
 extension CollectorStore {
     static func validate(_ name: String) throws {
         guard (1...128).contains(name.count), !name.contains("/"),
-              !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control }) else {
+            !name.unicodeScalars.contains(where: { $0.properties.generalCategory == .control })
+        else {
             throw StoreError.invalidName(name)
         }
     }
@@ -28,10 +29,12 @@ extension CollectorStore {
     public func rotateGateway(_ name: String, graceMilliseconds: Int64, now: Int64) throws -> String {
         try db.transaction {
             let id = try gatewayID(name)
-            try statement("""
+            try statement(
+                """
                 UPDATE tokens SET expires_ms = ?1 WHERE gateway = ?2 AND scope = 'ingest' AND revoked_ms IS NULL
                   AND (expires_ms IS NULL OR expires_ms > ?1)
-                """).run([.integer(now + graceMilliseconds), .integer(id)])
+                """
+            ).run([.integer(now + graceMilliseconds), .integer(id)])
             let token = Tokens.generate(prefix: "tramgw")
             try insertToken(token, scope: "ingest", gateway: id, reader: nil, now: now)
             return token
@@ -43,7 +46,9 @@ extension CollectorStore {
         try db.transaction {
             let id = try gatewayID(name)
             try statement("UPDATE gateways SET revoked_ms = ? WHERE id = ?").run([.integer(now), .integer(id)])
-            try statement("UPDATE tokens SET revoked_ms = ? WHERE gateway = ? AND revoked_ms IS NULL").run([.integer(now), .integer(id)])
+            try statement("UPDATE tokens SET revoked_ms = ? WHERE gateway = ? AND revoked_ms IS NULL").run([
+                .integer(now), .integer(id),
+            ])
         }
     }
 
@@ -59,11 +64,15 @@ extension CollectorStore {
 
     private func insertToken(_ token: String, scope: String, gateway: Int64?, reader: String?, now: Int64) throws {
         try statement("INSERT INTO tokens(hash, scope, gateway, reader, created_ms) VALUES (?, ?, ?, ?, ?)")
-            .run([.text(Tokens.hash(token)), .text(scope), gateway.map { .integer($0) } ?? .null, reader.map { .text($0) } ?? .null, .integer(now)])
+            .run([
+                .text(Tokens.hash(token)), .text(scope), gateway.map { .integer($0) } ?? .null,
+                reader.map { .text($0) } ?? .null, .integer(now),
+            ])
     }
 
     private func gatewayID(_ name: String) throws -> Int64 {
-        guard let id = try statement("SELECT id FROM gateways WHERE name = ?").first([.text(name)], { $0.int64(0) }) else {
+        guard let id = try statement("SELECT id FROM gateways WHERE name = ?").first([.text(name)], { $0.int64(0) })
+        else {
             throw StoreError.noSuchGateway(name)
         }
         return id
@@ -78,13 +87,16 @@ extension CollectorStore {
     }
 
     public func gateways(now: Int64) throws -> [GatewayInfo] {
-        try statement("""
+        try statement(
+            """
             SELECT g.name, g.created_ms, g.revoked_ms IS NOT NULL, g.last_seen_ms,
               (SELECT count(*) FROM tokens t WHERE t.gateway = g.id AND t.revoked_ms IS NULL AND (t.expires_ms IS NULL OR t.expires_ms > ?))
             FROM gateways g ORDER BY g.name
-            """).rows([.integer(now)]) {
-            GatewayInfo(name: $0.text(0), createdMilliseconds: $0.int64(1), revoked: $0.int64(2) != 0,
-                        lastSeenMilliseconds: $0.optionalInt64(3), activeTokens: Int($0.int64(4)))
+            """
+        ).rows([.integer(now)]) {
+            GatewayInfo(
+                name: $0.text(0), createdMilliseconds: $0.int64(1), revoked: $0.int64(2) != 0,
+                lastSeenMilliseconds: $0.optionalInt64(3), activeTokens: Int($0.int64(4)))
         }
     }
 }

@@ -23,19 +23,27 @@ extension CollectorStore {
     private func knownSchemas(_ gateway: Int64) throws -> [UInt64: KnownSchema] {
         if let known = schemas[gateway] { return known }
         var known: [UInt64: KnownSchema] = [:]
-        let rows = try statement("SELECT id, schema_id, frame FROM schemas WHERE gateway = ?").rows([.integer(gateway)]) { s in
+        let rows = try statement("SELECT id, schema_id, frame FROM schemas WHERE gateway = ?").rows([.integer(gateway)])
+        { s in
             (row: s.int64(0), id: UInt64(bitPattern: s.int64(1)), frame: s.blob(2))
         }
         for row in rows {
-            guard case .dictionary(let dictionary, _)? = try? FrameDecoder.decode(row.frame, dictionary: { _ in nil }).frame else { continue }
-            let ids = try statement("SELECT point FROM schema_points WHERE schema = ? ORDER BY alias").rows([.integer(row.row)]) { $0.int64(0) }
+            guard
+                case .dictionary(let dictionary, _)? = try? FrameDecoder.decode(row.frame, dictionary: { _ in nil })
+                    .frame
+            else { continue }
+            let ids = try statement("SELECT point FROM schema_points WHERE schema = ? ORDER BY alias").rows([
+                .integer(row.row)
+            ]) { $0.int64(0) }
             known[row.id] = KnownSchema(row: row.row, dictionary: dictionary, pointIDs: ids)
         }
         schemas[gateway] = known
         return known
     }
 
-    private func storeDictionary(_ dictionary: SchemaDictionary, schemaID: UInt64, frame: [UInt8], gateway: Int64, now: Int64) throws -> KnownSchema {
+    private func storeDictionary(
+        _ dictionary: SchemaDictionary, schemaID: UInt64, frame: [UInt8], gateway: Int64, now: Int64
+    ) throws -> KnownSchema {
         try statement("INSERT INTO schemas(gateway, schema_id, frame, received_ms) VALUES (?, ?, ?, ?)")
             .run([.integer(gateway), .integer(Int64(bitPattern: schemaID)), .blob(frame), .integer(now)])
         let row = db.lastInsertRowID
@@ -46,21 +54,34 @@ extension CollectorStore {
             if let known = devices[point.device] {
                 device = known
             } else {
-                try statement("INSERT INTO devices(gateway, name) VALUES (?, ?) ON CONFLICT DO NOTHING").run([.integer(gateway), .text(point.device)])
-                device = try statement("SELECT id FROM devices WHERE gateway = ? AND name = ?").first([.integer(gateway), .text(point.device)]) { $0.int64(0) }!
+                try statement("INSERT INTO devices(gateway, name) VALUES (?, ?) ON CONFLICT DO NOTHING").run([
+                    .integer(gateway), .text(point.device),
+                ])
+                device = try statement("SELECT id FROM devices WHERE gateway = ? AND name = ?").first([
+                    .integer(gateway), .text(point.device),
+                ]) { $0.int64(0) }!
                 devices[point.device] = device
             }
             // The point keeps the unit and type of the newest dictionary that names it; each reading keeps its own type.
-            try statement("""
+            try statement(
+                """
                 INSERT INTO points(device, name, unit, type) VALUES (?, ?, ?, ?)
                 ON CONFLICT (device, name) DO UPDATE SET unit = excluded.unit, type = excluded.type
-                """).run([.integer(device), .text(point.name), .text(point.unit), .integer(Int64(point.type.rawValue))])
-            let id = try statement("SELECT id FROM points WHERE device = ? AND name = ?").first([.integer(device), .text(point.name)]) { $0.int64(0) }!
+                """
+            ).run([.integer(device), .text(point.name), .text(point.unit), .integer(Int64(point.type.rawValue))])
+            let id = try statement("SELECT id FROM points WHERE device = ? AND name = ?").first([
+                .integer(device), .text(point.name),
+            ]) { $0.int64(0) }!
             pointIDs.append(id)
-            try statement("""
+            try statement(
+                """
                 INSERT INTO schema_points(schema, alias, point, unit, type, scale, "offset", exponent_alias) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-                """).run([.integer(row), .integer(Int64(alias)), .integer(id), .text(point.unit), .integer(Int64(point.type.rawValue)),
-                          .real(point.scale), .real(point.offset), point.exponentAlias.map { .integer(Int64($0)) } ?? .null])
+                """
+            ).run([
+                .integer(row), .integer(Int64(alias)), .integer(id), .text(point.unit),
+                .integer(Int64(point.type.rawValue)),
+                .real(point.scale), .real(point.offset), point.exponentAlias.map { .integer(Int64($0)) } ?? .null,
+            ])
         }
         return KnownSchema(row: row, dictionary: dictionary, pointIDs: pointIDs)
     }
@@ -73,19 +94,24 @@ extension CollectorStore {
     ///   - dictionaries: the request's dictionary frames, decoded, each with its schema id and its plain frame.
     ///   - batches: the request's batches, decoded; every one's schema is among `dictionaries` or already stored.
     ///   - bytes: the request's body size, for the per-day tally.
-    public func store(dictionaries: [(dictionary: SchemaDictionary, schemaID: UInt64, frame: [UInt8])], batches: [DecodedBatch],
-                      gateway: Int64, bytes: Int = 0, now: Int64) throws -> IngestSummary {
+    public func store(
+        dictionaries: [(dictionary: SchemaDictionary, schemaID: UInt64, frame: [UInt8])], batches: [DecodedBatch],
+        gateway: Int64, bytes: Int = 0, now: Int64
+    ) throws -> IngestSummary {
         var known = try knownSchemas(gateway)
         var added: [UInt64: KnownSchema] = [:]
         let summary: IngestSummary = try db.transaction {
             var summary = IngestSummary()
             for entry in dictionaries where known[entry.schemaID] == nil && added[entry.schemaID] == nil {
-                added[entry.schemaID] = try storeDictionary(entry.dictionary, schemaID: entry.schemaID, frame: entry.frame, gateway: gateway, now: now)
+                added[entry.schemaID] = try storeDictionary(
+                    entry.dictionary, schemaID: entry.schemaID, frame: entry.frame, gateway: gateway, now: now)
                 summary.dictionaries += 1
             }
             var epochs: [UInt64: EpochDedupe] = [:]
             for batch in batches {
-                if epochs[batch.epoch] == nil { epochs[batch.epoch] = try loadDedupe(gateway: gateway, epoch: batch.epoch) }
+                if epochs[batch.epoch] == nil {
+                    epochs[batch.epoch] = try loadDedupe(gateway: gateway, epoch: batch.epoch)
+                }
                 let fresh = epochs[batch.epoch]!.insert(batch.sequence)
                 summary.batches.append(.init(epoch: batch.epoch, sequence: batch.sequence, duplicate: !fresh))
                 guard fresh else { continue }
@@ -98,12 +124,17 @@ extension CollectorStore {
             for (epoch, state) in epochs { try saveDedupe(state, gateway: gateway, epoch: epoch) }
             try statement("UPDATE gateways SET last_seen_ms = ? WHERE id = ?").run([.integer(now), .integer(gateway)])
             let duplicates = summary.batches.count { $0.duplicate }
-            try statement("""
+            try statement(
+                """
                 INSERT INTO ingest_days(gateway, day, bytes, batches, duplicates, readings) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                 ON CONFLICT (gateway, day) DO UPDATE SET bytes = bytes + ?3, batches = batches + ?4, duplicates = duplicates + ?5,
                   readings = readings + ?6
-                """).run([.integer(gateway), .integer(now / 86_400_000), .integer(Int64(bytes)),
-                          .integer(Int64(summary.batches.count - duplicates)), .integer(Int64(duplicates)), .integer(Int64(summary.readings))])
+                """
+            ).run([
+                .integer(gateway), .integer(now / 86_400_000), .integer(Int64(bytes)),
+                .integer(Int64(summary.batches.count - duplicates)), .integer(Int64(duplicates)),
+                .integer(Int64(summary.readings)),
+            ])
             return summary
         }
         for (id, schema) in added { known[id] = schema }
@@ -113,7 +144,8 @@ extension CollectorStore {
 
     func loadDedupe(gateway: Int64, epoch: UInt64) throws -> EpochDedupe {
         let key: [SQLiteStatement.Value] = [.integer(gateway), .integer(Int64(bitPattern: epoch))]
-        let watermark = try statement("SELECT watermark FROM dedupe_epochs WHERE gateway = ? AND epoch = ?").first(key) { UInt64(bitPattern: $0.int64(0)) }
+        let watermark = try statement("SELECT watermark FROM dedupe_epochs WHERE gateway = ? AND epoch = ?").first(key)
+        { UInt64(bitPattern: $0.int64(0)) }
         let runs = try statement("SELECT first, last FROM dedupe_runs WHERE gateway = ? AND epoch = ?").rows(key) {
             UInt64(bitPattern: $0.int64(0))...UInt64(bitPattern: $0.int64(1))
         }
@@ -122,10 +154,12 @@ extension CollectorStore {
 
     private func saveDedupe(_ state: EpochDedupe, gateway: Int64, epoch: UInt64) throws {
         let key: [SQLiteStatement.Value] = [.integer(gateway), .integer(Int64(bitPattern: epoch))]
-        try statement("""
+        try statement(
+            """
             INSERT INTO dedupe_epochs(gateway, epoch, watermark) VALUES (?, ?, ?)
             ON CONFLICT (gateway, epoch) DO UPDATE SET watermark = excluded.watermark
-            """).run(key + [.integer(Int64(bitPattern: state.watermark))])
+            """
+        ).run(key + [.integer(Int64(bitPattern: state.watermark))])
         try statement("DELETE FROM dedupe_runs WHERE gateway = ? AND epoch = ?").run(key)
         for run in state.runs {
             try statement("INSERT INTO dedupe_runs(gateway, epoch, first, last) VALUES (?, ?, ?, ?)")
@@ -134,7 +168,8 @@ extension CollectorStore {
     }
 
     private func insertReadings(_ batch: DecodedBatch, schema: KnownSchema) throws -> Int {
-        let insert = try statement("""
+        let insert = try statement(
+            """
             INSERT INTO readings(point, time_ms, value, raw_int, raw_text, type, quality, exception, clock) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         let points = schema.dictionary.points
@@ -143,7 +178,8 @@ extension CollectorStore {
             for (offset, value) in group.values.enumerated() {
                 let alias = group.firstAlias + offset
                 let descriptor = points[alias]
-                let stored = ReadingValue(value, descriptor: descriptor, exponent: ReadingValue.exponent(of: descriptor, in: group))
+                let stored = ReadingValue(
+                    value, descriptor: descriptor, exponent: ReadingValue.exponent(of: descriptor, in: group))
                 insert.bindInt(1, schema.pointIDs[alias])
                 insert.bindInt(2, group.timeMilliseconds)
                 insert.bindDouble(3, stored.engineering)

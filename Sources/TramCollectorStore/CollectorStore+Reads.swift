@@ -14,8 +14,11 @@ extension CollectorStore {
         public var exception: Int?
         public var clock: UInt8
 
-        public init(gateway: String, device: String, point: String, unit: String = "", type: UInt8, timeMilliseconds: Int64,
-                    value: Double?, rawInt: Int64? = nil, rawText: String? = nil, quality: Int = 0, exception: Int? = nil, clock: UInt8) {
+        public init(
+            gateway: String, device: String, point: String, unit: String = "", type: UInt8, timeMilliseconds: Int64,
+            value: Double?, rawInt: Int64? = nil, rawText: String? = nil, quality: Int = 0, exception: Int? = nil,
+            clock: UInt8
+        ) {
             self.gateway = gateway
             self.device = device
             self.point = point
@@ -32,33 +35,46 @@ extension CollectorStore {
     }
 
     /// The columns every reading query selects, in `readingRow`'s order.
-    package static let readingColumns = "g.name, d.name, p.name, p.unit, r.type, r.time_ms, r.value, r.raw_int, r.raw_text, r.quality, r.exception, r.clock"
+    package static let readingColumns =
+        "g.name, d.name, p.name, p.unit, r.type, r.time_ms, r.value, r.raw_int, r.raw_text, r.quality, r.exception, r.clock"
 
     package static func readingRow(_ s: SQLiteStatement) -> ReadingRow {
-        ReadingRow(gateway: s.text(0), device: s.text(1), point: s.text(2), unit: s.text(3), type: UInt8(truncatingIfNeeded: s.int64(4)),
-                   timeMilliseconds: s.int64(5), value: s.optionalDouble(6), rawInt: s.optionalInt64(7), rawText: s.optionalText(8),
-                   quality: Int(s.int64(9)), exception: s.optionalInt64(10).map { Int($0) }, clock: UInt8(truncatingIfNeeded: s.int64(11)))
+        ReadingRow(
+            gateway: s.text(0), device: s.text(1), point: s.text(2), unit: s.text(3),
+            type: UInt8(truncatingIfNeeded: s.int64(4)),
+            timeMilliseconds: s.int64(5), value: s.optionalDouble(6), rawInt: s.optionalInt64(7),
+            rawText: s.optionalText(8),
+            quality: Int(s.int64(9)), exception: s.optionalInt64(10).map { Int($0) },
+            clock: UInt8(truncatingIfNeeded: s.int64(11)))
     }
 
     /// The newest reading of every point (of one gateway, or of all), by reading time.
     public func latest(gateway: String?) throws -> [ReadingRow] {
-        try statement("""
+        try statement(
+            """
             SELECT \(Self.readingColumns)
             FROM points p JOIN devices d ON d.id = p.device JOIN gateways g ON g.id = d.gateway
             JOIN readings r ON r.rowid = (SELECT rowid FROM readings WHERE point = p.id ORDER BY time_ms DESC, rowid DESC LIMIT 1)
             WHERE ?1 IS NULL OR g.name = ?1
             ORDER BY g.name, d.name, p.name
-            """).rows([gateway.map { .text($0) } ?? .null], Self.readingRow)
+            """
+        ).rows([gateway.map { .text($0) } ?? .null], Self.readingRow)
     }
 
     /// A point's readings with `from <= time < to`, oldest first, at most `limit`.
-    public func range(gateway: String, device: String, point: String, from: Int64, to: Int64, limit: Int) throws -> [ReadingRow] {
-        try statement("""
+    public func range(gateway: String, device: String, point: String, from: Int64, to: Int64, limit: Int) throws
+        -> [ReadingRow]
+    {
+        try statement(
+            """
             SELECT \(Self.readingColumns)
             FROM gateways g JOIN devices d ON d.gateway = g.id JOIN points p ON p.device = d.id JOIN readings r ON r.point = p.id
             WHERE g.name = ? AND d.name = ? AND p.name = ? AND r.time_ms >= ? AND r.time_ms < ?
             ORDER BY r.time_ms, r.rowid LIMIT ?
-            """).rows([.text(gateway), .text(device), .text(point), .integer(from), .integer(to), .integer(Int64(limit))], Self.readingRow)
+            """
+        ).rows(
+            [.text(gateway), .text(device), .text(point), .integer(from), .integer(to), .integer(Int64(limit))],
+            Self.readingRow)
     }
 
     public struct DayTally: Sendable, Equatable {
@@ -71,11 +87,15 @@ extension CollectorStore {
 
     /// What each gateway sent per UTC day (days since 1970), newest first, at most `days` days.
     public func tallies(gateway: String, days: Int) throws -> [DayTally] {
-        try statement("""
+        try statement(
+            """
             SELECT t.day, t.bytes, t.batches, t.duplicates, t.readings FROM ingest_days t JOIN gateways g ON g.id = t.gateway
             WHERE g.name = ? ORDER BY t.day DESC LIMIT ?
-            """).rows([.text(gateway), .integer(Int64(days))]) {
-            DayTally(day: $0.int64(0), bytes: $0.int64(1), batches: $0.int64(2), duplicates: $0.int64(3), readings: $0.int64(4))
+            """
+        ).rows([.text(gateway), .integer(Int64(days))]) {
+            DayTally(
+                day: $0.int64(0), bytes: $0.int64(1), batches: $0.int64(2), duplicates: $0.int64(3),
+                readings: $0.int64(4))
         }
     }
 

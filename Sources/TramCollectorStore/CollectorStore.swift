@@ -10,7 +10,8 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
         switch self {
         case .gatewayExists(let name): "gateway '\(name)' already exists"
         case .noSuchGateway(let name): "no gateway named '\(name)'"
-        case .invalidName(let name): "invalid name '\(name)': use 1–128 characters, none of them control characters or '/'"
+        case .invalidName(let name):
+            "invalid name '\(name)': use 1–128 characters, none of them control characters or '/'"
         }
     }
 }

@@ -41,10 +41,12 @@ extension CollectorStore {
     /// rows deleted, never a scan of the whole table.
     public func deleteReadings(olderThan cutoff: Int64, limit: Int) throws -> Int {
         try db.transaction {
-            try statement("""
+            try statement(
+                """
                 DELETE FROM readings WHERE rowid IN (
                   SELECT r.rowid FROM points p CROSS JOIN readings r ON r.point = p.id AND r.time_ms < ?1 LIMIT ?2)
-                """).run([.integer(cutoff), .integer(Int64(limit))])
+                """
+            ).run([.integer(cutoff), .integer(Int64(limit))])
             return Int(sqlite3_changes(db.handle))
         }
     }

@@ -97,7 +97,8 @@ package final class SQLiteStatement {
             case .integer(let v): rc = sqlite3_bind_int64(statement, i, v)
             case .real(let v): rc = v.isNaN ? sqlite3_bind_null(statement, i) : sqlite3_bind_double(statement, i, v)
             case .text(let s): rc = s.withCString { tram_sqlite_bind_text(statement, i, $0, Int32(s.utf8.count)) }
-            case .blob(let bytes): rc = bytes.withUnsafeBytes { tram_sqlite_bind_blob(statement, i, $0.baseAddress, Int32($0.count)) }
+            case .blob(let bytes):
+                rc = bytes.withUnsafeBytes { tram_sqlite_bind_blob(statement, i, $0.baseAddress, Int32($0.count)) }
             }
             guard rc == SQLITE_OK else { throw database.error(rc) }
         }
@@ -110,7 +111,11 @@ package final class SQLiteStatement {
         if let value { sqlite3_bind_int64(statement, index, value) } else { sqlite3_bind_null(statement, index) }
     }
     package func bindDouble(_ index: Int32, _ value: Double?) {
-        if let value, !value.isNaN { sqlite3_bind_double(statement, index, value) } else { sqlite3_bind_null(statement, index) }
+        if let value, !value.isNaN {
+            sqlite3_bind_double(statement, index, value)
+        } else {
+            sqlite3_bind_null(statement, index)
+        }
     }
     package func bindText(_ index: Int32, _ value: String?) {
         guard let value else { sqlite3_bind_null(statement, index); return }

@@ -9,7 +9,9 @@ public enum FrameCodec {
     /// Undoes payload compression: the same frame with a plain payload (a copy), or the input when it was plain.
     /// - Parameter maximumDecodedSize: the largest payload a compressed frame may expand to; a frame that claims
     ///   more is rejected before anything is allocated (the collector passes what is left of a request's budget).
-    public static func decompress(_ bytes: [UInt8], maximumDecodedSize: Int = maximumPayload) throws(WireError) -> [UInt8] {
+    public static func decompress(_ bytes: [UInt8], maximumDecodedSize: Int = maximumPayload) throws(WireError)
+        -> [UInt8]
+    {
         do {
             return try bytes.withUnsafeBytes { raw throws(WireError) -> [UInt8] in
                 let (kind, flags, payload, size) = try Frame.open(raw)
@@ -19,10 +21,16 @@ public enum FrameCodec {
                     throw .invalid("compressed payload without a zstd content size")
                 }
                 let cap = UInt64(max(0, maximumDecodedSize))
-                guard expected <= cap else { throw .invalid("compressed payload expands to \(expected) bytes, over the limit of \(cap)") }
+                guard expected <= cap else {
+                    throw .invalid("compressed payload expands to \(expected) bytes, over the limit of \(cap)")
+                }
                 var plain = [UInt8](repeating: 0, count: Int(expected))
-                let got = plain.withUnsafeMutableBytes { ZSTD_decompress($0.baseAddress, $0.count, payload.baseAddress, payload.count) }
-                guard ZSTD_isError(got) == 0, got == Int(expected) else { throw .invalid("zstd payload does not decompress") }
+                let got = plain.withUnsafeMutableBytes {
+                    ZSTD_decompress($0.baseAddress, $0.count, payload.baseAddress, payload.count)
+                }
+                guard ZSTD_isError(got) == 0, got == Int(expected) else {
+                    throw .invalid("zstd payload does not decompress")
+                }
                 return Frame.wrap(kind: kind, payload: plain, flags: flags & ~Frame.compressedFlag)
             }
         } catch let error as WireError {
@@ -34,8 +42,10 @@ public enum FrameCodec {
 
     /// Decodes one frame, compressed or not. `size` is the size of the frame as it was in `bytes`.
     /// - Parameter maximumDecodedSize: see ``decompress(_:maximumDecodedSize:)``.
-    public static func decode(_ bytes: [UInt8], maximumDecodedSize: Int = maximumPayload,
-                              dictionary: (UInt64) -> SchemaDictionary?) throws(WireError) -> (frame: FrameDecoder.Decoded, size: Int) {
+    public static func decode(
+        _ bytes: [UInt8], maximumDecodedSize: Int = maximumPayload,
+        dictionary: (UInt64) -> SchemaDictionary?
+    ) throws(WireError) -> (frame: FrameDecoder.Decoded, size: Int) {
         let size: Int
         do {
             size = try bytes.withUnsafeBytes { raw throws(WireError) in try Frame.open(raw).size }

@@ -39,7 +39,8 @@ public final class FrameCompressor {
         guard flags & Frame.compressedFlag == 0 else { return frame }
         let room = output.count - Frame.headerSize - Frame.trailerSize
         guard ZSTD_compressBound(payload.count) <= room else { throw .bufferFull(capacity: output.count) }
-        let size = ZSTD_compress2(context, output.baseAddress! + Frame.headerSize, room, payload.baseAddress, payload.count)
+        let size = ZSTD_compress2(
+            context, output.baseAddress! + Frame.headerSize, room, payload.baseAddress, payload.count)
         guard ZSTD_isError(size) == 0 else {
             throw .invalid("zstd: \(String(cString: ZSTD_getErrorName(size)))")
         }

@@ -12,7 +12,9 @@ public final class Gzip {
     public init(level: Int32 = 6) {
         self.level = level
         // windowBits 15 + 16: a gzip header and trailer instead of zlib's.
-        let code = deflateInit2_(&stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+        let code = deflateInit2_(
+            &stream, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)
+        )
         precondition(code == Z_OK, "deflateInit2 failed: \(code)")
     }
 

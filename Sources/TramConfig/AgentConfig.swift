@@ -23,9 +23,12 @@ public struct AgentConfig: Sendable {
 
     public static let defaultIOThreads = 4
 
-    public init(gateway: Gateway, ioThreads: Int = AgentConfig.defaultIOThreads, links: [LinkConfig], devices: [DeviceConfig],
-                spool: SpoolSettings = SpoolSettings(), sinks: [SinkSettings] = [], control: ControlSettings = ControlSettings(),
-                batch: BatchSettings = BatchSettings()) {
+    public init(
+        gateway: Gateway, ioThreads: Int = AgentConfig.defaultIOThreads, links: [LinkConfig], devices: [DeviceConfig],
+        spool: SpoolSettings = SpoolSettings(), sinks: [SinkSettings] = [],
+        control: ControlSettings = ControlSettings(),
+        batch: BatchSettings = BatchSettings()
+    ) {
         self.gateway = gateway
         self.ioThreads = ioThreads
         self.links = links

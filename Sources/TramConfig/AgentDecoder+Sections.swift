@@ -1,18 +1,24 @@
 import TramYAML
 
 extension AgentDecoder {
-    static let sinkKeys = ["name", "kind", "url", "token_file", "ca_file", "client_cert", "client_key", "pinned_public_key",
-                           "insecure_skip_verify", "connect_timeout", "request_timeout", "max_upload", "bandwidth", "daily_budget",
-                           "dead_letter_file", "compression", "auth_scheme"]
+    static let sinkKeys = [
+        "name", "kind", "url", "token_file", "ca_file", "client_cert", "client_key", "pinned_public_key",
+        "insecure_skip_verify", "connect_timeout", "request_timeout", "max_upload", "bandwidth", "daily_budget",
+        "dead_letter_file", "compression", "auth_scheme",
+    ]
     static let controlKeys = ["socket", "metrics_port"]
     static let batchKeys = ["max_age", "max_bytes"]
 
     func decodeBatch(_ node: YAMLNode?) -> BatchSettings {
         var batch = BatchSettings()
-        guard let node, let map = MappingReader(node, file: file, log: log, what: "batch settings", allowedKeys: Self.batchKeys) else { return batch }
+        guard let node,
+            let map = MappingReader(node, file: file, log: log, what: "batch settings", allowedKeys: Self.batchKeys)
+        else { return batch }
         if let age = map.duration("max_age", atLeast: .milliseconds(100)) {
             if age > .seconds(3600) {
-                log.error("'max_age' must be at most 1h (readings wait in memory until their batch is sealed)", at: map.location(ofKey: "max_age"))
+                log.error(
+                    "'max_age' must be at most 1h (readings wait in memory until their batch is sealed)",
+                    at: map.location(ofKey: "max_age"))
             } else {
                 batch.maximumAge = age
             }
@@ -28,18 +34,25 @@ extension AgentDecoder {
     }
 
     func decodeSink(_ node: YAMLNode) -> SinkSettings? {
-        guard let map = MappingReader(node, file: file, log: log, what: "a sink", allowedKeys: Self.sinkKeys) else { return nil }
+        guard let map = MappingReader(node, file: file, log: log, what: "a sink", allowedKeys: Self.sinkKeys) else {
+            return nil
+        }
         let name = map.require("name", what: "a sink") != nil ? map.string("name") : nil
         if let name, !Naming.isValid(name) {
-            log.error("sink name '\(name)' may hold only letters, digits, '_', '-' and '.'", at: map.location(of: map.value("name")!))
+            log.error(
+                "sink name '\(name)' may hold only letters, digits, '_', '-' and '.'",
+                at: map.location(of: map.value("name")!))
         }
         let kind = map.choice("kind", SinkSettings.Kind.allCases.map { ($0.rawValue, $0) }) ?? .collector
         var url: String?
-        if map.require("url", what: "a sink") != nil, let (text, urlNode) = map.scalarText("url", expected: "an http:// or https:// URL") {
+        if map.require("url", what: "a sink") != nil,
+            let (text, urlNode) = map.scalarText("url", expected: "an http:// or https:// URL")
+        {
             if text.hasPrefix("https://") || text.hasPrefix("http://") {
                 url = text
             } else {
-                log.error("sink 'url' must start with http:// or https://, found '\(text)'", at: map.location(of: urlNode))
+                log.error(
+                    "sink 'url' must start with http:// or https://, found '\(text)'", at: map.location(of: urlNode))
             }
         }
         var sink = SinkSettings(name: name ?? "", kind: kind, url: url ?? "", location: map.location)
@@ -58,7 +71,9 @@ extension AgentDecoder {
         if let compression = map.choice("compression", [("gzip", true), ("none", false)]) {
             sink.compressLines = compression
             if kind == .collector {
-                log.warning("'compression' applies to line_protocol sinks; the collector's frames are always zstd", at: map.location(ofKey: "compression"))
+                log.warning(
+                    "'compression' applies to line_protocol sinks; the collector's frames are always zstd",
+                    at: map.location(ofKey: "compression"))
             }
         }
         sink.authScheme = map.choice("auth_scheme", [("bearer", "Bearer"), ("token", "Token")]) ?? sink.authScheme
@@ -67,16 +82,18 @@ extension AgentDecoder {
         }
         if let url, url.hasPrefix("http://") {
             if sink.tokenFile != nil, !Self.isLoopback(url) {
-                log.warning("the token for sink '\(sink.name)' would cross the network in clear text over http://; use https://",
-                            at: map.location(ofKey: "url"))
+                log.warning(
+                    "the token for sink '\(sink.name)' would cross the network in clear text over http://; use https://",
+                    at: map.location(ofKey: "url"))
             }
             for key in ["ca_file", "client_cert", "pinned_public_key"] where map.has(key) {
                 log.warning("'\(key)' has no effect on an http:// URL", at: map.location(ofKey: key))
             }
         }
         if kind == .lineProtocol, let url, !url.contains("precision=ms") {
-            log.error("a line_protocol sink's URL must carry 'precision=ms' (Tram timestamps are milliseconds), such as "
-                      + "http://127.0.0.1:8428/write?precision=ms", at: map.location(ofKey: "url"))
+            log.error(
+                "a line_protocol sink's URL must carry 'precision=ms' (Tram timestamps are milliseconds), such as "
+                    + "http://127.0.0.1:8428/write?precision=ms", at: map.location(ofKey: "url"))
         }
         guard name != nil, url != nil else { return nil }
         return sink
@@ -84,12 +101,16 @@ extension AgentDecoder {
 
     func decodeControl(_ node: YAMLNode?) -> ControlSettings {
         var control = ControlSettings()
-        guard let node, let map = MappingReader(node, file: file, log: log, what: "control settings", allowedKeys: Self.controlKeys) else {
+        guard let node,
+            let map = MappingReader(node, file: file, log: log, what: "control settings", allowedKeys: Self.controlKeys)
+        else {
             return control
         }
         control.socket = map.string("socket") ?? control.socket
         if map.has("metrics_port") {
-            if map.value("metrics_port") == nil { control.metricsPort = nil } else {
+            if map.value("metrics_port") == nil {
+                control.metricsPort = nil
+            } else {
                 control.metricsPort = map.integer("metrics_port", in: 0...65535) ?? control.metricsPort
             }
         }

@@ -4,11 +4,15 @@ import TramYAML
 /// type stays free of I/O and of the profile cache.
 struct AgentDecoder {
     static let keys = ["gateway", "profiles", "io_threads", "links", "devices", "spool", "sinks", "control", "batch"]
-    static let spoolKeys = ["directory", "max_bytes", "max_age", "overflow", "sync_interval", "replay", "disk_full_ring"]
+    static let spoolKeys = [
+        "directory", "max_bytes", "max_age", "overflow", "sync_interval", "replay", "disk_full_ring",
+    ]
     static let gatewayKeys = ["id", "site"]
     static let linkKeys = ["name", "url", "serial", "response_timeout", "byte_timeout", "connect_timeout"]
     static let serialKeys = ["baud", "parity", "data_bits", "stop_bits", "mode", "rts", "rts_delay"]
-    static let deviceKeys = ["name", "link", "unit", "profile", "points", "address_base", "defaults", "poll_interval", "timeout", "limits"]
+    static let deviceKeys = [
+        "name", "link", "unit", "profile", "points", "address_base", "defaults", "poll_interval", "timeout", "limits",
+    ]
 
     let file: String
     let log: DiagnosticLog
@@ -16,7 +20,9 @@ struct AgentDecoder {
     let resolveProfile: (_ reference: String, _ at: SourceLocation) -> Profile?
 
     func decode(_ root: YAMLNode) -> AgentConfig? {
-        guard let map = MappingReader(root, file: file, log: log, what: "an agent file", allowedKeys: Self.keys) else { return nil }
+        guard let map = MappingReader(root, file: file, log: log, what: "an agent file", allowedKeys: Self.keys) else {
+            return nil
+        }
         let gateway = decodeGateway(map.require("gateway", what: "an agent file"))
         let ioThreads = map.integer("io_threads", in: 1...256) ?? AgentConfig.defaultIOThreads
         let linkNodes = map.list("links") ?? []
@@ -38,41 +44,56 @@ struct AgentDecoder {
         let control = decodeControl(map.value("control"))
         let batch = decodeBatch(map.value("batch"))
         guard let gateway else { return nil }
-        return AgentConfig(gateway: gateway, ioThreads: ioThreads, links: links, devices: devices, spool: spool, sinks: sinks, control: control,
-                           batch: batch)
+        return AgentConfig(
+            gateway: gateway, ioThreads: ioThreads, links: links, devices: devices, spool: spool, sinks: sinks,
+            control: control,
+            batch: batch)
     }
 
     private func decodeSpool(_ node: YAMLNode?) -> SpoolSettings {
         var settings = SpoolSettings()
-        guard let node, let map = MappingReader(node, file: file, log: log, what: "spool settings", allowedKeys: Self.spoolKeys) else { return settings }
+        guard let node,
+            let map = MappingReader(node, file: file, log: log, what: "spool settings", allowedKeys: Self.spoolKeys)
+        else { return settings }
         settings.directory = map.string("directory") ?? settings.directory
         settings.maximumBytes = map.byteSize("max_bytes", atLeast: 1 << 20) ?? settings.maximumBytes
         settings.maximumAge = map.duration("max_age", atLeast: .seconds(60)) ?? settings.maximumAge
-        settings.overflow = map.choice("overflow", SpoolSettings.Overflow.allCases.map { ($0.rawValue, $0) }) ?? settings.overflow
+        settings.overflow =
+            map.choice("overflow", SpoolSettings.Overflow.allCases.map { ($0.rawValue, $0) }) ?? settings.overflow
         settings.syncInterval = map.duration("sync_interval", atLeast: .milliseconds(10)) ?? settings.syncInterval
-        settings.replay = map.choice("replay", SpoolSettings.Replay.allCases.map { ($0.rawValue, $0) }) ?? settings.replay
+        settings.replay =
+            map.choice("replay", SpoolSettings.Replay.allCases.map { ($0.rawValue, $0) }) ?? settings.replay
         settings.diskFullRingBytes = map.byteSize("disk_full_ring", atLeast: 64 << 10) ?? settings.diskFullRingBytes
         if settings.diskFullRingBytes > settings.maximumBytes {
-            log.error("'disk_full_ring' (\(settings.diskFullRingBytes) bytes) is larger than the whole spool's 'max_bytes' (\(settings.maximumBytes))",
-                      at: map.location(ofKey: "disk_full_ring"))
+            log.error(
+                "'disk_full_ring' (\(settings.diskFullRingBytes) bytes) is larger than the whole spool's 'max_bytes' (\(settings.maximumBytes))",
+                at: map.location(ofKey: "disk_full_ring"))
         }
         return settings
     }
 
     private func decodeGateway(_ node: YAMLNode?) -> AgentConfig.Gateway? {
-        guard let node, let map = MappingReader(node, file: file, log: log, what: "gateway", allowedKeys: Self.gatewayKeys) else { return nil }
+        guard let node,
+            let map = MappingReader(node, file: file, log: log, what: "gateway", allowedKeys: Self.gatewayKeys)
+        else { return nil }
         guard map.require("id", what: "gateway") != nil, let id = map.string("id") else { return nil }
         if !Naming.isValid(id) {
-            log.error("gateway id '\(id)' may hold only letters, digits, '_', '-' and '.'", at: map.location(of: map.value("id")!))
+            log.error(
+                "gateway id '\(id)' may hold only letters, digits, '_', '-' and '.'",
+                at: map.location(of: map.value("id")!))
         }
         return AgentConfig.Gateway(id: id, site: map.string("site") ?? "")
     }
 
     private func decodeLink(_ node: YAMLNode) -> LinkConfig? {
-        guard let map = MappingReader(node, file: file, log: log, what: "a link", allowedKeys: Self.linkKeys) else { return nil }
+        guard let map = MappingReader(node, file: file, log: log, what: "a link", allowedKeys: Self.linkKeys) else {
+            return nil
+        }
         let name = map.require("name", what: "a link") != nil ? map.string("name") : nil
         var endpoint: LinkConfig.Endpoint?
-        if map.require("url", what: "a link") != nil, let (text, urlNode) = map.scalarText("url", expected: "a link URL") {
+        if map.require("url", what: "a link") != nil,
+            let (text, urlNode) = map.scalarText("url", expected: "a link URL")
+        {
             switch EndpointSyntax.parse(text) {
             case .failure(let error):
                 log.error(error.message, at: map.location(of: urlNode))
@@ -83,8 +104,11 @@ struct AgentDecoder {
             case .success(.rtu(let device)):
                 endpoint = .rtu(device: device, serial: decodeSerial(map.value("serial")))
             }
-            if let endpoint, map.has("serial"), case .rtu = endpoint {} else if map.has("serial") {
-                log.error("'serial' settings apply to rtu:// links only", at: map.location(of: map.value("serial") ?? map.node))
+            if let endpoint, map.has("serial"), case .rtu = endpoint {
+            } else if map.has("serial") {
+                log.error(
+                    "'serial' settings apply to rtu:// links only",
+                    at: map.location(of: map.value("serial") ?? map.node))
             }
         }
         let defaults = LinkConfig(name: "", endpoint: .tcp(host: "", port: 0))
@@ -92,20 +116,28 @@ struct AgentDecoder {
         let byteTimeout = map.duration("byte_timeout", atLeast: .microseconds(100)) ?? defaults.byteTimeout
         let connectTimeout = map.duration("connect_timeout", atLeast: .milliseconds(1)) ?? defaults.connectTimeout
         guard let name, let endpoint else { return nil }
-        return LinkConfig(name: name, endpoint: endpoint, responseTimeout: responseTimeout, byteTimeout: byteTimeout,
-                          connectTimeout: connectTimeout, location: map.location)
+        return LinkConfig(
+            name: name, endpoint: endpoint, responseTimeout: responseTimeout, byteTimeout: byteTimeout,
+            connectTimeout: connectTimeout, location: map.location)
     }
 
     private func decodeSerial(_ node: YAMLNode?) -> SerialSettings {
         var serial = SerialSettings()
-        guard let node, let map = MappingReader(node, file: file, log: log, what: "serial settings", allowedKeys: Self.serialKeys) else { return serial }
+        guard let node,
+            let map = MappingReader(node, file: file, log: log, what: "serial settings", allowedKeys: Self.serialKeys)
+        else { return serial }
         if let baud = map.integer("baud", in: 50...4_000_000) {
             serial.baud = baud
             if !SerialSettings.baudRates.contains(baud) {
-                log.warning("baud \(baud) is not a common rate (\(SerialSettings.baudRates.map(String.init).joined(separator: ", ")))", at: map.location(of: map.value("baud")!))
+                log.warning(
+                    "baud \(baud) is not a common rate (\(SerialSettings.baudRates.map(String.init).joined(separator: ", ")))",
+                    at: map.location(of: map.value("baud")!))
             }
         }
-        serial.parity = map.choice("parity", [("none", .none), ("even", .even), ("odd", .odd), ("N", .none), ("E", .even), ("O", .odd)]) ?? serial.parity
+        serial.parity =
+            map.choice(
+                "parity", [("none", .none), ("even", .even), ("odd", .odd), ("N", .none), ("E", .even), ("O", .odd)])
+            ?? serial.parity
         serial.dataBits = map.integer("data_bits", in: 5...8) ?? serial.dataBits
         serial.stopBits = map.integer("stop_bits", in: 1...2) ?? serial.stopBits
         serial.mode = map.choice("mode", [("rs232", SerialSettings.Mode.rs232), ("rs485", .rs485)])
@@ -115,22 +147,30 @@ struct AgentDecoder {
     }
 
     private func decodeDevice(_ node: YAMLNode, links: [LinkConfig], declaredLinks: Set<String>) -> DeviceConfig? {
-        guard let map = MappingReader(node, file: file, log: log, what: "a device", allowedKeys: Self.deviceKeys) else { return nil }
+        guard let map = MappingReader(node, file: file, log: log, what: "a device", allowedKeys: Self.deviceKeys) else {
+            return nil
+        }
         let name = map.require("name", what: "a device") != nil ? map.string("name") : nil
         if let name, !Naming.isValid(name) {
-            log.error("device name '\(name)' may hold only letters, digits, '_', '-' and '.'", at: map.location(of: map.value("name")!))
+            log.error(
+                "device name '\(name)' may hold only letters, digits, '_', '-' and '.'",
+                at: map.location(of: map.value("name")!))
         }
         var link: LinkConfig?
         let linkName = map.require("link", what: "a device") != nil ? map.string("link") : nil
         if let linkName {
             link = links.first { $0.name == linkName }
             if link == nil, !declaredLinks.contains(linkName) {
-                log.error("device '\(name ?? "?")' names link '\(linkName)', which is not defined\(Suggestion.hint(for: linkName, among: links.map(\.name)))", at: map.location(of: map.value("link")!))
+                log.error(
+                    "device '\(name ?? "?")' names link '\(linkName)', which is not defined\(Suggestion.hint(for: linkName, among: links.map(\.name)))",
+                    at: map.location(of: map.value("link")!))
             }
         }
         let unit = map.require("unit", what: "a device") != nil ? map.integer("unit", in: 0...255) : nil
         if let unit, let link, link.endpoint.isSerialBus, !(1...247).contains(unit) {
-            log.error("unit \(unit) cannot be polled on a serial bus: unit ids there run from 1 to 247 (0 is broadcast, which no device answers)", at: map.location(of: map.value("unit")!))
+            log.error(
+                "unit \(unit) cannot be polled on a serial bus: unit ids there run from 1 to 247 (0 is broadcast, which no device answers)",
+                at: map.location(of: map.value("unit")!))
         }
         let pollInterval = map.duration("poll_interval", atLeast: .milliseconds(10)) ?? .seconds(1)
         let timeout = map.duration("timeout", atLeast: .milliseconds(1))
@@ -145,7 +185,9 @@ struct AgentDecoder {
             points = profile?.points ?? []
             limits = profile?.limits ?? .default
             if map.has("address_base") || map.has("defaults") {
-                log.error("'address_base' and 'defaults' belong to inline points; the profile sets its own", at: map.location(ofKey: map.has("address_base") ? "address_base" : "defaults"))
+                log.error(
+                    "'address_base' and 'defaults' belong to inline points; the profile sets its own",
+                    at: map.location(ofKey: map.has("address_base") ? "address_base" : "defaults"))
             }
         case (nil, true):
             let profileDecoder = ProfileDecoder(file: file, log: log)
@@ -155,7 +197,11 @@ struct AgentDecoder {
         case (_?, true):
             log.error("device '\(name ?? "?")' has both 'profile' and 'points'; give one", at: map.location)
         case (nil, false):
-            if map.value("profile") == nil { log.error("device '\(name ?? "?")' needs 'profile' (a file under Devices/) or inline 'points'", at: map.location) }
+            if map.value("profile") == nil {
+                log.error(
+                    "device '\(name ?? "?")' needs 'profile' (a file under Devices/) or inline 'points'",
+                    at: map.location)
+            }
         }
         let overrides = map.value("limits")
         limits = LimitsDecoder(file: file, log: log).decode(overrides, over: limits)
@@ -173,15 +219,18 @@ struct AgentDecoder {
             }
         }
         guard let name, let linkName, let unit else { return nil }
-        return DeviceConfig(name: name, link: linkName, unit: unit, profileReference: reference, profile: profile, points: points,
-                            limits: limits, pollInterval: pollInterval, timeout: timeout, location: map.location)
+        return DeviceConfig(
+            name: name, link: linkName, unit: unit, profileReference: reference, profile: profile, points: points,
+            limits: limits, pollInterval: pollInterval, timeout: timeout, location: map.location)
     }
 
     /// The `name:` of each mapping in a list, where it is text, with the mapping's place.
     func declaredNames(_ nodes: [YAMLNode]) -> [(String, SourceLocation)] {
         nodes.compactMap { node in
             guard case .mapping(let pairs) = node.kind,
-                  let pair = pairs.first(where: { $0.key.scalar == "name" }), !pair.value.isNull, let name = pair.value.scalar else { return nil }
+                let pair = pairs.first(where: { $0.key.scalar == "name" }), !pair.value.isNull,
+                let name = pair.value.scalar
+            else { return nil }
             return (name, SourceLocation(file: file, mark: node.mark))
         }
     }
@@ -213,9 +262,13 @@ struct AgentDecoder {
                 continue
             }
             if link.endpoint.isSerialBus {
-                log.error("links '\(first.name)' and '\(link.name)' both use \(first.endpoint): a serial bus has one master; put all its devices on one link", at: link.location)
+                log.error(
+                    "links '\(first.name)' and '\(link.name)' both use \(first.endpoint): a serial bus has one master; put all its devices on one link",
+                    at: link.location)
             } else {
-                log.warning("links '\(first.name)' and '\(link.name)' both connect to \(link.endpoint); one link (one connection) can serve every unit id there", at: link.location)
+                log.warning(
+                    "links '\(first.name)' and '\(link.name)' both connect to \(link.endpoint); one link (one connection) can serve every unit id there",
+                    at: link.location)
             }
         }
     }
@@ -226,7 +279,9 @@ struct AgentDecoder {
         for device in devices {
             let key = "\(device.link)#\(device.unit)"
             if let first = seen[key] {
-                log.error("devices '\(first.name)' and '\(device.name)' both use unit \(device.unit) on link '\(device.link)'", at: device.location)
+                log.error(
+                    "devices '\(first.name)' and '\(device.name)' both use unit \(device.unit) on link '\(device.link)'",
+                    at: device.location)
             } else {
                 seen[key] = device
             }

@@ -18,7 +18,9 @@ public struct InMemoryConfigSource: ConfigSource {
 
     public func yamlFiles(under directory: String) -> [String] {
         let prefix = ConfigPath.normalize(directory) + "/"
-        return files.keys.filter { $0.hasPrefix(prefix) && $0.hasSuffix(".yaml") }.map { String($0.dropFirst(prefix.count)) }.sorted()
+        return files.keys.filter { $0.hasPrefix(prefix) && $0.hasSuffix(".yaml") }.map {
+            String($0.dropFirst(prefix.count))
+        }.sorted()
     }
 }
 

@@ -13,9 +13,12 @@ public struct DeviceConfig: Sendable {
     public var timeout: Duration?
     public var location: SourceLocation
 
-    public init(name: String, link: String, unit: Int, profileReference: String? = nil, profile: Profile? = nil, points: [Point],
-                limits: RequestLimits = .default, pollInterval: Duration = .seconds(1), timeout: Duration? = nil,
-                location: SourceLocation = SourceLocation.unknown) {
+    public init(
+        name: String, link: String, unit: Int, profileReference: String? = nil, profile: Profile? = nil,
+        points: [Point],
+        limits: RequestLimits = .default, pollInterval: Duration = .seconds(1), timeout: Duration? = nil,
+        location: SourceLocation = SourceLocation.unknown
+    ) {
         self.name = name
         self.link = link
         self.unit = unit

@@ -24,7 +24,8 @@ public struct DeviceMapLoader {
         let directory = ConfigPath.directory(of: path)
         var profilesRoot = profilesDirectory ?? ConfigPath.join(directory, "Devices")
         if case .mapping(let pairs) = root.kind,
-           let pair = pairs.first(where: { $0.key.scalar == "profiles" }), let text = pair.value.scalar {
+            let pair = pairs.first(where: { $0.key.scalar == "profiles" }), let text = pair.value.scalar
+        {
             profilesRoot = ConfigPath.join(directory, text)
         }
         var cache: [String: Profile?] = [:]
@@ -33,7 +34,9 @@ public struct DeviceMapLoader {
             if let cached = cache[file] { return cached }
             guard source.contents(of: file) != nil else {
                 let known = source.yamlFiles(under: profilesRoot).map { String($0.dropLast(5)) }
-                log.error("profile '\(reference)' not found (looked for \(file))\(Suggestion.hint(for: reference, among: known))", at: location)
+                log.error(
+                    "profile '\(reference)' not found (looked for \(file))\(Suggestion.hint(for: reference, among: known))",
+                    at: location)
                 cache[file] = .some(nil)
                 return nil
             }
@@ -55,7 +58,8 @@ public struct DeviceMapLoader {
     /// Whether a YAML file is a profile (has a `profile:` header) rather than an agent file.
     public func isProfile(_ path: String) -> Bool {
         guard let bytes = source.contents(of: path), let root = try? YAMLParser.parse(bytes),
-              case .mapping(let pairs) = root.kind else { return false }
+            case .mapping(let pairs) = root.kind
+        else { return false }
         return pairs.contains { $0.key.scalar == "profile" } && !pairs.contains { $0.key.scalar == "devices" }
     }
 

@@ -11,14 +11,19 @@ enum EndpointSyntax {
     /// The endpoint, or a sentence saying what was expected.
     static func parse(_ text: String) -> Result<Parsed, EndpointError> {
         guard let separator = text.firstRange(of: "://") else {
-            return .failure(EndpointError("'\(text)' is not a link URL; expected tcp://host:port, rtu:///dev/ttyX or rtu+tcp://host:port"))
+            return .failure(
+                EndpointError(
+                    "'\(text)' is not a link URL; expected tcp://host:port, rtu:///dev/ttyX or rtu+tcp://host:port"))
         }
         let scheme = String(text[..<separator.lowerBound]).lowercased()
         let rest = String(text[separator.upperBound...])
         switch scheme {
         case "tcp", "rtu+tcp":
             guard let (host, port) = hostPort(rest, defaultPort: scheme == "tcp" ? 502 : nil) else {
-                return .failure(EndpointError("'\(text)' needs host:port\(scheme == "tcp" ? " (port defaults to 502)" : ""), with a port from 1 to 65535"))
+                return .failure(
+                    EndpointError(
+                        "'\(text)' needs host:port\(scheme == "tcp" ? " (port defaults to 502)" : ""), with a port from 1 to 65535"
+                    ))
             }
             return .success(scheme == "tcp" ? .tcp(host: host, port: port) : .rtuOverTCP(host: host, port: port))
         case "rtu":
@@ -27,7 +32,10 @@ enum EndpointSyntax {
             }
             return .success(.rtu(device: rest))
         default:
-            return .failure(EndpointError("unknown link scheme '\(scheme)'; expected one of \(schemes.joined(separator: ", "))\(Suggestion.hint(for: scheme, among: schemes))"))
+            return .failure(
+                EndpointError(
+                    "unknown link scheme '\(scheme)'; expected one of \(schemes.joined(separator: ", "))\(Suggestion.hint(for: scheme, among: schemes))"
+                ))
         }
     }
 

@@ -9,9 +9,11 @@ struct LimitsDecoder {
 
     func decode(_ node: YAMLNode?, over base: RequestLimits) -> RequestLimits {
         guard let node, !node.isNull,
-              let map = MappingReader(node, file: file, log: log, what: "limits", allowedKeys: Self.keys) else { return base }
+            let map = MappingReader(node, file: file, log: log, what: "limits", allowedKeys: Self.keys)
+        else { return base }
         var limits = base
-        limits.maxRegisters = map.integer("max_registers", in: 1...Int64(RequestLimits.modbusMaxRegisters)) ?? base.maxRegisters
+        limits.maxRegisters =
+            map.integer("max_registers", in: 1...Int64(RequestLimits.modbusMaxRegisters)) ?? base.maxRegisters
         limits.maxBits = map.integer("max_bits", in: 1...Int64(RequestLimits.modbusMaxBits)) ?? base.maxBits
         limits.evenCount = map.bool("even_count") ?? base.evenCount
         limits.maxGap = map.integer("max_gap", in: 0...Int64(RequestLimits.modbusMaxRegisters)) ?? base.maxGap

@@ -28,8 +28,11 @@ public struct LinkConfig: Sendable, Hashable {
     public var connectTimeout: Duration
     public var location: SourceLocation
 
-    public init(name: String, endpoint: Endpoint, responseTimeout: Duration = .seconds(1), byteTimeout: Duration = .milliseconds(500),
-                connectTimeout: Duration = .seconds(3), location: SourceLocation = SourceLocation.unknown) {
+    public init(
+        name: String, endpoint: Endpoint, responseTimeout: Duration = .seconds(1),
+        byteTimeout: Duration = .milliseconds(500),
+        connectTimeout: Duration = .seconds(3), location: SourceLocation = SourceLocation.unknown
+    ) {
         self.name = name
         self.endpoint = endpoint
         self.responseTimeout = responseTimeout
@@ -62,7 +65,9 @@ public struct SerialSettings: Sendable, Hashable {
 extension LinkConfig.Endpoint {
     /// Parses a link URL as the agent file and tramctl write it:
     /// `tcp://host:port`, `rtu:///dev/ttyUSB0`, `rtu+tcp://host:port`.
-    public static func parse(_ text: String, serial: SerialSettings = SerialSettings()) -> Result<LinkConfig.Endpoint, LinkURLError> {
+    public static func parse(_ text: String, serial: SerialSettings = SerialSettings()) -> Result<
+        LinkConfig.Endpoint, LinkURLError
+    > {
         switch EndpointSyntax.parse(text) {
         case .failure(let error): .failure(LinkURLError(message: error.message))
         case .success(.tcp(let host, let port)): .success(.tcp(host: host, port: port))

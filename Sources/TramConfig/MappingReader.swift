@@ -17,12 +17,15 @@ struct MappingReader {
         self.file = file
         self.log = log
         guard case .mapping(let pairs) = node.kind else {
-            log.error("expected \(what) as a mapping of keys, found \(node.kindDescription)", at: SourceLocation(file: file, mark: node.mark))
+            log.error(
+                "expected \(what) as a mapping of keys, found \(node.kindDescription)",
+                at: SourceLocation(file: file, mark: node.mark))
             return nil
         }
         for pair in pairs {
             guard let key = pair.key.scalar else {
-                log.error("expected a plain key in \(what), found \(pair.key.kindDescription)", at: location(of: pair.key))
+                log.error(
+                    "expected a plain key in \(what), found \(pair.key.kindDescription)", at: location(of: pair.key))
                 continue
             }
             if values[key] != nil {
@@ -30,7 +33,9 @@ struct MappingReader {
                 continue
             }
             if !allowedKeys.contains(key) {
-                log.error("unknown key '\(key)' in \(what)\(Suggestion.hint(for: key, among: allowedKeys))", at: location(of: pair.key))
+                log.error(
+                    "unknown key '\(key)' in \(what)\(Suggestion.hint(for: key, among: allowedKeys))",
+                    at: location(of: pair.key))
                 continue
             }
             values[key] = pair
@@ -81,7 +86,8 @@ struct MappingReader {
             return nil
         }
         guard range.contains(value) else {
-            log.error("'\(key)' is \(text), out of range \(range.lowerBound)...\(range.upperBound)", at: location(of: node))
+            log.error(
+                "'\(key)' is \(text), out of range \(range.lowerBound)...\(range.upperBound)", at: location(of: node))
             return nil
         }
         return Int(value)
@@ -108,7 +114,9 @@ struct MappingReader {
     func duration(_ key: String, atLeast minimum: Duration = .zero) -> Duration? {
         guard let (text, node) = scalarText(key, expected: "a duration such as 500ms or 2s") else { return nil }
         guard let value = ScalarSyntax.duration(text) else {
-            log.error("'\(key)' expects a duration with a unit (us, ms, s, m, h, d) such as 500ms, 2s or 7d, found '\(text)'", at: location(of: node))
+            log.error(
+                "'\(key)' expects a duration with a unit (us, ms, s, m, h, d) such as 500ms, 2s or 7d, found '\(text)'",
+                at: location(of: node))
             return nil
         }
         guard value >= minimum else {
@@ -134,12 +142,18 @@ struct MappingReader {
 
     /// One of a fixed set of words, with a suggestion for a near miss.
     func choice<T>(_ key: String, _ options: [(String, T)]) -> T? {
-        guard let (text, node) = scalarText(key, expected: "one of \(options.map(\.0).joined(separator: ", "))") else { return nil }
-        if let match = options.first(where: { $0.0 == text }) ?? options.first(where: { $0.0.lowercased() == text.lowercased() }) {
+        guard let (text, node) = scalarText(key, expected: "one of \(options.map(\.0).joined(separator: ", "))") else {
+            return nil
+        }
+        if let match = options.first(where: { $0.0 == text })
+            ?? options.first(where: { $0.0.lowercased() == text.lowercased() })
+        {
             return match.1
         }
         let names = options.map(\.0)
-        log.error("'\(key)' is '\(text)'; expected one of \(names.joined(separator: ", "))\(Suggestion.hint(for: text, among: names))", at: location(of: node))
+        log.error(
+            "'\(key)' is '\(text)'; expected one of \(names.joined(separator: ", "))\(Suggestion.hint(for: text, among: names))",
+            at: location(of: node))
         return nil
     }
 

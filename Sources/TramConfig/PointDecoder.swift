@@ -10,22 +10,30 @@ struct PointDefaults {
 
 /// Decodes one point mapping, reporting every problem it finds.
 struct PointDecoder {
-    static let keys = ["name", "table", "address", "type", "order", "bit", "length", "scale", "offset", "scale_from",
-                       "unit", "optional", "not_available", "expect", "description"]
+    static let keys = [
+        "name", "table", "address", "type", "order", "bit", "length", "scale", "offset", "scale_from",
+        "unit", "optional", "not_available", "expect", "description",
+    ]
 
     let file: String
     let log: DiagnosticLog
     let defaults: PointDefaults
 
     func decode(_ node: YAMLNode) -> Point? {
-        guard let map = MappingReader(node, file: file, log: log, what: "a point", allowedKeys: Self.keys) else { return nil }
+        guard let map = MappingReader(node, file: file, log: log, what: "a point", allowedKeys: Self.keys) else {
+            return nil
+        }
         let name = map.require("name", what: "a point") != nil ? map.string("name") : nil
         if let name, !Naming.isValid(name) {
-            log.error("point name '\(name)' may hold only letters, digits, '_', '-' and '.'", at: map.location(of: map.value("name")!))
+            log.error(
+                "point name '\(name)' may hold only letters, digits, '_', '-' and '.'",
+                at: map.location(of: map.value("name")!))
         }
         let table = map.choice("table", RegisterTable.spellings) ?? (map.value("table") != nil ? nil : defaults.table)
         if table == nil, map.value("table") == nil {
-            log.error("point '\(name ?? "?")' has no 'table' (coil, discrete_input, input or holding) and the profile sets no default", at: map.location)
+            log.error(
+                "point '\(name ?? "?")' has no 'table' (coil, discrete_input, input or holding) and the profile sets no default",
+                at: map.location)
         }
         let type = decodeType(map, table: table)
         let order = map.choice("order", WordOrder.spellings) ?? defaults.order
@@ -34,10 +42,13 @@ struct PointDecoder {
         let scale = map.number("scale") ?? 1
         let offset = map.number("offset") ?? 0
         if let type, !(type.isInteger || type.isFloat), map.has("scale") || map.has("offset") || map.has("scale_from") {
-            log.error("scale, offset and scale_from apply to numbers, not to type \(type)", at: map.location(of: map.value("scale") ?? map.value("offset") ?? map.value("scale_from") ?? map.node))
+            log.error(
+                "scale, offset and scale_from apply to numbers, not to type \(type)",
+                at: map.location(of: map.value("scale") ?? map.value("offset") ?? map.value("scale_from") ?? map.node))
         }
         if scale == 0, map.has("scale") {
-            log.error("'scale' of 0 would turn every reading into the offset", at: map.location(of: map.value("scale")!))
+            log.error(
+                "'scale' of 0 would turn every reading into the offset", at: map.location(of: map.value("scale")!))
         }
         let notAvailable = type.map { decodeSentinels(map, type: $0) } ?? []
 
@@ -46,13 +57,16 @@ struct PointDecoder {
             if type.isInteger, case .bits(let bits)? = Self.sentinel(text, type: type) {
                 expected = bits
             } else {
-                log.error("'expect' takes a whole \(type) value, found '\(text)'\(type.isInteger ? "" : " (only integer points can have one)")", at: map.location(of: node))
+                log.error(
+                    "'expect' takes a whole \(type) value, found '\(text)'\(type.isInteger ? "" : " (only integer points can have one)")",
+                    at: map.location(of: node))
             }
         }
         guard let name, let table, let type, let address else { return nil }
         var point = Point(
             name: name, table: table, address: address, type: type, order: order, scale: scale, offset: offset,
-            scaleFrom: map.string("scale_from"), unit: map.string("unit") ?? "", isOptional: map.bool("optional") ?? false,
+            scaleFrom: map.string("scale_from"), unit: map.string("unit") ?? "",
+            isOptional: map.bool("optional") ?? false,
             notAvailable: notAvailable, description: map.string("description") ?? "", location: map.location)
         point.expected = expected
         return point
@@ -80,12 +94,16 @@ struct PointDecoder {
         guard let type, let table else { return type }
         switch (type, table.holdsBits) {
         case (.bool, false):
-            log.error("type bool is for the coil and discrete_input tables; for one bit of a \(table.rawValue) register use type bit with 'bit: N'", at: map.location(of: typeNode))
+            log.error(
+                "type bool is for the coil and discrete_input tables; for one bit of a \(table.rawValue) register use type bit with 'bit: N'",
+                at: map.location(of: typeNode))
             return nil
         case (.bool, true):
             return type
         case (_, true):
-            log.error("table \(table.rawValue) holds single bits, so its points have type bool, not \(type)", at: map.location(of: typeNode))
+            log.error(
+                "table \(table.rawValue) holds single bits, so its points have type bool, not \(type)",
+                at: map.location(of: typeNode))
             return nil
         default:
             return type
@@ -98,13 +116,18 @@ struct PointDecoder {
             var registers = map.integer("length", in: 1...125)
             if text != "string" {
                 guard let inline = Int(text.dropFirst(7).dropLast()), (1...125).contains(inline) else {
-                    log.error("type '\(text)' expects string(N) with N registers from 1 to 125", at: map.location(of: node))
+                    log.error(
+                        "type '\(text)' expects string(N) with N registers from 1 to 125", at: map.location(of: node))
                     return nil
                 }
                 registers = inline
             }
             guard let registers else {
-                if map.value("length") == nil { log.error("type string needs 'length' (in registers) or the shorthand string(N)", at: map.location(of: node)) }
+                if map.value("length") == nil {
+                    log.error(
+                        "type string needs 'length' (in registers) or the shorthand string(N)",
+                        at: map.location(of: node))
+                }
                 return nil
             }
             return .string(registers: registers)
@@ -116,21 +139,28 @@ struct PointDecoder {
             }
             return map.integer("bit", in: 0...15).map { .bit($0) }
         }
-        log.error("unknown type '\(text)'; expected one of \(ValueType.names.joined(separator: ", "))\(Suggestion.hint(for: text, among: ValueType.names))", at: map.location(of: node))
+        log.error(
+            "unknown type '\(text)'; expected one of \(ValueType.names.joined(separator: ", "))\(Suggestion.hint(for: text, among: ValueType.names))",
+            at: map.location(of: node))
         return nil
     }
 
     private func decodeAddress(_ map: MappingReader, width: Int) -> Int? {
         guard map.require("address", what: "a point") != nil,
-              let written = map.integer("address", in: 0...0x1_0000) else { return nil }
+            let written = map.integer("address", in: 0...0x1_0000)
+        else { return nil }
         let node = map.value("address")!
         let pdu = written - defaults.addressBase
         if pdu < 0 {
-            log.error("address \(written) does not exist with address_base 1 (manual numbering starts at 1)", at: map.location(of: node))
+            log.error(
+                "address \(written) does not exist with address_base 1 (manual numbering starts at 1)",
+                at: map.location(of: node))
             return nil
         }
         if pdu + width - 1 > 0xFFFF {
-            log.error("address \(written) with \(width) register(s) runs past the last Modbus address 65535 (PDU)", at: map.location(of: node))
+            log.error(
+                "address \(written) with \(width) register(s) runs past the last Modbus address 65535 (PDU)",
+                at: map.location(of: node))
             return nil
         }
         return pdu
@@ -148,7 +178,8 @@ struct PointDecoder {
         }
         return items.compactMap { item in
             guard let text = item.scalar, let sentinel = Self.sentinel(text, type: type) else {
-                log.error("'not_available' value '\(item.scalar ?? "?")' is not a \(type) value", at: map.location(of: item))
+                log.error(
+                    "'not_available' value '\(item.scalar ?? "?")' is not a \(type) value", at: map.location(of: item))
                 return nil
             }
             return sentinel
@@ -183,8 +214,10 @@ struct PointDecoder {
 
 enum Naming {
     static func isValid(_ name: String) -> Bool {
-        !name.isEmpty && name.utf8.allSatisfy { byte in
-            (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A) || byte == 0x5F || byte == 0x2D || byte == 0x2E
-        }
+        !name.isEmpty
+            && name.utf8.allSatisfy { byte in
+                (byte >= 0x30 && byte <= 0x39) || (byte >= 0x41 && byte <= 0x5A) || (byte >= 0x61 && byte <= 0x7A)
+                    || byte == 0x5F || byte == 0x2D || byte == 0x2E
+            }
     }
 }

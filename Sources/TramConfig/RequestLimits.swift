@@ -16,7 +16,8 @@ public struct RequestLimits: Sendable, Hashable {
     public static let modbusMaxBits = 2000
 
     /// Defaults: the protocol's maxima, odd counts allowed, read through gaps of up to 10 registers, no pause.
-    public static let `default` = RequestLimits(maxRegisters: 125, maxBits: 2000, evenCount: false, maxGap: 10, pause: .zero)
+    public static let `default` = RequestLimits(
+        maxRegisters: 125, maxBits: 2000, evenCount: false, maxGap: 10, pause: .zero)
 
     public init(maxRegisters: Int, maxBits: Int, evenCount: Bool, maxGap: Int, pause: Duration) {
         self.maxRegisters = maxRegisters

@@ -4,9 +4,17 @@ enum ScalarSyntax {
     static func integer(_ text: String) -> Int64? {
         var body = Substring(text.filter { $0 != "_" })
         var negative = false
-        if body.hasPrefix("-") { negative = true; body = body.dropFirst() } else if body.hasPrefix("+") { body = body.dropFirst() }
+        if body.hasPrefix("-") {
+            negative = true; body = body.dropFirst()
+        } else if body.hasPrefix("+") {
+            body = body.dropFirst()
+        }
         var radix = 10
-        if body.hasPrefix("0x") || body.hasPrefix("0X") { radix = 16; body = body.dropFirst(2) } else if body.hasPrefix("0b") || body.hasPrefix("0B") { radix = 2; body = body.dropFirst(2) }
+        if body.hasPrefix("0x") || body.hasPrefix("0X") {
+            radix = 16; body = body.dropFirst(2)
+        } else if body.hasPrefix("0b") || body.hasPrefix("0B") {
+            radix = 2; body = body.dropFirst(2)
+        }
         guard !body.isEmpty, let magnitude = UInt64(body, radix: radix) else { return nil }
         if negative {
             guard magnitude <= UInt64(Int64.max) + 1 else { return nil }

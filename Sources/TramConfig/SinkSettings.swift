@@ -40,11 +40,15 @@ public struct SinkSettings: Sendable, Equatable {
     public var deadLetterFile: String?
     public var location: SourceLocation?
 
-    public init(name: String, kind: Kind = .collector, url: String, tokenFile: String? = nil, caFile: String? = nil,
-                clientCertificate: String? = nil, clientKey: String? = nil, pinnedPublicKey: String? = nil, verifyTLS: Bool = true,
-                connectTimeout: Duration = .seconds(10), requestTimeout: Duration = .seconds(20), maximumUploadBytes: Int = 1 << 20,
-                bandwidthBytesPerSecond: Int? = nil, dailyBudgetBytes: Int? = nil, deadLetterFile: String? = nil,
-                location: SourceLocation? = nil) {
+    public init(
+        name: String, kind: Kind = .collector, url: String, tokenFile: String? = nil, caFile: String? = nil,
+        clientCertificate: String? = nil, clientKey: String? = nil, pinnedPublicKey: String? = nil,
+        verifyTLS: Bool = true,
+        connectTimeout: Duration = .seconds(10), requestTimeout: Duration = .seconds(20),
+        maximumUploadBytes: Int = 1 << 20,
+        bandwidthBytesPerSecond: Int? = nil, dailyBudgetBytes: Int? = nil, deadLetterFile: String? = nil,
+        location: SourceLocation? = nil
+    ) {
         self.name = name
         self.kind = kind
         self.url = url
@@ -72,8 +76,10 @@ public struct SinkSettings: Sendable, Equatable {
 
     public static func == (a: SinkSettings, b: SinkSettings) -> Bool {
         a.name == b.name && a.kind == b.kind && a.url == b.url && a.tokenFile == b.tokenFile && a.caFile == b.caFile
-            && a.clientCertificate == b.clientCertificate && a.clientKey == b.clientKey && a.pinnedPublicKey == b.pinnedPublicKey
-            && a.verifyTLS == b.verifyTLS && a.connectTimeout == b.connectTimeout && a.requestTimeout == b.requestTimeout
+            && a.clientCertificate == b.clientCertificate && a.clientKey == b.clientKey
+            && a.pinnedPublicKey == b.pinnedPublicKey
+            && a.verifyTLS == b.verifyTLS && a.connectTimeout == b.connectTimeout
+            && a.requestTimeout == b.requestTimeout
             && a.maximumUploadBytes == b.maximumUploadBytes && a.bandwidthBytesPerSecond == b.bandwidthBytesPerSecond
             && a.dailyBudgetBytes == b.dailyBudgetBytes && a.deadLetterFile == b.deadLetterFile
             && a.compressLines == b.compressLines && a.authScheme == b.authScheme

@@ -22,10 +22,12 @@ public struct SpoolSettings: Sendable, Equatable {
     public var replay: Replay
     public var diskFullRingBytes: Int
 
-    public init(directory: String = SpoolDefaults.directory, maximumBytes: Int = SpoolDefaults.maximumBytes,
-                maximumAge: Duration = SpoolDefaults.maximumAge, overflow: Overflow = .dropOldest,
-                syncInterval: Duration = SpoolDefaults.syncInterval, replay: Replay = .liveFirst,
-                diskFullRingBytes: Int = SpoolDefaults.diskFullRingBytes) {
+    public init(
+        directory: String = SpoolDefaults.directory, maximumBytes: Int = SpoolDefaults.maximumBytes,
+        maximumAge: Duration = SpoolDefaults.maximumAge, overflow: Overflow = .dropOldest,
+        syncInterval: Duration = SpoolDefaults.syncInterval, replay: Replay = .liveFirst,
+        diskFullRingBytes: Int = SpoolDefaults.diskFullRingBytes
+    ) {
         self.directory = directory
         self.maximumBytes = maximumBytes
         self.maximumAge = maximumAge

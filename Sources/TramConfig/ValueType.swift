@@ -57,7 +57,9 @@ public enum ValueType: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Names for the `type:` key (without the `bit`/`string` parameters).
-    static let names = ["bool", "bit", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64", "string"]
+    static let names = [
+        "bool", "bit", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64", "string",
+    ]
 
     static func fixedWidth(_ name: String) -> ValueType? {
         switch name {
@@ -79,7 +81,9 @@ extension ValueType {
     /// Parses a type name as tramctl takes it: `float32`, `string(8)`, `bit(3)`.
     public static func parse(_ text: String) -> ValueType? {
         if let fixed = fixedWidth(text) { return fixed }
-        for (prefix, make) in [("string(", { ValueType.string(registers: $0) }), ("bit(", { ValueType.bit($0) })] as [(String, (Int) -> ValueType)] {
+        for (prefix, make) in [("string(", { ValueType.string(registers: $0) }), ("bit(", { ValueType.bit($0) })]
+            as [(String, (Int) -> ValueType)]
+        {
             if text.hasPrefix(prefix), text.hasSuffix(")"), let n = Int(text.dropFirst(prefix.count).dropLast()) {
                 if prefix == "bit(", !(0...15).contains(n) { return nil }
                 if prefix == "string(", !(1...125).contains(n) { return nil }

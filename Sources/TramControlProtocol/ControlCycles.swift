@@ -33,15 +33,26 @@ public struct ControlCycles: ControlMessage {
         .object([
             ("cursor", .int(Int64(cursor))),
             ("missed", .int(Int64(missed))),
-            ("cycles", .array(cycles.map {
-                .object([("device", .string($0.device)), ("health", .string($0.health)), ("points", .array($0.points.map(\.json)))])
-            })),
+            (
+                "cycles",
+                .array(
+                    cycles.map {
+                        .object([
+                            ("device", .string($0.device)), ("health", .string($0.health)),
+                            ("points", .array($0.points.map(\.json))),
+                        ])
+                    })
+            ),
         ])
     }
 
     public init(json: JSON) throws(JSONShapeError) {
-        self.init(cursor: try json.int("cursor"), missed: try json.int("missed"), cycles: try json.items("cycles") { (c: JSON) throws(JSONShapeError) in
-            Cycle(device: try c.string("device"), health: try c.string("health"), points: try c.items("points", ControlPoint.init(json:)))
-        })
+        self.init(
+            cursor: try json.int("cursor"), missed: try json.int("missed"),
+            cycles: try json.items("cycles") { (c: JSON) throws(JSONShapeError) in
+                Cycle(
+                    device: try c.string("device"), health: try c.string("health"),
+                    points: try c.items("points", ControlPoint.init(json:)))
+            })
     }
 }

@@ -26,11 +26,12 @@ public struct ControlPoint: ControlMessage {
     }
 
     public var json: JSON {
-        let value: JSON = switch self.value {
-        case .text(let text)?: .string(text)
-        case .number(let number)?: .number(number)
-        case nil: .null
-        }
+        let value: JSON =
+            switch self.value {
+            case .text(let text)?: .string(text)
+            case .number(let number)?: .number(number)
+            case nil: .null
+            }
         return .object([
             ("name", .string(name)), ("value", value), ("unit", .string(unit)), ("quality", .string(quality)),
             ("time_ms", .int(timeMilliseconds)),
@@ -43,10 +44,14 @@ public struct ControlPoint: ControlMessage {
         case .string(let text)?: value = .text(text)
         case .null?, nil: value = nil
         case let other?:
-            guard let number = other.doubleValue else { throw JSONShapeError(path: "value", expected: "a number, a string or null") }
+            guard let number = other.doubleValue else {
+                throw JSONShapeError(path: "value", expected: "a number, a string or null")
+            }
             value = .number(number)
         }
-        self.init(name: try json.string("name"), value: value, unit: try json.string("unit"), quality: try json.string("quality"),
-                  timeMilliseconds: try json.int64("time_ms"))
+        self.init(
+            name: try json.string("name"), value: value, unit: try json.string("unit"),
+            quality: try json.string("quality"),
+            timeMilliseconds: try json.int64("time_ms"))
     }
 }

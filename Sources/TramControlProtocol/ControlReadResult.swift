@@ -30,7 +30,8 @@ public struct ControlReadResult: ControlMessage {
             members.append(("read_error", .string(failure.description)))
             switch failure.kind {
             case .timeout: members.append(("error_kind", .string("timeout")))
-            case .exception(let code): members += [("error_kind", .string("exception")), ("exception", .int(Int64(code)))]
+            case .exception(let code):
+                members += [("error_kind", .string("exception")), ("exception", .int(Int64(code)))]
             case .link: members.append(("error_kind", .string("link")))
             }
         }
@@ -39,21 +40,28 @@ public struct ControlReadResult: ControlMessage {
 
     public init(json: JSON) throws(JSONShapeError) {
         let outcome: Outcome
-        if let registers = try json.optionalField("registers", "an array of registers", { (item: JSON) -> [UInt16]? in
-            guard let items = item.arrayValue else { return nil }
-            let values = items.compactMap { $0.int64Value.flatMap(UInt16.init(exactly:)) }
-            return values.count == items.count ? values : nil
-        }) {
+        if let registers = try json.optionalField(
+            "registers", "an array of registers",
+            { (item: JSON) -> [UInt16]? in
+                guard let items = item.arrayValue else { return nil }
+                let values = items.compactMap { $0.int64Value.flatMap(UInt16.init(exactly:)) }
+                return values.count == items.count ? values : nil
+            })
+        {
             outcome = .registers(registers)
         } else {
-            let kind: ControlReadFailure.Kind = switch try json.optionalString("error_kind") {
-            case "timeout": .timeout
-            case "exception": .exception(code: try json.optionalInt("exception") ?? 0)
-            default: .link
-            }
-            outcome = .failure(ControlReadFailure(description: try json.optionalString("read_error") ?? "no answer", kind: kind))
+            let kind: ControlReadFailure.Kind =
+                switch try json.optionalString("error_kind") {
+                case "timeout": .timeout
+                case "exception": .exception(code: try json.optionalInt("exception") ?? 0)
+                default: .link
+                }
+            outcome = .failure(
+                ControlReadFailure(description: try json.optionalString("read_error") ?? "no answer", kind: kind))
         }
-        self.init(link: try json.optionalString("link") ?? "", roundTripNanoseconds: try json.uint64("round_trip_ns"), outcome: outcome)
+        self.init(
+            link: try json.optionalString("link") ?? "", roundTripNanoseconds: try json.uint64("round_trip_ns"),
+            outcome: outcome)
     }
 }
 

@@ -30,13 +30,16 @@ public enum ControlRequest: Sendable, Equatable {
         let words = line.split(separator: " ").map(String.init)
         switch words.first {
         case "status"?: self = .status
-        case "cycles"?: self = .cycles(after: words.count > 1 ? Int(words[1]) ?? 0 : 0, device: words.count > 2 ? words[2] : nil)
+        case "cycles"?:
+            self = .cycles(after: words.count > 1 ? Int(words[1]) ?? 0 : 0, device: words.count > 2 ? words[2] : nil)
         case "version"?: self = .version
         case "read"?:
-            guard words.count == 6, let unit = Int(words[2]), let address = Int(words[4]), let count = Int(words[5]) else {
+            guard words.count == 6, let unit = Int(words[2]), let address = Int(words[4]), let count = Int(words[5])
+            else {
                 throw .readUsage
             }
-            self = .read(ControlReadRequest(serialDevice: words[1], unit: unit, table: words[3], address: address, count: count))
+            self = .read(
+                ControlReadRequest(serialDevice: words[1], unit: unit, table: words[3], address: address, count: count))
         default: throw .unknownRequest(line)
         }
     }

@@ -25,7 +25,8 @@ public struct ControlStatus: ControlMessage {
 
     public var json: JSON {
         .object([
-            ("agent", agent.json), ("clock", clock.json), ("devices", .array(devices.map(\.json))), ("writer", writer.json),
+            ("agent", agent.json), ("clock", clock.json), ("devices", .array(devices.map(\.json))),
+            ("writer", writer.json),
             ("spool", spool.json), ("uplinks", .array(uplinks.map(\.json))),
         ])
     }
@@ -33,10 +34,14 @@ public struct ControlStatus: ControlMessage {
     public init(json: JSON) throws(JSONShapeError) {
         let agent = try json.nested("agent") { () throws(JSONShapeError) in try Agent(json: try json.object("agent")) }
         let clock = try json.nested("clock") { () throws(JSONShapeError) in try Clock(json: try json.object("clock")) }
-        let writer = try json.nested("writer") { () throws(JSONShapeError) in try Writer(json: try json.object("writer")) }
+        let writer = try json.nested("writer") { () throws(JSONShapeError) in
+            try Writer(json: try json.object("writer"))
+        }
         let spool = try json.nested("spool") { () throws(JSONShapeError) in try Spool(json: try json.object("spool")) }
-        self.init(agent: agent, clock: clock, devices: try json.items("devices", Device.init(json:)), writer: writer, spool: spool,
-                  uplinks: try json.items("uplinks", Uplink.init(json:)))
+        self.init(
+            agent: agent, clock: clock, devices: try json.items("devices", Device.init(json:)), writer: writer,
+            spool: spool,
+            uplinks: try json.items("uplinks", Uplink.init(json:)))
     }
 }
 
@@ -55,8 +60,10 @@ extension ControlStatus {
         /// Every stage's loop beat recently (what the watchdog checks).
         public var alive: Bool
 
-        public init(version: String, pid: Int, uptimeMilliseconds: Int64, config: String, gateway: String, reloads: Int,
-                    lastReloadError: String?, alive: Bool) {
+        public init(
+            version: String, pid: Int, uptimeMilliseconds: Int64, config: String, gateway: String, reloads: Int,
+            lastReloadError: String?, alive: Bool
+        ) {
             self.version = version
             self.pid = pid
             self.uptimeMilliseconds = uptimeMilliseconds
@@ -76,9 +83,12 @@ extension ControlStatus {
         }
 
         init(json: JSON) throws(JSONShapeError) {
-            self.init(version: try json.string("version"), pid: try json.int("pid"), uptimeMilliseconds: try json.int64("uptime_ms"),
-                      config: try json.string("config"), gateway: try json.string("gateway"), reloads: try json.int("reloads"),
-                      lastReloadError: try json.optionalString("last_reload_error"), alive: try json.bool("alive"))
+            self.init(
+                version: try json.string("version"), pid: try json.int("pid"),
+                uptimeMilliseconds: try json.int64("uptime_ms"),
+                config: try json.string("config"), gateway: try json.string("gateway"),
+                reloads: try json.int("reloads"),
+                lastReloadError: try json.optionalString("last_reload_error"), alive: try json.bool("alive"))
         }
     }
 
@@ -114,8 +124,10 @@ extension ControlStatus {
         public var pollIntervalMilliseconds: Int64
         public var points: [ControlPoint]
 
-        public init(name: String, link: String, unit: Int, health: String, lastError: String?, latencyMilliseconds: Double,
-                    cycles: Int, failedCycles: Int, pollIntervalMilliseconds: Int64, points: [ControlPoint]) {
+        public init(
+            name: String, link: String, unit: Int, health: String, lastError: String?, latencyMilliseconds: Double,
+            cycles: Int, failedCycles: Int, pollIntervalMilliseconds: Int64, points: [ControlPoint]
+        ) {
             self.name = name
             self.link = link
             self.unit = unit
@@ -130,7 +142,8 @@ extension ControlStatus {
 
         var json: JSON {
             .object([
-                ("name", .string(name)), ("link", .string(link)), ("unit", .int(Int64(unit))), ("health", .string(health)),
+                ("name", .string(name)), ("link", .string(link)), ("unit", .int(Int64(unit))),
+                ("health", .string(health)),
                 ("last_error", lastError.map(JSON.string) ?? .null), ("latency_ms", .number(latencyMilliseconds)),
                 ("cycles", .int(Int64(cycles))), ("failed_cycles", .int(Int64(failedCycles))),
                 ("poll_interval_ms", .int(pollIntervalMilliseconds)), ("points", .array(points.map(\.json))),
@@ -138,11 +151,13 @@ extension ControlStatus {
         }
 
         init(json: JSON) throws(JSONShapeError) {
-            self.init(name: try json.string("name"), link: try json.string("link"), unit: try json.int("unit"),
-                      health: try json.string("health"), lastError: try json.optionalString("last_error"),
-                      latencyMilliseconds: try json.double("latency_ms"), cycles: try json.int("cycles"),
-                      failedCycles: try json.int("failed_cycles"), pollIntervalMilliseconds: try json.int64("poll_interval_ms"),
-                      points: try json.items("points", ControlPoint.init(json:)))
+            self.init(
+                name: try json.string("name"), link: try json.string("link"), unit: try json.int("unit"),
+                health: try json.string("health"), lastError: try json.optionalString("last_error"),
+                latencyMilliseconds: try json.double("latency_ms"), cycles: try json.int("cycles"),
+                failedCycles: try json.int("failed_cycles"),
+                pollIntervalMilliseconds: try json.int64("poll_interval_ms"),
+                points: try json.items("points", ControlPoint.init(json:)))
         }
     }
 
@@ -174,8 +189,10 @@ extension ControlStatus {
         public var readingsDroppedUnencodable: Int
         public var lastSealMilliseconds: Int64?
 
-        public init(readingsProduced: Int, batchesSealed: Int, readingsSealed: Int, readingsDroppedQueueFull: Int,
-                    readingsDroppedUnencodable: Int, lastSealMilliseconds: Int64?) {
+        public init(
+            readingsProduced: Int, batchesSealed: Int, readingsSealed: Int, readingsDroppedQueueFull: Int,
+            readingsDroppedUnencodable: Int, lastSealMilliseconds: Int64?
+        ) {
             self.readingsProduced = readingsProduced
             self.batchesSealed = batchesSealed
             self.readingsSealed = readingsSealed
@@ -187,18 +204,20 @@ extension ControlStatus {
         var json: JSON {
             .object([
                 ("readings_produced", .int(Int64(readingsProduced))), ("batches_sealed", .int(Int64(batchesSealed))),
-                ("readings_sealed", .int(Int64(readingsSealed))), ("readings_dropped_queue_full", .int(Int64(readingsDroppedQueueFull))),
+                ("readings_sealed", .int(Int64(readingsSealed))),
+                ("readings_dropped_queue_full", .int(Int64(readingsDroppedQueueFull))),
                 ("readings_dropped_unencodable", .int(Int64(readingsDroppedUnencodable))),
                 ("last_seal_ms", lastSealMilliseconds.map(JSON.int) ?? .null),
             ])
         }
 
         init(json: JSON) throws(JSONShapeError) {
-            self.init(readingsProduced: try json.int("readings_produced"), batchesSealed: try json.int("batches_sealed"),
-                      readingsSealed: try json.optionalInt("readings_sealed") ?? 0,
-                      readingsDroppedQueueFull: try json.int("readings_dropped_queue_full"),
-                      readingsDroppedUnencodable: try json.int("readings_dropped_unencodable"),
-                      lastSealMilliseconds: try json.optionalInt64("last_seal_ms"))
+            self.init(
+                readingsProduced: try json.int("readings_produced"), batchesSealed: try json.int("batches_sealed"),
+                readingsSealed: try json.optionalInt("readings_sealed") ?? 0,
+                readingsDroppedQueueFull: try json.int("readings_dropped_queue_full"),
+                readingsDroppedUnencodable: try json.int("readings_dropped_unencodable"),
+                lastSealMilliseconds: try json.optionalInt64("last_seal_ms"))
         }
     }
 
@@ -219,8 +238,11 @@ extension ControlStatus {
         /// By cause (`disk_full`, `evicted`, …); written sorted by cause.
         public var dropped: [String: Tally]
 
-        public init(directory: String, diskBytes: Int, maximumBytes: Int, segments: Int, epoch: UInt64, oldestBufferedMilliseconds: Int64?,
-                    heldInMemory: Int, appended: Tally, delivered: Tally, buffered: Tally, dropped: [String: Tally]) {
+        public init(
+            directory: String, diskBytes: Int, maximumBytes: Int, segments: Int, epoch: UInt64,
+            oldestBufferedMilliseconds: Int64?,
+            heldInMemory: Int, appended: Tally, delivered: Tally, buffered: Tally, dropped: [String: Tally]
+        ) {
             self.directory = directory
             self.diskBytes = diskBytes
             self.maximumBytes = maximumBytes
@@ -236,9 +258,11 @@ extension ControlStatus {
 
         var json: JSON {
             .object([
-                ("directory", .string(directory)), ("disk_bytes", .int(Int64(diskBytes))), ("max_bytes", .int(Int64(maximumBytes))),
+                ("directory", .string(directory)), ("disk_bytes", .int(Int64(diskBytes))),
+                ("max_bytes", .int(Int64(maximumBytes))),
                 ("segments", .int(Int64(segments))), ("epoch", .uint(epoch)),
-                ("oldest_buffered_ms", oldestBufferedMilliseconds.map(JSON.int) ?? .null), ("held_in_memory", .int(Int64(heldInMemory))),
+                ("oldest_buffered_ms", oldestBufferedMilliseconds.map(JSON.int) ?? .null),
+                ("held_in_memory", .int(Int64(heldInMemory))),
                 ("appended", appended.json), ("delivered", delivered.json), ("buffered", buffered.json),
                 ("dropped", .object(dropped.sorted { $0.key < $1.key }.map { ($0.key, $0.value.json) })),
             ])
@@ -250,12 +274,19 @@ extension ControlStatus {
             }
             var dropped: [String: Tally] = [:]
             for (cause, value) in try json.object("dropped").objectMembers ?? [] {
-                dropped[cause] = try json.nested("dropped.\(cause)") { () throws(JSONShapeError) in try Tally(json: value) }
+                dropped[cause] = try json.nested("dropped.\(cause)") { () throws(JSONShapeError) in
+                    try Tally(json: value)
+                }
             }
-            self.init(directory: try json.string("directory"), diskBytes: try json.int("disk_bytes"), maximumBytes: try json.int("max_bytes"),
-                      segments: try json.int("segments"), epoch: try json.optionalField("epoch", "an unsigned integer", \.uint64Value) ?? 0,
-                      oldestBufferedMilliseconds: try json.optionalInt64("oldest_buffered_ms"), heldInMemory: try json.int("held_in_memory"),
-                      appended: try tally("appended"), delivered: try tally("delivered"), buffered: try tally("buffered"), dropped: dropped)
+            self.init(
+                directory: try json.string("directory"), diskBytes: try json.int("disk_bytes"),
+                maximumBytes: try json.int("max_bytes"),
+                segments: try json.int("segments"),
+                epoch: try json.optionalField("epoch", "an unsigned integer", \.uint64Value) ?? 0,
+                oldestBufferedMilliseconds: try json.optionalInt64("oldest_buffered_ms"),
+                heldInMemory: try json.int("held_in_memory"),
+                appended: try tally("appended"), delivered: try tally("delivered"), buffered: try tally("buffered"),
+                dropped: dropped)
         }
     }
 
@@ -277,8 +308,12 @@ extension ControlStatus {
         public var budgetLimit: Int?
         public var lastDeliveryMilliseconds: Int64?
 
-        public init(sink: String, url: String, state: String, problem: String?, uploads: Int, failedUploads: Int, batchesDelivered: Int,
-                    batchesRejected: Int, bytesOnWire: Int, budgetUsedToday: Int, budgetLimit: Int?, lastDeliveryMilliseconds: Int64?) {
+        public init(
+            sink: String, url: String, state: String, problem: String?, uploads: Int, failedUploads: Int,
+            batchesDelivered: Int,
+            batchesRejected: Int, bytesOnWire: Int, budgetUsedToday: Int, budgetLimit: Int?,
+            lastDeliveryMilliseconds: Int64?
+        ) {
             self.sink = sink
             self.url = url
             self.state = state
@@ -295,9 +330,11 @@ extension ControlStatus {
 
         var json: JSON {
             .object([
-                ("sink", .string(sink)), ("url", .string(url)), ("state", .string(state)), ("problem", problem.map(JSON.string) ?? .null),
+                ("sink", .string(sink)), ("url", .string(url)), ("state", .string(state)),
+                ("problem", problem.map(JSON.string) ?? .null),
                 ("uploads", .int(Int64(uploads))), ("failed_uploads", .int(Int64(failedUploads))),
-                ("batches_delivered", .int(Int64(batchesDelivered))), ("batches_rejected", .int(Int64(batchesRejected))),
+                ("batches_delivered", .int(Int64(batchesDelivered))),
+                ("batches_rejected", .int(Int64(batchesRejected))),
                 ("bytes_on_wire", .int(Int64(bytesOnWire))), ("budget_used_today", .int(Int64(budgetUsedToday))),
                 ("budget_limit", budgetLimit.map { .int(Int64($0)) } ?? .null),
                 ("last_delivery_ms", lastDeliveryMilliseconds.map(JSON.int) ?? .null),
@@ -305,11 +342,14 @@ extension ControlStatus {
         }
 
         init(json: JSON) throws(JSONShapeError) {
-            self.init(sink: try json.string("sink"), url: try json.string("url"), state: try json.string("state"),
-                      problem: try json.optionalString("problem"), uploads: try json.int("uploads"), failedUploads: try json.int("failed_uploads"),
-                      batchesDelivered: try json.int("batches_delivered"), batchesRejected: try json.int("batches_rejected"),
-                      bytesOnWire: try json.int("bytes_on_wire"), budgetUsedToday: try json.int("budget_used_today"),
-                      budgetLimit: try json.optionalInt("budget_limit"), lastDeliveryMilliseconds: try json.optionalInt64("last_delivery_ms"))
+            self.init(
+                sink: try json.string("sink"), url: try json.string("url"), state: try json.string("state"),
+                problem: try json.optionalString("problem"), uploads: try json.int("uploads"),
+                failedUploads: try json.int("failed_uploads"),
+                batchesDelivered: try json.int("batches_delivered"), batchesRejected: try json.int("batches_rejected"),
+                bytesOnWire: try json.int("bytes_on_wire"), budgetUsedToday: try json.int("budget_used_today"),
+                budgetLimit: try json.optionalInt("budget_limit"),
+                lastDeliveryMilliseconds: try json.optionalInt64("last_delivery_ms"))
         }
     }
 }

@@ -27,7 +27,8 @@ public struct Backoff: Sendable, Equatable {
     }
 
     /// Reconnecting a Modbus link: 250 ms doubling to 30 s, ± 20%.
-    public static let reconnect = Backoff(initial: .milliseconds(250), maximum: .seconds(30), jitter: .proportional(0.2))
+    public static let reconnect = Backoff(
+        initial: .milliseconds(250), maximum: .seconds(30), jitter: .proportional(0.2))
     /// Delivering to a sink: 500 ms doubling to 5 min, half fixed, half jitter.
     public static let delivery = Backoff(initial: .milliseconds(500), maximum: .seconds(300), jitter: .halfFixed)
 

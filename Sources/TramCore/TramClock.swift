@@ -13,15 +13,20 @@ public struct TramClock: Sendable {
     /// `CLOCK_MONOTONIC`, in nanoseconds since an arbitrary start (boot).
     public var monotonicNanoseconds: @Sendable () -> UInt64
 
-    public init(wallNanoseconds: @escaping @Sendable () -> Int64, monotonicNanoseconds: @escaping @Sendable () -> UInt64) {
+    public init(
+        wallNanoseconds: @escaping @Sendable () -> Int64, monotonicNanoseconds: @escaping @Sendable () -> UInt64
+    ) {
         self.wallNanoseconds = wallNanoseconds
         self.monotonicNanoseconds = monotonicNanoseconds
     }
 
     /// A clock from millisecond readings, as tests that step time by hand write them.
-    public init(wallMilliseconds: @escaping @Sendable () -> Int64, monotonicMilliseconds: @escaping @Sendable () -> Int64) {
-        self.init(wallNanoseconds: { wallMilliseconds() &* 1_000_000 },
-                  monotonicNanoseconds: { UInt64(clamping: monotonicMilliseconds()) &* 1_000_000 })
+    public init(
+        wallMilliseconds: @escaping @Sendable () -> Int64, monotonicMilliseconds: @escaping @Sendable () -> Int64
+    ) {
+        self.init(
+            wallNanoseconds: { wallMilliseconds() &* 1_000_000 },
+            monotonicNanoseconds: { UInt64(clamping: monotonicMilliseconds()) &* 1_000_000 })
     }
 
     /// This machine's clocks.

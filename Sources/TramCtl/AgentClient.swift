@@ -19,14 +19,17 @@ enum AgentClient {
         defer { close(fd) }
         var address = ControlSocketAddress.make(path)
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
+            }
         }
         guard connected == 0 else {
             let reason = errno
             var hint = "is tram-agent running? (systemctl status tram-agent)"
             if reason == EACCES { hint = "permission denied: run as root or as a member of the agent's group (tram)" }
             if reason == ENOENT { hint = "no socket there: is tram-agent running, and is its control.socket \(path)?" }
-            throw Unreachable(description: "cannot reach the agent at \(path): \(String(cString: strerror(reason))); \(hint)")
+            throw Unreachable(
+                description: "cannot reach the agent at \(path): \(String(cString: strerror(reason))); \(hint)")
         }
         var timeout = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
@@ -39,12 +42,16 @@ enum AgentClient {
             guard count > 0 else { break }
             answer.append(contentsOf: chunk[..<count])
         }
-        guard !answer.isEmpty else { throw Unreachable(description: "the agent at \(path) closed the connection without an answer") }
+        guard !answer.isEmpty else {
+            throw Unreachable(description: "the agent at \(path) closed the connection without an answer")
+        }
         return answer
     }
 
     /// Asks the agent and reads its answer with the control protocol's own types (TramControlProtocol).
-    static func ask<Answer: ControlMessage>(_ request: ControlRequest, _ answer: Answer.Type, socket: String) throws -> Answer {
+    static func ask<Answer: ControlMessage>(_ request: ControlRequest, _ answer: Answer.Type, socket: String) throws
+        -> Answer
+    {
         let bytes = try self.request(request.line, socket: socket)
         do {
             return try Answer.decode(bytes)

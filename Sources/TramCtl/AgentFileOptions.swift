@@ -22,7 +22,10 @@ struct AgentFileOptions: ParsableArguments {
         }
     }
 
-    @Option(help: "Where profile references are looked up when the file has no 'profiles:' key (default: Devices/ beside it).")
+    @Option(
+        help:
+            "Where profile references are looked up when the file has no 'profiles:' key (default: Devices/ beside it)."
+    )
     var profiles: String?
 
     /// The config, or an exit with every diagnostic printed.

@@ -9,7 +9,9 @@ struct DecodeCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "decode",
         abstract: "Decode a file of Tram wire frames (dictionaries and batches) and print the readings.",
-        discussion: "Frames follow one another; dictionaries must come before the batches that use them. Compressed frames are decompressed.")
+        discussion:
+            "Frames follow one another; dictionaries must come before the batches that use them. Compressed frames are decompressed."
+    )
 
     @Argument(help: "File holding one or more frames.")
     var file: String
@@ -28,7 +30,8 @@ struct DecodeCommand: ParsableCommand {
                 let size = try bytes.withUnsafeBytes { raw throws(WireError) in
                     try Frame.open(UnsafeRawBufferPointer(rebasing: raw[offset...])).size
                 }
-                decoded = try FrameCodec.decode(Array(bytes[offset..<offset + size]), dictionary: { printer.dictionaries[$0] })
+                decoded = try FrameCodec.decode(
+                    Array(bytes[offset..<offset + size]), dictionary: { printer.dictionaries[$0] })
             } catch {
                 print("error: \(file) at byte \(offset): \(error)", to: &standardError)
                 throw ExitCode(1)
@@ -54,13 +57,23 @@ struct FramePrinter {
         switch frame {
         case .dictionary(let dictionary, let id):
             dictionaries[id] = dictionary
-            if !json { Swift.print("dictionary 0x\(String(id, radix: 16)) gateway \(dictionary.gateway): \(dictionary.points.count) points") }
+            if !json {
+                Swift.print(
+                    "dictionary 0x\(String(id, radix: 16)) gateway \(dictionary.gateway): \(dictionary.points.count) points"
+                )
+            }
         case .batch(let batch):
             guard let dictionary = dictionaries[batch.schemaID] else {
-                Swift.print("batch gateway \(batch.gateway) epoch \(batch.epoch) sequence \(batch.sequence): schema 0x\(String(batch.schemaID, radix: 16)) has no dictionary here", to: &standardError)
+                Swift.print(
+                    "batch gateway \(batch.gateway) epoch \(batch.epoch) sequence \(batch.sequence): schema 0x\(String(batch.schemaID, radix: 16)) has no dictionary here",
+                    to: &standardError)
                 return
             }
-            if !json { Swift.print("batch gateway \(batch.gateway) epoch \(batch.epoch) sequence \(batch.sequence): \(batch.groups.count) groups") }
+            if !json {
+                Swift.print(
+                    "batch gateway \(batch.gateway) epoch \(batch.epoch) sequence \(batch.sequence): \(batch.groups.count) groups"
+                )
+            }
             for group in batch.groups {
                 for (index, value) in group.values.enumerated() {
                     let point = dictionary.points[group.firstAlias + index]
@@ -68,13 +81,23 @@ struct FramePrinter {
                     let text = Self.describe(value)
                     // Unscaled points show their raw value (a float32's own digits, not its double expansion).
                     let scaled = point.scale != 1 || point.offset != 0 || point.exponentAlias != nil
-                    let engineering = scaled ? Self.engineering(value, point: point, group: group).map { Output.NumberJSON(value: $0) } : nil
+                    let engineering =
+                        scaled
+                        ? Self.engineering(value, point: point, group: group).map { Output.NumberJSON(value: $0) } : nil
                     if json {
-                        let scaled = engineering.map { Output.json($0) } ?? (scaled || text.quality != "good" ? "null" : text.json)
-                        Swift.print(#"{"ts":\#(group.timeMilliseconds),"device":"\#(point.device)","point":"\#(point.name)","raw":\#(text.json),"value":\#(scaled),"unit":"\#(point.unit)","quality":"\#(text.quality)"}"#)
+                        let scaled =
+                            engineering.map { Output.json($0) }
+                            ?? (scaled || text.quality != "good" ? "null" : text.json)
+                        Swift.print(
+                            #"{"ts":\#(group.timeMilliseconds),"device":"\#(point.device)","point":"\#(point.name)","raw":\#(text.json),"value":\#(scaled),"unit":"\#(point.unit)","quality":"\#(text.quality)"}"#
+                        )
                     } else {
-                        let shown = engineering.map { "\(Output.json($0)) \(point.unit)  (raw \(text.human))" } ?? "\(text.human) \(point.unit)"
-                        Swift.print("  \(group.timeMilliseconds)  \(point.device)/\(point.name)  \(shown)\(text.quality == "good" ? "" : "  [\(text.quality)]")")
+                        let shown =
+                            engineering.map { "\(Output.json($0)) \(point.unit)  (raw \(text.human))" }
+                            ?? "\(text.human) \(point.unit)"
+                        Swift.print(
+                            "  \(group.timeMilliseconds)  \(point.device)/\(point.name)  \(shown)\(text.quality == "good" ? "" : "  [\(text.quality)]")"
+                        )
                     }
                 }
             }
@@ -95,7 +118,9 @@ struct FramePrinter {
         var exponent = 0
         if let alias = point.exponentAlias {
             let index = alias - group.firstAlias
-            guard index >= 0, index < group.values.count, case .int(let e) = group.values[index], (-300...300).contains(e) else { return nil }
+            guard index >= 0, index < group.values.count, case .int(let e) = group.values[index],
+                (-300...300).contains(e)
+            else { return nil }
             exponent = Int(e)
         }
         return Engineering.value(raw, scale: point.scale, offset: point.offset, exponent: exponent)
@@ -113,7 +138,12 @@ struct FramePrinter {
             let d = Double(bitPattern: bits)
             return ("\(d)", d.isFinite ? "\(d)" : "\"\(d)\"", "good")
         case .string(let s):
-            let escaped = s.unicodeScalars.map { $0 == "\"" || $0 == "\\" ? "\\\($0)" : ($0.value < 0x20 ? "\\u00" + (($0.value < 16 ? "0" : "") + String($0.value, radix: 16)) : String($0)) }.joined()
+            let escaped = s.unicodeScalars.map {
+                $0 == "\"" || $0 == "\\"
+                    ? "\\\($0)"
+                    : ($0.value < 0x20
+                        ? "\\u00" + (($0.value < 16 ? "0" : "") + String($0.value, radix: 16)) : String($0))
+            }.joined()
             return ("\"\(s)\"", "\"\(escaped)\"", "good")
         case .missing(let quality): return ("-", "null", "\(quality)")
         }

@@ -6,7 +6,9 @@ struct LinkOptions: ParsableArguments {
     @Option(name: .long, help: "Link URL: tcp://host:port, rtu:///dev/ttyUSB0 or rtu+tcp://host:port.")
     var link: String
 
-    @Option(name: .customLong("socket"), help: "When the running agent holds the serial port, read through its control socket, between its poll cycles.")
+    @Option(
+        name: .customLong("socket"),
+        help: "When the running agent holds the serial port, read through its control socket, between its poll cycles.")
     var socket: String = AgentClient.defaultSocket
 
     /// The old name of `--socket`, still accepted.
@@ -35,7 +37,10 @@ struct LinkOptions: ParsableArguments {
     func linkConfig(defaultTimeout: Duration = .seconds(1)) throws -> LinkConfig {
         var serial = SerialSettings()
         serial.baud = baud
-        guard let parity = SerialSettings.Parity(rawValue: parity.lowercased()) ?? ["n": .none, "e": .even, "o": .odd][parity.lowercased()] else {
+        guard
+            let parity = SerialSettings.Parity(rawValue: parity.lowercased())
+                ?? ["n": .none, "e": .even, "o": .odd][parity.lowercased()]
+        else {
             throw ValidationError("--parity must be none, even or odd")
         }
         serial.parity = parity
@@ -46,7 +51,9 @@ struct LinkOptions: ParsableArguments {
         case .success(let parsed): endpoint = parsed
         case .failure(let error): throw ValidationError(error.message)
         }
-        return LinkConfig(name: "cli", endpoint: endpoint, responseTimeout: try timeout.map { try CLIParsing.duration($0, option: "--timeout") } ?? defaultTimeout)
+        return LinkConfig(
+            name: "cli", endpoint: endpoint,
+            responseTimeout: try timeout.map { try CLIParsing.duration($0, option: "--timeout") } ?? defaultTimeout)
     }
 }
 

@@ -54,7 +54,8 @@ enum Output {
             case .bool(let v): try container.encode(v)
             case .int(let v): try container.encode(v)
             case .uint(let v): try container.encode(v)
-            case .float32(let v): v.isFinite ? try container.encode(Double(v)) : try container.encode(String(describing: v))
+            case .float32(let v):
+                v.isFinite ? try container.encode(Double(v)) : try container.encode(String(describing: v))
             case .float64(let v): v.isFinite ? try container.encode(v) : try container.encode(String(describing: v))
             case .string(let v): try container.encode(v)
             }
@@ -138,11 +139,15 @@ enum Output {
         switch raw {
         case .string(let text): return "\"\(text)\""
         case .bool(let value): return value ? "true" : "false"
-        case .float32(let value) where point.scale == 1 && point.offset == 0 && exponent == 0: return String(describing: value)
-        case .float64(let value) where point.scale == 1 && point.offset == 0 && exponent == 0: return String(describing: value)
+        case .float32(let value) where point.scale == 1 && point.offset == 0 && exponent == 0:
+            return String(describing: value)
+        case .float64(let value) where point.scale == 1 && point.offset == 0 && exponent == 0:
+            return String(describing: value)
         default: break
         }
-        guard let value = Engineering.value(raw, scale: point.scale, offset: point.offset, exponent: exponent) else { return raw.description }
+        guard let value = Engineering.value(raw, scale: point.scale, offset: point.offset, exponent: exponent) else {
+            return raw.description
+        }
         guard value.isFinite else { return String(describing: value) }
         let factor = point.scale * Engineering.powerOfTen(exponent)
         var decimals = 0

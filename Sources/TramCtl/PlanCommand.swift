@@ -35,15 +35,22 @@ struct PlanCommand: ParsableCommand {
         let agent = try agentFile.load()
         let devices = agent.devices.filter { device == nil || $0.name == device }
         if let device, devices.isEmpty {
-            throw ValidationError("no device '\(device)' in \(agentFile.config); devices: \(agent.devices.map(\.name).joined(separator: ", "))")
+            throw ValidationError(
+                "no device '\(device)' in \(agentFile.config); devices: \(agent.devices.map(\.name).joined(separator: ", "))"
+            )
         }
         var plans: [DevicePlanJSON] = []
         for device in devices {
             let requests = RequestPlanner.plan(device.points, limits: device.limits)
-            plans.append(DevicePlanJSON(device: device.name, link: device.link, unit: device.unit, points: device.points.count, requests: requests.map { request in
-                .init(table: request.table.rawValue, function: request.table.functionCode, address: request.address, count: request.count,
-                      points: request.points.map { device.points[$0].name })
-            }))
+            plans.append(
+                DevicePlanJSON(
+                    device: device.name, link: device.link, unit: device.unit, points: device.points.count,
+                    requests: requests.map { request in
+                        .init(
+                            table: request.table.rawValue, function: request.table.functionCode,
+                            address: request.address, count: request.count,
+                            points: request.points.map { device.points[$0].name })
+                    }))
         }
         if json {
             print(Output.json(plans))
@@ -51,12 +58,19 @@ struct PlanCommand: ParsableCommand {
         }
         for (plan, device) in zip(plans, devices) {
             let limits = device.limits
-            print("\(plan.device) (link \(plan.link), unit \(plan.unit)): \(plan.points) points in \(plan.requests.count) requests"
-                + "  [max_registers \(limits.maxRegisters), even_count \(limits.evenCount), max_gap \(limits.maxGap), pause \(limits.pause.shortDescription)]")
+            print(
+                "\(plan.device) (link \(plan.link), unit \(plan.unit)): \(plan.points) points in \(plan.requests.count) requests"
+                    + "  [max_registers \(limits.maxRegisters), even_count \(limits.evenCount), max_gap \(limits.maxGap), pause \(limits.pause.shortDescription)]"
+            )
             let rows = plan.requests.map { r in
-                ["FC\(r.function < 10 ? "0" : "")\(r.function)", r.table, "\(r.address)", "\(r.count)", r.points.joined(separator: " ")]
+                [
+                    "FC\(r.function < 10 ? "0" : "")\(r.function)", r.table, "\(r.address)", "\(r.count)",
+                    r.points.joined(separator: " "),
+                ]
             }
-            print(Output.table(["  fc", "table", "address", "count", "points"], rows.map { ["  " + $0[0]] + $0.dropFirst() }))
+            print(
+                Output.table(
+                    ["  fc", "table", "address", "count", "points"], rows.map { ["  " + $0[0]] + $0.dropFirst() }))
             print("")
         }
     }

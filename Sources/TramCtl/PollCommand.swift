@@ -35,7 +35,10 @@ struct PollCommand: AsyncParsableCommand {
     @Option(help: "Also write the readings as Tram wire frames to this file (see `tramctl decode`).")
     var frames: String?
 
-    @Option(help: "Also store the readings as one sealed batch in this spool directory, as the agent does (see `tramctl spool`).")
+    @Option(
+        help:
+            "Also store the readings as one sealed batch in this spool directory, as the agent does (see `tramctl spool`)."
+    )
     var spool: String?
 
     @Flag(help: "Log link and plan changes to standard error.")
@@ -70,7 +73,9 @@ struct PollCommand: AsyncParsableCommand {
         if !device.isEmpty {
             let unknown = device.filter { name in agent.device(named: name) == nil }
             guard unknown.isEmpty else {
-                throw ValidationError("no device \(unknown.joined(separator: ", ")) in \(agentFile.config); devices: \(agent.devices.map(\.name).joined(separator: ", "))")
+                throw ValidationError(
+                    "no device \(unknown.joined(separator: ", ")) in \(agentFile.config); devices: \(agent.devices.map(\.name).joined(separator: ", "))"
+                )
             }
             agent.devices = agent.devices.filter { device.contains($0.name) }
         }
@@ -107,7 +112,9 @@ struct PollCommand: AsyncParsableCommand {
             let sealed = try Self.seal(readings, config: agent, identity: BatchIdentity(epoch: 1, sequence: 1))
             guard let file = fopen(frames, "wb") else { throw ValidationError("cannot write \(frames)") }
             defer { fclose(file) }
-            for bytes in [sealed.dictionary, sealed.batch] { _ = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) } }
+            for bytes in [sealed.dictionary, sealed.batch] {
+                _ = bytes.withUnsafeBytes { fwrite($0.baseAddress, 1, $0.count, file) }
+            }
             Self.describe(sealed, destination: frames)
         }
         if let spool { try store(readings, config: agent, in: spool) }
@@ -124,13 +131,19 @@ struct PollCommand: AsyncParsableCommand {
 
     static func seal(_ readings: [DeviceReading], config: AgentConfig, identity: BatchIdentity) throws -> Sealed {
         // One batch holds the whole poll: room for 15 MiB encoded, never sealed early by age.
-        let builder = BatchBuilder(mapping: SchemaMapping(config: config), maximumBytes: 15 << 20, maximumAge: .seconds(1 << 40))
-        let ordered = readings.sorted { ($0.points.first?.timestamp.wallMilliseconds ?? 0) < ($1.points.first?.timestamp.wallMilliseconds ?? 0) }
-        builder.begin(identity, baseTimeMilliseconds: ordered.first?.points.first?.timestamp.wallMilliseconds ?? 0, atMonotonicMilliseconds: 0)
+        let builder = BatchBuilder(
+            mapping: SchemaMapping(config: config), maximumBytes: 15 << 20, maximumAge: .seconds(1 << 40))
+        let ordered = readings.sorted {
+            ($0.points.first?.timestamp.wallMilliseconds ?? 0) < ($1.points.first?.timestamp.wallMilliseconds ?? 0)
+        }
+        builder.begin(
+            identity, baseTimeMilliseconds: ordered.first?.points.first?.timestamp.wallMilliseconds ?? 0,
+            atMonotonicMilliseconds: 0)
         for reading in ordered { try builder.append(reading) }
         let sealed = try builder.seal()
-        return Sealed(dictionary: builder.dictionaryFrame, schemaID: builder.schemaID, plainBytes: sealed.plainBytes,
-                      batch: Array(sealed.frame), readings: sealed.readings)
+        return Sealed(
+            dictionary: builder.dictionaryFrame, schemaID: builder.schemaID, plainBytes: sealed.plainBytes,
+            batch: Array(sealed.frame), readings: sealed.readings)
     }
 
     /// Appends the dictionary and the batch to a spool (taking its lock, as the agent would) and closes it cleanly.
@@ -138,43 +151,59 @@ struct PollCommand: AsyncParsableCommand {
         var logger = Logger(label: "tramctl.spool")
         logger.logLevel = verbose ? .info : .error
         let spool: Spool
-        do { spool = try Spool(options: SpoolOptions(directory: FilePath(directory)), logger: logger) } catch { throw ValidationError("\(error)") }
+        do { spool = try Spool(options: SpoolOptions(directory: FilePath(directory)), logger: logger) } catch {
+            throw ValidationError("\(error)")
+        }
         let identity = spool.nextIdentity
         let sealed = try Self.seal(readings, config: config, identity: identity)
         _ = sealed.dictionary.withUnsafeBytes { spool.appendDictionary($0, schemaID: sealed.schemaID) }
-        let outcome = sealed.batch.withUnsafeBytes { spool.appendBatch($0, identity: identity, readings: sealed.readings, schemaID: sealed.schemaID) }
+        let outcome = sealed.batch.withUnsafeBytes {
+            spool.appendBatch($0, identity: identity, readings: sealed.readings, schemaID: sealed.schemaID)
+        }
         do { try spool.close() } catch { throw ValidationError("cannot sync the spool in \(directory): \(error)") }
-        guard outcome == .stored else { throw ValidationError("the spool in \(directory) did not store the batch: \(outcome)") }
+        guard outcome == .stored else {
+            throw ValidationError("the spool in \(directory) did not store the batch: \(outcome)")
+        }
         Self.describe(sealed, destination: "\(directory) as batch \(identity)")
     }
 
     private static func describe(_ sealed: Sealed, destination: String) {
-        print("wrote \(destination): dictionary \(sealed.dictionary.count) B, batch \(sealed.plainBytes) B raw, \(sealed.batch.count) B zstd for \(sealed.readings) readings "
-              + "(\(Output.json(Output.NumberJSON(value: (Double(sealed.batch.count) / Double(max(1, sealed.readings)) * 100).rounded() / 100))) B per reading)", to: &standardError)
+        print(
+            "wrote \(destination): dictionary \(sealed.dictionary.count) B, batch \(sealed.plainBytes) B raw, \(sealed.batch.count) B zstd for \(sealed.readings) readings "
+                + "(\(Output.json(Output.NumberJSON(value: (Double(sealed.batch.count) / Double(max(1, sealed.readings)) * 100).rounded() / 100))) B per reading)",
+            to: &standardError)
     }
 
     static func report(_ reading: DeviceReading, device: DeviceConfig, cycle: Int, took: Duration, json: Bool) {
         let failed = reading.requests.filter { $0.error != nil }.count
         let points = reading.points.map { r in
             let point = device.points[r.point]
-            return PointJSON(name: point.name, quality: r.quality.description, raw: r.value.map { Output.RawJSON(value: $0) },
-                             bits: r.value.flatMap { Output.bitsHex($0, type: point.type) },
-                             value: r.value.flatMap { Output.EngineeringJSON($0, point: point, exponent: r.exponent) },
-                             exponent: r.exponent, unit: point.unit, timestamp_ms: r.timestamp.wallMilliseconds)
+            return PointJSON(
+                name: point.name, quality: r.quality.description, raw: r.value.map { Output.RawJSON(value: $0) },
+                bits: r.value.flatMap { Output.bitsHex($0, type: point.type) },
+                value: r.value.flatMap { Output.EngineeringJSON($0, point: point, exponent: r.exponent) },
+                exponent: r.exponent, unit: point.unit, timestamp_ms: r.timestamp.wallMilliseconds)
         }
         if json {
-            print(Output.json(ReadingJSON(device: reading.device, cycle: cycle, health: reading.health.state.rawValue, last_error: reading.health.lastError, map_mismatch: reading.health.mapMismatch,
-                                          requests: reading.requests.count, failed_requests: failed,
-                                          cycle_ms: Double(took.microseconds) / 1000, unsupported: reading.health.unsupportedPoints, points: points)))
+            print(
+                Output.json(
+                    ReadingJSON(
+                        device: reading.device, cycle: cycle, health: reading.health.state.rawValue,
+                        last_error: reading.health.lastError, map_mismatch: reading.health.mapMismatch,
+                        requests: reading.requests.count, failed_requests: failed,
+                        cycle_ms: Double(took.microseconds) / 1000, unsupported: reading.health.unsupportedPoints,
+                        points: points)))
             fflush(nil)
             return
         }
-        var text = "\(reading.device) (unit \(device.unit) on \(device.link)): \(reading.health.state.rawValue), \(reading.requests.count - failed)/\(reading.requests.count) requests ok in \(Double(took.microseconds) / 1000) ms"
+        var text =
+            "\(reading.device) (unit \(device.unit) on \(device.link)): \(reading.health.state.rawValue), \(reading.requests.count - failed)/\(reading.requests.count) requests ok in \(Double(took.microseconds) / 1000) ms"
         if let error = reading.health.lastError, failed > 0 { text += "; last error: \(error)" }
         if let mismatch = reading.health.mapMismatch { text += "\n  WARNING: \(mismatch)" }
         print(text)
         let rows = zip(points, reading.points).map { p, r -> [String] in
-            let value = r.value.map { Output.engineering($0, point: device.points[r.point], exponent: r.exponent) } ?? "-"
+            let value =
+                r.value.map { Output.engineering($0, point: device.points[r.point], exponent: r.exponent) } ?? "-"
             return ["  " + p.name, value, p.unit, r.value?.description ?? "-", p.quality]
         }
         print(Output.table(["  point", "value", "unit", "raw", "quality"], rows))

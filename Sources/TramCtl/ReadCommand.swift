@@ -13,11 +13,11 @@ struct ReadCommand: ParsableCommand {
         commandName: "read",
         abstract: "Read registers or bits from a device.",
         discussion: """
-        Examples:
-          tramctl read --link tcp://10.0.0.7:502 --unit 1 --table input --address 0 --type float32 --count 3
-          tramctl read --link rtu:///dev/ttyUSB0 --baud 9600 --unit 2 --table holding --address 3201 --all-orders --type int32
-          tramctl read --link tcp://10.0.0.7 --address 100 --watch
-        """)
+            Examples:
+              tramctl read --link tcp://10.0.0.7:502 --unit 1 --table input --address 0 --type float32 --count 3
+              tramctl read --link rtu:///dev/ttyUSB0 --baud 9600 --unit 2 --table holding --address 3201 --all-orders --type int32
+              tramctl read --link tcp://10.0.0.7 --address 100 --watch
+            """)
 
     @OptionGroup var target: LinkOptions
 
@@ -67,22 +67,35 @@ struct ReadCommand: ParsableCommand {
             valueType = table.holdsBits ? .bool : .uint16
         }
         if table.holdsBits != (valueType == .bool) {
-            throw ValidationError(table.holdsBits ? "table \(table.rawValue) holds bits: use --type bool" : "--type bool reads coils or discrete inputs")
+            throw ValidationError(
+                table.holdsBits
+                    ? "table \(table.rawValue) holds bits: use --type bool"
+                    : "--type bool reads coils or discrete inputs")
         }
-        guard let wordOrder = WordOrder(rawValue: order.uppercased()) else { throw ValidationError("--order must be ABCD, CDAB, BADC or DCBA") }
+        guard let wordOrder = WordOrder(rawValue: order.uppercased()) else {
+            throw ValidationError("--order must be ABCD, CDAB, BADC or DCBA")
+        }
         let pdu = address - addressBase
         let registers = valueType.registerCount * count
         let limit = table.holdsBits ? RequestLimits.modbusMaxBits : RequestLimits.modbusMaxRegisters
         guard pdu >= 0, count >= 1, registers <= limit, pdu + registers - 1 <= 0xFFFF else {
-            throw ValidationError("address \(address)+\(registers) \(table.holdsBits ? "bits" : "registers") is outside what one request can read (at most \(limit), addresses 0-65535)")
+            throw ValidationError(
+                "address \(address)+\(registers) \(table.holdsBits ? "bits" : "registers") is outside what one request can read (at most \(limit), addresses 0-65535)"
+            )
         }
         let request = ReadRequest(table: table, address: pdu, count: registers, points: [])
         let points = (0..<count).map { i in
-            Point(name: "\(address + i * valueType.registerCount)", table: table, address: pdu + i * valueType.registerCount, type: valueType, order: wordOrder)
+            Point(
+                name: "\(address + i * valueType.registerCount)", table: table,
+                address: pdu + i * valueType.registerCount, type: valueType, order: wordOrder)
         }
-        let sampler = try RegisterSampler.open(try target.linkConfig(), agentSocket: target.agentSocket, request: request, unit: unit)
+        let sampler = try RegisterSampler.open(
+            try target.linkConfig(), agentSocket: target.agentSocket, request: request, unit: unit)
         if watch {
-            try Watcher(sampler: sampler, points: points, interval: try CLIParsing.duration(interval, option: "--interval"), cycles: cycles, json: json).run()
+            try Watcher(
+                sampler: sampler, points: points, interval: try CLIParsing.duration(interval, option: "--interval"),
+                cycles: cycles, json: json
+            ).run()
             return
         }
         switch sampler.sample() {
@@ -108,15 +121,19 @@ struct RegisterSampler {
     let unit: Int
 
     /// Opens the link; a serial port the agent holds is reached through the agent instead.
-    static func open(_ link: LinkConfig, agentSocket: String, request: ReadRequest, unit: Int) throws -> RegisterSampler {
+    static func open(_ link: LinkConfig, agentSocket: String, request: ReadRequest, unit: Int) throws -> RegisterSampler
+    {
         let connection = ModbusConnection(link: link)
         do {
             try connection.open()
         } catch .portBusy(let holder) {
-            guard case .rtu(let device, _) = link.endpoint, (try? AgentClient.request(ControlRequest.version.line, socket: agentSocket)) != nil else {
+            guard case .rtu(let device, _) = link.endpoint,
+                (try? AgentClient.request(ControlRequest.version.line, socket: agentSocket)) != nil
+            else {
                 throw ValidationError("\(holder); no agent answers on \(agentSocket) to read through")
             }
-            print("note: \(device) belongs to the running agent; reading through it (\(agentSocket))", to: &standardError)
+            print(
+                "note: \(device) belongs to the running agent; reading through it (\(agentSocket))", to: &standardError)
             return RegisterSampler(source: .agent(socket: agentSocket, device: device), request: request, unit: unit)
         } catch {
             // Not fatal here: sample() reports it (and --watch keeps retrying).
@@ -129,11 +146,13 @@ struct RegisterSampler {
         case .direct(let connection): return sample(connection)
         case .agent(let socket, let device):
             do {
-                let read = ControlReadRequest(serialDevice: device, unit: unit, table: request.table.rawValue, address: request.address,
-                                              count: request.count)
+                let read = ControlReadRequest(
+                    serialDevice: device, unit: unit, table: request.table.rawValue, address: request.address,
+                    count: request.count)
                 let answer = try AgentClient.ask(.read(read), ControlReadResult.self, socket: socket)
                 switch answer.outcome {
-                case .registers(let registers): return .success(Sample(registers: registers, roundTripNanoseconds: answer.roundTripNanoseconds))
+                case .registers(let registers):
+                    return .success(Sample(registers: registers, roundTripNanoseconds: answer.roundTripNanoseconds))
                 case .failure(let failure): return .failure(Self.error(failure))
                 }
             } catch {
@@ -167,7 +186,8 @@ struct RegisterSampler {
                     try connection.read(request, unit: unit, into: r.baseAddress!, scratch: b.baseAddress!)
                 }
             }
-            return .success(Sample(registers: registers, roundTripNanoseconds: Timestamp.now().monotonicNanoseconds - started))
+            return .success(
+                Sample(registers: registers, roundTripNanoseconds: Timestamp.now().monotonicNanoseconds - started))
         } catch let error as ModbusError {
             if error.breaksConnection { connection.close() }
             return .failure(error)
@@ -220,7 +240,10 @@ struct ValueFormatter {
         }
         let header = ["address", "registers"] + orders.map { orders.count > 1 ? $0.rawValue : "\(points.first!.type)" }
         let rows = points.map { point in
-            [point.name, (point.address..<point.address + point.width).map { hex(registers[$0 - base]) }.joined(separator: " ")]
+            [
+                point.name,
+                (point.address..<point.address + point.width).map { hex(registers[$0 - base]) }.joined(separator: " "),
+            ]
                 + orders.map { decode(point, $0, registers, base: base).description }
         }
         return Output.table(header, rows)
@@ -255,9 +278,13 @@ struct Watcher {
                 answered += 1
                 let rtt = Double(sample.roundTripNanoseconds) / 1e6
                 rtts.append(rtt)
-                let values = points.map { formatter.decode($0, $0.order, sample.registers, base: points[0].address).description }
-                print(json ? #"{"seq":\#(sent),"rtt_ms":\#(rtt),"values":[\#(values.map { "\"\($0)\"" }.joined(separator: ","))]}"#
-                           : "#\(sent)  rtt \(format(rtt)) ms  \(values.joined(separator: " "))")
+                let values = points.map {
+                    formatter.decode($0, $0.order, sample.registers, base: points[0].address).description
+                }
+                print(
+                    json
+                        ? #"{"seq":\#(sent),"rtt_ms":\#(rtt),"values":[\#(values.map { "\"\($0)\"" }.joined(separator: ","))]}"#
+                        : "#\(sent)  rtt \(format(rtt)) ms  \(values.joined(separator: " "))")
             case .failure(let error):
                 print(json ? #"{"seq":\#(sent),"error":"\#(error)"}"# : "#\(sent)  \(error)")
             }
@@ -265,7 +292,8 @@ struct Watcher {
             let elapsed = Timestamp.now().monotonicNanoseconds - started
             let period = UInt64(interval.microseconds) * 1000
             if cycles == 0 || sent < cycles, elapsed < period {
-                var pause = timespec(tv_sec: Int((period - elapsed) / 1_000_000_000), tv_nsec: Int((period - elapsed) % 1_000_000_000))
+                var pause = timespec(
+                    tv_sec: Int((period - elapsed) / 1_000_000_000), tv_nsec: Int((period - elapsed) % 1_000_000_000))
                 nanosleep(&pause, nil)
             }
         }
@@ -273,7 +301,8 @@ struct Watcher {
         let loss = sent == 0 ? 0 : Double(lost) * 100 / Double(sent)
         var summary = "--- \(sent) sent, \(answered) answered, \(lost) lost (\(format(loss))% loss)"
         if let low = rtts.min(), let high = rtts.max() {
-            summary += "; rtt min/avg/max \(format(low))/\(format(rtts.reduce(0, +) / Double(rtts.count)))/\(format(high)) ms"
+            summary +=
+                "; rtt min/avg/max \(format(low))/\(format(rtts.reduce(0, +) / Double(rtts.count)))/\(format(high)) ms"
         }
         print(summary)
     }

@@ -10,7 +10,9 @@ struct ScanCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "scan",
         abstract: "Find the unit ids that answer on a bus or endpoint.",
-        discussion: "A device that answers with a Modbus exception is present: it heard and replied. Only a timeout means nobody is there.")
+        discussion:
+            "A device that answers with a Modbus exception is present: it heard and replied. Only a timeout means nobody is there."
+    )
 
     @OptionGroup var target: LinkOptions
 
@@ -30,7 +32,9 @@ struct ScanCommand: ParsableCommand {
     var json = false
 
     func run() throws {
-        guard (0...255).contains(from), (from...255).contains(to) else { throw ValidationError("--from/--to must be unit ids 0-255 with from <= to") }
+        guard (0...255).contains(from), (from...255).contains(to) else {
+            throw ValidationError("--from/--to must be unit ids 0-255 with from <= to")
+        }
         let table = try CLIParsing.table(table)
         let link = try target.linkConfig(defaultTimeout: .milliseconds(100))
         let request = ReadRequest(table: table, address: address, count: 1, points: [])
@@ -48,12 +52,17 @@ struct ScanCommand: ParsableCommand {
         var found: [(unit: Int, answer: String)] = []
         let isTerminal = isatty(2) == 1
         for unit in from...to {
-            if isTerminal { print("\rscanning unit \(unit) (\(unit - from + 1)/\(to - from + 1)), found \(found.count)   ", terminator: "", to: &standardError) }
+            if isTerminal {
+                print(
+                    "\rscanning unit \(unit) (\(unit - from + 1)/\(to - from + 1)), found \(found.count)   ",
+                    terminator: "", to: &standardError)
+            }
             switch RegisterSampler(source: sampler.source, request: request, unit: unit).sample() {
             case .success(let sample): found.append((unit, "value \(sample.registers[0])"))
             case .failure(.exception(let code)) where code == 10 || code == 11:
                 continue  // a gateway saying nobody is behind this unit id
-            case .failure(.exception(let code)): found.append((unit, "exception \(code) (\(ModbusError.exceptionName(code)))"))
+            case .failure(.exception(let code)):
+                found.append((unit, "exception \(code) (\(ModbusError.exceptionName(code)))"))
             case .failure(.timeout): continue
             case .failure:
                 // Framing noise or a dropped link: nobody usable at this id; reopen for the next.
@@ -64,7 +73,9 @@ struct ScanCommand: ParsableCommand {
         if json {
             print("[" + found.map { #"{"unit":\#($0.unit),"answer":"\#($0.answer)"}"# }.joined(separator: ",") + "]")
         } else {
-            print("\(found.count) unit(s) answered on \(link.endpoint) (\(table.rawValue) \(address), timeout \(link.responseTimeout.shortDescription))")
+            print(
+                "\(found.count) unit(s) answered on \(link.endpoint) (\(table.rawValue) \(address), timeout \(link.responseTimeout.shortDescription))"
+            )
             for entry in found { print("  unit \(entry.unit): \(entry.answer)") }
         }
     }

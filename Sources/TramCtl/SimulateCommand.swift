@@ -13,12 +13,12 @@ struct SimulateCommand: ParsableCommand {
         commandName: "simulate",
         abstract: "Serve device profiles as Modbus TCP or RTU slaves with plausible changing values.",
         discussion: """
-        Examples:
-          tramctl simulate --profile Devices/eastron/sdm630.yaml --listen 127.0.0.1:1502 --unit 1
-          tramctl simulate --profile Devices/xy/xy-md02.yaml --rtu /dev/pts/5 --unit 3
-          tramctl simulate --config deploy/demo/agent.yaml     (every device on a tcp:// loopback link)
-        Prints one 'READY <url>' line per listener once clients can connect.
-        """)
+            Examples:
+              tramctl simulate --profile Devices/eastron/sdm630.yaml --listen 127.0.0.1:1502 --unit 1
+              tramctl simulate --profile Devices/xy/xy-md02.yaml --rtu /dev/pts/5 --unit 3
+              tramctl simulate --config deploy/demo/agent.yaml     (every device on a tcp:// loopback link)
+            Prints one 'READY <url>' line per listener once clients can connect.
+            """)
 
     @Option(help: "Profile to serve (repeatable, paired in order with --unit).")
     var profile: [String] = []
@@ -45,16 +45,24 @@ struct SimulateCommand: ParsableCommand {
             var byPort: [Int: (host: String, devices: [SimulatedDevice])] = [:]
             for device in agent.devices {
                 guard case .tcp(let host, let port)? = agent.link(named: device.link)?.endpoint,
-                      ["127.0.0.1", "localhost", "::1"].contains(host) else { continue }
+                    ["127.0.0.1", "localhost", "::1"].contains(host)
+                else { continue }
                 guard let simulated = SimulatedDevice(unit: device.unit, points: device.points) else { continue }
                 byPort[port, default: (host, [])].devices.append(simulated)
             }
-            guard !byPort.isEmpty else { throw ValidationError("\(config) has no devices on tcp:// loopback links to simulate") }
+            guard !byPort.isEmpty else {
+                throw ValidationError("\(config) has no devices on tcp:// loopback links to simulate")
+            }
             servers = byPort.keys.sorted().map { port in
-                ModbusSimulator(transport: .tcp(host: byPort[port]!.host == "localhost" ? "127.0.0.1" : byPort[port]!.host, port: port), devices: byPort[port]!.devices)
+                ModbusSimulator(
+                    transport: .tcp(
+                        host: byPort[port]!.host == "localhost" ? "127.0.0.1" : byPort[port]!.host, port: port),
+                    devices: byPort[port]!.devices)
             }
         } else {
-            guard !profile.isEmpty else { throw ValidationError("give --profile FILE (with --listen or --rtu) or --config FILE") }
+            guard !profile.isEmpty else {
+                throw ValidationError("give --profile FILE (with --listen or --rtu) or --config FILE")
+            }
             let units = unit.isEmpty ? Array(1...profile.count) : unit
             guard units.count == profile.count else { throw ValidationError("give one --unit per --profile") }
             let loader = DeviceMapLoader(source: FileConfigSource())
@@ -62,17 +70,22 @@ struct SimulateCommand: ParsableCommand {
             for (file, unit) in zip(profile, units) {
                 let result = loader.loadProfile(file)
                 result.diagnostics.forEach { print($0, to: &standardError) }
-                guard let loaded = result.value, let device = SimulatedDevice(unit: unit, points: loaded.points) else { throw ExitCode(1) }
+                guard let loaded = result.value, let device = SimulatedDevice(unit: unit, points: loaded.points) else {
+                    throw ExitCode(1)
+                }
                 devices.append(device)
             }
             if let rtu {
                 servers = [ModbusSimulator(transport: .rtu(device: rtu, serial: SerialSettings()), devices: devices)]
             } else {
                 let address = listen ?? "127.0.0.1:1502"
-                guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...]) else {
+                guard let colon = address.lastIndex(of: ":"), let port = Int(address[address.index(after: colon)...])
+                else {
                     throw ValidationError("--listen expects host:port")
                 }
-                servers = [ModbusSimulator(transport: .tcp(host: String(address[..<colon]), port: port), devices: devices)]
+                servers = [
+                    ModbusSimulator(transport: .tcp(host: String(address[..<colon]), port: port), devices: devices)
+                ]
             }
         }
         try serve(servers)

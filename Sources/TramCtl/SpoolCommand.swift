@@ -35,7 +35,8 @@ struct SpoolCommand: ParsableCommand {
     }
 
     struct Stats: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Size, age of the oldest batch, and the books: appended = delivered + buffered + dropped.")
+        static let configuration = CommandConfiguration(
+            abstract: "Size, age of the oldest batch, and the books: appended = delivered + buffered + dropped.")
 
         @OptionGroup var location: Location
 
@@ -50,19 +51,25 @@ struct SpoolCommand: ParsableCommand {
             let oldest = status.oldestBufferedMilliseconds.map { max(0, now - $0) }
             let holder = Spool.holder(of: FilePath(location.directory))
             if json {
-                let dropped = DropCause.allCases.map { #""\#($0)":{"readings":\#(c.dropped[$0]?.readings ?? 0),"batches":\#(c.dropped[$0]?.batches ?? 0)}"# }
+                let dropped = DropCause.allCases.map {
+                    #""\#($0)":{"readings":\#(c.dropped[$0]?.readings ?? 0),"batches":\#(c.dropped[$0]?.batches ?? 0)}"#
+                }
                 func tally(_ t: Tally) -> String { #"{"readings":\#(t.readings),"batches":\#(t.batches)}"# }
-                print(#"{"directory":"\#(location.directory)","owner":\#(holder.map { "\"\($0)\"" } ?? "null"),"epoch":\#(status.epoch),"#
-                    + #""next_sequence":\#(status.nextSequence),"segments":\#(status.segments),"bytes":\#(status.diskBytes),"#
-                    + #""oldest_buffered_age_ms":\#(oldest.map(String.init) ?? "null"),"appended":\#(tally(c.appended)),"#
-                    + #""delivered":\#(tally(c.delivered)),"buffered":\#(tally(c.buffered)),"dropped":{\#(dropped.joined(separator: ","))},"#
-                    + #""balances":\#(c.balances),"kept_files":[\#(status.keptFiles.map { "\"\($0)\"" }.joined(separator: ","))]}"#)
+                print(
+                    #"{"directory":"\#(location.directory)","owner":\#(holder.map { "\"\($0)\"" } ?? "null"),"epoch":\#(status.epoch),"#
+                        + #""next_sequence":\#(status.nextSequence),"segments":\#(status.segments),"bytes":\#(status.diskBytes),"#
+                        + #""oldest_buffered_age_ms":\#(oldest.map(String.init) ?? "null"),"appended":\#(tally(c.appended)),"#
+                        + #""delivered":\#(tally(c.delivered)),"buffered":\#(tally(c.buffered)),"dropped":{\#(dropped.joined(separator: ","))},"#
+                        + #""balances":\#(c.balances),"kept_files":[\#(status.keptFiles.map { "\"\($0)\"" }.joined(separator: ","))]}"#
+                )
                 return
             }
             print("spool \(location.directory)  (\(holder.map { "in use by \($0)" } ?? "no agent running"))")
             print("  epoch \(status.epoch), next sequence \(status.nextSequence)")
-            print("  \(status.segments) segments, \(Output.bytes(status.diskBytes))"
-                  + (oldest.map { ", oldest undelivered batch \(Output.duration(milliseconds: $0)) old" } ?? ", nothing undelivered"))
+            print(
+                "  \(status.segments) segments, \(Output.bytes(status.diskBytes))"
+                    + (oldest.map { ", oldest undelivered batch \(Output.duration(milliseconds: $0)) old" }
+                        ?? ", nothing undelivered"))
             print("  appended  \(c.appended)")
             print("  delivered \(c.delivered)")
             print("  buffered  \(c.buffered)")
@@ -75,8 +82,10 @@ struct SpoolCommand: ParsableCommand {
     }
 
     struct Verify: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Read and checksum every record in every segment and the ledger.",
-                                                        discussion: "Exits 1 when anything is damaged. The agent skips and counts damage by itself; this shows where.")
+        static let configuration = CommandConfiguration(
+            abstract: "Read and checksum every record in every segment and the ledger.",
+            discussion:
+                "Exits 1 when anything is damaged. The agent skips and counts damage by itself; this shows where.")
 
         @OptionGroup var location: Location
 
@@ -90,8 +99,10 @@ struct SpoolCommand: ParsableCommand {
                 records += report.records
                 readings += report.readings
                 if report.isIntact {
-                    let what = name.hasSuffix(".seg") ? "\(Tally(readings: report.readings, batches: report.batches)), \(report.dictionaries) dictionar\(report.dictionaries == 1 ? "y" : "ies")"
-                                                      : "\(report.records) entries"
+                    let what =
+                        name.hasSuffix(".seg")
+                        ? "\(Tally(readings: report.readings, batches: report.batches)), \(report.dictionaries) dictionar\(report.dictionaries == 1 ? "y" : "ies")"
+                        : "\(report.records) entries"
                     print("ok       \(name)  \(Output.bytes(report.bytes))  \(what)")
                     continue
                 }
@@ -99,7 +110,9 @@ struct SpoolCommand: ParsableCommand {
                 if let problem = report.problem { print("KEPT     \(name)  \(problem)"); continue }
                 var notes: [String] = []
                 for region in report.corrupt { notes.append("corrupt \(region.length) bytes at \(region.offset)") }
-                if report.tornBytes > 0 { notes.append("torn tail of \(report.tornBytes) bytes (cut at the agent's next start)") }
+                if report.tornBytes > 0 {
+                    notes.append("torn tail of \(report.tornBytes) bytes (cut at the agent's next start)")
+                }
                 if report.undecodable > 0 { notes.append("\(report.undecodable) records with an unreadable header") }
                 print("DAMAGED  \(name)  \(report.records) good records; " + notes.joined(separator: "; "))
             }
@@ -109,7 +122,8 @@ struct SpoolCommand: ParsableCommand {
     }
 
     struct Dump: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "List the records in the spool, oldest first; --decode prints their readings.")
+        static let configuration = CommandConfiguration(
+            abstract: "List the records in the spool, oldest first; --decode prints their readings.")
 
         @OptionGroup var location: Location
 
@@ -132,12 +146,17 @@ struct SpoolCommand: ParsableCommand {
                     if let limit, shown >= limit { return }
                     shown += 1
                     if !decode || !json {
-                        let kind = header.kind == .batch ? "batch \(header.identity)  \(header.readings) readings" : "dictionary"
-                        print("\(name)  \(kind)  schema 0x\(String(header.schemaID, radix: 16))  \(frame.count) bytes  created \(header.createdMilliseconds)")
+                        let kind =
+                            header.kind == .batch
+                            ? "batch \(header.identity)  \(header.readings) readings" : "dictionary"
+                        print(
+                            "\(name)  \(kind)  schema 0x\(String(header.schemaID, radix: 16))  \(frame.count) bytes  created \(header.createdMilliseconds)"
+                        )
                     }
                     guard decode else { return }
                     do {
-                        printer.print(try FrameCodec.decode(Array(frame), dictionary: { printer.dictionaries[$0] }).frame)
+                        printer.print(
+                            try FrameCodec.decode(Array(frame), dictionary: { printer.dictionaries[$0] }).frame)
                     } catch {
                         failure = "\(name) \(header.identity): \(error)"
                     }

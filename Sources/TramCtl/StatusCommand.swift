@@ -21,11 +21,16 @@ struct StatusCommand: ParsableCommand {
 
     func run() throws {
         if json {
-            print(String(decoding: try AgentClient.request(ControlRequest.status.line, socket: agent.socket), as: UTF8.self), terminator: "")
+            print(
+                String(
+                    decoding: try AgentClient.request(ControlRequest.status.line, socket: agent.socket), as: UTF8.self),
+                terminator: "")
             return
         }
         let status = try AgentClient.ask(.status, ControlStatus.self, socket: agent.socket)
-        print(StatusScreen.render(status, nowMilliseconds: Int64(Date().timeIntervalSince1970 * 1000)).joined(separator: "\n"))
+        print(
+            StatusScreen.render(status, nowMilliseconds: Int64(Date().timeIntervalSince1970 * 1000)).joined(
+                separator: "\n"))
     }
 }
 
@@ -34,7 +39,9 @@ enum StatusScreen {
     static func render(_ status: ControlStatus, nowMilliseconds: Int64, width: Int = 80) -> [String] {
         var lines: [String] = []
         let a = status.agent
-        lines.append("tram-agent \(a.version) · gateway \(a.gateway) · pid \(a.pid) · up \(Output.duration(milliseconds: a.uptimeMilliseconds))")
+        lines.append(
+            "tram-agent \(a.version) · gateway \(a.gateway) · pid \(a.pid) · up \(Output.duration(milliseconds: a.uptimeMilliseconds))"
+        )
         var clock = status.clock.synchronised ? "clock synchronised" : "CLOCK NOT SYNCHRONISED (readings are flagged)"
         if status.clock.stepped { clock += " · CLOCK STEPPED recently (readings flagged)" }
         lines.append("config \(a.config) · \(clock)")
@@ -44,20 +51,30 @@ enum StatusScreen {
         let online = status.devices.filter { $0.health == "online" }.count
         lines.append("DEVICES \(online)/\(status.devices.count) online")
         let rows = status.devices.map { d -> [String] in
-            ["  " + d.name, d.link, d.health, String(format1(d.latencyMilliseconds)) + " ms", "\(d.cycles)", "\(d.failedCycles)",
-             clip(d.lastError ?? "", to: 30)]
+            [
+                "  " + d.name, d.link, d.health, String(format1(d.latencyMilliseconds)) + " ms", "\(d.cycles)",
+                "\(d.failedCycles)",
+                clip(d.lastError ?? "", to: 30),
+            ]
         }
-        lines += Output.table(["  device", "link", "health", "latency", "cycles", "failed", "last error"], rows).split(separator: "\n").map(String.init)
+        lines += Output.table(["  device", "link", "health", "latency", "cycles", "failed", "last error"], rows).split(
+            separator: "\n"
+        ).map(String.init)
         lines.append("")
         let s = status.spool
         let fill = s.maximumBytes > 0 ? Double(s.diskBytes) / Double(s.maximumBytes) * 100 : 0
         var spool = "SPOOL \(Output.bytes(s.diskBytes)) of \(Output.bytes(s.maximumBytes)) (\(format1(fill))%)"
         spool += " · buffered \(s.buffered.readings) readings in \(s.buffered.batches) batches"
-        if let oldest = s.oldestBufferedMilliseconds { spool += " · oldest \(Output.duration(milliseconds: max(0, nowMilliseconds - oldest))) old" }
+        if let oldest = s.oldestBufferedMilliseconds {
+            spool += " · oldest \(Output.duration(milliseconds: max(0, nowMilliseconds - oldest))) old"
+        }
         lines.append(spool)
         let dropped = s.dropped.filter { $0.value.readings > 0 || $0.value.batches > 0 }
         var drops = "  produced \(status.writer.readingsProduced) · delivered \(s.delivered.readings) · dropped "
-        drops += dropped.isEmpty ? "none" : dropped.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.readings)" }.joined(separator: ", ")
+        drops +=
+            dropped.isEmpty
+            ? "none"
+            : dropped.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value.readings)" }.joined(separator: ", ")
         let writerDrops = status.writer.readingsDroppedQueueFull + status.writer.readingsDroppedUnencodable
         if writerDrops > 0 { drops += " · before the spool \(writerDrops)" }
         lines.append(drops)
@@ -68,11 +85,15 @@ enum StatusScreen {
             if u.state == "delivering", u.failedUploads == 0 { line += " ✓" }
             lines.append(line)
             var detail = "  delivered \(u.batchesDelivered) batches · \(u.uploads) uploads, \(u.failedUploads) failed"
-            if let last = u.lastDeliveryMilliseconds { detail += " · last \(Output.duration(milliseconds: max(0, nowMilliseconds - last))) ago" }
+            if let last = u.lastDeliveryMilliseconds {
+                detail += " · last \(Output.duration(milliseconds: max(0, nowMilliseconds - last))) ago"
+            }
             lines.append(detail)
             var data = "  data today \(Output.bytes(u.budgetUsedToday))"
             if let limit = u.budgetLimit { data += " of \(Output.bytes(limit)) budget" }
-            if u.batchesRejected > 0 { data += " · \(u.batchesRejected) batches refused as malformed (dead-letter file)" }
+            if u.batchesRejected > 0 {
+                data += " · \(u.batchesRejected) batches refused as malformed (dead-letter file)"
+            }
             lines.append(data)
             if let problem = u.problem, u.state != "delivering" { lines.append("  problem: \(problem)") }
         }

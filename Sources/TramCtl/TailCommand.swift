@@ -27,17 +27,26 @@ struct TailCommand: ParsableCommand {
 
     func run() throws {
         // Start at the newest cycle: a tail shows what happens from now on.
-        var cursor = try AgentClient.ask(.cycles(after: Int.max / 2, device: nil), ControlCycles.self, socket: agent.socket).cursor
+        var cursor = try AgentClient.ask(
+            .cycles(after: Int.max / 2, device: nil), ControlCycles.self, socket: agent.socket
+        ).cursor
         var shown = 0
         while count.map({ shown < $0 }) ?? true {
-            let answer = try AgentClient.ask(.cycles(after: cursor, device: device), ControlCycles.self, socket: agent.socket)
+            let answer = try AgentClient.ask(
+                .cycles(after: cursor, device: device), ControlCycles.self, socket: agent.socket)
             if answer.missed > 0 { print("… \(answer.missed) cycles went by too fast to show", to: &standardError) }
             for cycle in answer.cycles {
                 for p in cycle.points where point == nil || p.name == point {
                     if json {
-                        print(Output.json(Line(device: cycle.device, point: p.name, value: p.value?.display, unit: p.unit, quality: p.quality, time_ms: p.timeMilliseconds)))
+                        print(
+                            Output.json(
+                                Line(
+                                    device: cycle.device, point: p.name, value: p.value?.display, unit: p.unit,
+                                    quality: p.quality, time_ms: p.timeMilliseconds)))
                     } else {
-                        print("\(Self.time(p.timeMilliseconds)) \(cycle.device)/\(p.name) = \(p.value?.display ?? "-") \(p.unit)\(p.quality == "good" ? "" : " [\(p.quality)]")")
+                        print(
+                            "\(Self.time(p.timeMilliseconds)) \(cycle.device)/\(p.name) = \(p.value?.display ?? "-") \(p.unit)\(p.quality == "good" ? "" : " [\(p.quality)]")"
+                        )
                     }
                 }
                 shown += 1
@@ -63,6 +72,7 @@ struct TailCommand: ParsableCommand {
         let day = ((milliseconds % 86_400_000) + 86_400_000) % 86_400_000
         func two(_ v: Int64) -> String { v < 10 ? "0\(v)" : "\(v)" }
         let ms = day % 1000
-        return "\(two(day / 3_600_000)):\(two(day / 60_000 % 60)):\(two(day / 1000 % 60)).\(ms < 10 ? "00" : ms < 100 ? "0" : "")\(ms)Z"
+        return
+            "\(two(day / 3_600_000)):\(two(day / 60_000 % 60)):\(two(day / 1000 % 60)).\(ms < 10 ? "00" : ms < 100 ? "0" : "")\(ms)Z"
     }
 }

@@ -20,7 +20,8 @@ struct TopCommand: ParsableCommand {
     var iterations: Int?
 
     func run() throws {
-        let terminal = isatty(1) != 0 && !["dumb", "", "unknown"].contains(ProcessInfo.processInfo.environment["TERM"] ?? "")
+        let terminal =
+            isatty(1) != 0 && !["dumb", "", "unknown"].contains(ProcessInfo.processInfo.environment["TERM"] ?? "")
         let size = Self.terminalSize()
         var done = 0
         while iterations.map({ done < $0 }) ?? true {
@@ -32,7 +33,11 @@ struct TopCommand: ParsableCommand {
                 lines = ["tramctl top: \(error)", "(retrying every \(interval) s; Ctrl-C to quit)"]
             }
             // A real terminal redraws in place; a dumb one (or a pipe, or a serial console) gets plain frames.
-            if terminal { print("\u{1B}[H\u{1B}[2J", terminator: "") } else if done > 0 { print(String(repeating: "-", count: min(size.columns, 80))) }
+            if terminal {
+                print("\u{1B}[H\u{1B}[2J", terminator: "")
+            } else if done > 0 {
+                print(String(repeating: "-", count: min(size.columns, 80)))
+            }
             print(lines.joined(separator: "\n"))
             fflush(nil)
             done += 1
@@ -43,7 +48,8 @@ struct TopCommand: ParsableCommand {
 
     /// The status summary, then each device's latest points, cut to fit the screen.
     static func screen(_ status: ControlStatus, width: Int, height: Int) -> [String] {
-        var lines = StatusScreen.render(status, nowMilliseconds: Int64(Date().timeIntervalSince1970 * 1000), width: width)
+        var lines = StatusScreen.render(
+            status, nowMilliseconds: Int64(Date().timeIntervalSince1970 * 1000), width: width)
         // Points take the rest of the screen; the summary comes first because it says what is wrong.
         lines.append("")
         lines.append("POINTS")
@@ -52,7 +58,10 @@ struct TopCommand: ParsableCommand {
             for p in device.points {
                 let value = p.value?.display ?? "-"
                 let quality = p.quality == "good" ? "" : p.quality
-                points.append(StatusScreen.clip("  \(pad(device.name, 15)) \(pad(p.name, 20)) \(pad(value, 14, right: true)) \(pad(p.unit, 6)) \(quality)", to: width))
+                points.append(
+                    StatusScreen.clip(
+                        "  \(pad(device.name, 15)) \(pad(p.name, 20)) \(pad(value, 14, right: true)) \(pad(p.unit, 6)) \(quality)",
+                        to: width))
             }
         }
         let room = max(1, height - lines.count - 1)
@@ -73,7 +82,9 @@ struct TopCommand: ParsableCommand {
 
     static func terminalSize() -> (columns: Int, rows: Int) {
         var size = winsize()
-        if ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0, size.ws_row > 0 { return (Int(size.ws_col), Int(size.ws_row)) }
+        if ioctl(1, UInt(TIOCGWINSZ), &size) == 0, size.ws_col > 0, size.ws_row > 0 {
+            return (Int(size.ws_col), Int(size.ws_row))
+        }
         return (80, 24)
     }
 }

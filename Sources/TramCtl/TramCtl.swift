@@ -7,7 +7,11 @@ public struct TramCtl: AsyncParsableCommand {
         commandName: "tramctl",
         abstract: "Tram's diagnostics tool for Modbus devices and device maps.",
         discussion: "Tram is read-only toward devices: no verb here writes to a device.",
-        subcommands: [StatusCommand.self, TopCommand.self, TailCommand.self, UplinkCommand.self, ReadCommand.self, ScanCommand.self, PollCommand.self, ValidateCommand.self, PlanCommand.self, SimulateCommand.self, SunSpecCommand.self, DecodeCommand.self, SpoolCommand.self]
+        subcommands: [
+            StatusCommand.self, TopCommand.self, TailCommand.self, UplinkCommand.self, ReadCommand.self,
+            ScanCommand.self, PollCommand.self, ValidateCommand.self, PlanCommand.self, SimulateCommand.self,
+            SunSpecCommand.self, DecodeCommand.self, SpoolCommand.self,
+        ]
     )
 
     public init() {}

@@ -31,7 +31,9 @@ struct ValidateCommand: ParsableCommand {
                 failed = failed || result.hasErrors
                 if let config = result.value {
                     let points = config.devices.reduce(0) { $0 + $1.points.count }
-                    print("\(file): ok: gateway \(config.gateway.id), \(config.links.count) links, \(config.devices.count) devices, \(points) points")
+                    print(
+                        "\(file): ok: gateway \(config.gateway.id), \(config.links.count) links, \(config.devices.count) devices, \(points) points"
+                    )
                 }
             }
         }

@@ -46,7 +46,9 @@ public enum BatchRuns {
             let halves = part.split(separator: "/", omittingEmptySubsequences: false)
             guard halves.count == 2, let epoch = UInt64(halves[0]) else { return nil }
             let bounds = halves[1].split(separator: "-", omittingEmptySubsequences: false)
-            guard bounds.count == 2, let first = UInt64(bounds[0]), let last = UInt64(bounds[1]), first <= last else { return nil }
+            guard bounds.count == 2, let first = UInt64(bounds[0]), let last = UInt64(bounds[1]), first <= last else {
+                return nil
+            }
             runs.append(BatchRun(epoch: epoch, first: first, last: last))
         }
         return runs

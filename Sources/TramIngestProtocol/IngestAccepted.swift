@@ -36,9 +36,16 @@ public struct IngestAccepted: Sendable, Equatable {
         .object([
             ("stored", .array(batches.filter { !$0.duplicate }.map { .uint($0.identity.sequence) })),
             ("duplicates", .array(batches.filter(\.duplicate).map { .uint($0.identity.sequence) })),
-            ("batches", .array(batches.map {
-                .object([("epoch", .uint($0.identity.epoch)), ("sequence", .uint($0.identity.sequence)), ("duplicate", .bool($0.duplicate))])
-            })),
+            (
+                "batches",
+                .array(
+                    batches.map {
+                        .object([
+                            ("epoch", .uint($0.identity.epoch)), ("sequence", .uint($0.identity.sequence)),
+                            ("duplicate", .bool($0.duplicate)),
+                        ])
+                    })
+            ),
             ("readings", .int(Int64(readings))),
             ("dictionaries", .int(Int64(dictionaries))),
         ])

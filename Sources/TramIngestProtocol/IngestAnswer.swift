@@ -22,7 +22,9 @@ public enum IngestAnswer: Sendable, Equatable {
     /// The answer a status and body hold; nil when they are none the collector sends.
     public static func decode(status: Int, body: [UInt8]) -> IngestAnswer? {
         if status == IngestAccepted.status {
-            guard let json = try? JSON(parsing: body), let accepted = try? IngestAccepted(json: json) else { return nil }
+            guard let json = try? JSON(parsing: body), let accepted = try? IngestAccepted(json: json) else {
+                return nil
+            }
             return .accepted(accepted)
         }
         return IngestRefusal.decode(status: status, body: body).map(IngestAnswer.refused)

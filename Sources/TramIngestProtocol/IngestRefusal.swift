@@ -51,7 +51,7 @@ public enum IngestRefusal: Sendable, Equatable {
         var members: [(String, JSON)] = [("reason", .string(reason.rawValue))]
         switch self {
         case .empty(let detail), .unauthorized(let detail), .forbidden(let detail), .unsupportedMediaType(let detail),
-             .storeError(let detail):
+            .storeError(let detail):
             members.append(("detail", .string(detail)))
         case .schemaUnknown(let ids, let batches):
             members += [
@@ -79,7 +79,8 @@ public enum IngestRefusal: Sendable, Equatable {
     /// that is missing or of another kind reads as empty (no detail, no ids, no batch), never as an error.
     public static func decode(status: Int, body: [UInt8]) -> IngestRefusal? {
         guard let json = try? JSON(parsing: body), let text = json["reason"]?.stringValue,
-              let reason = IngestReason(rawValue: text), reason.status == status else { return nil }
+            let reason = IngestReason(rawValue: text), reason.status == status
+        else { return nil }
         let detail = json["detail"]?.stringValue ?? ""
         switch reason {
         case .empty: return .empty(detail: detail)
@@ -95,8 +96,9 @@ public enum IngestRefusal: Sendable, Equatable {
             if let maximum = json["maximum"]?.intValue { return .bodyTooLarge(maximum: maximum) }
             return .decodedTooLarge(detail: detail, maximumDecoded: json["maximum_decoded"]?.intValue ?? 0)
         case .malformed:
-            return .malformed(detail: detail, frame: json["frame"]?.intValue ?? 0, offset: json["offset"]?.intValue ?? 0,
-                              batch: json["batch"].flatMap { try? BatchIdentity(json: $0) })
+            return .malformed(
+                detail: detail, frame: json["frame"]?.intValue ?? 0, offset: json["offset"]?.intValue ?? 0,
+                batch: json["batch"].flatMap { try? BatchIdentity(json: $0) })
         case .rateLimited:
             return .rateLimited(retryAfterSeconds: json["retry_after"]?.intValue ?? 0)
         }

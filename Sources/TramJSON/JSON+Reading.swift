@@ -66,7 +66,9 @@ public struct JSONShapeError: Error, Sendable, Equatable, CustomStringConvertibl
 extension JSON {
     /// The member `key` read by `view`; missing, null or of another kind is an error.
     public func field<T>(_ key: String, _ expected: String, _ view: (JSON) -> T?) throws(JSONShapeError) -> T {
-        guard let member = self[key], let value = view(member) else { throw JSONShapeError(path: key, expected: expected) }
+        guard let member = self[key], let value = view(member) else {
+            throw JSONShapeError(path: key, expected: expected)
+        }
         return value
     }
 
@@ -78,17 +80,29 @@ extension JSON {
     }
 
     public func string(_ key: String) throws(JSONShapeError) -> String { try field(key, "a string", \.stringValue) }
-    public func optionalString(_ key: String) throws(JSONShapeError) -> String? { try optionalField(key, "a string", \.stringValue) }
+    public func optionalString(_ key: String) throws(JSONShapeError) -> String? {
+        try optionalField(key, "a string", \.stringValue)
+    }
     public func bool(_ key: String) throws(JSONShapeError) -> Bool { try field(key, "true or false", \.boolValue) }
     public func int(_ key: String) throws(JSONShapeError) -> Int { try field(key, "an integer", \.intValue) }
-    public func optionalInt(_ key: String) throws(JSONShapeError) -> Int? { try optionalField(key, "an integer", \.intValue) }
+    public func optionalInt(_ key: String) throws(JSONShapeError) -> Int? {
+        try optionalField(key, "an integer", \.intValue)
+    }
     public func int64(_ key: String) throws(JSONShapeError) -> Int64 { try field(key, "an integer", \.int64Value) }
-    public func optionalInt64(_ key: String) throws(JSONShapeError) -> Int64? { try optionalField(key, "an integer", \.int64Value) }
-    public func uint64(_ key: String) throws(JSONShapeError) -> UInt64 { try field(key, "an unsigned integer", \.uint64Value) }
+    public func optionalInt64(_ key: String) throws(JSONShapeError) -> Int64? {
+        try optionalField(key, "an integer", \.int64Value)
+    }
+    public func uint64(_ key: String) throws(JSONShapeError) -> UInt64 {
+        try field(key, "an unsigned integer", \.uint64Value)
+    }
     public func double(_ key: String) throws(JSONShapeError) -> Double { try field(key, "a number", \.doubleValue) }
-    public func optionalDouble(_ key: String) throws(JSONShapeError) -> Double? { try optionalField(key, "a number", \.doubleValue) }
+    public func optionalDouble(_ key: String) throws(JSONShapeError) -> Double? {
+        try optionalField(key, "a number", \.doubleValue)
+    }
     public func array(_ key: String) throws(JSONShapeError) -> [JSON] { try field(key, "an array", \.arrayValue) }
-    public func optionalArray(_ key: String) throws(JSONShapeError) -> [JSON]? { try optionalField(key, "an array", \.arrayValue) }
+    public func optionalArray(_ key: String) throws(JSONShapeError) -> [JSON]? {
+        try optionalField(key, "an array", \.arrayValue)
+    }
 
     /// The object at `key`.
     public func object(_ key: String) throws(JSONShapeError) -> JSON {

@@ -22,7 +22,8 @@ extension JSON: Equatable {
         case (.bool(let x), .bool(let y)): x == y
         case (.string(let x), .string(let y)): x == y
         case (.array(let x), .array(let y)): x == y
-        case (.object(let x), .object(let y)): x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+        case (.object(let x), .object(let y)):
+            x.count == y.count && zip(x, y).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
         case (.int, _), (.uint, _), (.double, _): a.rendered == b.rendered
         default: false
         }

@@ -32,9 +32,11 @@ extension InfluxLine.Writer {
     /// - Parameters:
     ///   - synchronised: whether the group's clock was synchronised when it was stamped (its flag's bit 0).
     ///   - now: the sender's wall clock in milliseconds, for the hold-back rule's upper bound.
-    public mutating func append(gateway: String, device: String, point: String, time: Int64, synchronised: Bool,
-                                type: UInt8, value: Double?, rawInt: Int64?, rawText: String?, quality: Int,
-                                now: Int64, tally: inout LineTally) {
+    public mutating func append(
+        gateway: String, device: String, point: String, time: Int64, synchronised: Bool,
+        type: UInt8, value: Double?, rawInt: Int64?, rawText: String?, quality: Int,
+        now: Int64, tally: inout LineTally
+    ) {
         guard HoldBackRule.plausible(time, now: now) else {
             if synchronised { tally.heldSynchronised += 1 } else { tally.heldUnsynchronised += 1 }
             return

@@ -44,7 +44,8 @@ public struct ReadingValue: Sendable, Equatable {
         }
         guard let raw else { return }
         if descriptor.exponentAlias != nil && exponent == nil { return }
-        engineering = EngineeringValue.of(raw, scale: descriptor.scale, offset: descriptor.offset, exponent: exponent ?? 0)
+        engineering = EngineeringValue.of(
+            raw, scale: descriptor.scale, offset: descriptor.offset, exponent: exponent ?? 0)
     }
 
     /// Resolves the value at `index` of `group`, taking a SunSpec exponent from the same group.

@@ -53,7 +53,9 @@ public final class AcquisitionEngine: Sendable {
             } else {
                 executor = pool!
             }
-            links[link.name] = LinkEntry(executor: executor, lane: IOExecutor.Lane(name: link.name), session: LinkSession(link: link, logger: logger))
+            links[link.name] = LinkEntry(
+                executor: executor, lane: IOExecutor.Lane(name: link.name),
+                session: LinkSession(link: link, logger: logger))
         }
         var devices: [String: DeviceEntry] = [:]
         for device in config.devices {
@@ -98,8 +100,12 @@ public final class AcquisitionEngine: Sendable {
     /// Cycles that started late because the previous one overran the poll interval.
     public var overruns: Int { overrunCount.load(ordering: .relaxed) }
 
-    private func scheduleCycle(_ entry: DeviceEntry, at deadline: UInt64, fromWorker: Bool = false, deliver: @escaping @Sendable (DeviceReading) -> Void) {
-        entry.link.executor.schedule(entry.link.lane, atMonotonicNanoseconds: deadline, fromWorker: fromWorker) { [self] in
+    private func scheduleCycle(
+        _ entry: DeviceEntry, at deadline: UInt64, fromWorker: Bool = false,
+        deliver: @escaping @Sendable (DeviceReading) -> Void
+    ) {
+        entry.link.executor.schedule(entry.link.lane, atMonotonicNanoseconds: deadline, fromWorker: fromWorker) {
+            [self] in
             guard polling.load(ordering: .acquiring) else { return }
             deliver(entry.poller.poll(on: entry.link.session))
             let interval = UInt64(max(0, entry.poller.device.pollInterval.microseconds)) * 1000
@@ -116,7 +122,9 @@ public final class AcquisitionEngine: Sendable {
     /// The name of the link that owns a serial device (`/dev/ttyUSB0`, or a path that resolves to the same file).
     public func link(servingSerialDevice path: String) -> String? {
         for link in config.links {
-            if case .rtu(let device, _) = link.endpoint, device == path || Self.sameFile(device, path) { return link.name }
+            if case .rtu(let device, _) = link.endpoint, device == path || Self.sameFile(device, path) {
+                return link.name
+            }
         }
         return nil
     }
@@ -130,8 +138,10 @@ public final class AcquisitionEngine: Sendable {
     /// the bus (`tramctl read` and `scan` through the running agent). `completion` runs on the link's thread with the
     /// registers (bits widened to 0/1) and the round trip, or the error. False if the engine has no such link.
     @discardableResult
-    public func read(link name: String, unit: Int, request: ReadRequest,
-                     completion: @escaping @Sendable (Result<[UInt16], ModbusError>, UInt64) -> Void) -> Bool {
+    public func read(
+        link name: String, unit: Int, request: ReadRequest,
+        completion: @escaping @Sendable (Result<[UInt16], ModbusError>, UInt64) -> Void
+    ) -> Bool {
         guard let entry = links[name] else { return false }
         entry.executor.submit(entry.lane) {
             if let error = entry.session.ensureOpen() { return completion(.failure(error), 0) }
@@ -139,9 +149,12 @@ public final class AcquisitionEngine: Sendable {
             var scratch = [UInt8](repeating: 0, count: request.count)
             let started = TramClock.system.monotonicNanoseconds()
             do throws(ModbusError) {
-                try registers.withUnsafeMutableBufferPointer { (r: inout UnsafeMutableBufferPointer<UInt16>) throws(ModbusError) in
-                    try scratch.withUnsafeMutableBufferPointer { (b: inout UnsafeMutableBufferPointer<UInt8>) throws(ModbusError) in
-                        try entry.session.connection.read(request, unit: unit, into: r.baseAddress!, scratch: b.baseAddress!)
+                try registers.withUnsafeMutableBufferPointer {
+                    (r: inout UnsafeMutableBufferPointer<UInt16>) throws(ModbusError) in
+                    try scratch.withUnsafeMutableBufferPointer {
+                        (b: inout UnsafeMutableBufferPointer<UInt8>) throws(ModbusError) in
+                        try entry.session.connection.read(
+                            request, unit: unit, into: r.baseAddress!, scratch: b.baseAddress!)
                     }
                 }
                 entry.session.frameEnded()

@@ -40,10 +40,13 @@ public final class DevicePoller {
         let largest = requests.map(\.count).max() ?? 1
         registers = .allocate(capacity: max(1, largest))
         bits = .allocate(capacity: requests.contains { $0.table.holdsBits } ? max(1, largest) : 1)
-        readings = device.points.indices.map { PointReading(point: $0, value: nil, quality: .pending, exponent: 0, timestamp: .zero) }
+        readings = device.points.indices.map {
+            PointReading(point: $0, value: nil, quality: .pending, exponent: 0, timestamp: .zero)
+        }
         handedOutReadings = readings
         if device.points.contains(where: { $0.scaleFrom != nil }) {
-            let indexByName = Dictionary(device.points.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
+            let indexByName = Dictionary(
+                device.points.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
             scalePoint = device.points.map { point in point.scaleFrom.flatMap { indexByName[$0] } }
         } else {
             scalePoint = []
@@ -69,7 +72,10 @@ public final class DevicePoller {
             let request = requests[index]
             let started = TramClock.system.monotonicNanoseconds()
             let error = perform(request, on: session)
-            outcomes.append(RequestOutcome(request: request, error: error, roundTripNanoseconds: TramClock.system.monotonicNanoseconds() - started))
+            outcomes.append(
+                RequestOutcome(
+                    request: request, error: error,
+                    roundTripNanoseconds: TramClock.system.monotonicNanoseconds() - started))
             // A rejected request stays counted above; its replacement is tried at the same index.
             if case .exception(2)? = error, adapt(at: index) { continue }
             index += 1
@@ -139,7 +145,8 @@ public final class DevicePoller {
         mismatchThisCycle = true
         let point = device.points[index]
         let got = readings[index].value.map { "\($0)" } ?? "?"
-        let message = "point '\(point.name)' reads \(got), but the map expects \(point.expected.map { "0x" + String($0, radix: 16, uppercase: true) } ?? "?"): the profile does not fit this device (wrong model, firmware or base address?)"
+        let message =
+            "point '\(point.name)' reads \(got), but the map expects \(point.expected.map { "0x" + String($0, radix: 16, uppercase: true) } ?? "?"): the profile does not fit this device (wrong model, firmware or base address?)"
         if health.mapMismatch != message {
             health.mapMismatch = message
             logger.warning("device map does not fit", metadata: ["device": "\(device.name)", "detail": "\(message)"])
@@ -161,8 +168,9 @@ public final class DevicePoller {
         if halves.count > 1 {
             requests.replaceSubrange(index...index, with: halves)
             health.splits += 1
-            logger.notice("device rejected a coalesced request with exception 02; split it to isolate the address",
-                          metadata: ["device": "\(device.name)", "request": "\(request)", "into": "\(halves)"])
+            logger.notice(
+                "device rejected a coalesced request with exception 02; split it to isolate the address",
+                metadata: ["device": "\(device.name)", "request": "\(request)", "into": "\(halves)"])
             return true
         }
         let points = request.points
@@ -178,8 +186,9 @@ public final class DevicePoller {
         let remaining = RequestPlanner.plan(device.points, limits: device.limits, excluding: unsupported.union(covered))
         requests = done + remaining
         replanAfterCycle = true
-        logger.notice("device does not support optional points; no longer requesting them",
-                      metadata: ["device": "\(device.name)", "points": "\(points.map { device.points[$0].name })"])
+        logger.notice(
+            "device does not support optional points; no longer requesting them",
+            metadata: ["device": "\(device.name)", "points": "\(points.map { device.points[$0].name })"])
         return true
     }
 
@@ -199,7 +208,11 @@ public final class DevicePoller {
         }
         var delivered = 0, missing = 0
         for reading in readings where reading.quality != .unsupported {
-            if reading.quality == .good || reading.quality == .notAvailable || reading.quality == .unexpected { delivered += 1 } else { missing += 1 }
+            if reading.quality == .good || reading.quality == .notAvailable || reading.quality == .unexpected {
+                delivered += 1
+            } else {
+                missing += 1
+            }
         }
         if missing == 0, health.mapMismatch == nil {
             health.state = .online

@@ -52,7 +52,10 @@ public final class IOExecutor: Sendable {
     ///   (a cycle scheduling its successor). That thread is about to look for work
     ///   itself, so no other thread needs waking for the timer unless one is already
     ///   asleep toward a later deadline.
-    public func schedule(_ lane: Lane, atMonotonicNanoseconds deadline: UInt64, fromWorker: Bool = false, _ job: @escaping @Sendable () -> Void) {
+    public func schedule(
+        _ lane: Lane, atMonotonicNanoseconds deadline: UInt64, fromWorker: Bool = false,
+        _ job: @escaping @Sendable () -> Void
+    ) {
         state.schedule(lane, deadline, fromWorker: fromWorker, job)
     }
 
@@ -105,7 +108,11 @@ public final class IOExecutor: Sendable {
             if isEarliest {
                 // The timer waiter sleeps toward a later deadline, or nobody watches the timers yet
                 // (a calling worker will watch them itself once its job returns).
-                if timerWaiting { pthread_cond_signal(timerCondition) } else if plainWaiters > 0, !fromWorker { pthread_cond_signal(condition) }
+                if timerWaiting {
+                    pthread_cond_signal(timerCondition)
+                } else if plainWaiters > 0, !fromWorker {
+                    pthread_cond_signal(condition)
+                }
             }
             pthread_mutex_unlock(mutex)
         }
@@ -130,7 +137,11 @@ public final class IOExecutor: Sendable {
 
         /// Wakes an idle worker for ready work: a plain waiter if there is one, else the timer waiter. Lock held.
         private func wakeOne() {
-            if plainWaiters > 0 { pthread_cond_signal(condition) } else if timerWaiting { pthread_cond_signal(timerCondition) }
+            if plainWaiters > 0 {
+                pthread_cond_signal(condition)
+            } else if timerWaiting {
+                pthread_cond_signal(timerCondition)
+            }
         }
 
         /// Moves due timers onto their lanes. Lock held.
@@ -151,7 +162,8 @@ public final class IOExecutor: Sendable {
                     if stopping { break }
                     if let deadline = timers.earliest, !timerWaiting {
                         timerWaiting = true
-                        var until = timespec(tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
+                        var until = timespec(
+                            tv_sec: Int(deadline / 1_000_000_000), tv_nsec: Int(deadline % 1_000_000_000))
                         _ = pthread_cond_timedwait(timerCondition, mutex, &until)
                         timerWaiting = false
                     } else {
@@ -243,16 +255,20 @@ enum Thread {
     }
 
     static func start(name: String, _ body: @escaping () -> Void) {
-        let context = Unmanaged.passRetained(Body {
-            OwnedThread.nameCurrentThread(name)
-            body()
-        }).toOpaque()
+        let context = Unmanaged.passRetained(
+            Body {
+                OwnedThread.nameCurrentThread(name)
+                body()
+            }
+        ).toOpaque()
         var thread = pthread_t()
-        let created = pthread_create(&thread, nil, { context in
-            let body = Unmanaged<Body>.fromOpaque(context!).takeRetainedValue()
-            body.run()
-            return nil
-        }, context)
+        let created = pthread_create(
+            &thread, nil,
+            { context in
+                let body = Unmanaged<Body>.fromOpaque(context!).takeRetainedValue()
+                body.run()
+                return nil
+            }, context)
         precondition(created == 0, "cannot start an I/O thread: \(created)")
         pthread_detach(thread)
     }

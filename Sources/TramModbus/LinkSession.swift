@@ -82,7 +82,9 @@ final class LinkSession {
         let delay = backoff.nextDelay()
         retryAtNanoseconds = TramClock.system.monotonicNanoseconds() + UInt64(max(0, delay.microseconds)) * 1000
         if lastError != error {
-            logger.warning("link down", metadata: ["link": "\(link.name)", "error": "\(error)", "retry_in": "\(delay.shortDescription)"])
+            logger.warning(
+                "link down",
+                metadata: ["link": "\(link.name)", "error": "\(error)", "retry_in": "\(delay.shortDescription)"])
         }
         lastError = error
     }

@@ -29,15 +29,22 @@ public final class ModbusConnection {
         guard context == nil else { return }
         switch link.endpoint {
         case .tcp(let host, let port):
-            guard let ctx = modbus_new_tcp_pi(host, String(port)) else { throw .connectFailed(reason: "cannot create a TCP context for \(host):\(port)") }
+            guard let ctx = modbus_new_tcp_pi(host, String(port)) else {
+                throw .connectFailed(reason: "cannot create a TCP context for \(host):\(port)")
+            }
             context = ctx
             applyTimeouts()
             try connectContext(describing: "\(host):\(port)")
         case .rtu(let device, let serial):
             portLock = try SerialPortLock(device: device)
-            guard let ctx = modbus_new_rtu(device, Int32(serial.baud), Self.parity(serial.parity), Int32(serial.dataBits), Int32(serial.stopBits)) else {
+            guard
+                let ctx = modbus_new_rtu(
+                    device, Int32(serial.baud), Self.parity(serial.parity), Int32(serial.dataBits),
+                    Int32(serial.stopBits))
+            else {
                 portLock = nil
-                throw .connectFailed(reason: "cannot create an RTU context for \(device) (\(String(cString: strerror(errno))))")
+                throw .connectFailed(
+                    reason: "cannot create an RTU context for \(device) (\(String(cString: strerror(errno))))")
             }
             context = ctx
             applyTimeouts()
@@ -82,9 +89,12 @@ public final class ModbusConnection {
     }
 
     /// Reads `count` registers into `buffer`. Throws the device's exception, a timeout, or a transport error.
-    public func readRegisters(table: RegisterTable, unit: Int, address: Int, count: Int, into buffer: UnsafeMutablePointer<UInt16>) throws(ModbusError) {
+    public func readRegisters(
+        table: RegisterTable, unit: Int, address: Int, count: Int, into buffer: UnsafeMutablePointer<UInt16>
+    ) throws(ModbusError) {
         let ctx = try ready(unit: unit)
-        let result = table == .holding
+        let result =
+            table == .holding
             ? modbus_read_registers(ctx, Int32(address), Int32(count), buffer)
             : modbus_read_input_registers(ctx, Int32(address), Int32(count), buffer)
         if result < 0 { throw afterFailure() }
@@ -92,9 +102,12 @@ public final class ModbusConnection {
     }
 
     /// Reads `count` coils or discrete inputs, one byte (0 or 1) each, into `buffer`.
-    public func readBits(table: RegisterTable, unit: Int, address: Int, count: Int, into buffer: UnsafeMutablePointer<UInt8>) throws(ModbusError) {
+    public func readBits(
+        table: RegisterTable, unit: Int, address: Int, count: Int, into buffer: UnsafeMutablePointer<UInt8>
+    ) throws(ModbusError) {
         let ctx = try ready(unit: unit)
-        let result = table == .coil
+        let result =
+            table == .coil
             ? modbus_read_bits(ctx, Int32(address), Int32(count), buffer)
             : modbus_read_input_bits(ctx, Int32(address), Int32(count), buffer)
         if result < 0 { throw afterFailure() }
@@ -102,12 +115,17 @@ public final class ModbusConnection {
     }
 
     /// Reads a request's range as registers widened to `UInt16` (bits become 0/1 registers).
-    public func read(_ request: ReadRequest, unit: Int, into registers: UnsafeMutablePointer<UInt16>, scratch: UnsafeMutablePointer<UInt8>) throws(ModbusError) {
+    public func read(
+        _ request: ReadRequest, unit: Int, into registers: UnsafeMutablePointer<UInt16>,
+        scratch: UnsafeMutablePointer<UInt8>
+    ) throws(ModbusError) {
         if request.table.holdsBits {
-            try readBits(table: request.table, unit: unit, address: request.address, count: request.count, into: scratch)
+            try readBits(
+                table: request.table, unit: unit, address: request.address, count: request.count, into: scratch)
             for i in 0..<request.count { registers[i] = UInt16(scratch[i]) }
         } else {
-            try readRegisters(table: request.table, unit: unit, address: request.address, count: request.count, into: registers)
+            try readRegisters(
+                table: request.table, unit: unit, address: request.address, count: request.count, into: registers)
         }
     }
 
@@ -160,7 +178,8 @@ public final class ModbusConnection {
             if modbus_rtu_set_serial_mode(ctx, mode == .rs485 ? MODBUS_RTU_RS485 : MODBUS_RTU_RS232) == -1 {
                 let reason = String(cString: strerror(tram_errno()))
                 close()
-                throw .connectFailed(reason: "cannot set \(mode.rawValue) mode: \(reason) (is this port an RS-485 capable UART?)")
+                throw .connectFailed(
+                    reason: "cannot set \(mode.rawValue) mode: \(reason) (is this port an RS-485 capable UART?)")
             }
         }
         if serial.rts != .none {

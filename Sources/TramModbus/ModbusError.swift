@@ -38,7 +38,9 @@ public enum ModbusError: Error, Sendable, Equatable, CustomStringConvertible {
         }
     }
 
-    static let connectionErrnos: Set<Int32> = [ECONNRESET, EPIPE, EBADF, ENOTCONN, ECONNREFUSED, ECONNABORTED, EIO, ENXIO, ENODEV, EHOSTUNREACH, ENETUNREACH]
+    static let connectionErrnos: Set<Int32> = [
+        ECONNRESET, EPIPE, EBADF, ENOTCONN, ECONNREFUSED, ECONNABORTED, EIO, ENXIO, ENODEV, EHOSTUNREACH, ENETUNREACH,
+    ]
 
     /// Reads libmodbus's errno after a failed call. Call it at once: any other call may change errno.
     static func fromErrno() -> ModbusError {

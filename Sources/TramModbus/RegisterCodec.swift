@@ -71,7 +71,8 @@ public enum RegisterCodec {
 
     /// Combines `count` registers into one big-endian integer after undoing the word order.
     @inline(__always)
-    static func combine(_ registers: UnsafeBufferPointer<UInt16>, _ at: Int, _ count: Int, _ order: WordOrder) -> UInt64 {
+    static func combine(_ registers: UnsafeBufferPointer<UInt16>, _ at: Int, _ count: Int, _ order: WordOrder) -> UInt64
+    {
         var result: UInt64 = 0
         for i in 0..<count {
             let index = order.reversesWords ? at + count - 1 - i : at + i
@@ -97,7 +98,9 @@ public enum RegisterCodec {
 
     /// Encodes a value into registers in the given order: the simulator's half of the codec.
     public static func encode(bits: UInt64, registerCount: Int, order: WordOrder) -> [UInt16] {
-        var words = (0..<registerCount).map { i in UInt16(truncatingIfNeeded: bits >> UInt64(16 * (registerCount - 1 - i))) }
+        var words = (0..<registerCount).map { i in
+            UInt16(truncatingIfNeeded: bits >> UInt64(16 * (registerCount - 1 - i)))
+        }
         if order.reversesWords { words.reverse() }
         if order.swapsBytes { words = words.map(\.byteSwapped) }
         return words

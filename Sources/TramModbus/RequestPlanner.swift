@@ -42,7 +42,9 @@ public enum RequestPlanner {
         public var points: [Int]
     }
 
-    public static func plan(_ points: [Point], limits: RequestLimits, excluding excluded: Set<Int> = []) -> [ReadRequest] {
+    public static func plan(_ points: [Point], limits: RequestLimits, excluding excluded: Set<Int> = [])
+        -> [ReadRequest]
+    {
         let atoms = atoms(of: points, excluding: excluded)
         var requests: [ReadRequest] = []
         var start = 0
@@ -60,7 +62,9 @@ public enum RequestPlanner {
         let atoms = atoms(of: points, only: Set(request.points))
         guard atoms.count > 1 else { return [request] }
         let middle = atoms.count / 2
-        return [self.request(for: atoms[..<middle], limits: limits), self.request(for: atoms[middle...], limits: limits)]
+        return [
+            self.request(for: atoms[..<middle], limits: limits), self.request(for: atoms[middle...], limits: limits),
+        ]
     }
 
     /// Atoms sorted by table, then address.
@@ -90,7 +94,9 @@ public enum RequestPlanner {
             }
         }
         // Overlapping atoms (bits of a status word and the word itself) merge.
-        let sorted = byRoot.values.sorted { ($0.table, $0.first, $0.last, $0.points.min()!) < ($1.table, $1.first, $1.last, $1.points.min()!) }
+        let sorted = byRoot.values.sorted {
+            ($0.table, $0.first, $0.last, $0.points.min()!) < ($1.table, $1.first, $1.last, $1.points.min()!)
+        }
         var merged: [Atom] = []
         for atom in sorted {
             if var last = merged.last, last.table == atom.table, atom.first <= last.last {
@@ -101,7 +107,9 @@ public enum RequestPlanner {
                 merged.append(atom)
             }
         }
-        return merged.map { atom in var a = atom; a.points.sort { (points[$0].address, $0) < (points[$1].address, $1) }; return a }
+        return merged.map { atom in
+            var a = atom; a.points.sort { (points[$0].address, $0) < (points[$1].address, $1) }; return a
+        }
     }
 
     /// Whether consecutive atoms can share one request.
@@ -109,7 +117,8 @@ public enum RequestPlanner {
         let first = atoms.first!, last = atoms.last!
         guard first.table == last.table else { return false }
         for (a, b) in zip(atoms, atoms.dropFirst()) where b.first - a.last - 1 > limits.maxGap { return false }
-        return count(first: first.first, last: last.last, table: first.table, limits: limits) <= maximum(first.table, limits)
+        return count(first: first.first, last: last.last, table: first.table, limits: limits)
+            <= maximum(first.table, limits)
     }
 
     static func maximum(_ table: RegisterTable, _ limits: RequestLimits) -> Int {

@@ -32,7 +32,8 @@ public final class SerialPortLock {
         guard flock(descriptor, LOCK_EX | LOCK_NB) == 0 else {
             let holder = Self.holder(of: descriptor)
             close(descriptor)
-            throw .portBusy("serial port \(device) is in use by \(holder) (lock \(path)); stop it, or poll through it instead")
+            throw .portBusy(
+                "serial port \(device) is in use by \(holder) (lock \(path)); stop it, or poll through it instead")
         }
         let text = Array(Self.pidLine().utf8)
         _ = ftruncate(descriptor, 0)
@@ -92,7 +93,9 @@ public final class SerialPortLock {
 
 extension StringProtocol {
     var trimmingSpaces: String {
-        let scalars = unicodeScalars.drop { $0 == " " || $0 == "\n" || $0 == "\t" }.reversed().drop { $0 == " " || $0 == "\n" || $0 == "\t" }.reversed()
+        let scalars = unicodeScalars.drop { $0 == " " || $0 == "\n" || $0 == "\t" }.reversed().drop {
+            $0 == " " || $0 == "\n" || $0 == "\t"
+        }.reversed()
         return String(String.UnicodeScalarView(scalars))
     }
 }

@@ -54,7 +54,9 @@ public enum SunSpecDiscovery {
         return nil
     }
 
-    private static func read(_ connection: ModbusConnection, unit: Int, address: Int, into words: inout [UInt16]) throws(ModbusError) {
+    private static func read(_ connection: ModbusConnection, unit: Int, address: Int, into words: inout [UInt16])
+        throws(ModbusError)
+    {
         var scratch = [UInt8](repeating: 0, count: 2)
         let request = ReadRequest(table: .holding, address: address, count: 2, points: [])
         do {

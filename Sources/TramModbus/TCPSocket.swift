@@ -18,7 +18,10 @@ enum TCPSocket {
         var cursor: UnsafeMutablePointer<addrinfo>? = first
         while let info = cursor {
             cursor = info.pointee.ai_next
-            let fd = socket(info.pointee.ai_family, info.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue), info.pointee.ai_protocol)
+            let fd = socket(
+                info.pointee.ai_family,
+                info.pointee.ai_socktype | Int32(SOCK_CLOEXEC.rawValue) | Int32(SOCK_NONBLOCK.rawValue),
+                info.pointee.ai_protocol)
             if fd < 0 { lastError = String(cString: strerror(errno)); continue }
             if Glibc.connect(fd, info.pointee.ai_addr, info.pointee.ai_addrlen) == 0 || errno == EINPROGRESS {
                 var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
@@ -33,7 +36,8 @@ enum TCPSocket {
                     setsockopt(fd, Int32(IPPROTO_TCP), TCP_NODELAY, &one, socklen_t(MemoryLayout<Int32>.size))
                     return fd
                 }
-                lastError = ready == 0 ? "timed out after \(timeout.shortDescription)" : String(cString: strerror(soError))
+                lastError =
+                    ready == 0 ? "timed out after \(timeout.shortDescription)" : String(cString: strerror(soError))
             } else {
                 lastError = String(cString: strerror(errno))
             }

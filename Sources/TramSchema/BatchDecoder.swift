@@ -28,7 +28,9 @@ public enum FrameDecoder {
 
     /// Decodes the frame at the start of `bytes`; `size` says where the next frame starts.
     /// - Parameter dictionary: looks up a batch's dictionary by schema id.
-    public static func decode(_ bytes: UnsafeRawBufferPointer, dictionary: (UInt64) -> SchemaDictionary?) throws(WireError) -> (frame: Decoded, size: Int) {
+    public static func decode(_ bytes: UnsafeRawBufferPointer, dictionary: (UInt64) -> SchemaDictionary?)
+        throws(WireError) -> (frame: Decoded, size: Int)
+    {
         let (kind, flags, payload, size) = try Frame.open(bytes)
         guard flags & Frame.compressedFlag == 0 else {
             throw .invalid("the payload is compressed: decode it with TramCompression's FrameCodec")
@@ -38,15 +40,21 @@ public enum FrameDecoder {
         case .dictionary:
             let id = try reader.littleEndian64()
             let decoded = try SchemaDictionary.decodeBody(&reader)
-            guard reader.remaining == 0 else { throw .invalid("\(reader.remaining) stray byte(s) after the dictionary") }
-            guard decoded.schemaID == id else { throw .invalid("schema id 0x\(String(id, radix: 16)) does not match the dictionary's content") }
+            guard reader.remaining == 0 else {
+                throw .invalid("\(reader.remaining) stray byte(s) after the dictionary")
+            }
+            guard decoded.schemaID == id else {
+                throw .invalid("schema id 0x\(String(id, radix: 16)) does not match the dictionary's content")
+            }
             return (.dictionary(decoded, schemaID: id), size)
         case .batch:
             return (.batch(try decodeBatch(&reader, dictionary: dictionary)), size)
         }
     }
 
-    public static func decode(_ bytes: [UInt8], dictionary: (UInt64) -> SchemaDictionary?) throws(WireError) -> (frame: Decoded, size: Int) {
+    public static func decode(_ bytes: [UInt8], dictionary: (UInt64) -> SchemaDictionary?) throws(WireError) -> (
+        frame: Decoded, size: Int
+    ) {
         do {
             return try bytes.withUnsafeBytes { raw in try decode(raw, dictionary: dictionary) }
         } catch let error as WireError {
@@ -56,16 +64,22 @@ public enum FrameDecoder {
         }
     }
 
-    private static func decodeBatch(_ reader: inout WireReader, dictionary lookup: (UInt64) -> SchemaDictionary?) throws(WireError) -> DecodedBatch {
+    private static func decodeBatch(_ reader: inout WireReader, dictionary lookup: (UInt64) -> SchemaDictionary?)
+        throws(WireError) -> DecodedBatch
+    {
         let gateway = try reader.string()
         let epoch = try reader.uvarint()
         let sequence = try reader.uvarint()
         let schemaID = try reader.littleEndian64()
         let base = try reader.svarint()
         let groupCount = Int(try reader.littleEndian32())
-        guard groupCount <= reader.remaining / 5 else { throw .invalid("group count \(groupCount) exceeds the bytes left") }
+        guard groupCount <= reader.remaining / 5 else {
+            throw .invalid("group count \(groupCount) exceeds the bytes left")
+        }
         guard let dictionary = lookup(schemaID) else {
-            throw .invalid("no dictionary for schema id 0x\(String(schemaID, radix: 16)): keep dictionaries as long as batches that use them")
+            throw .invalid(
+                "no dictionary for schema id 0x\(String(schemaID, radix: 16)): keep dictionaries as long as batches that use them"
+            )
         }
         let types = dictionary.points.map(\.type)
         var previous = [Int64](repeating: 0, count: types.count)
@@ -86,23 +100,33 @@ public enum FrameDecoder {
             guard missing <= count else { throw .invalid("\(missing) missing values in a group of \(count)") }
             for _ in 0..<missing {
                 let offset = try reader.uvarint()
-                guard offset < count, values[Int(offset)] == nil else { throw .invalid("missing-value offset \(offset) repeated or outside the group") }
+                guard offset < count, values[Int(offset)] == nil else {
+                    throw .invalid("missing-value offset \(offset) repeated or outside the group")
+                }
                 let code = try reader.byte()
                 let detail = code == 2 ? try reader.byte() : 0
-                guard let quality = WireQuality(code: code, detail: detail) else { throw .invalid("unknown quality code \(code)") }
+                guard let quality = WireQuality(code: code, detail: detail) else {
+                    throw .invalid("unknown quality code \(code)")
+                }
                 values[Int(offset)] = .missing(quality)
             }
             for offset in 0..<Int(count) where values[offset] == nil {
                 let alias = Int(first) + offset
-                values[offset] = try readValue(&reader, type: types[alias], previous: &previous[alias], exponent: &exponent[alias])
+                values[offset] = try readValue(
+                    &reader, type: types[alias], previous: &previous[alias], exponent: &exponent[alias])
             }
-            groups.append(DecodedGroup(timeMilliseconds: time, clock: clock, firstAlias: Int(first), values: values.map { $0! }))
+            groups.append(
+                DecodedGroup(timeMilliseconds: time, clock: clock, firstAlias: Int(first), values: values.map { $0! }))
         }
         guard reader.remaining == 0 else { throw .invalid("\(reader.remaining) stray byte(s) after the last group") }
-        return DecodedBatch(gateway: gateway, epoch: epoch, sequence: sequence, schemaID: schemaID, baseTimeMilliseconds: base, groups: groups)
+        return DecodedBatch(
+            gateway: gateway, epoch: epoch, sequence: sequence, schemaID: schemaID, baseTimeMilliseconds: base,
+            groups: groups)
     }
 
-    private static func readValue(_ reader: inout WireReader, type: WireType, previous: inout Int64, exponent: inout Int) throws(WireError) -> WireValue {
+    private static func readValue(
+        _ reader: inout WireReader, type: WireType, previous: inout Int64, exponent: inout Int
+    ) throws(WireError) -> WireValue {
         switch type {
         case .bool:
             let b = try reader.byte()
@@ -129,14 +153,17 @@ public enum FrameDecoder {
                     guard head == 1 else { throw .invalid("raw float with a delta") }
                     previous = 0
                     exponent = -1
-                    return type == .float32 ? .float32(bits: try reader.littleEndian32()) : .float64(bits: try reader.littleEndian64())
+                    return type == .float32
+                        ? .float32(bits: try reader.littleEndian32()) : .float64(bits: try reader.littleEndian64())
                 }
                 guard Int(k) <= DecimalFloat.maximumExponent else { throw .invalid("float exponent \(k)") }
                 previous = DecimalFloat.rescale(previous, from: exponent, to: Int(k)) &+ delta
                 exponent = Int(k)
             }
             guard DecimalFloat.isMantissa(previous) else { throw .invalid("float mantissa \(previous) out of range") }
-            return type == .float32 ? .float32(bits: DecimalFloat.float32(previous, exponent)) : .float64(bits: DecimalFloat.float64(previous, exponent))
+            return type == .float32
+                ? .float32(bits: DecimalFloat.float32(previous, exponent))
+                : .float64(bits: DecimalFloat.float64(previous, exponent))
         case .string:
             return .string(try reader.string())
         }

@@ -84,10 +84,13 @@ public final class BatchEncoder {
     }
 
     /// Appends one group: the values of aliases `firstAlias ..< firstAlias + values.count`, stamped `timeMilliseconds`.
-    public func append(timeMilliseconds: Int64, clock: ClockFlags, firstAlias: Int, values: UnsafeBufferPointer<WireValue>) throws(WireError) {
+    public func append(
+        timeMilliseconds: Int64, clock: ClockFlags, firstAlias: Int, values: UnsafeBufferPointer<WireValue>
+    ) throws(WireError) {
         guard open else { throw .invalid("append before begin") }
         guard firstAlias >= 0, firstAlias + values.count <= pointCount else {
-            throw .invalid("aliases \(firstAlias)..<\(firstAlias + values.count) outside the dictionary's \(pointCount) points")
+            throw .invalid(
+                "aliases \(firstAlias)..<\(firstAlias + values.count) outside the dictionary's \(pointCount) points")
         }
         // A local writer: the hot loop then pays no exclusivity checks on the class's stored property.
         var w = writer
@@ -141,7 +144,9 @@ public final class BatchEncoder {
     }
 
     /// The general path: the missing list first, then the present values.
-    private func writeWithMissing(_ values: UnsafeBufferPointer<WireValue>, firstAlias: Int, into w: inout WireWriter, mark: Int) throws(WireError) {
+    private func writeWithMissing(
+        _ values: UnsafeBufferPointer<WireValue>, firstAlias: Int, into w: inout WireWriter, mark: Int
+    ) throws(WireError) {
         var missing = 0
         for index in values.indices {
             if case .missing = values[index] { missing += 1 }
@@ -230,7 +235,11 @@ public final class BatchEncoder {
         }
         writer.uvarint(1)
         writer.byte(0xFF)
-        if types[alias] == .float32 { writer.littleEndian32(UInt32(truncatingIfNeeded: raw)) } else { writer.littleEndian64(raw) }
+        if types[alias] == .float32 {
+            writer.littleEndian32(UInt32(truncatingIfNeeded: raw))
+        } else {
+            writer.littleEndian64(raw)
+        }
         previous[alias] = 0
         previousExponent[alias] = -1
     }

@@ -18,7 +18,9 @@ public enum Frame {
     public static let trailerSize = 4
 
     /// Writes a header for `payloadLength` bytes at the start of `buffer`.
-    public static func writeHeader(kind: Kind, flags: UInt8, payloadLength: Int, into buffer: UnsafeMutableRawBufferPointer) {
+    public static func writeHeader(
+        kind: Kind, flags: UInt8, payloadLength: Int, into buffer: UnsafeMutableRawBufferPointer
+    ) {
         buffer[0] = magic.0
         buffer[1] = magic.1
         buffer[2] = version
@@ -45,12 +47,18 @@ public enum Frame {
     }
 
     /// Checks the envelope and returns the frame's kind, flags, payload, and the frame's total size.
-    public static func open(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> (kind: Kind, flags: UInt8, payload: UnsafeRawBufferPointer, size: Int) {
-        guard bytes.count >= headerSize + trailerSize else { throw .truncated(needed: headerSize + trailerSize - bytes.count, at: bytes.count) }
+    public static func open(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> (
+        kind: Kind, flags: UInt8, payload: UnsafeRawBufferPointer, size: Int
+    ) {
+        guard bytes.count >= headerSize + trailerSize else {
+            throw .truncated(needed: headerSize + trailerSize - bytes.count, at: bytes.count)
+        }
         guard bytes[0] == magic.0, bytes[1] == magic.1 else { throw .badMagic }
         guard bytes[2] == version else { throw .unsupportedVersion(bytes[2]) }
         guard let kind = Kind(rawValue: bytes[3]) else { throw .unknownFrameKind(bytes[3]) }
-        guard bytes[4] & ~compressedFlag == 0 else { throw .invalid("flags 0x\(String(bytes[4], radix: 16)) are not defined in version 1") }
+        guard bytes[4] & ~compressedFlag == 0 else {
+            throw .invalid("flags 0x\(String(bytes[4], radix: 16)) are not defined in version 1")
+        }
         var reader = WireReader(bytes, offset: 5)
         let length = Int(try reader.littleEndian32())
         guard length <= bytes.count - headerSize - trailerSize else {

@@ -72,9 +72,13 @@ public struct SchemaDictionary: Sendable, Hashable {
             let scale = Double(bitPattern: try reader.littleEndian64())
             let offset = Double(bitPattern: try reader.littleEndian64())
             let exponent = try reader.uvarint()
-            guard exponent <= UInt64(count) else { throw .invalid("exponent alias \(exponent - 1) beyond \(count) points") }
-            points.append(PointDescriptor(device: device, name: name, unit: unit, type: type, scale: scale, offset: offset,
-                                          exponentAlias: exponent == 0 ? nil : Int(exponent - 1)))
+            guard exponent <= UInt64(count) else {
+                throw .invalid("exponent alias \(exponent - 1) beyond \(count) points")
+            }
+            points.append(
+                PointDescriptor(
+                    device: device, name: name, unit: unit, type: type, scale: scale, offset: offset,
+                    exponentAlias: exponent == 0 ? nil : Int(exponent - 1)))
         }
         return SchemaDictionary(gateway: gateway, points: points)
     }

@@ -15,10 +15,12 @@ public enum WireError: Error, Sendable, Equatable, CustomStringConvertible {
         case .badMagic: "not a Tram frame (bad magic)"
         case .unsupportedVersion(let v): "wire format version \(v) is not supported by this build"
         case .unknownFrameKind(let k): "unknown frame kind \(k)"
-        case .checksumMismatch(let e, let f): "checksum mismatch: frame says 0x\(String(e, radix: 16)), bytes give 0x\(String(f, radix: 16))"
+        case .checksumMismatch(let e, let f):
+            "checksum mismatch: frame says 0x\(String(e, radix: 16)), bytes give 0x\(String(f, radix: 16))"
         case .varintTooLong(let at): "varint longer than 10 bytes at offset \(at)"
         case .invalid(let why): "invalid frame: \(why)"
-        case .bufferFull(let capacity): "encoder buffer full (\(capacity) bytes): seal the batch earlier or give a larger buffer"
+        case .bufferFull(let capacity):
+            "encoder buffer full (\(capacity) bytes): seal the batch earlier or give a larger buffer"
         }
     }
 }

@@ -61,7 +61,9 @@ public struct WireReader {
     public mutating func string() throws(WireError) -> String {
         let length = try count()
         let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + length])
-        guard let text = String(validating: slice, as: UTF8.self) else { throw .invalid("string at offset \(offset) is not UTF-8") }
+        guard let text = String(validating: slice, as: UTF8.self) else {
+            throw .invalid("string at offset \(offset) is not UTF-8")
+        }
         offset += length
         return text
     }

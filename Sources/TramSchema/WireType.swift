@@ -21,7 +21,10 @@ public struct PointDescriptor: Sendable, Hashable {
     /// Alias of the int16 point whose raw value is this point's power-of-ten exponent (SunSpec `_SF`), if any.
     public var exponentAlias: Int?
 
-    public init(device: String, name: String, unit: String = "", type: WireType, scale: Double = 1, offset: Double = 0, exponentAlias: Int? = nil) {
+    public init(
+        device: String, name: String, unit: String = "", type: WireType, scale: Double = 1, offset: Double = 0,
+        exponentAlias: Int? = nil
+    ) {
         self.device = device
         self.name = name
         self.unit = unit

@@ -48,10 +48,14 @@ public final class ModbusSimulator {
     }
 
     private func serveTCP(host: String, port: Int, ready: (String) -> Void) throws(ModbusError) {
-        guard let ctx = modbus_new_tcp(host, Int32(port)) else { throw .connectFailed(reason: "cannot create a TCP server context") }
+        guard let ctx = modbus_new_tcp(host, Int32(port)) else {
+            throw .connectFailed(reason: "cannot create a TCP server context")
+        }
         defer { modbus_free(ctx) }
         let listener = modbus_tcp_listen(ctx, 32)
-        guard listener >= 0 else { throw .connectFailed(reason: "cannot listen on \(host):\(port): \(String(cString: strerror(errno)))") }
+        guard listener >= 0 else {
+            throw .connectFailed(reason: "cannot listen on \(host):\(port): \(String(cString: strerror(errno)))")
+        }
         defer { close(listener) }
         ready("tcp://\(host):\(boundPort(listener))")
 
@@ -60,7 +64,9 @@ public final class ModbusSimulator {
         let started = monotonic()
         var nextRefresh = started
         while ModbusSimulator.stopRequested == 0 {
-            var fds = [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)] + clients.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
+            var fds =
+                [pollfd(fd: listener, events: Int16(POLLIN), revents: 0)]
+                + clients.map { pollfd(fd: $0, events: Int16(POLLIN), revents: 0) }
             let ready = poll(&fds, nfds_t(fds.count), Int32(refreshInterval.milliseconds))
             if monotonic() >= nextRefresh {
                 refresh(started)
@@ -95,13 +101,18 @@ public final class ModbusSimulator {
         guard devices.count == 1, let device = devices.values.first else {
             throw .connectFailed(reason: "an RTU simulator serves exactly one unit id")
         }
-        let parity: CChar = serial.parity == .none ? CChar(UInt8(ascii: "N")) : serial.parity == .even ? CChar(UInt8(ascii: "E")) : CChar(UInt8(ascii: "O"))
-        guard let ctx = modbus_new_rtu(path, Int32(serial.baud), parity, Int32(serial.dataBits), Int32(serial.stopBits)) else {
+        let parity: CChar =
+            serial.parity == .none
+            ? CChar(UInt8(ascii: "N")) : serial.parity == .even ? CChar(UInt8(ascii: "E")) : CChar(UInt8(ascii: "O"))
+        guard let ctx = modbus_new_rtu(path, Int32(serial.baud), parity, Int32(serial.dataBits), Int32(serial.stopBits))
+        else {
             throw .connectFailed(reason: "cannot create an RTU server context for \(path)")
         }
         defer { modbus_free(ctx) }
         modbus_set_slave(ctx, Int32(device.unit))
-        guard modbus_connect(ctx) == 0 else { throw .connectFailed(reason: "\(path): \(String(cString: modbus_strerror(errno)))") }
+        guard modbus_connect(ctx) == 0 else {
+            throw .connectFailed(reason: "\(path): \(String(cString: modbus_strerror(errno)))")
+        }
         defer { modbus_close(ctx) }
         ready("rtu://\(path) unit \(device.unit)")
         var query = [UInt8](repeating: 0, count: Int(MODBUS_RTU_MAX_ADU_LENGTH))

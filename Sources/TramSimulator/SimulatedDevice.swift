@@ -17,12 +17,17 @@ public final class SimulatedDevice {
         self.points = points
         func range(_ table: RegisterTable) -> (start: UInt32, count: UInt32) {
             let inTable = points.filter { $0.table == table }
-            guard let first = inTable.map(\.address).min(), let last = inTable.map(\.lastAddress).max() else { return (0, 0) }
+            guard let first = inTable.map(\.address).min(), let last = inTable.map(\.lastAddress).max() else {
+                return (0, 0)
+            }
             return (UInt32(first), UInt32(last - first + 1))
         }
         let coils = range(.coil), discrete = range(.discreteInput), holding = range(.holding), input = range(.input)
-        guard let mapping = modbus_mapping_new_start_address(
-            coils.start, coils.count, discrete.start, discrete.count, holding.start, holding.count, input.start, input.count) else { return nil }
+        guard
+            let mapping = modbus_mapping_new_start_address(
+                coils.start, coils.count, discrete.start, discrete.count, holding.start, holding.count, input.start,
+                input.count)
+        else { return nil }
         self.mapping = mapping
         // Scale-factor registers hold -1 or -2 so scaled points show decimals.
         exponents = points.map { point in point.scaleFrom == nil ? 0 : -1 }
@@ -42,7 +47,9 @@ public final class SimulatedDevice {
             }
             if case .bit = point.type { continue }
             if let expected = point.expected {
-                write(point, RegisterCodec.encode(bits: expected, registerCount: point.type.registerCount, order: point.order))
+                write(
+                    point,
+                    RegisterCodec.encode(bits: expected, registerCount: point.type.registerCount, order: point.order))
                 continue
             }
             let exponent = point.scaleFrom.flatMap { byName[$0] } != nil ? exponents[index] : 0

@@ -15,7 +15,10 @@ struct SimulatedValues {
         let lower = point.unit.lowercased()
         let name = point.name.lowercased()
         switch lower {
-        case "v": return (name.contains("l1_l2") || name.contains("l2_l3") || name.contains("l3_l1") || name.contains("ll") ? 400 : 230) + 3 * wave
+        case "v":
+            return
+                (name.contains("l1_l2") || name.contains("l2_l3") || name.contains("l3_l1") || name.contains("ll")
+                ? 400 : 230) + 3 * wave
         case "a": return 12 + 4 * wave
         case "w", "va", "var": return 2600 + 900 * wave
         case "kw", "kva", "kvar": return 2.6 + 0.9 * wave
@@ -48,7 +51,8 @@ struct SimulatedValues {
             let value = Float(engineeringValue(for: point, at: time))
             return RegisterCodec.encode(bits: UInt64(value.bitPattern), registerCount: 2, order: point.order)
         case .float64:
-            return RegisterCodec.encode(bits: engineeringValue(for: point, at: time).bitPattern, registerCount: 4, order: point.order)
+            return RegisterCodec.encode(
+                bits: engineeringValue(for: point, at: time).bitPattern, registerCount: 4, order: point.order)
         default:
             var raw = (engineeringValue(for: point, at: time) - point.offset) / point.scale
             if exponent != 0 { raw /= Engineering.powerOfTen(exponent) }

@@ -23,7 +23,8 @@ struct DiskFullRing {
         bytes += entry.frame.count
         var evicted: [Entry] = []
         while bytes > capacity,
-              let oldest = entries[head..<entries.count - 1].firstIndex(where: { $0.header.kind == .batch }) {
+            let oldest = entries[head..<entries.count - 1].firstIndex(where: { $0.header.kind == .batch })
+        {
             evicted.append(entries[oldest])
             bytes -= entries[oldest].frame.count
             if oldest == head { head += 1 } else { entries.remove(at: oldest) }

@@ -29,8 +29,10 @@ enum LedgerEntry: Sendable, Equatable {
             bytes.append(2); bytes.appendVarint(epoch); bytes.appendVarint(next)
         case .sealed(let s):
             bytes.append(3)
-            for value in [s.id, UInt64(s.size), UInt64(max(0, s.createdMilliseconds)), UInt64(max(0, s.newestMilliseconds)),
-                          s.epoch, s.firstSequence, UInt64(s.readings.count)] { bytes.appendVarint(value) }
+            for value in [
+                s.id, UInt64(s.size), UInt64(max(0, s.createdMilliseconds)), UInt64(max(0, s.newestMilliseconds)),
+                s.epoch, s.firstSequence, UInt64(s.readings.count),
+            ] { bytes.appendVarint(value) }
             for r in s.readings { bytes.appendVarint(UInt64(r)) }
             bytes.appendVarint(UInt64(s.dictionaries.count))
             for d in s.dictionaries { bytes.appendVarint(d.schemaID); bytes.appendVarint(UInt64(d.offset)) }
@@ -49,7 +51,8 @@ enum LedgerEntry: Sendable, Equatable {
             bytes.appendVarint(UInt64(causes.count))
             for cause in causes {
                 bytes.append(cause.rawValue)
-                bytes.appendVarint(UInt64(dropped[cause]!.readings)); bytes.appendVarint(UInt64(dropped[cause]!.batches))
+                bytes.appendVarint(UInt64(dropped[cause]!.readings));
+                bytes.appendVarint(UInt64(dropped[cause]!.batches))
             }
         case .dropped(let cause, let tally):
             bytes.append(7); bytes.append(cause.rawValue)
@@ -80,8 +83,9 @@ enum LedgerEntry: Sendable, Equatable {
             case 1: return .opened(epoch: try r.uvarint(), nextSequence: try r.uvarint())
             case 2: return .closed(epoch: try r.uvarint(), nextSequence: try r.uvarint())
             case 3:
-                var s = SegmentSummary(id: try r.uvarint(), size: try int(), createdMilliseconds: Int64(try int()),
-                                       newestMilliseconds: Int64(try int()))
+                var s = SegmentSummary(
+                    id: try r.uvarint(), size: try int(), createdMilliseconds: Int64(try int()),
+                    newestMilliseconds: Int64(try int()))
                 s.epoch = try r.uvarint()
                 s.firstSequence = try r.uvarint()
                 let batches = try count()

@@ -39,7 +39,9 @@ final class LedgerFile {
     /// Reads every intact entry. A torn tail is cut off; a damaged entry is skipped and counted.
     /// A ledger whose header is unreadable (damaged, or another format version) is renamed aside, kept for a
     /// person to look at, and reported in `problem`; the spool then starts as if the ledger were missing.
-    static func load(directory: FilePath, readOnly: Bool = false, problem: inout String?) throws(Errno) -> (entries: [LedgerEntry], size: Int, records: Int, damaged: Int)? {
+    static func load(directory: FilePath, readOnly: Bool = false, problem: inout String?) throws(Errno) -> (
+        entries: [LedgerEntry], size: Int, records: Int, damaged: Int
+    )? {
         let path = directory.appending(name)
         guard access(path.string, F_OK) == 0 else { return nil }
         var bytes: [UInt8] = []
@@ -57,7 +59,9 @@ final class LedgerFile {
         var damaged = scan.corrupt.count
         bytes.withUnsafeBytes { all in
             for record in scan.records {
-                if let entry = LedgerEntry.decode(UnsafeRawBufferPointer(rebasing: all[record.offset..<record.offset + record.length])) {
+                if let entry = LedgerEntry.decode(
+                    UnsafeRawBufferPointer(rebasing: all[record.offset..<record.offset + record.length]))
+                {
                     entries.append(entry)
                 } else {
                     damaged += 1
@@ -100,7 +104,8 @@ final class LedgerFile {
         guard writer != nil else { return }
         let temporary = directory.appending(Self.temporaryName)
         unlink(temporary.string)
-        let fresh = try SegmentWriter(directory: directory, id: 0, createdMilliseconds: 0, name: Self.temporaryName, syncDirectory: false)
+        let fresh = try SegmentWriter(
+            directory: directory, id: 0, createdMilliseconds: 0, name: Self.temporaryName, syncDirectory: false)
         for bytes in entries.map({ $0.encode() }) + waiting {
             let failure: Errno? = bytes.withUnsafeBytes { (raw) -> Errno? in
                 do { try fresh.append(raw); return nil } catch { return error as? Errno ?? .ioError }

@@ -32,20 +32,29 @@ public enum SegmentFormat {
 
     static func encodeHeader(id: UInt64, createdMilliseconds: Int64) -> [UInt8] {
         var bytes = magic
-        bytes += littleEndian(UInt64(version), 2) + [0, 0] + littleEndian(id, 8) + littleEndian(UInt64(bitPattern: createdMilliseconds), 8)
+        bytes +=
+            littleEndian(UInt64(version), 2) + [0, 0] + littleEndian(id, 8)
+            + littleEndian(UInt64(bitPattern: createdMilliseconds), 8)
         bytes += littleEndian(UInt64(CRC32C.checksum(bytes)), 4)
         return bytes
     }
 
     /// Reads a header: the header, or why the file is not a segment this build can read.
     static func decodeHeader(_ bytes: UnsafeRawBufferPointer) -> Result<Header, SegmentProblem> {
-        guard bytes.count >= headerSize else { return .failure(.badHeader("\(bytes.count) bytes, shorter than a header")) }
+        guard bytes.count >= headerSize else {
+            return .failure(.badHeader("\(bytes.count) bytes, shorter than a header"))
+        }
         guard Array(bytes[0..<8]) == magic else { return .failure(.badHeader("not a Tram spool segment (magic)")) }
         let crc = UInt32(truncatingIfNeeded: read(bytes, 28, 4))
-        guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<28])) == crc else { return .failure(.badHeader("header checksum mismatch")) }
+        guard CRC32C.checksum(UnsafeRawBufferPointer(rebasing: bytes[0..<28])) == crc else {
+            return .failure(.badHeader("header checksum mismatch"))
+        }
         let version = UInt16(truncatingIfNeeded: read(bytes, 8, 2))
         guard version == self.version else { return .failure(.unknownVersion(version)) }
-        return .success(Header(version: version, segmentID: read(bytes, 12, 8), createdMilliseconds: Int64(bitPattern: read(bytes, 20, 8))))
+        return .success(
+            Header(
+                version: version, segmentID: read(bytes, 12, 8),
+                createdMilliseconds: Int64(bitPattern: read(bytes, 20, 8))))
     }
 
     static func littleEndian(_ value: UInt64, _ count: Int) -> [UInt8] {

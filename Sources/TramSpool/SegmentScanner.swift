@@ -18,7 +18,8 @@ public struct SegmentScan: Sendable, Equatable {
 
     public static func == (a: SegmentScan, b: SegmentScan) -> Bool {
         a.header == b.header && a.validSize == b.validSize && a.tornBytes == b.tornBytes
-            && a.records.elementsEqual(b.records, by: { $0 == $1 }) && a.corrupt.elementsEqual(b.corrupt, by: { $0 == $1 })
+            && a.records.elementsEqual(b.records, by: { $0 == $1 })
+            && a.corrupt.elementsEqual(b.corrupt, by: { $0 == $1 })
     }
 }
 
@@ -49,16 +50,20 @@ public enum SegmentScanner {
         }
         // The loop stops at the end of the bytes, or where a torn tail begins.
         let validSize = min(position, bytes.count)
-        return .success(SegmentScan(header: header, records: records, validSize: validSize,
-                                    tornBytes: bytes.count - validSize, corrupt: corrupt))
+        return .success(
+            SegmentScan(
+                header: header, records: records, validSize: validSize,
+                tornBytes: bytes.count - validSize, corrupt: corrupt))
     }
 
     /// The payload length of a valid record at `offset`, or nil.
     static func validRecord(_ bytes: UnsafeRawBufferPointer, at offset: Int) -> Int? {
         guard bytes.count - offset >= SegmentFormat.recordHeaderSize,
-              UInt32(truncatingIfNeeded: SegmentFormat.read(bytes, offset, 4)) == SegmentFormat.recordSync else { return nil }
+            UInt32(truncatingIfNeeded: SegmentFormat.read(bytes, offset, 4)) == SegmentFormat.recordSync
+        else { return nil }
         let length = Int(SegmentFormat.read(bytes, offset + 4, 4))
-        guard length <= SegmentFormat.maximumRecord, length <= bytes.count - offset - SegmentFormat.recordHeaderSize else { return nil }
+        guard length <= SegmentFormat.maximumRecord, length <= bytes.count - offset - SegmentFormat.recordHeaderSize
+        else { return nil }
         let crc = UInt32(truncatingIfNeeded: SegmentFormat.read(bytes, offset + 8, 4))
         let start = offset + SegmentFormat.recordHeaderSize
         let payload = UnsafeRawBufferPointer(rebasing: bytes[start..<start + length])
@@ -82,7 +87,9 @@ public enum SegmentScanner {
 
     /// As `recover(_:)`, and hands back the file's bytes (before truncation) for the caller to read records from.
     /// With `truncatingTornTail: false` it only reads (for inspecting a spool another process owns).
-    public static func recover(_ path: FilePath, contents bytes: inout [UInt8], truncatingTornTail: Bool = true) throws(Errno) -> Result<SegmentScan, SegmentProblem> {
+    public static func recover(_ path: FilePath, contents bytes: inout [UInt8], truncatingTornTail: Bool = true)
+        throws(Errno) -> Result<SegmentScan, SegmentProblem>
+    {
         let file: FileDescriptor
         do {
             file = try FileDescriptor.open(path, truncatingTornTail ? .readWrite : .readOnly, options: [.closeOnExec])
@@ -94,7 +101,9 @@ public enum SegmentScanner {
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
         while true {
             let count: Int
-            do { count = try chunk.withUnsafeMutableBytes { try file.read(into: $0) } } catch { throw error as? Errno ?? .ioError }
+            do { count = try chunk.withUnsafeMutableBytes { try file.read(into: $0) } } catch {
+                throw error as? Errno ?? .ioError
+            }
             if count == 0 { break }
             bytes += chunk[..<count]
         }

@@ -20,12 +20,16 @@ public final class SegmentWriter {
 
     /// Creates a new segment, writes and syncs its header, and syncs the directory so the file survives a power cut.
     /// With `syncing: false` the caller syncs the file and the directory later (the spool's group commit).
-    public init(directory: FilePath, id: UInt64, createdMilliseconds: Int64, name: String? = nil,
-                syncDirectory: Bool = true, syncing: Bool = true) throws(Errno) {
+    public init(
+        directory: FilePath, id: UInt64, createdMilliseconds: Int64, name: String? = nil,
+        syncDirectory: Bool = true, syncing: Bool = true
+    ) throws(Errno) {
         path = directory.appending(name ?? SegmentFormat.fileName(id))
         segmentID = id
         do {
-            file = try FileDescriptor.open(path, .readWrite, options: [.create, .exclusiveCreate, .closeOnExec], permissions: [.ownerReadWrite, .groupRead])
+            file = try FileDescriptor.open(
+                path, .readWrite, options: [.create, .exclusiveCreate, .closeOnExec],
+                permissions: [.ownerReadWrite, .groupRead])
         } catch {
             throw error as? Errno ?? .ioError
         }
@@ -79,9 +83,13 @@ public final class SegmentWriter {
         // The three iovecs live on the stack: an append allocates nothing.
         let written: Int = withUnsafeBytes(of: &header) { head in
             withUnsafeTemporaryAllocation(of: iovec.self, capacity: 3) { vectors in
-                vectors[0] = iovec(iov_base: UnsafeMutableRawPointer(mutating: head.baseAddress), iov_len: SegmentFormat.recordHeaderSize)
-                vectors[1] = iovec(iov_base: UnsafeMutableRawPointer(mutating: prefix.baseAddress), iov_len: prefix.count)
-                vectors[2] = iovec(iov_base: UnsafeMutableRawPointer(mutating: payload.baseAddress), iov_len: payload.count)
+                vectors[0] = iovec(
+                    iov_base: UnsafeMutableRawPointer(mutating: head.baseAddress),
+                    iov_len: SegmentFormat.recordHeaderSize)
+                vectors[1] = iovec(
+                    iov_base: UnsafeMutableRawPointer(mutating: prefix.baseAddress), iov_len: prefix.count)
+                vectors[2] = iovec(
+                    iov_base: UnsafeMutableRawPointer(mutating: payload.baseAddress), iov_len: payload.count)
                 return writev(file.rawValue, vectors.baseAddress, 3)
             }
         }

@@ -34,7 +34,8 @@ public struct SequenceRanges: Sendable, Equatable {
     /// True when every number in `range` is in the set.
     public func covers(_ range: ClosedRange<UInt64>) -> Bool {
         let index = firstIndex(reaching: range.lowerBound)
-        return index < ranges.count && ranges[index].lowerBound <= range.lowerBound && ranges[index].upperBound >= range.upperBound
+        return index < ranges.count && ranges[index].lowerBound <= range.lowerBound
+            && ranges[index].upperBound >= range.upperBound
     }
 
     /// Adds `range`, merging with ranges it overlaps or touches.

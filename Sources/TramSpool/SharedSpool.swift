@@ -20,7 +20,9 @@ public final class SharedSpool: Sendable {
 
     /// Appends a sealed batch (see `Spool.appendBatch`), then wakes every registered reader.
     @discardableResult
-    public func appendBatch(_ frame: UnsafeRawBufferPointer, identity: BatchIdentity, readings: Int, schemaID: UInt64) -> AppendOutcome {
+    public func appendBatch(_ frame: UnsafeRawBufferPointer, identity: BatchIdentity, readings: Int, schemaID: UInt64)
+        -> AppendOutcome
+    {
         let outcome = withSpool { $0.appendBatch(frame, identity: identity, readings: readings, schemaID: schemaID) }
         for reader in readers.withLock({ Array($0.values) }) { reader.signal() }
         return outcome
@@ -36,7 +38,9 @@ public final class SharedSpool: Sendable {
     }
 
     /// Runs `body` with the spool to itself (appends, tick, status).
-    public func withSpool<Result: Sendable, Failure: Error>(_ body: (Spool) throws(Failure) -> Result) throws(Failure) -> Result {
+    public func withSpool<Result: Sendable, Failure: Error>(_ body: (Spool) throws(Failure) -> Result) throws(Failure)
+        -> Result
+    {
         try spool.withLock { (spool: inout Spool) throws(Failure) -> Result in try body(spool) }
     }
 

@@ -30,7 +30,9 @@ extension Spool {
                 let sequence = segment.firstSequence + UInt64(index)
                 let tally = Tally(readings: Int(readings), batches: 1)
                 // Delivered first: damage found after every sink acknowledged a batch loses nothing.
-                if allAcknowledged || options.sinks.allSatisfy({ acknowledged[$0]?[segment.epoch]?.contains(sequence) == true }) {
+                if allAcknowledged
+                    || options.sinks.allSatisfy({ acknowledged[$0]?[segment.epoch]?.contains(sequence) == true })
+                {
                     counters.delivered += tally
                 } else if anyLost, let cause = lostCause(BatchIdentity(epoch: segment.epoch, sequence: sequence)) {
                     counters.dropped[cause, default: Tally()] += tally
@@ -51,9 +53,10 @@ extension Spool {
             guard let range = segment.sequenceRange else { return false }
             return !options.sinks.allSatisfy { acknowledged[$0]?[segment.epoch]?.covers(range) == true }
         }
-        return SpoolStatus(counters: counters, epoch: epoch, nextSequence: nextSequence, segments: segments.count,
-                           diskBytes: diskBytes, maximumBytes: options.maximumBytes,
-                           oldestBufferedMilliseconds: oldest.map(\.createdMilliseconds) ?? ring.first?.header.createdMilliseconds,
-                           heldInMemory: ring.pending.count, keptFiles: keptFiles, startedUnclean: startedUnclean)
+        return SpoolStatus(
+            counters: counters, epoch: epoch, nextSequence: nextSequence, segments: segments.count,
+            diskBytes: diskBytes, maximumBytes: options.maximumBytes,
+            oldestBufferedMilliseconds: oldest.map(\.createdMilliseconds) ?? ring.first?.header.createdMilliseconds,
+            heldInMemory: ring.pending.count, keptFiles: keptFiles, startedUnclean: startedUnclean)
     }
 }

@@ -18,15 +18,19 @@ public enum AppendOutcome: Sendable, Equatable {
 extension Spool {
     /// Appends one sealed batch. `frame` must carry `nextIdentity`, which this call consumes.
     @discardableResult
-    public func appendBatch(_ frame: UnsafeRawBufferPointer, identity: BatchIdentity, readings: Int, schemaID: UInt64,
-                            createdMilliseconds: Int64? = nil) -> AppendOutcome {
+    public func appendBatch(
+        _ frame: UnsafeRawBufferPointer, identity: BatchIdentity, readings: Int, schemaID: UInt64,
+        createdMilliseconds: Int64? = nil
+    ) -> AppendOutcome {
         precondition(!isClosed, "append after close")
-        precondition(identity == nextIdentity, "a batch must carry the spool's next identity (\(nextIdentity)), not \(identity)")
+        precondition(
+            identity == nextIdentity, "a batch must carry the spool's next identity (\(nextIdentity)), not \(identity)")
         nextSequence += 1
         // Replace the set only when the schema changed: a new set every batch would allocate.
         if !(currentSchemaIDs.count == 1 && currentSchemaIDs.contains(schemaID)) { currentSchemaIDs = [schemaID] }
-        let header = RecordHeader(kind: .batch, identity: identity, readings: readings, schemaID: schemaID,
-                                  createdMilliseconds: createdMilliseconds ?? clock.wallMilliseconds())
+        let header = RecordHeader(
+            kind: .batch, identity: identity, readings: readings, schemaID: schemaID,
+            createdMilliseconds: createdMilliseconds ?? clock.wallMilliseconds())
         return append(header, frame)
     }
 
@@ -44,9 +48,11 @@ extension Spool {
     }
 
     /// Stores a dictionary record; also used to carry one forward out of a segment being deleted.
-    func storeDictionary(_ frame: UnsafeRawBufferPointer, schemaID: UInt64, withinBounds: Bool = true) -> AppendOutcome {
-        let header = RecordHeader(kind: .dictionary, identity: BatchIdentity(epoch: epoch, sequence: 0), readings: 0,
-                                  schemaID: schemaID, createdMilliseconds: clock.wallMilliseconds())
+    func storeDictionary(_ frame: UnsafeRawBufferPointer, schemaID: UInt64, withinBounds: Bool = true) -> AppendOutcome
+    {
+        let header = RecordHeader(
+            kind: .dictionary, identity: BatchIdentity(epoch: epoch, sequence: 0), readings: 0,
+            schemaID: schemaID, createdMilliseconds: clock.wallMilliseconds())
         let outcome = append(header, frame, withinBounds: withinBounds)
         if outcome == .stored {
             do { try sync() } catch { logger.error("spool sync failed", metadata: ["error": "\(error)"]) }
@@ -54,7 +60,9 @@ extension Spool {
         return outcome
     }
 
-    private func append(_ header: RecordHeader, _ frame: UnsafeRawBufferPointer, withinBounds: Bool = true) -> AppendOutcome {
+    private func append(_ header: RecordHeader, _ frame: UnsafeRawBufferPointer, withinBounds: Bool = true)
+        -> AppendOutcome
+    {
         let recordSize = SegmentFormat.recordHeaderSize + header.encodedSize + frame.count
         guard !withinBounds || makeRoom(for: recordSize) else {
             if header.kind == .batch { countDropped(.overflow, Tally(readings: header.readings, batches: 1)) }
@@ -89,11 +97,14 @@ extension Spool {
             do {
                 // Header and directory entry are synced with the next group commit, not now: a segment
                 // created and lost in the same interval held nothing older than the interval.
-                let writer = try SegmentWriter(directory: options.directory, id: nextSegmentID, createdMilliseconds: clock.wallMilliseconds(),
-                                               syncing: false)
+                let writer = try SegmentWriter(
+                    directory: options.directory, id: nextSegmentID, createdMilliseconds: clock.wallMilliseconds(),
+                    syncing: false)
                 directoryDirty = true
-                segments.append(SegmentSummary(id: nextSegmentID, size: writer.size, createdMilliseconds: clock.wallMilliseconds(),
-                                               newestMilliseconds: clock.wallMilliseconds()))
+                segments.append(
+                    SegmentSummary(
+                        id: nextSegmentID, size: writer.size, createdMilliseconds: clock.wallMilliseconds(),
+                        newestMilliseconds: clock.wallMilliseconds()))
                 active = OpenSegment(writer: writer, syncedBatches: 0)
                 nextSegmentID += 1
             } catch {
@@ -131,7 +142,11 @@ extension Spool {
 
     private func noteWriteFailure(_ error: Errno) {
         if error == .noSpace {
-            if ring.isEmpty { logger.error("spool disk full: holding the newest batches in memory", metadata: ["directory": "\(options.directory)"]) }
+            if ring.isEmpty {
+                logger.error(
+                    "spool disk full: holding the newest batches in memory",
+                    metadata: ["directory": "\(options.directory)"])
+            }
         } else {
             logger.error("spool write failed", metadata: ["directory": "\(options.directory)", "error": "\(error)"])
         }
@@ -154,7 +169,9 @@ extension Spool {
         var wroteDictionary = false
         defer {
             // As in appendDictionary: no batch may survive a power cut that its dictionary did not.
-            if wroteDictionary { do { try sync() } catch { logger.error("spool sync failed", metadata: ["error": "\(error)"]) } }
+            if wroteDictionary {
+                do { try sync() } catch { logger.error("spool sync failed", metadata: ["error": "\(error)"]) }
+            }
         }
         while let entry = ring.first {
             let prefix = entry.header.encode(into: recordHeaderScratch)
@@ -184,7 +201,9 @@ extension Spool {
             }
         }
         guard diskBytes + recordSize > options.maximumBytes else { return true }
-        guard options.overflow == .dropOldest, recordSize + ledger.size + SegmentFormat.headerSize <= options.maximumBytes else { return false }
+        guard options.overflow == .dropOldest,
+            recordSize + ledger.size + SegmentFormat.headerSize <= options.maximumBytes
+        else { return false }
         while diskBytes + recordSize > options.maximumBytes, !segments.isEmpty {
             if active != nil && segments.count == 1 { seal() }
             if segments.isEmpty { break }

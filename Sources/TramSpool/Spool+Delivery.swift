@@ -30,7 +30,9 @@ extension Spool {
         }
         while batches.count < limit, bytes < maximumBytes, !state.retry.isEmpty {
             let position = state.retry.removeFirst()
-            if let (batch, _) = readEligible(at: position, sink: sink, state: state, limit: nil) { take(batch, at: position) }
+            if let (batch, _) = readEligible(at: position, sink: sink, state: state, limit: nil) {
+                take(batch, at: position)
+            }
         }
         var liveDone = false, backlogDone = false
         while batches.count < limit, bytes < maximumBytes, !(liveDone && backlogDone) {
@@ -41,10 +43,14 @@ extension Spool {
             }
             state.liveTurn.toggle()
             if useLive {
-                guard let (batch, position) = nextEligible(from: &state.live, sink: sink, state: state, limit: nil) else { liveDone = true; continue }
+                guard let (batch, position) = nextEligible(from: &state.live, sink: sink, state: state, limit: nil)
+                else { liveDone = true; continue }
                 take(batch, at: position)
             } else {
-                guard let (batch, position) = nextEligible(from: &state.backlog, sink: sink, state: state, limit: state.liveStart) else {
+                guard
+                    let (batch, position) = nextEligible(
+                        from: &state.backlog, sink: sink, state: state, limit: state.liveStart)
+                else {
                     backlogDone = true; continue
                 }
                 take(batch, at: position)
@@ -92,7 +98,9 @@ extension Spool {
     }
 
     func readDictionary(at offset: Int, segmentID: UInt64) -> [UInt8]? {
-        guard case .record(let header, let frame, _)? = readRecord(segmentID: segmentID, offset: offset), header.kind == .dictionary else { return nil }
+        guard case .record(let header, let frame, _)? = readRecord(segmentID: segmentID, offset: offset),
+            header.kind == .dictionary
+        else { return nil }
         return frame
     }
 
@@ -117,12 +125,17 @@ extension Spool {
             && lostCause(header.identity) == nil
     }
 
-    private func readEligible(at position: Position, sink: String, state: SinkState, limit: Position?) -> (SpoolBatch, Position)? {
+    private func readEligible(at position: Position, sink: String, state: SinkState, limit: Position?) -> (
+        SpoolBatch, Position
+    )? {
         switch readRecord(segmentID: position.segmentID, offset: position.offset) {
         case .record(let header, let frame, _)?:
             guard isEligible(header, sink: sink, state: state) else { return nil }
-            return (SpoolBatch(identity: header.identity, readings: header.readings, schemaID: header.schemaID,
-                               createdMilliseconds: header.createdMilliseconds, frame: frame), position)
+            return (
+                SpoolBatch(
+                    identity: header.identity, readings: header.readings, schemaID: header.schemaID,
+                    createdMilliseconds: header.createdMilliseconds, frame: frame), position
+            )
         case .damaged?:
             // Damaged since it was first read: count it, never leave it silently buffered.
             if let index = index(ofSegment: position.segmentID) {
@@ -137,7 +150,9 @@ extension Spool {
     }
 
     /// Walks `cursor` forward to the next eligible batch (stopping at `limit`).
-    private func nextEligible(from cursor: inout Position, sink: String, state: SinkState, limit: Position?) -> (SpoolBatch, Position)? {
+    private func nextEligible(from cursor: inout Position, sink: String, state: SinkState, limit: Position?) -> (
+        SpoolBatch, Position
+    )? {
         while true {
             if let limit, cursor >= limit { return nil }
             // Skip segments deleted since the cursor was placed.
@@ -158,8 +173,11 @@ extension Spool {
                 cursor.offset = next
                 guard isEligible(header, sink: sink, state: state) else { continue }
                 if let limit, position >= limit { return nil }
-                return (SpoolBatch(identity: header.identity, readings: header.readings, schemaID: header.schemaID,
-                                   createdMilliseconds: header.createdMilliseconds, frame: frame), position)
+                return (
+                    SpoolBatch(
+                        identity: header.identity, readings: header.readings, schemaID: header.schemaID,
+                        createdMilliseconds: header.createdMilliseconds, frame: frame), position
+                )
             case .damaged?, nil:
                 cursor.offset = skipDamage(in: segment, from: cursor.offset, end: end)
             }
@@ -177,15 +195,22 @@ extension Spool {
         var head = [UInt8](repeating: 0, count: SegmentFormat.recordHeaderSize)
         guard pread(file.rawValue, &head, head.count, off_t(offset)) == head.count else { return .damaged }
         let (sync, length, crc) = head.withUnsafeBytes {
-            (UInt32(truncatingIfNeeded: SegmentFormat.read($0, 0, 4)), Int(SegmentFormat.read($0, 4, 4)), UInt32(truncatingIfNeeded: SegmentFormat.read($0, 8, 4)))
+            (
+                UInt32(truncatingIfNeeded: SegmentFormat.read($0, 0, 4)), Int(SegmentFormat.read($0, 4, 4)),
+                UInt32(truncatingIfNeeded: SegmentFormat.read($0, 8, 4))
+            )
         }
         guard sync == SegmentFormat.recordSync, length <= SegmentFormat.maximumRecord else { return .damaged }
         var payload = [UInt8](repeating: 0, count: length)
-        guard pread(file.rawValue, &payload, length, off_t(offset + SegmentFormat.recordHeaderSize)) == length else { return .damaged }
+        guard pread(file.rawValue, &payload, length, off_t(offset + SegmentFormat.recordHeaderSize)) == length else {
+            return .damaged
+        }
         return payload.withUnsafeBytes { bytes in
             guard SegmentFormat.recordChecksum(length: UInt32(length), payload: bytes) == crc,
-                  let (header, frameOffset) = RecordHeader.decode(bytes) else { return .damaged }
-            return .record(header, frame: Array(bytes[frameOffset...]), next: offset + SegmentFormat.recordHeaderSize + length)
+                let (header, frameOffset) = RecordHeader.decode(bytes)
+            else { return .damaged }
+            return .record(
+                header, frame: Array(bytes[frameOffset...]), next: offset + SegmentFormat.recordHeaderSize + length)
         }
     }
 
@@ -194,15 +219,18 @@ extension Spool {
     private func skipDamage(in segment: SegmentSummary, from offset: Int, end: Int) -> Int {
         var bytes = [UInt8](repeating: 0, count: end)
         guard let file = readFile(segment.id), pread(file.rawValue, &bytes, end, 0) == end,
-              case .success(let scan) = bytes.withUnsafeBytes({ SegmentScanner.scan($0) }) else {
+            case .success(let scan) = bytes.withUnsafeBytes({ SegmentScanner.scan($0) })
+        else {
             markSegmentUnreadable(segment)
             return end
         }
         var present = Set<UInt64>()
         bytes.withUnsafeBytes { all in
             for record in scan.records {
-                if let (header, _) = RecordHeader.decode(UnsafeRawBufferPointer(rebasing: all[record.offset..<record.offset + record.length])),
-                   header.kind == .batch, header.identity.epoch == segment.epoch {
+                if let (header, _) = RecordHeader.decode(
+                    UnsafeRawBufferPointer(rebasing: all[record.offset..<record.offset + record.length])),
+                    header.kind == .batch, header.identity.epoch == segment.epoch
+                {
                     present.insert(header.identity.sequence)
                 }
             }
@@ -215,8 +243,9 @@ extension Spool {
             }
         }
         if lostNow > 0 {
-            logger.error("spool record damaged on disk; skipped and counted",
-                         metadata: ["segment": "\(SegmentFormat.fileName(segment.id))", "batches": "\(lostNow)"])
+            logger.error(
+                "spool record damaged on disk; skipped and counted",
+                metadata: ["segment": "\(SegmentFormat.fileName(segment.id))", "batches": "\(lostNow)"])
         }
         let next = scan.records.first { $0.offset - SegmentFormat.recordHeaderSize > offset }
         return next.map { $0.offset - SegmentFormat.recordHeaderSize } ?? end
@@ -224,7 +253,9 @@ extension Spool {
 
     private func markSegmentUnreadable(_ segment: SegmentSummary) {
         guard let range = segment.sequenceRange else { return }
-        logger.error("spool segment unreadable; its batches are counted lost", metadata: ["segment": "\(SegmentFormat.fileName(segment.id))"])
+        logger.error(
+            "spool segment unreadable; its batches are counted lost",
+            metadata: ["segment": "\(SegmentFormat.fileName(segment.id))"])
         for sequence in range where lostCause(BatchIdentity(epoch: segment.epoch, sequence: sequence)) == nil {
             markLost(BatchIdentity(epoch: segment.epoch, sequence: sequence), cause: .corrupt)
         }
@@ -236,7 +267,9 @@ extension Spool {
             for file in readFiles.values { try? file.close() }
             readFiles.removeAll()
         }
-        guard let file = try? FileDescriptor.open(path(of: segmentID), .readOnly, options: [.closeOnExec]) else { return nil }
+        guard let file = try? FileDescriptor.open(path(of: segmentID), .readOnly, options: [.closeOnExec]) else {
+            return nil
+        }
         readFiles[segmentID] = file
         return file
     }

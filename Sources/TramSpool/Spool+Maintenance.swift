@@ -58,10 +58,13 @@ extension Spool {
             if isActive { active?.syncedBatches = segments[index].batchCount }
         } catch {
             let summary = segments[index]
-            logger.error("spool fdatasync failed; batches since the last sync are counted lost and the segment is sealed",
-                         metadata: ["segment": "\(open.writer.path)", "error": "\(error)"])
+            logger.error(
+                "spool fdatasync failed; batches since the last sync are counted lost and the segment is sealed",
+                metadata: ["segment": "\(open.writer.path)", "error": "\(error)"])
             if summary.batchCount > open.syncedBatches {
-                markLost(epoch: summary.epoch, summary.firstSequence + UInt64(open.syncedBatches)...summary.lastSequence, cause: .syncFailed)
+                markLost(
+                    epoch: summary.epoch, summary.firstSequence + UInt64(open.syncedBatches)...summary.lastSequence,
+                    cause: .syncFailed)
             }
             if isActive { seal(); sealedUnsynced.removeAll { $0.writer === open.writer } }
         }
@@ -79,7 +82,8 @@ extension Spool {
                 // Slow path: some batches may be lost rather than acknowledged.
                 return range.allSatisfy { sequence in
                     let identity = BatchIdentity(epoch: segment.epoch, sequence: sequence)
-                    return lostCause(identity) != nil || options.sinks.allSatisfy { acknowledged[$0]?[segment.epoch]?.contains(sequence) == true }
+                    return lostCause(identity) != nil
+                        || options.sinks.allSatisfy { acknowledged[$0]?[segment.epoch]?.contains(sequence) == true }
                 }
             }
         }
@@ -90,7 +94,9 @@ extension Spool {
         var index = 0
         while index < segments.count {
             let isActive = active != nil && index == segments.count - 1
-            if !isActive, isDelivered(segments[index]), !segments[index].readings.isEmpty || !dictionariesNeeded(segments[index]) {
+            if !isActive, isDelivered(segments[index]),
+                !segments[index].readings.isEmpty || !dictionariesNeeded(segments[index])
+            {
                 retire(at: index, cause: .overflow)
             } else {
                 index += 1
@@ -103,7 +109,9 @@ extension Spool {
         let limit = options.maximumAgeMilliseconds
         // Roll the active segment once it is an eighth of the age limit old, so expiry is fine-grained.
         if active != nil, let last = segments.last, now - last.createdMilliseconds > limit / 8 { seal() }
-        while let first = segments.first, !(active != nil && segments.count == 1), now - first.newestMilliseconds > limit {
+        while let first = segments.first, !(active != nil && segments.count == 1),
+            now - first.newestMilliseconds > limit
+        {
             retire(at: 0, cause: .age)
         }
     }
@@ -115,8 +123,11 @@ extension Spool {
 
     private func neededDictionaries(in segment: SegmentSummary) -> [SegmentSummary.DictionaryRecord] {
         segment.dictionaries.filter { record in
-            let heldLater = segments.contains { $0.id > segment.id && $0.dictionaries.contains { $0.schemaID == record.schemaID } }
-            let usedElsewhere = currentSchemaIDs.contains(record.schemaID)
+            let heldLater = segments.contains {
+                $0.id > segment.id && $0.dictionaries.contains { $0.schemaID == record.schemaID }
+            }
+            let usedElsewhere =
+                currentSchemaIDs.contains(record.schemaID)
                 || segments.contains { $0.id != segment.id && $0.schemasUsed.contains(record.schemaID) }
                 || ring.pending.contains { $0.header.schemaID == record.schemaID }
             return !heldLater && usedElsewhere
@@ -134,7 +145,9 @@ extension Spool {
         let carried = neededDictionaries(in: segment).compactMap { record in
             readDictionary(at: record.offset, segmentID: segment.id).map { (record.schemaID, $0) }
         }
-        for (schemaID, frame) in carried { frame.withUnsafeBytes { _ = storeDictionary($0, schemaID: schemaID, withinBounds: false) } }
+        for (schemaID, frame) in carried {
+            frame.withUnsafeBytes { _ = storeDictionary($0, schemaID: schemaID, withinBounds: false) }
+        }
         var delivered = Tally()
         var dropped: [DropCause: Tally] = [:]
         if let range = segment.sequenceRange {
@@ -151,8 +164,12 @@ extension Spool {
             }
         }
         if let undelivered = dropped[cause], undelivered.batches > 0, cause != .missing, cause != .corrupt {
-            logger.warning("spool dropped undelivered readings", metadata: ["cause": "\(cause)", "readings": "\(undelivered.readings)",
-                                                                          "segment": "\(SegmentFormat.fileName(segment.id))"])
+            logger.warning(
+                "spool dropped undelivered readings",
+                metadata: [
+                    "cause": "\(cause)", "readings": "\(undelivered.readings)",
+                    "segment": "\(SegmentFormat.fileName(segment.id))",
+                ])
         }
         ledger.append(.retired(segmentID: segment.id, delivered: delivered, dropped: dropped))
         retiredDelivered += delivered

@@ -31,8 +31,9 @@ extension Spool {
         segments.sort { $0.id < $1.id }
         // Sealed in the ledger, gone from the directory: deleted by hand, or lost with the disk.
         for summary in missing.values.sorted(by: { $0.id < $1.id }) {
-            logger.error("spool segment missing; its undelivered readings are counted as dropped",
-                         metadata: ["segment": "\(SegmentFormat.fileName(summary.id))"])
+            logger.error(
+                "spool segment missing; its undelivered readings are counted as dropped",
+                metadata: ["segment": "\(SegmentFormat.fileName(summary.id))"])
             let position = segments.firstIndex { $0.id > summary.id } ?? segments.count
             segments.insert(summary, at: position)
             retire(at: position, cause: .missing, unlinking: false)
@@ -53,8 +54,9 @@ extension Spool {
         }
         switch result {
         case .failure(.unknownVersion(let version)):
-            logger.warning("spool segment written by another Tram version; kept untouched",
-                           metadata: ["segment": "\(path)", "version": "\(version)"])
+            logger.warning(
+                "spool segment written by another Tram version; kept untouched",
+                metadata: ["segment": "\(path)", "version": "\(version)"])
             keptFiles.append(path.lastComponent?.string ?? path.string)
         case .failure where bytes.count < SegmentFormat.headerSize && sealed == nil:
             // Created just before a power cut, before its first sync: it never held a record.
@@ -63,8 +65,9 @@ extension Spool {
         case .failure(let problem):
             keepAside(path, reason: problem.description, sealed: sealed)
         case .success(let scan):
-            var summary = SegmentSummary(id: id, size: scan.validSize, createdMilliseconds: scan.header.createdMilliseconds,
-                                         newestMilliseconds: scan.header.createdMilliseconds)
+            var summary = SegmentSummary(
+                id: id, size: scan.validSize, createdMilliseconds: scan.header.createdMilliseconds,
+                newestMilliseconds: scan.header.createdMilliseconds)
             var present: [BatchIdentity] = []
             bytes.withUnsafeBytes { all in
                 for record in scan.records {
@@ -72,9 +75,14 @@ extension Spool {
                     guard let (header, _) = RecordHeader.decode(payload) else { continue }
                     let recordStart = record.offset - SegmentFormat.recordHeaderSize
                     if header.kind == .batch, !summary.readings.isEmpty,
-                       header.identity.epoch != summary.epoch || header.identity.sequence <= summary.lastSequence { continue }
+                        header.identity.epoch != summary.epoch || header.identity.sequence <= summary.lastSequence
+                    {
+                        continue
+                    }
                     // Keep sequences consecutive: a hole is a damaged batch, recorded as lost below.
-                    while header.kind == .batch, !summary.readings.isEmpty, header.identity.sequence > summary.lastSequence + 1 {
+                    while header.kind == .batch, !summary.readings.isEmpty,
+                        header.identity.sequence > summary.lastSequence + 1
+                    {
                         let hole = summary.lastSequence + 1
                         summary.readings.append(UInt32(sealed?.readings(of: hole) ?? 0))
                     }
@@ -88,7 +96,9 @@ extension Spool {
                 summary.epoch = sealed.epoch
                 summary.firstSequence = sealed.firstSequence
                 summary.readings = sealed.readings
-                for schema in sealed.schemasUsed where !summary.schemasUsed.contains(schema) { summary.schemasUsed.append(schema) }
+                for schema in sealed.schemasUsed where !summary.schemasUsed.contains(schema) {
+                    summary.schemasUsed.append(schema)
+                }
             }
             let found = Set(present.map(\.sequence))
             if let range = summary.sequenceRange {
@@ -102,13 +112,18 @@ extension Spool {
                     lostCount += 1
                 }
                 if lostCount > 0 || !scan.corrupt.isEmpty {
-                    logger.error("spool segment had damaged records; skipped and counted",
-                                 metadata: ["segment": "\(path)", "batches": "\(lostCount)",
-                                            "bytes": "\(scan.corrupt.reduce(0) { $0 + $1.length })"])
+                    logger.error(
+                        "spool segment had damaged records; skipped and counted",
+                        metadata: [
+                            "segment": "\(path)", "batches": "\(lostCount)",
+                            "bytes": "\(scan.corrupt.reduce(0) { $0 + $1.length })",
+                        ])
                 }
             }
             if scan.tornBytes > 0 {
-                logger.notice("spool segment had a torn tail; cut", metadata: ["segment": "\(path)", "bytes": "\(scan.tornBytes)"])
+                logger.notice(
+                    "spool segment had a torn tail; cut",
+                    metadata: ["segment": "\(path)", "bytes": "\(scan.tornBytes)"])
             }
             segments.append(summary)
             ledger.append(.sealed(summary))
@@ -121,7 +136,9 @@ extension Spool {
         let aside = access == .owner ? path.string + ".damaged" : path.string
         if access == .owner { rename(path.string, aside) }
         keptFiles.append(String(aside.split(separator: "/").last ?? ""))
-        logger.error("spool segment damaged beyond reading; renamed aside", metadata: ["segment": "\(aside)", "reason": "\(reason)"])
+        logger.error(
+            "spool segment damaged beyond reading; renamed aside",
+            metadata: ["segment": "\(aside)", "reason": "\(reason)"])
         guard let sealed else { return }
         segments.append(sealed)
         segments.sort { $0.id < $1.id }
@@ -134,7 +151,9 @@ extension Spool {
 
     /// Records batches as lost; those every sink already acknowledged stay delivered.
     func markLost(epoch: UInt64, _ range: ClosedRange<UInt64>, cause: DropCause) {
-        if range.count == 1, isAcknowledgedEverywhere(BatchIdentity(epoch: epoch, sequence: range.lowerBound)) { return }
+        if range.count == 1, isAcknowledgedEverywhere(BatchIdentity(epoch: epoch, sequence: range.lowerBound)) {
+            return
+        }
         lost[cause, default: [:]][epoch, default: SequenceRanges()].insert(range)
         ledger.append(.lost(cause: cause, epoch: epoch, sequences: range))
     }

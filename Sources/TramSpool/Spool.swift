@@ -64,7 +64,9 @@ public final class Spool {
     /// Makes every segment fdatasync fail with EIO (a dying flash chip), for the sync-failure test.
     @_spi(Testing) public var simulatedSyncFailure = false
     /// Batches waiting in the RAM ring.
-    @_spi(Testing) public var heldIdentities: [BatchIdentity] { ring.pending.filter { $0.header.kind == .batch }.map(\.header.identity) }
+    @_spi(Testing) public var heldIdentities: [BatchIdentity] {
+        ring.pending.filter { $0.header.kind == .batch }.map(\.header.identity)
+    }
     /// After `close()` the spool takes no more batches.
     public private(set) var isClosed = false
 
@@ -86,8 +88,10 @@ public final class Spool {
 
     /// Opens (or creates) the spool, recovering whatever a crash left behind. Never needs a human:
     /// torn tails are cut, damaged records skipped and counted, foreign files kept and reported.
-    public init(options: SpoolOptions, clock: TramClock = .system, logger: Logger = Logger(label: "tram.spool"),
-                access: Access = .owner) throws(SpoolError) {
+    public init(
+        options: SpoolOptions, clock: TramClock = .system, logger: Logger = Logger(label: "tram.spool"),
+        access: Access = .owner
+    ) throws(SpoolError) {
         self.options = options
         self.clock = clock
         self.logger = logger
@@ -95,7 +99,9 @@ public final class Spool {
         let directory = options.directory
         let readOnly = access == .inspector
         if readOnly {
-            guard Glibc.access(directory.string, R_OK) == 0 else { throw .io(operation: "read", path: directory.string, Errno(rawValue: errno)) }
+            guard Glibc.access(directory.string, R_OK) == 0 else {
+                throw .io(operation: "read", path: directory.string, Errno(rawValue: errno))
+            }
             lockDescriptor = -1
         } else {
             mkdir(directory.string, 0o750)
@@ -107,19 +113,23 @@ public final class Spool {
 
         let loaded: (entries: [LedgerEntry], size: Int, records: Int, damaged: Int)?
         var ledgerProblem: String?
-        do { loaded = try LedgerFile.load(directory: directory, readOnly: readOnly, problem: &ledgerProblem) } catch { throw .io(operation: "read", path: directory.appending(LedgerFile.name).string, error) }
+        do { loaded = try LedgerFile.load(directory: directory, readOnly: readOnly, problem: &ledgerProblem) } catch {
+            throw .io(operation: "read", path: directory.appending(LedgerFile.name).string, error)
+        }
         var state = LedgerState()
         for entry in loaded?.entries ?? [] { state.apply(entry) }
         if let ledgerProblem {
-            logger.error("spool ledger unreadable; kept as ledger.damaged, and every stored batch will be sent again",
-                         metadata: ["directory": "\(directory)", "problem": "\(ledgerProblem)"])
+            logger.error(
+                "spool ledger unreadable; kept as ledger.damaged, and every stored batch will be sent again",
+                metadata: ["directory": "\(directory)", "problem": "\(ledgerProblem)"])
             keptFiles.append(LedgerFile.name + ".damaged")
         }
         if let loaded, loaded.damaged > 0 {
             logger.warning("spool ledger had damaged entries; skipped", metadata: ["entries": "\(loaded.damaged)"])
         }
         do {
-            ledger = try LedgerFile(directory: directory, existingSize: loaded?.size, records: loaded?.records ?? 0, readOnly: readOnly)
+            ledger = try LedgerFile(
+                directory: directory, existingSize: loaded?.size, records: loaded?.records ?? 0, readOnly: readOnly)
         } catch {
             throw .io(operation: "open", path: directory.appending(LedgerFile.name).string, error)
         }
@@ -134,12 +144,15 @@ public final class Spool {
         nextSequence = 0
         startedUnclean = (loaded != nil || ledgerProblem != nil) && !state.closedCleanly
         if loaded == nil && !found.isEmpty {
-            logger.warning("spool ledger missing: every stored batch will be sent again", metadata: ["directory": "\(directory)"])
+            logger.warning(
+                "spool ledger missing: every stored batch will be sent again", metadata: ["directory": "\(directory)"])
         }
 
         recoverSegments(found, state: state)
         currentSchemaIDs = Set(segments.last { !$0.dictionaries.isEmpty }?.dictionaries.map(\.schemaID) ?? [])
-        if let newest = segments.last(where: { !$0.schemasUsed.isEmpty })?.schemasUsed.last { currentSchemaIDs.insert(newest) }
+        if let newest = segments.last(where: { !$0.schemasUsed.isEmpty })?.schemasUsed.last {
+            currentSchemaIDs.insert(newest)
+        }
         if startedUnclean && !readOnly {
             // What the crashed run wrote may still sit in the page cache: make it durable before building on it.
             for segment in segments {
@@ -151,7 +164,9 @@ public final class Spool {
         let newestEpochOnDisk = segments.map(\.epoch).max() ?? 0
         if let ledgerEpoch = state.epoch, state.closedCleanly {
             epoch = ledgerEpoch
-            let highest = segments.filter { $0.epoch == ledgerEpoch && !$0.readings.isEmpty }.map { $0.lastSequence + 1 }.max() ?? 0
+            let highest =
+                segments.filter { $0.epoch == ledgerEpoch && !$0.readings.isEmpty }.map { $0.lastSequence + 1 }.max()
+                ?? 0
             nextSequence = max(state.nextSequence, highest)
         } else if let ledgerEpoch = state.epoch {
             // Sent-but-unsynced batches may have been lost; their numbers must never be reused.
@@ -160,15 +175,21 @@ public final class Spool {
             epoch = newestEpochOnDisk > 0 ? newestEpochOnDisk + 1 : Self.freshEpoch(clock)
         }
         if readOnly {
-            for name in options.sinks { sinks[name] = SinkState(start: firstPosition, liveStart: Position(segmentID: nextSegmentID, offset: 0)) }
+            for name in options.sinks {
+                sinks[name] = SinkState(start: firstPosition, liveStart: Position(segmentID: nextSegmentID, offset: 0))
+            }
             return
         }
         ledger.append(.opened(epoch: epoch, nextSequence: nextSequence))
-        do { try ledger.sync() } catch { throw .io(operation: "sync", path: directory.appending(LedgerFile.name).string, error) }
+        do { try ledger.sync() } catch {
+            throw .io(operation: "sync", path: directory.appending(LedgerFile.name).string, error)
+        }
         if startedUnclean {
             logger.notice("spool started after an unclean stop; new epoch", metadata: ["epoch": "\(epoch)"])
         }
-        for name in options.sinks { sinks[name] = SinkState(start: firstPosition, liveStart: Position(segmentID: nextSegmentID, offset: 0)) }
+        for name in options.sinks {
+            sinks[name] = SinkState(start: firstPosition, liveStart: Position(segmentID: nextSegmentID, offset: 0))
+        }
     }
 
     deinit {
@@ -186,7 +207,9 @@ public final class Spool {
         flushRing(force: true)
         // Still no room: what waits in RAM cannot outlive the process. Count it rather than lose it silently.
         while let entry = ring.first {
-            if entry.header.kind == .batch { countDropped(.diskFull, Tally(readings: entry.header.readings, batches: 1)) }
+            if entry.header.kind == .batch {
+                countDropped(.diskFull, Tally(readings: entry.header.readings, batches: 1))
+            }
             ring.removeFirst()
         }
         // Seal the segment being written: its summary in the ledger lets the next start count
@@ -210,7 +233,9 @@ public final class Spool {
     }
 
     @_spi(Testing) public var debugDescription: String {
-        "segments " + segments.map { "\($0.id):e\($0.epoch) \($0.firstSequence)+\($0.readings.count) size \($0.size)" }.joined(separator: ", ")
+        "segments "
+            + segments.map { "\($0.id):e\($0.epoch) \($0.firstSequence)+\($0.readings.count) size \($0.size)" }.joined(
+                separator: ", ")
             + " acked \(acknowledged) lost \(lost) sinks \(sinks.mapValues { ($0.backlog, $0.live, $0.liveStart, $0.retry, $0.inFlight) })"
     }
 

@@ -32,11 +32,13 @@ public struct SpoolOptions: Sendable {
     /// While the disk is full, newest batches wait in a RAM ring of this many bytes.
     public var diskFullRingBytes: Int
 
-    public init(directory: FilePath, maximumBytes: Int = SpoolDefaults.maximumBytes,
-                maximumAgeMilliseconds: Int64 = SpoolDefaults.maximumAge.milliseconds, overflow: OverflowPolicy = .dropOldest,
-                syncIntervalMilliseconds: Int64 = SpoolDefaults.syncInterval.milliseconds, segmentBytes: Int? = nil,
-                sinks: [String] = ["collector"], replay: ReplayOrder = .liveFirst,
-                diskFullRingBytes: Int = SpoolDefaults.diskFullRingBytes) {
+    public init(
+        directory: FilePath, maximumBytes: Int = SpoolDefaults.maximumBytes,
+        maximumAgeMilliseconds: Int64 = SpoolDefaults.maximumAge.milliseconds, overflow: OverflowPolicy = .dropOldest,
+        syncIntervalMilliseconds: Int64 = SpoolDefaults.syncInterval.milliseconds, segmentBytes: Int? = nil,
+        sinks: [String] = ["collector"], replay: ReplayOrder = .liveFirst,
+        diskFullRingBytes: Int = SpoolDefaults.diskFullRingBytes
+    ) {
         self.directory = directory
         self.maximumBytes = maximumBytes
         self.maximumAgeMilliseconds = maximumAgeMilliseconds
@@ -93,7 +95,9 @@ public struct Tally: Sendable, Equatable, CustomStringConvertible {
         self.batches = batches
     }
 
-    public static func + (a: Tally, b: Tally) -> Tally { Tally(readings: a.readings + b.readings, batches: a.batches + b.batches) }
+    public static func + (a: Tally, b: Tally) -> Tally {
+        Tally(readings: a.readings + b.readings, batches: a.batches + b.batches)
+    }
     public static func += (a: inout Tally, b: Tally) { a = a + b }
     public var description: String {
         "\(readings) reading\(readings == 1 ? "" : "s") in \(batches) batch\(batches == 1 ? "" : "es")"

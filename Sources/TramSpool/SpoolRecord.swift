@@ -64,8 +64,11 @@ public struct RecordHeader: Sendable, Equatable {
             let schema = try reader.littleEndian64()
             let created = try reader.uvarint()
             guard readings <= UInt64(Int32.max), created <= UInt64(Int64.max) else { return nil }
-            return (RecordHeader(kind: kind, identity: BatchIdentity(epoch: epoch, sequence: sequence), readings: Int(readings),
-                                 schemaID: schema, createdMilliseconds: Int64(created)), reader.offset)
+            return (
+                RecordHeader(
+                    kind: kind, identity: BatchIdentity(epoch: epoch, sequence: sequence), readings: Int(readings),
+                    schemaID: schema, createdMilliseconds: Int64(created)), reader.offset
+            )
         } catch {
             return nil
         }

@@ -34,14 +34,18 @@ public enum SpoolVerifier {
         defer { closedir(dir) }
         var names: [String] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             if name != ".", name != ".." { names.append(name) }
         }
         return names
     }
 
     /// Checks one file; `visit` sees each intact record of a segment (header and frame).
-    public static func check(_ path: FilePath, visit: (RecordHeader, UnsafeRawBufferPointer) -> Void = { _, _ in }) -> FileReport {
+    public static func check(_ path: FilePath, visit: (RecordHeader, UnsafeRawBufferPointer) -> Void = { _, _ in })
+        -> FileReport
+    {
         var bytes: [UInt8] = []
         let name = path.lastComponent?.string ?? path.string
         var report = FileReport(name: name, bytes: 0)
@@ -62,14 +66,19 @@ public enum SpoolVerifier {
             report.tornBytes = scan.tornBytes
             guard name != LedgerFile.name else {
                 report.undecodable = bytes.withUnsafeBytes { all in
-                    scan.records.filter { LedgerEntry.decode(UnsafeRawBufferPointer(rebasing: all[$0.offset..<$0.offset + $0.length])) == nil }.count
+                    scan.records.filter {
+                        LedgerEntry.decode(UnsafeRawBufferPointer(rebasing: all[$0.offset..<$0.offset + $0.length]))
+                            == nil
+                    }.count
                 }
                 return report
             }
             bytes.withUnsafeBytes { all in
                 for record in scan.records {
                     let payload = UnsafeRawBufferPointer(rebasing: all[record.offset..<record.offset + record.length])
-                    guard let (header, frameOffset) = RecordHeader.decode(payload) else { report.undecodable += 1; continue }
+                    guard let (header, frameOffset) = RecordHeader.decode(payload) else {
+                        report.undecodable += 1; continue
+                    }
                     switch header.kind {
                     case .batch:
                         report.batches += 1

@@ -5,10 +5,11 @@ import TramSpool
 extension SpoolOptions {
     /// The options an agent file's `spool:` section asks for.
     public init(settings: SpoolSettings, sinks: [String]) {
-        self.init(directory: FilePath(settings.directory), maximumBytes: settings.maximumBytes,
-                  maximumAgeMilliseconds: settings.maximumAge.milliseconds,
-                  overflow: OverflowPolicy(settings.overflow), syncIntervalMilliseconds: settings.syncInterval.milliseconds,
-                  sinks: sinks, replay: ReplayOrder(settings.replay), diskFullRingBytes: settings.diskFullRingBytes)
+        self.init(
+            directory: FilePath(settings.directory), maximumBytes: settings.maximumBytes,
+            maximumAgeMilliseconds: settings.maximumAge.milliseconds,
+            overflow: OverflowPolicy(settings.overflow), syncIntervalMilliseconds: settings.syncInterval.milliseconds,
+            sinks: sinks, replay: ReplayOrder(settings.replay), diskFullRingBytes: settings.diskFullRingBytes)
     }
 }
 

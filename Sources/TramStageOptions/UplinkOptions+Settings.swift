@@ -31,10 +31,11 @@ extension SinkKind {
 extension SinkOptions {
     /// An agent file's `sinks:` entry as the options of its delivery loop.
     public init(settings: SinkSettings, gateway: String) {
-        self.init(name: settings.name, kind: SinkKind(settings.kind),
-                  transport: TransportOptions(settings: settings, gateway: gateway, token: nil),
-                  tokenFile: settings.tokenFile, maximumUploadBytes: settings.effectiveMaximumUploadBytes,
-                  dailyBudgetBytes: settings.dailyBudgetBytes, compressLines: settings.compressLines,
-                  deadLetterFile: settings.deadLetterFile)
+        self.init(
+            name: settings.name, kind: SinkKind(settings.kind),
+            transport: TransportOptions(settings: settings, gateway: gateway, token: nil),
+            tokenFile: settings.tokenFile, maximumUploadBytes: settings.effectiveMaximumUploadBytes,
+            dailyBudgetBytes: settings.dailyBudgetBytes, compressLines: settings.compressLines,
+            deadLetterFile: settings.deadLetterFile)
     }
 }

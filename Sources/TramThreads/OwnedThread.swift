@@ -17,12 +17,14 @@ public final class OwnedThread: @unchecked Sendable {
     /// Starts `body` on a new thread named `name` (at most 15 bytes show in `top -H` and `/proc`).
     public init(name: String, _ body: @escaping @Sendable () -> Void) {
         let start = Unmanaged.passRetained(Start(name: name, body: body)).toOpaque()
-        let result = pthread_create(&thread, nil, { context in
-            let start = Unmanaged<Start>.fromOpaque(context!).takeRetainedValue()
-            OwnedThread.nameCurrentThread(start.name)
-            start.body()
-            return nil
-        }, start)
+        let result = pthread_create(
+            &thread, nil,
+            { context in
+                let start = Unmanaged<Start>.fromOpaque(context!).takeRetainedValue()
+                OwnedThread.nameCurrentThread(start.name)
+                start.body()
+                return nil
+            }, start)
         precondition(result == 0, "pthread_create failed: \(result)")
     }
 
@@ -51,7 +53,8 @@ public final class OwnedThread: @unchecked Sendable {
 extension OwnedThread {
     /// Runs blocking work (joining a thread, a final `fdatasync`, a bounded wait for an upload) on a thread of its
     /// own and awaits it, so an async caller never blocks a thread of Swift's cooperative pool.
-    public static func offload<Result: Sendable>(name: String, _ body: @escaping @Sendable () -> Result) async -> Result {
+    public static func offload<Result: Sendable>(name: String, _ body: @escaping @Sendable () -> Result) async -> Result
+    {
         await withCheckedContinuation { continuation in
             // Dropped at once, so detached: the continuation carries the result.
             _ = OwnedThread(name: name) { continuation.resume(returning: body()) }

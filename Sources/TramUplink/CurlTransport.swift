@@ -114,7 +114,9 @@ public final class CurlTransport {
     private let errorBuffer: UnsafeMutablePointer<CChar>
     private let logger: Logger
 
-    public init(_ options: TransportOptions, logger: Logger = Logger(label: "tram.uplink.transport")) throws(TransportFailure) {
+    public init(_ options: TransportOptions, logger: Logger = Logger(label: "tram.uplink.transport"))
+        throws(TransportFailure)
+    {
         Self.globalInit()
         guard let handle = curl_easy_init() else { throw .configuration("curl_easy_init failed") }
         self.handle = handle
@@ -128,8 +130,9 @@ public final class CurlTransport {
             throw error
         }
         if !options.verifyTLS {
-            logger.critical("TLS VERIFICATION IS OFF for the uplink: anyone on the path can read and alter uploads",
-                            metadata: ["url": "\(options.url)"])
+            logger.critical(
+                "TLS VERIFICATION IS OFF for the uplink: anyone on the path can read and alter uploads",
+                metadata: ["url": "\(options.url)"])
         }
     }
 
@@ -140,13 +143,17 @@ public final class CurlTransport {
 
     private func set(_ option: CURLoption, _ value: Int) throws(TransportFailure) {
         let code = tram_curl_setopt_long(handle, option, value)
-        guard code == CURLE_OK else { throw .configuration("curl option \(option.rawValue): \(String(cString: curl_easy_strerror(code)))") }
+        guard code == CURLE_OK else {
+            throw .configuration("curl option \(option.rawValue): \(String(cString: curl_easy_strerror(code)))")
+        }
     }
 
     private func set(_ option: CURLoption, _ value: String) throws(TransportFailure) {
         // curl copies string options (since 7.17), so the temporary C string may go.
         let code = tram_curl_setopt_string(handle, option, value)
-        guard code == CURLE_OK else { throw .configuration("curl option \(option.rawValue): \(String(cString: curl_easy_strerror(code)))") }
+        guard code == CURLE_OK else {
+            throw .configuration("curl option \(option.rawValue): \(String(cString: curl_easy_strerror(code)))")
+        }
     }
 
     /// Options that hold for every request on this handle.
@@ -171,23 +178,31 @@ public final class CurlTransport {
         if let pin = options.pinnedPublicKey { try set(CURLOPT_PINNEDPUBLICKEY, pin) }
         if let cap = options.maximumSendBytesPerSecond, cap > 0 {
             let code = tram_curl_setopt_off(handle, CURLOPT_MAX_SEND_SPEED_LARGE, curl_off_t(cap))
-            guard code == CURLE_OK else { throw .configuration("curl bandwidth cap: \(String(cString: curl_easy_strerror(code)))") }
+            guard code == CURLE_OK else {
+                throw .configuration("curl bandwidth cap: \(String(cString: curl_easy_strerror(code)))")
+            }
         }
         let code = tram_curl_setopt_pointer(handle, CURLOPT_ERRORBUFFER, errorBuffer)
         guard code == CURLE_OK else { throw .configuration("curl error buffer") }
         guard tram_curl_setopt_write_callback(handle, curlWrite) == CURLE_OK,
-              tram_curl_setopt_header_callback(handle, curlHeader) == CURLE_OK,
-              tram_curl_setopt_xferinfo_callback(handle, curlProgress) == CURLE_OK else { throw .configuration("curl callbacks") }
+            tram_curl_setopt_header_callback(handle, curlHeader) == CURLE_OK,
+            tram_curl_setopt_xferinfo_callback(handle, curlProgress) == CURLE_OK
+        else { throw .configuration("curl callbacks") }
         try set(CURLOPT_NOPROGRESS, 0)
     }
 
     /// POSTs `body` (whole frames) and returns the answer. Blocks; see the type's note.
     /// - Parameter batches: the `Tram-Batches` header's value, `epoch/first-last`.
-    public func post(_ body: [UInt8], batches: String, contentEncoding: String? = nil) -> Result<TransportResponse, TransportFailure> {
+    public func post(_ body: [UInt8], batches: String, contentEncoding: String? = nil) -> Result<
+        TransportResponse, TransportFailure
+    > {
         var headers: UnsafeMutablePointer<curl_slist>? = nil
-        var lines = ["Content-Type: \(options.contentType)", "\(IngestHeader.gateway): \(options.gateway)", "\(IngestHeader.batches): \(batches)",
-                     // Without it curl waits up to a second for "100 Continue" before bodies over 1 MB.
-                     "Expect:"]
+        var lines = [
+            "Content-Type: \(options.contentType)", "\(IngestHeader.gateway): \(options.gateway)",
+            "\(IngestHeader.batches): \(batches)",
+            // Without it curl waits up to a second for "100 Continue" before bodies over 1 MB.
+            "Expect:",
+        ]
         if let contentEncoding { lines.append("Content-Encoding: \(contentEncoding)") }
         if let token = options.token { lines.append("Authorization: \(options.authorizationScheme) \(token)") }
         for line in lines { headers = curl_slist_append(headers, line) }
@@ -204,7 +219,9 @@ public final class CurlTransport {
             _ = tram_curl_setopt_pointer(handle, CURLOPT_XFERINFODATA, context.toOpaque())
             // POSTFIELDS does not copy: the buffer lives until perform returns.
             _ = tram_curl_setopt_off(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count))
-            _ = tram_curl_setopt_pointer(handle, CURLOPT_POSTFIELDS, UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(errorBuffer)))
+            _ = tram_curl_setopt_pointer(
+                handle, CURLOPT_POSTFIELDS,
+                UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(errorBuffer)))
             let code = curl_easy_perform(handle)
             // Nothing may point at the freed body or headers afterwards.
             _ = tram_curl_setopt_pointer(handle, CURLOPT_POSTFIELDS, nil)
@@ -216,15 +233,19 @@ public final class CurlTransport {
         guard code == CURLE_OK else {
             let detail = errorBuffer[0] != 0 ? String(cString: errorBuffer) : String(cString: curl_easy_strerror(code))
             let failure = Self.classify(code, detail: detail)
-            logger.warning("uplink request failed", metadata: ["url": "\(options.url)", "batches": "\(batches)", "error": "\(detail)"])
+            logger.warning(
+                "uplink request failed",
+                metadata: ["url": "\(options.url)", "batches": "\(batches)", "error": "\(detail)"])
             return .failure(failure)
         }
         var status = 0
         _ = tram_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &status)
         var connects = 0
         _ = tram_curl_getinfo_long(handle, CURLINFO_NUM_CONNECTS, &connects)
-        return .success(TransportResponse(status: status, retryAfterSeconds: collected.retryAfterSeconds, body: collected.body,
-                                          newConnections: connects))
+        return .success(
+            TransportResponse(
+                status: status, retryAfterSeconds: collected.retryAfterSeconds, body: collected.body,
+                newConnections: connects))
     }
 
     private func timings() -> TransportTimings {
@@ -237,10 +258,13 @@ public final class CurlTransport {
         _ = tram_curl_getinfo_string(handle, CURLINFO_PRIMARY_IP, &address)
         var version = 0
         _ = tram_curl_getinfo_long(handle, CURLINFO_HTTP_VERSION, &version)
-        return TransportTimings(dnsMilliseconds: read(CURLINFO_NAMELOOKUP_TIME_T), connectMilliseconds: read(CURLINFO_CONNECT_TIME_T),
-                                tlsMilliseconds: read(CURLINFO_APPCONNECT_TIME_T), firstByteMilliseconds: read(CURLINFO_STARTTRANSFER_TIME_T),
-                                totalMilliseconds: read(CURLINFO_TOTAL_TIME_T), remoteAddress: address.map { String(cString: $0) } ?? "",
-                                httpVersion: version == CURL_HTTP_VERSION_2_0 ? "HTTP/2" : version == CURL_HTTP_VERSION_1_1 ? "HTTP/1.1" : "")
+        return TransportTimings(
+            dnsMilliseconds: read(CURLINFO_NAMELOOKUP_TIME_T), connectMilliseconds: read(CURLINFO_CONNECT_TIME_T),
+            tlsMilliseconds: read(CURLINFO_APPCONNECT_TIME_T),
+            firstByteMilliseconds: read(CURLINFO_STARTTRANSFER_TIME_T),
+            totalMilliseconds: read(CURLINFO_TOTAL_TIME_T), remoteAddress: address.map { String(cString: $0) } ?? "",
+            httpVersion: version == CURL_HTTP_VERSION_2_0
+                ? "HTTP/2" : version == CURL_HTTP_VERSION_1_1 ? "HTTP/1.1" : "")
     }
 
     /// Headers and bodies of the last request, both ways.
@@ -259,14 +283,18 @@ public final class CurlTransport {
     static func classify(_ code: CURLcode, detail: String) -> TransportFailure {
         // The server's TLS stack refused us with an alert (mTLS without or with a bad client certificate, no common
         // protocol version): configuration, not the link. TLS 1.2 says so in the handshake, TLS 1.3 at the first read.
-        if [CURLE_SSL_CONNECT_ERROR, CURLE_RECV_ERROR, CURLE_SEND_ERROR].contains(code), refusedByTLSAlert(detail) { return .tls(detail) }
+        if [CURLE_SSL_CONNECT_ERROR, CURLE_RECV_ERROR, CURLE_SEND_ERROR].contains(code), refusedByTLSAlert(detail) {
+            return .tls(detail)
+        }
         switch code {
         case CURLE_ABORTED_BY_CALLBACK: return .connection("abandoned: the uplink is stopping")
         case CURLE_OPERATION_TIMEDOUT: return .timeout(detail)
-        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE, CURLE_SSL_PINNEDPUBKEYNOTMATCH,
-             CURLE_SSL_CRL_BADFILE, CURLE_SSL_ISSUER_ERROR:
+        case CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CACERT_BADFILE,
+            CURLE_SSL_PINNEDPUBKEYNOTMATCH,
+            CURLE_SSL_CRL_BADFILE, CURLE_SSL_ISSUER_ERROR:
             return .tls(detail)
-        case CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT, CURLE_NOT_BUILT_IN, CURLE_OUT_OF_MEMORY, CURLE_BAD_FUNCTION_ARGUMENT:
+        case CURLE_UNSUPPORTED_PROTOCOL, CURLE_URL_MALFORMAT, CURLE_NOT_BUILT_IN, CURLE_OUT_OF_MEMORY,
+            CURLE_BAD_FUNCTION_ARGUMENT:
             return .configuration(detail)
         default:
             // Refused, reset, DNS, nothing received, a handshake cut short: the link, retried with backoff.
@@ -276,9 +304,12 @@ public final class CurlTransport {
 
     /// OpenSSL's names for the alerts a server sends when it will not have this client (`tlsv13 alert certificate required`).
     static func refusedByTLSAlert(_ detail: String) -> Bool {
-        ["alert certificate required", "alert bad certificate", "alert unknown ca", "alert certificate unknown",
-         "alert certificate revoked", "alert certificate expired", "alert unsupported certificate", "alert access denied",
-         "alert handshake failure", "alert protocol version", "alert insufficient security"].contains { detail.contains($0) }
+        [
+            "alert certificate required", "alert bad certificate", "alert unknown ca", "alert certificate unknown",
+            "alert certificate revoked", "alert certificate expired", "alert unsupported certificate",
+            "alert access denied",
+            "alert handshake failure", "alert protocol version", "alert insufficient security",
+        ].contains { detail.contains($0) }
     }
 
     /// Parses a `Retry-After` value: delta-seconds, or an HTTP date (through `curl_getdate`).
@@ -309,7 +340,8 @@ final class Collected {
     }
 }
 
-private let curlWrite: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = { data, size, count, context in
+private let curlWrite: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
+    data, size, count, context in
     guard let data, let context else { return 0 }
     let collected = Unmanaged<Collected>.fromOpaque(context).takeUnretainedValue()
     data.withMemoryRebound(to: UInt8.self, capacity: size * count) {
@@ -318,7 +350,8 @@ private let curlWrite: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, U
     return size * count
 }
 
-private let curlHeader: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = { data, size, count, context in
+private let curlHeader: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, UnsafeMutableRawPointer?) -> Int = {
+    data, size, count, context in
     guard let data, let context else { return 0 }
     let collected = Unmanaged<Collected>.fromOpaque(context).takeUnretainedValue()
     data.withMemoryRebound(to: UInt8.self, capacity: size * count) {
@@ -328,11 +361,13 @@ private let curlHeader: @convention(c) (UnsafeMutablePointer<CChar>?, Int, Int, 
 }
 
 /// Called by curl about once a second, and whenever data moves: a non-zero answer abandons the request.
-private let curlProgress: @convention(c) (UnsafeMutableRawPointer?, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> Int32 = { context, _, _, _, _ in
-    guard let context else { return 0 }
-    let collected = Unmanaged<Collected>.fromOpaque(context).takeUnretainedValue()
-    return collected.cancellation?.isCancelled == true ? 1 : 0
-}
+private let curlProgress:
+    @convention(c) (UnsafeMutableRawPointer?, curl_off_t, curl_off_t, curl_off_t, curl_off_t) -> Int32 = {
+        context, _, _, _, _ in
+        guard let context else { return 0 }
+        let collected = Unmanaged<Collected>.fromOpaque(context).takeUnretainedValue()
+        return collected.cancellation?.isCancelled == true ? 1 : 0
+    }
 
 /// Cumulative milliseconds from the start of a request to each phase's end, as curl measures them
 /// (0 for a phase that did not happen, such as TLS on http://).
@@ -345,8 +380,11 @@ public struct TransportTimings: Sendable, Equatable {
     public var remoteAddress = ""
     public var httpVersion = ""
 
-    public init(dnsMilliseconds: Double = 0, connectMilliseconds: Double = 0, tlsMilliseconds: Double = 0, firstByteMilliseconds: Double = 0,
-                totalMilliseconds: Double = 0, remoteAddress: String = "", httpVersion: String = "") {
+    public init(
+        dnsMilliseconds: Double = 0, connectMilliseconds: Double = 0, tlsMilliseconds: Double = 0,
+        firstByteMilliseconds: Double = 0,
+        totalMilliseconds: Double = 0, remoteAddress: String = "", httpVersion: String = ""
+    ) {
         self.dnsMilliseconds = dnsMilliseconds
         self.connectMilliseconds = connectMilliseconds
         self.tlsMilliseconds = tlsMilliseconds
@@ -372,7 +410,8 @@ extension String {
     var trimmingASCIIWhitespace: String {
         let bytes = Array(utf8)
         let isSpace = { (b: UInt8) in b == 0x20 || b == 0x09 || b == 0x0D || b == 0x0A }
-        guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) }) else { return "" }
+        guard let first = bytes.firstIndex(where: { !isSpace($0) }), let last = bytes.lastIndex(where: { !isSpace($0) })
+        else { return "" }
         return String(decoding: bytes[first...last], as: UTF8.self)
     }
 }

@@ -53,8 +53,11 @@ public struct DataBudget: Sendable {
     private func save() {
         guard let file else { return }
         let text = Array("\(day) \(usedBytes)\n".utf8)
-        guard let fd = try? FileDescriptor.open(file, .writeOnly, options: [.create, .truncate, .closeOnExec],
-                                                permissions: [.ownerReadWrite, .groupRead]) else { return }
+        guard
+            let fd = try? FileDescriptor.open(
+                file, .writeOnly, options: [.create, .truncate, .closeOnExec],
+                permissions: [.ownerReadWrite, .groupRead])
+        else { return }
         _ = try? fd.writeAll(text)
         try? fd.close()
     }

@@ -51,8 +51,10 @@ public enum DeliveryDecision {
             case 429, 500..<600, 408:
                 return .retry(retryAfterSeconds: retryAfter)
             case 413:
-                return batches > 1 ? .split
-                    : .pause("one batch is larger than the sink accepts (413): raise its body limit or seal smaller batches")
+                return batches > 1
+                    ? .split
+                    : .pause(
+                        "one batch is larger than the sink accepts (413): raise its body limit or seal smaller batches")
             case 409 where sink == .collector && reason == IngestReason.schemaUnknown.rawValue:
                 return .sendDictionaries
             case 422 where sink == .collector:
@@ -60,9 +62,13 @@ public enum DeliveryDecision {
             case 400 where sink == .lineProtocol:
                 return .deadLetter
             case 401:
-                return .pause("the sink refused the credentials (401\(reason.map { " \($0)" } ?? "")): check the token file or client certificate")
+                return .pause(
+                    "the sink refused the credentials (401\(reason.map { " \($0)" } ?? "")): check the token file or client certificate"
+                )
             case 403:
-                return .pause("the sink forbids this gateway (403\(reason.map { " \($0)" } ?? "")): check the gateway id and its credentials")
+                return .pause(
+                    "the sink forbids this gateway (403\(reason.map { " \($0)" } ?? "")): check the gateway id and its credentials"
+                )
             case 404:
                 return .pause("the sink's URL is wrong (404)")
             case 407:

@@ -40,7 +40,8 @@ public struct LineProtocolBody {
     /// - Parameters:
     ///   - now: the wall clock in milliseconds, for the hold-back rule (a reading over a day ahead is not sent).
     ///   - dictionary: the dictionary frame the spool holds for a schema id (`DeliveryQueue.dictionary(schemaID:)`).
-    public mutating func render(_ batches: [SpoolBatch], now: Int64, dictionary frame: (UInt64) -> [UInt8]?) -> Rendered {
+    public mutating func render(_ batches: [SpoolBatch], now: Int64, dictionary frame: (UInt64) -> [UInt8]?) -> Rendered
+    {
         var rendered = Rendered()
         var writer = InfluxLine.Writer(measurement: measurement)
         for batch in batches {
@@ -51,8 +52,12 @@ public struct LineProtocolBody {
             let decoded: DecodedBatch
             do {
                 let opened = try FrameCodec.decode(batch.frame) { $0 == batch.schemaID ? dictionary : nil }
-                guard case .batch(let b) = opened.frame else { throw WireError.invalid("a dictionary frame where a batch was spooled") }
-                guard opened.size == batch.frame.count else { throw WireError.invalid("\(batch.frame.count - opened.size) stray byte(s) after the frame") }
+                guard case .batch(let b) = opened.frame else {
+                    throw WireError.invalid("a dictionary frame where a batch was spooled")
+                }
+                guard opened.size == batch.frame.count else {
+                    throw WireError.invalid("\(batch.frame.count - opened.size) stray byte(s) after the frame")
+                }
                 decoded = b
             } catch {
                 rendered.malformed.append((batch, "\(error)"))
@@ -64,9 +69,11 @@ public struct LineProtocolBody {
                 for index in group.values.indices {
                     let point = dictionary.points[group.firstAlias + index]
                     let value = ReadingValue(group, index: index, descriptor: point)
-                    writer.append(gateway: decoded.gateway, device: point.device, point: point.name, time: group.timeMilliseconds,
-                                  synchronised: synchronised, type: point.type.rawValue, value: value.engineering, rawInt: value.rawInt,
-                                  rawText: value.rawText, quality: Int(value.quality), now: now, tally: &rendered.tally)
+                    writer.append(
+                        gateway: decoded.gateway, device: point.device, point: point.name, time: group.timeMilliseconds,
+                        synchronised: synchronised, type: point.type.rawValue, value: value.engineering,
+                        rawInt: value.rawInt,
+                        rawText: value.rawText, quality: Int(value.quality), now: now, tally: &rendered.tally)
                 }
             }
         }
@@ -79,8 +86,9 @@ public struct LineProtocolBody {
     private mutating func dictionary(_ schemaID: UInt64, frame: (UInt64) -> [UInt8]?) -> SchemaDictionary? {
         if let known = dictionaries[schemaID] { return known }
         guard let bytes = frame(schemaID),
-              case .dictionary(let dictionary, let id)? = try? FrameCodec.decode(bytes, dictionary: { _ in nil }).frame,
-              id == schemaID else { return nil }
+            case .dictionary(let dictionary, let id)? = try? FrameCodec.decode(bytes, dictionary: { _ in nil }).frame,
+            id == schemaID
+        else { return nil }
         dictionaries[schemaID] = dictionary
         return dictionary
     }

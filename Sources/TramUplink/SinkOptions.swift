@@ -19,9 +19,11 @@ public struct SinkOptions: Sendable {
     /// Where refused-as-malformed batches are kept (nil: `rejected-<name>.frames` in the spool directory).
     public var deadLetterFile: String?
 
-    public init(name: String, kind: SinkKind, transport: TransportOptions, tokenFile: String? = nil,
-                maximumUploadBytes: Int = 1 << 20, dailyBudgetBytes: Int? = nil, compressLines: Bool = true,
-                deadLetterFile: String? = nil) {
+    public init(
+        name: String, kind: SinkKind, transport: TransportOptions, tokenFile: String? = nil,
+        maximumUploadBytes: Int = 1 << 20, dailyBudgetBytes: Int? = nil, compressLines: Bool = true,
+        deadLetterFile: String? = nil
+    ) {
         self.name = name
         self.kind = kind
         self.transport = transport

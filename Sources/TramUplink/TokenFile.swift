@@ -28,8 +28,9 @@ public enum TokenFile {
         defer { try? file.close() }
         var info = stat()
         if fstat(file.rawValue, &info) == 0, info.st_mode & S_IROTH != 0 || info.st_mode & S_IWOTH != 0 {
-            logger.warning("the uplink token file can be read by every user on this gateway; make it 0600 or 0640",
-                           metadata: ["path": "\(path)", "mode": "\(String(info.st_mode & 0o777, radix: 8))"])
+            logger.warning(
+                "the uplink token file can be read by every user on this gateway; make it 0600 or 0640",
+                metadata: ["path": "\(path)", "mode": "\(String(info.st_mode & 0o777, radix: 8))"])
         }
         var bytes = [UInt8](repeating: 0, count: 4096)
         let count: Int

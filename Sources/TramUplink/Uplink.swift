@@ -69,9 +69,11 @@ public final class Uplink {
     /// A line-protocol sink's renderer, with the dictionaries it has decoded.
     private var lineBody = LineProtocolBody()
 
-    public init(sink: String = "collector", kind: SinkKind = .collector, transport: CurlTransport,
-                maximumUploadBytes: Int = 1 << 20, maximumBatches: Int = 64, deadLetterPath: FilePath? = nil,
-                logger: Logger = Logger(label: "tram.uplink")) {
+    public init(
+        sink: String = "collector", kind: SinkKind = .collector, transport: CurlTransport,
+        maximumUploadBytes: Int = 1 << 20, maximumBatches: Int = 64, deadLetterPath: FilePath? = nil,
+        logger: Logger = Logger(label: "tram.uplink")
+    ) {
         self.sink = sink
         self.kind = kind
         lineCompressor = kind == .lineProtocol ? Gzip() : nil
@@ -109,17 +111,26 @@ public final class Uplink {
         if action == .sendDictionaries {
             // Send the dictionaries the sink named, then the same batches again, in one body.
             var wanted = Array(Set(batches.map(\.schemaID)))
-            if case .schemaUnknown(let named, _)? = IngestRefusal.decode(status: 409, body: answer.1), !named.isEmpty { wanted = named }
+            if case .schemaUnknown(let named, _)? = IngestRefusal.decode(status: 409, body: answer.1), !named.isEmpty {
+                wanted = named
+            }
             var missing: [UInt64] = []
             for id in wanted {
-                if let frame = spool.dictionary(schemaID: id) { prefix += frame; report.dictionariesSent += 1 } else { missing.append(id) }
+                if let frame = spool.dictionary(schemaID: id) {
+                    prefix += frame; report.dictionariesSent += 1
+                } else {
+                    missing.append(id)
+                }
             }
             if !missing.isEmpty {
-                action = .pause("the sink lacks dictionaries the spool does not hold: \(missing.map { String($0, radix: 16) })")
+                action = .pause(
+                    "the sink lacks dictionaries the spool does not hold: \(missing.map { String($0, radix: 16) })")
             } else {
                 answer = post(prefix, batches, report: &report)
                 action = DeliveryDecision.decide(answer.0, sink: kind, batches: batches.count)
-                if action == .sendDictionaries { action = .pause("the sink still reports an unknown schema after its dictionary was sent") }
+                if action == .sendDictionaries {
+                    action = .pause("the sink still reports an unknown schema after its dictionary was sent")
+                }
             }
         }
         report.action = action
@@ -130,19 +141,30 @@ public final class Uplink {
     /// A line-protocol sink gets lines instead of frames: renders them (``LineProtocolBody``). A batch whose frame
     /// does not decode is set aside here, as the collector would refuse it with 422; a batch whose dictionary the
     /// spool lacks pauses delivery. Returns nil when nothing is left to post (the report says what was done).
-    private func renderLines(_ batches: inout [SpoolBatch], spool: some DeliveryQueue, report: inout DeliveryReport) -> [UInt8]? {
-        let rendered = lineBody.render(batches, now: TramClock.system.wallMilliseconds()) { spool.dictionary(schemaID: $0) }
+    private func renderLines(_ batches: inout [SpoolBatch], spool: some DeliveryQueue, report: inout DeliveryReport)
+        -> [UInt8]?
+    {
+        let rendered = lineBody.render(batches, now: TramClock.system.wallMilliseconds()) {
+            spool.dictionary(schemaID: $0)
+        }
         if !rendered.unknownSchemas.isEmpty {
-            let action = DeliveryAction.pause("the spool holds no dictionary for schema \(rendered.unknownSchemas.map { String($0, radix: 16) })")
+            let action = DeliveryAction.pause(
+                "the spool holds no dictionary for schema \(rendered.unknownSchemas.map { String($0, radix: 16) })")
             report.action = action
             apply(action, batches: batches, body: [], spool: spool, report: &report)
             return nil
         }
         for (batch, problem) in rendered.malformed {
-            guard setAside(batch, spool: spool, report: &report, "uplink batch does not decode; set aside", ["problem": "\(problem)"]) else {
+            guard
+                setAside(
+                    batch, spool: spool, report: &report, "uplink batch does not decode; set aside",
+                    ["problem": "\(problem)"])
+            else {
                 let action = DeliveryAction.pause("cannot write the dead-letter file")
                 report.action = action
-                apply(action, batches: batches.filter { !report.deadLettered.contains($0.identity) }, body: [], spool: spool, report: &report)
+                apply(
+                    action, batches: batches.filter { !report.deadLettered.contains($0.identity) }, body: [],
+                    spool: spool, report: &report)
                 return nil
             }
         }
@@ -161,7 +183,9 @@ public final class Uplink {
         return rendered.body
     }
 
-    private func post(_ prefix: [UInt8], _ batches: [SpoolBatch], lines: [UInt8]? = nil, report: inout DeliveryReport) -> (DeliveryAnswer, [UInt8]) {
+    private func post(_ prefix: [UInt8], _ batches: [SpoolBatch], lines: [UInt8]? = nil, report: inout DeliveryReport)
+        -> (DeliveryAnswer, [UInt8])
+    {
         var body = prefix
         var encoding: String?
         if let lines {
@@ -179,14 +203,20 @@ public final class Uplink {
             report.status = response.status
             report.newConnections = response.newConnections
             let reason = response.status >= 400 ? IngestRefusal.reason(in: response.body) : nil
-            return (.http(status: response.status, reason: reason, retryAfterSeconds: response.retryAfterSeconds), response.body)
+            return (
+                .http(status: response.status, reason: reason, retryAfterSeconds: response.retryAfterSeconds),
+                response.body
+            )
         case .failure(let failure):
             report.status = nil
             return (.failed(failure), [])
         }
     }
 
-    private func apply(_ action: DeliveryAction, batches: [SpoolBatch], body: [UInt8], spool: some DeliveryQueue, report: inout DeliveryReport) {
+    private func apply(
+        _ action: DeliveryAction, batches: [SpoolBatch], body: [UInt8], spool: some DeliveryQueue,
+        report: inout DeliveryReport
+    ) {
         let identities = batches.map(\.identity)
         switch action {
         case .acknowledge:
@@ -196,16 +226,22 @@ public final class Uplink {
             state = .delivering
         case .retry(let retryAfter):
             spool.release(sink: sink, identities)
-            report.waitMilliseconds = backoff.next(retryAfterSeconds: retryAfter, unit: Double.random(in: 0..<1, using: &random))
+            report.waitMilliseconds = backoff.next(
+                retryAfterSeconds: retryAfter, unit: Double.random(in: 0..<1, using: &random))
             state = .backingOff(failures: backoff.failures)
-            logger.warning("uplink upload failed; retrying", metadata: [
-                "sink": "\(sink)", "batches": "\(BatchRuns.encode(identities))", "status": "\(report.status.map(String.init) ?? "none")",
-                "wait_ms": "\(report.waitMilliseconds)",
-            ])
+            logger.warning(
+                "uplink upload failed; retrying",
+                metadata: [
+                    "sink": "\(sink)", "batches": "\(BatchRuns.encode(identities))",
+                    "status": "\(report.status.map(String.init) ?? "none")",
+                    "wait_ms": "\(report.waitMilliseconds)",
+                ])
         case .split:
             spool.release(sink: sink, identities)
             maximumBatches = max(1, min(maximumBatches, batches.count) / 2)
-            logger.warning("uplink upload too large; sending fewer batches per upload", metadata: ["sink": "\(sink)", "batches": "\(maximumBatches)"])
+            logger.warning(
+                "uplink upload too large; sending fewer batches per upload",
+                metadata: ["sink": "\(sink)", "batches": "\(maximumBatches)"])
         case .sendDictionaries:
             spool.release(sink: sink, identities)  // not reached: deliverOnce resolves it
         case .pause(let why):
@@ -217,7 +253,11 @@ public final class Uplink {
             var named: BatchIdentity?
             if case .malformed(_, _, _, let batch)? = IngestRefusal.decode(status: 422, body: body) { named = batch }
             let culprit: SpoolBatch?
-            if let named { culprit = batches.first { $0.identity == named } } else { culprit = batches.count == 1 ? batches[0] : nil }
+            if let named {
+                culprit = batches.first { $0.identity == named }
+            } else {
+                culprit = batches.count == 1 ? batches[0] : nil
+            }
             guard let culprit else {
                 // Which batch is bad is unknown: send them one at a time to find it.
                 spool.release(sink: sink, identities)
@@ -225,8 +265,11 @@ public final class Uplink {
                 return
             }
             spool.release(sink: sink, identities.filter { $0 != culprit.identity })
-            guard setAside(culprit, spool: spool, report: &report, "uplink batch refused as malformed; set aside",
-                           ["answer": "\(String(decoding: body.prefix(512), as: UTF8.self))"]) else {
+            guard
+                setAside(
+                    culprit, spool: spool, report: &report, "uplink batch refused as malformed; set aside",
+                    ["answer": "\(String(decoding: body.prefix(512), as: UTF8.self))"])
+            else {
                 spool.release(sink: sink, [culprit.identity])
                 return
             }
@@ -235,8 +278,10 @@ public final class Uplink {
 
     /// Sets a malformed batch aside, but only once it is safely in the dead-letter file (when one is configured).
     /// Returns false, with delivery paused, when the file cannot be written; the caller then releases the batch.
-    private func setAside(_ culprit: SpoolBatch, spool: some DeliveryQueue, report: inout DeliveryReport,
-                          _ message: Logger.Message, _ metadata: Logger.Metadata) -> Bool {
+    private func setAside(
+        _ culprit: SpoolBatch, spool: some DeliveryQueue, report: inout DeliveryReport,
+        _ message: Logger.Message, _ metadata: Logger.Metadata
+    ) -> Bool {
         guard writeDeadLetter(culprit) else {
             state = .paused("cannot write the dead-letter file")
             return false
@@ -250,13 +295,16 @@ public final class Uplink {
     private func writeDeadLetter(_ batch: SpoolBatch) -> Bool {
         guard let path = deadLetterPath else { return true }
         do {
-            let file = try FileDescriptor.open(path, .writeOnly, options: [.append, .create, .closeOnExec], permissions: [.ownerReadWrite])
+            let file = try FileDescriptor.open(
+                path, .writeOnly, options: [.append, .create, .closeOnExec], permissions: [.ownerReadWrite])
             defer { try? file.close() }
             _ = try file.writeAll(batch.frame)
             guard fdatasync(file.rawValue) == 0 else { throw Errno(rawValue: errno) }
             return true
         } catch {
-            logger.error("cannot write the dead-letter file; the batch is kept", metadata: ["path": "\(path)", "error": "\(error)"])
+            logger.error(
+                "cannot write the dead-letter file; the batch is kept",
+                metadata: ["path": "\(path)", "error": "\(error)"])
             return false
         }
     }

@@ -34,8 +34,10 @@ public final class UplinkWorker: @unchecked Sendable {
     static let heartbeatIntervalMilliseconds: Int64 = 5_000
 
     /// - Parameter spoolDirectory: where the dead-letter file and the budget's day counter live by default.
-    public init(options: SinkOptions, queue: SharedSpool, spoolDirectory: FilePath,
-                pauseMilliseconds: Int64 = 60_000, clock: TramClock = .system, logger: Logger) {
+    public init(
+        options: SinkOptions, queue: SharedSpool, spoolDirectory: FilePath,
+        pauseMilliseconds: Int64 = 60_000, clock: TramClock = .system, logger: Logger
+    ) {
         self.options = options
         self.queue = queue
         self.clock = clock
@@ -43,7 +45,8 @@ public final class UplinkWorker: @unchecked Sendable {
         logger[metadataKey: "sink"] = "\(options.name)"
         self.logger = logger
         self.pauseMilliseconds = pauseMilliseconds
-        deadLetterPath = options.deadLetterFile.map { FilePath($0) } ?? spoolDirectory.appending("rejected-\(options.name).frames")
+        deadLetterPath =
+            options.deadLetterFile.map { FilePath($0) } ?? spoolDirectory.appending("rejected-\(options.name).frames")
         budgetPath = spoolDirectory.appending("budget-\(options.name).day")
         var status = UplinkStatus(sink: options.name, url: options.transport.url)
         status.budgetLimit = options.dailyBudgetBytes
@@ -100,7 +103,8 @@ public final class UplinkWorker: @unchecked Sendable {
     // MARK: The loop (on the worker's thread only)
 
     private func run() {
-        var budget = DataBudget(limitBytes: options.dailyBudgetBytes, file: budgetPath, nowMilliseconds: clock.wallMilliseconds())
+        var budget = DataBudget(
+            limitBytes: options.dailyBudgetBytes, file: budgetPath, nowMilliseconds: clock.wallMilliseconds())
         var uplink: Uplink?
         var credentialsRefused = false
         defer {
@@ -115,9 +119,12 @@ public final class UplinkWorker: @unchecked Sendable {
             if draining, clock.monotonicMilliseconds() >= drainDeadline.load(ordering: .acquiring) { break }
             if let wait = budget.millisecondsUntilAvailable(nowMilliseconds: clock.wallMilliseconds()) {
                 if draining { break }
-                publish { $0.state = .overBudget(resumesInMilliseconds: wait); $0.budgetUsedToday = budget.usedBytes }
-                logger.warning("daily data budget spent; every batch is kept until the next UTC day",
-                               metadata: ["used_bytes": "\(budget.usedBytes)", "resumes_in_s": "\(wait / 1000)"])
+                publish {
+                    $0.state = .overBudget(resumesInMilliseconds: wait); $0.budgetUsedToday = budget.usedBytes
+                }
+                logger.warning(
+                    "daily data budget spent; every batch is kept until the next UTC day",
+                    metadata: ["used_bytes": "\(budget.usedBytes)", "resumes_in_s": "\(wait / 1000)"])
                 sleep(milliseconds: wait)
                 continue
             }
@@ -167,8 +174,9 @@ public final class UplinkWorker: @unchecked Sendable {
             return nil
         }
         transport.cancellation = cancellation
-        let uplink = Uplink(sink: options.name, kind: options.kind, transport: transport,
-                            maximumUploadBytes: options.maximumUploadBytes, deadLetterPath: deadLetterPath, logger: logger)
+        let uplink = Uplink(
+            sink: options.name, kind: options.kind, transport: transport,
+            maximumUploadBytes: options.maximumUploadBytes, deadLetterPath: deadLetterPath, logger: logger)
         uplink.pauseMilliseconds = pauseMilliseconds
         if !options.compressLines { uplink.lineCompressor = nil }
         return uplink
@@ -176,7 +184,9 @@ public final class UplinkWorker: @unchecked Sendable {
 
     private func pause(_ why: String) {
         logger.error("uplink paused: every batch is kept", metadata: ["problem": "\(why)"])
-        publish { $0.state = .paused(why); $0.lastProblem = why }
+        publish {
+            $0.state = .paused(why); $0.lastProblem = why
+        }
     }
 
     private func record(_ report: DeliveryReport, uplink: Uplink, spent: Int, budget: DataBudget) {

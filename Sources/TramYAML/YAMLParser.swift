@@ -22,7 +22,8 @@ public enum YAMLParser {
         try checkFlowNesting(bytes)
         var parser = yaml_parser_t()
         guard yaml_parser_initialize(&parser) == 1 else {
-            throw YAMLSyntaxError(message: "libyaml could not start (out of memory)", mark: SourceMark(line: 1, column: 1))
+            throw YAMLSyntaxError(
+                message: "libyaml could not start (out of memory)", mark: SourceMark(line: 1, column: 1))
         }
         defer { yaml_parser_delete(&parser) }
 
@@ -55,18 +56,27 @@ public enum YAMLParser {
             if byte & 0xC0 != 0x80 { column += 1 }
             if comment { continue }
             if quote != 0 {
-                if escaped { escaped = false } else if quote == UInt8(ascii: "\""), byte == UInt8(ascii: "\\") { escaped = true } else if byte == quote { quote = 0 }
+                if escaped {
+                    escaped = false
+                } else if quote == UInt8(ascii: "\""), byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == quote {
+                    quote = 0
+                }
                 continue
             }
             switch byte {
-            case UInt8(ascii: "#") where previous == UInt8(ascii: " ") || previous == UInt8(ascii: "\t") || previous == UInt8(ascii: "\n"):
+            case UInt8(ascii: "#")
+            where previous == UInt8(ascii: " ") || previous == UInt8(ascii: "\t") || previous == UInt8(ascii: "\n"):
                 comment = true
             case UInt8(ascii: "\""), UInt8(ascii: "'"):
                 quote = byte
             case UInt8(ascii: "["), UInt8(ascii: "{"):
                 depth += 1
                 if depth > maximumDepth {
-                    throw YAMLSyntaxError(message: "nesting deeper than \(maximumDepth) levels", mark: SourceMark(line: line, column: column))
+                    throw YAMLSyntaxError(
+                        message: "nesting deeper than \(maximumDepth) levels",
+                        mark: SourceMark(line: line, column: column))
                 }
             case UInt8(ascii: "]"), UInt8(ascii: "}"):
                 depth = max(0, depth - 1)
@@ -95,20 +105,24 @@ private struct TreeBuilder {
     }
 
     mutating func build(_ node: UnsafeMutablePointer<yaml_node_t>, depth: Int) throws(YAMLSyntaxError) -> YAMLNode {
-        let mark = SourceMark(line: Int(node.pointee.start_mark.line) + 1, column: Int(node.pointee.start_mark.column) + 1)
+        let mark = SourceMark(
+            line: Int(node.pointee.start_mark.line) + 1, column: Int(node.pointee.start_mark.column) + 1)
         nodeCount += 1
         guard depth <= YAMLParser.maximumDepth else {
-            throw YAMLSyntaxError(message: "nesting deeper than \(YAMLParser.maximumDepth) levels (a recursive alias?)", mark: mark)
+            throw YAMLSyntaxError(
+                message: "nesting deeper than \(YAMLParser.maximumDepth) levels (a recursive alias?)", mark: mark)
         }
         guard nodeCount <= YAMLParser.maximumNodes else {
-            throw YAMLSyntaxError(message: "document expands to more than \(YAMLParser.maximumNodes) nodes (an alias bomb?)", mark: mark)
+            throw YAMLSyntaxError(
+                message: "document expands to more than \(YAMLParser.maximumNodes) nodes (an alias bomb?)", mark: mark)
         }
         switch node.pointee.type {
         case YAML_SCALAR_NODE:
             let scalar = node.pointee.data.scalar
-            let text = scalar.value.map { pointer in
-                String(decoding: UnsafeBufferPointer(start: pointer, count: scalar.length), as: UTF8.self)
-            } ?? ""
+            let text =
+                scalar.value.map { pointer in
+                    String(decoding: UnsafeBufferPointer(start: pointer, count: scalar.length), as: UTF8.self)
+                } ?? ""
             return YAMLNode(.scalar(text, quoted: scalar.style != YAML_PLAIN_SCALAR_STYLE), mark: mark)
         case YAML_SEQUENCE_NODE:
             var items: [YAMLNode] = []

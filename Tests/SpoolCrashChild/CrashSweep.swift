@@ -26,16 +26,21 @@ private func readClock() {
 
 /// A clock at a fixed time just after the test's `ManualClock` start, counting its readings.
 private let countingClock = TramClock(
-    wallMilliseconds: { readClock(); return 1_764_000_500_000 },
-    monotonicMilliseconds: { readClock(); return 5_000_000 })
+    wallMilliseconds: {
+        readClock(); return 1_764_000_500_000
+    },
+    monotonicMilliseconds: {
+        readClock(); return 5_000_000
+    })
 
 func runSweep(_ arguments: [String]) -> Never {
     guard arguments.count == 5, let segmentBytes = Int(arguments[3]), let kill = Int(arguments[4]) else {
         report("E usage: tram-spool-crash-child sweep DIRECTORY SEGMENT_BYTES KILL_AT\n")
         exit(2)
     }
-    let options = SpoolOptions(directory: FilePath(arguments[2]), maximumBytes: 1 << 30, maximumAgeMilliseconds: 86_400_000 * 365,
-                               syncIntervalMilliseconds: 1000, segmentBytes: segmentBytes)
+    let options = SpoolOptions(
+        directory: FilePath(arguments[2]), maximumBytes: 1 << 30, maximumAgeMilliseconds: 86_400_000 * 365,
+        syncIntervalMilliseconds: 1000, segmentBytes: segmentBytes)
     let spool: Spool
     do { spool = try Spool(options: options, clock: countingClock) } catch { fail("open: \(error)") }
     killAt = kill

@@ -31,13 +31,15 @@ import Glibc
 let arguments = CommandLine.arguments
 if arguments.count > 1 && arguments[1] == "sweep" { runSweep(arguments) }
 guard arguments.count == 6, let seed = UInt64(arguments[2]), let operations = Int(arguments[3]),
-      let segmentBytes = Int(arguments[4]), let syncMilliseconds = Int64(arguments[5]) else {
+    let segmentBytes = Int(arguments[4]), let syncMilliseconds = Int64(arguments[5])
+else {
     report("E usage: tram-spool-crash-child DIRECTORY SEED OPERATIONS SEGMENT_BYTES SYNC_MS\n")
     exit(2)
 }
 
 var random = SeededRandom(seed: seed)
-let options = crashSpoolOptions(directory: FilePath(arguments[1]), segmentBytes: segmentBytes, syncMilliseconds: syncMilliseconds)
+let options = crashSpoolOptions(
+    directory: FilePath(arguments[1]), segmentBytes: segmentBytes, syncMilliseconds: syncMilliseconds)
 let spool: Spool
 do {
     spool = try Spool(options: options)
@@ -62,7 +64,8 @@ for _ in 0..<operations {
         report("A \(identity.epoch) \(identity.sequence) \(crashReadings(identity))\n")
     } else if choice < 92 {
         let batches = spool.nextBatches(for: crashSink, limit: 1 + Int(random.next() % 8))
-        for batch in batches where batch.frame != crashFrame(batch.identity) || batch.readings != crashReadings(batch.identity) {
+        for batch in batches
+        where batch.frame != crashFrame(batch.identity) || batch.readings != crashReadings(batch.identity) {
             fail("batch \(batch.identity) came back with other bytes or readings")
         }
         report("R \(batches.count)\n")

@@ -12,8 +12,9 @@ public let crashSchemaID: UInt64 = 0xC4A5_0001
 public let crashDictionary: [UInt8] = Array("tram crash-test dictionary".utf8)
 
 public func crashSpoolOptions(directory: FilePath, segmentBytes: Int, syncMilliseconds: Int64) -> SpoolOptions {
-    SpoolOptions(directory: directory, maximumBytes: 1 << 30, maximumAgeMilliseconds: 100 * 365 * 86_400_000,
-                 syncIntervalMilliseconds: syncMilliseconds, segmentBytes: segmentBytes, sinks: [crashSink])
+    SpoolOptions(
+        directory: directory, maximumBytes: 1 << 30, maximumAgeMilliseconds: 100 * 365 * 86_400_000,
+        syncIntervalMilliseconds: syncMilliseconds, segmentBytes: segmentBytes, sinks: [crashSink])
 }
 
 public func crashFrame(_ identity: BatchIdentity) -> [UInt8] {

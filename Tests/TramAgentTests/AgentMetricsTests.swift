@@ -9,30 +9,42 @@ import TramUplink
 /// Inputs for the metrics: device cycles, spool books and uplink status as the agent's stages report them.
 enum AgentMetricsFixtures {
     /// One device cycle: `points` point values, `failed` of `requests` requests failed.
-    static func deviceCycle(_ device: String, points: Int, requests: Int = 1, failed: Int = 0, state: DeviceHealth.State) -> DeviceReading {
+    static func deviceCycle(
+        _ device: String, points: Int, requests: Int = 1, failed: Int = 0, state: DeviceHealth.State
+    ) -> DeviceReading {
         var health = DeviceHealth()
         health.state = state
         let request = ReadRequest(table: .holding, address: 0, count: points, points: Array(0..<points))
         return DeviceReading(
             device: device,
-            points: (0..<points).map { PointReading(point: $0, value: .int(Int64($0)), quality: .good, exponent: 0, timestamp: .zero) },
-            requests: (0..<requests).map { RequestOutcome(request: request, error: $0 < failed ? .timeout : nil, roundTripNanoseconds: 1_000_000) },
+            points: (0..<points).map {
+                PointReading(point: $0, value: .int(Int64($0)), quality: .good, exponent: 0, timestamp: .zero)
+            },
+            requests: (0..<requests).map {
+                RequestOutcome(request: request, error: $0 < failed ? .timeout : nil, roundTripNanoseconds: 1_000_000)
+            },
             health: health)
     }
 
     /// A spool's status with the given books (readings; one batch each, batches are not exposed).
-    static func spoolStatus(delivered: Int, buffered: Int, dropped: [DropCause: Int], diskBytes: Int = 0,
-                     oldestBufferedMilliseconds: Int64? = nil) -> SpoolStatus {
+    static func spoolStatus(
+        delivered: Int, buffered: Int, dropped: [DropCause: Int], diskBytes: Int = 0,
+        oldestBufferedMilliseconds: Int64? = nil
+    ) -> SpoolStatus {
         var counters = SpoolCounters()
         counters.delivered = Tally(readings: delivered, batches: 1)
         counters.buffered = Tally(readings: buffered, batches: 1)
         counters.dropped = dropped.mapValues { Tally(readings: $0, batches: 1) }
         counters.appended = counters.delivered + counters.buffered + counters.droppedTotal
-        return SpoolStatus(counters: counters, epoch: 1, nextSequence: 1, segments: 1, diskBytes: diskBytes, maximumBytes: 1 << 30,
-                           oldestBufferedMilliseconds: oldestBufferedMilliseconds, heldInMemory: 0, keptFiles: [], startedUnclean: false)
+        return SpoolStatus(
+            counters: counters, epoch: 1, nextSequence: 1, segments: 1, diskBytes: diskBytes, maximumBytes: 1 << 30,
+            oldestBufferedMilliseconds: oldestBufferedMilliseconds, heldInMemory: 0, keptFiles: [],
+            startedUnclean: false)
     }
 
-    static func uplinkStatus(_ sink: String, _ state: UplinkState, bytes: Int, uploads: Int, failed: Int) -> UplinkStatus {
+    static func uplinkStatus(_ sink: String, _ state: UplinkState, bytes: Int, uploads: Int, failed: Int)
+        -> UplinkStatus
+    {
         var status = UplinkStatus(sink: sink, url: "https://collector.example/v1/ingest")
         status.state = state
         status.bytesOnWire = bytes
@@ -59,7 +71,8 @@ struct AgentMetricsTests {
         let metrics = AgentMetrics()
         metrics.record(Fixtures.deviceCycle("meter", points: 3, state: .online), latencySeconds: 0.02)
         metrics.record(Fixtures.deviceCycle("meter", points: 3, state: .online), latencySeconds: 0.3)
-        metrics.record(Fixtures.deviceCycle("pv \"roof\"", points: 2, requests: 3, failed: 2, state: .degraded), latencySeconds: 4)
+        metrics.record(
+            Fixtures.deviceCycle("pv \"roof\"", points: 2, requests: 3, failed: 2, state: .degraded), latencySeconds: 4)
 
         let samples = try ScrapedSamples(metrics.exposition())
         #expect(samples["tram_readings_produced_total"] == 8)
@@ -76,7 +89,8 @@ struct AgentMetricsTests {
         #expect(samples[#"tram_device_healthy{device="pv \"roof\""}"#] == 0)
 
         // Health follows the latest cycle.
-        metrics.record(Fixtures.deviceCycle("meter", points: 3, requests: 1, failed: 1, state: .offline), latencySeconds: 1)
+        metrics.record(
+            Fixtures.deviceCycle("meter", points: 3, requests: 1, failed: 1, state: .offline), latencySeconds: 1)
         let later = try ScrapedSamples(metrics.exposition())
         #expect(later[#"tram_device_healthy{device="meter"}"#] == 0)
         #expect(later[#"tram_poll_errors_total{device="meter"}"#] == 1)
@@ -95,8 +109,10 @@ struct AgentMetricsTests {
             for worker in 0..<8 {
                 group.addTask {
                     for cycle in 0..<500 {
-                        metrics.record(Fixtures.deviceCycle("device-\((worker + cycle) % 4)", points: 5, requests: 2, failed: 1, state: .degraded),
-                                       latencySeconds: 0.01)
+                        metrics.record(
+                            Fixtures.deviceCycle(
+                                "device-\((worker + cycle) % 4)", points: 5, requests: 2, failed: 1, state: .degraded),
+                            latencySeconds: 0.01)
                     }
                 }
             }
@@ -113,9 +129,11 @@ struct AgentMetricsTests {
     func spoolBooks() throws {
         let now = WallClockByHand(milliseconds: 1_700_000_090_000)
         let metrics = AgentMetrics(wallMilliseconds: { now.milliseconds })
-        metrics.update(spool: Fixtures.spoolStatus(delivered: 600, buffered: 300, dropped: [.overflow: 100, .corrupt: 4], diskBytes: 65_536,
-                                          oldestBufferedMilliseconds: 1_700_000_000_000),
-                       uplinks: [])
+        metrics.update(
+            spool: Fixtures.spoolStatus(
+                delivered: 600, buffered: 300, dropped: [.overflow: 100, .corrupt: 4], diskBytes: 65_536,
+                oldestBufferedMilliseconds: 1_700_000_000_000),
+            uplinks: [])
         var samples = try ScrapedSamples(metrics.exposition())
         #expect(samples["tram_readings_appended_total"] == 1004)
         #expect(samples["tram_readings_delivered_total"] == 600)
@@ -134,8 +152,10 @@ struct AgentMetricsTests {
 
         // A second later: the counters advance by the difference; everything delivered, nothing waits.
         now.advance(by: 1000)
-        metrics.update(spool: Fixtures.spoolStatus(delivered: 1000, buffered: 0, dropped: [.overflow: 100, .corrupt: 4, .age: 7], diskBytes: 4096),
-                       uplinks: [])
+        metrics.update(
+            spool: Fixtures.spoolStatus(
+                delivered: 1000, buffered: 0, dropped: [.overflow: 100, .corrupt: 4, .age: 7], diskBytes: 4096),
+            uplinks: [])
         samples = try ScrapedSamples(metrics.exposition())
         #expect(samples["tram_readings_appended_total"] == 1111)
         #expect(samples["tram_readings_delivered_total"] == 1000)
@@ -150,10 +170,12 @@ struct AgentMetricsTests {
     func uplinks() throws {
         let metrics = AgentMetrics()
         let spool = Fixtures.spoolStatus(delivered: 0, buffered: 0, dropped: [:])
-        metrics.update(spool: spool, uplinks: [
-            Fixtures.uplinkStatus("collector", .delivering, bytes: 10_000, uploads: 12, failed: 2),
-            Fixtures.uplinkStatus("victoria", .backingOff(failures: 3), bytes: 900, uploads: 3, failed: 3),
-        ])
+        metrics.update(
+            spool: spool,
+            uplinks: [
+                Fixtures.uplinkStatus("collector", .delivering, bytes: 10_000, uploads: 12, failed: 2),
+                Fixtures.uplinkStatus("victoria", .backingOff(failures: 3), bytes: 900, uploads: 3, failed: 3),
+            ])
         var samples = try ScrapedSamples(metrics.exposition())
         #expect(samples[#"tram_uplink_state{sink="collector",state="delivering"}"#] == 1)
         #expect(samples[#"tram_uplink_state{sink="collector",state="backing-off"}"#] == 0)
@@ -164,21 +186,28 @@ struct AgentMetricsTests {
         #expect(samples[#"tram_uplink_failed_uploads_total{sink="victoria"}"#] == 3)
 
         // The collector's worker goes on; victoria's was made anew by a reload (its figures start again).
-        metrics.update(spool: spool, uplinks: [
-            Fixtures.uplinkStatus("collector", .overBudget(resumesInMilliseconds: 60_000), bytes: 15_000, uploads: 20, failed: 2),
-            Fixtures.uplinkStatus("victoria", .delivering, bytes: 100, uploads: 1, failed: 0),
-        ])
+        metrics.update(
+            spool: spool,
+            uplinks: [
+                Fixtures.uplinkStatus(
+                    "collector", .overBudget(resumesInMilliseconds: 60_000), bytes: 15_000, uploads: 20, failed: 2),
+                Fixtures.uplinkStatus("victoria", .delivering, bytes: 100, uploads: 1, failed: 0),
+            ])
         samples = try ScrapedSamples(metrics.exposition())
         #expect(samples[#"tram_uplink_state{sink="collector",state="over-budget"}"#] == 1)
         #expect(samples[#"tram_uplink_state{sink="collector",state="delivering"}"#] == 0)
         #expect(samples[#"tram_uplink_bytes_total{sink="collector"}"#] == 15_000)
         #expect(samples[#"tram_uplink_uploads_total{sink="collector"}"#] == 20)
-        #expect(samples[#"tram_uplink_bytes_total{sink="victoria"}"#] == 1000, "a restarted source never turns a counter back")
+        #expect(
+            samples[#"tram_uplink_bytes_total{sink="victoria"}"#] == 1000,
+            "a restarted source never turns a counter back")
         #expect(samples[#"tram_uplink_uploads_total{sink="victoria"}"#] == 4)
         #expect(samples[#"tram_uplink_failed_uploads_total{sink="victoria"}"#] == 3)
 
         // victoria removed from the config: its series go.
-        metrics.update(spool: spool, uplinks: [Fixtures.uplinkStatus("collector", .stopped, bytes: 15_000, uploads: 20, failed: 2)])
+        metrics.update(
+            spool: spool, uplinks: [Fixtures.uplinkStatus("collector", .stopped, bytes: 15_000, uploads: 20, failed: 2)]
+        )
         samples = try ScrapedSamples(metrics.exposition())
         #expect(samples.values.keys.filter { $0.contains("victoria") }.isEmpty)
         #expect(samples[#"tram_uplink_state{sink="collector",state="stopped"}"#] == 1)

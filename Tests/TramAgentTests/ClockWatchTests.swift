@@ -15,9 +15,14 @@ private final class HandClocks: Sendable {
     private let state = Mutex(State())
 
     var clocks: ClockWatch.Clocks {
-        ClockWatch.Clocks(wallNanoseconds: { self.state.withLock { $0.wall } },
-                          monotonicNanoseconds: { self.state.withLock { $0.monotonic } },
-                          kernelStatus: { self.state.withLock { $0.statusReads += 1; return $0.status } })
+        ClockWatch.Clocks(
+            wallNanoseconds: { self.state.withLock { $0.wall } },
+            monotonicNanoseconds: { self.state.withLock { $0.monotonic } },
+            kernelStatus: {
+                self.state.withLock {
+                    $0.statusReads += 1; return $0.status
+                }
+            })
     }
 
     /// Time passes: both clocks advance, the wall clock by `drift` more (a daemon slewing it, or jitter).
@@ -64,7 +69,9 @@ struct ClockWatchTests {
     func kernelStatusParsing() {
         // Values from <sys/timex.h>: TIME_OK 0, TIME_INS 1, TIME_ERROR 5; STA_PLL 0x1, STA_INS 0x10, STA_UNSYNC 0x40.
         #expect(KernelClockStatus(state: 0, status: 0x1).isSynchronised)
-        #expect(KernelClockStatus(state: 1, status: 0x1 | 0x10).isSynchronised, "a pending leap second is still synchronised")
+        #expect(
+            KernelClockStatus(state: 1, status: 0x1 | 0x10).isSynchronised,
+            "a pending leap second is still synchronised")
         #expect(!KernelClockStatus(state: 0, status: 0x1 | 0x40).isSynchronised)
         #expect(!KernelClockStatus(state: 5, status: 0x1).isSynchronised)
         #expect(!KernelClockStatus(state: 5, status: 0x40).isSynchronised)
@@ -87,7 +94,9 @@ struct ClockWatchTests {
             hand.pass(milliseconds: 5)
         }
         #expect(hand.statusReads == 1)
-        let synchronisedNotices = { logs.all.filter { $0.hasPrefix("notice") && $0.contains("clock synchronised") }.count }
+        let synchronisedNotices = {
+            logs.all.filter { $0.hasPrefix("notice") && $0.contains("clock synchronised") }.count
+        }
         #expect(synchronisedNotices() == 1, "the state at start is logged")
 
         hand.setStatus(.unsynchronised)
@@ -148,7 +157,9 @@ struct ClockWatchTests {
         var generator = SystemRandomNumberGenerator()
         // An hour of once-a-second checks: 500 ppm of slew (the kernel's limit) plus up to ±20 ms of jitter each.
         for _ in 0..<3600 {
-            hand.pass(milliseconds: 1000, driftNanoseconds: 500_000 + Int64.random(in: -20_000_000...20_000_000, using: &generator))
+            hand.pass(
+                milliseconds: 1000,
+                driftNanoseconds: 500_000 + Int64.random(in: -20_000_000...20_000_000, using: &generator))
             #expect(!watch.flags().contains(.stepped))
         }
         // A long quiet spell between checks, then the offset a little way off: still no step.

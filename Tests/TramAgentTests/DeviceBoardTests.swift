@@ -6,7 +6,8 @@ import TramModbus
 /// The board behind `tramctl status`, `top` and `tail`: latest cycles always, the tail ring only while someone tails.
 @Suite struct DeviceBoardTests {
     static let devices = ["meter-1", "meter-2"].map {
-        DeviceConfig(name: $0, link: "bus", unit: 1, points: [Point(name: "v", table: .holding, address: 0, type: .uint16)])
+        DeviceConfig(
+            name: $0, link: "bus", unit: 1, points: [Point(name: "v", table: .holding, address: 0, type: .uint16)])
     }
 
     static func cycle(_ device: String) -> DeviceReading {
@@ -44,7 +45,8 @@ import TramModbus
         let start = board.cycles(after: 0, nowMilliseconds: 0)
         board.record(Self.cycle("meter-1"), latencyMilliseconds: 1, nowMilliseconds: 5)
         // No request for longer than the tail window: the next cycle empties the ring instead of filling it.
-        board.record(Self.cycle("meter-2"), latencyMilliseconds: 1, nowMilliseconds: DeviceBoard.tailWindowMilliseconds + 1)
+        board.record(
+            Self.cycle("meter-2"), latencyMilliseconds: 1, nowMilliseconds: DeviceBoard.tailWindowMilliseconds + 1)
         let after = board.cycles(after: start.next, nowMilliseconds: DeviceBoard.tailWindowMilliseconds + 2)
         #expect(after.cycles.isEmpty)
         #expect(after.next == 2)

@@ -20,7 +20,9 @@ private final class RawClient {
         address.sin_port = port.bigEndian
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         let connected = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
         }
         guard connected == 0 else {
             let code = errno
@@ -62,9 +64,12 @@ private struct Answer {
         let statusLine = lines[0].split(separator: " ", maxSplits: 2)
         guard statusLine.count >= 2, statusLine[0] == "HTTP/1.1", let status = Int(statusLine[1]) else { return nil }
         self.status = status
-        headers = Dictionary(lines.dropFirst().compactMap { line in
-            line.firstIndex(of: ":").map { (line[..<$0].lowercased(), line[line.index(after: $0)...].trimmingCharacters(in: .whitespaces)) }
-        }, uniquingKeysWith: { a, _ in a })
+        headers = Dictionary(
+            lines.dropFirst().compactMap { line in
+                line.firstIndex(of: ":").map {
+                    (line[..<$0].lowercased(), line[line.index(after: $0)...].trimmingCharacters(in: .whitespaces))
+                }
+            }, uniquingKeysWith: { a, _ in a })
         body = String(text[split.upperBound...])
     }
 }
@@ -76,7 +81,8 @@ private func request(_ port: UInt16, _ head: String) throws -> Answer {
 }
 
 private func get(_ port: UInt16, _ path: String, method: String = "GET") throws -> Answer {
-    try request(port, "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUser-Agent: tram-test\r\nAccept: */*\r\n\r\n")
+    try request(
+        port, "\(method) \(path) HTTP/1.1\r\nHost: 127.0.0.1:\(port)\r\nUser-Agent: tram-test\r\nAccept: */*\r\n\r\n")
 }
 
 private func monotonicSeconds() -> Double { Double(TramClock.system.monotonicNanoseconds()) / 1e9 }
@@ -93,9 +99,12 @@ struct MetricsServerTests {
     @Test("GET /metrics serves the agent's exposition, which parses and holds what was recorded")
     func metrics() throws {
         let metrics = AgentMetrics()
-        metrics.record(AgentMetricsFixtures.deviceCycle("sdm630", points: 40, requests: 2, failed: 1, state: .degraded), latencySeconds: 0.042)
-        metrics.update(spool: AgentMetricsFixtures.spoolStatus(delivered: 120, buffered: 40, dropped: [.age: 2], diskBytes: 8192),
-                       uplinks: [AgentMetricsFixtures.uplinkStatus("collector", .delivering, bytes: 4321, uploads: 3, failed: 1)])
+        metrics.record(
+            AgentMetricsFixtures.deviceCycle("sdm630", points: 40, requests: 2, failed: 1, state: .degraded),
+            latencySeconds: 0.042)
+        metrics.update(
+            spool: AgentMetricsFixtures.spoolStatus(delivered: 120, buffered: 40, dropped: [.age: 2], diskBytes: 8192),
+            uplinks: [AgentMetricsFixtures.uplinkStatus("collector", .delivering, bytes: 4321, uploads: 3, failed: 1)])
         let server = try MetricsServer(exposition: { metrics.exposition() }, health: { nil })
         server.start()
         defer { server.stop() }
@@ -162,13 +171,15 @@ struct MetricsServerTests {
         #expect(try request(server.port, "hello\r\n\r\n").status == 400)
         #expect(try request(server.port, "GET /metrics SPDY/3\r\n\r\n").status == 400)
         // A head larger than the server takes is refused, not buffered without end.
-        let huge = try request(server.port, "GET /metrics HTTP/1.1\r\nX-Filler: \(String(repeating: "a", count: 9000))\r\n\r\n")
+        let huge = try request(
+            server.port, "GET /metrics HTTP/1.1\r\nX-Filler: \(String(repeating: "a", count: 9000))\r\n\r\n")
         #expect(huge.status == 431)
     }
 
     @Test("a client that sends nothing, or half a request, is cut off after the receive timeout; others are served")
     func slowClients() throws {
-        let server = try MetricsServer(receiveTimeout: .milliseconds(300), exposition: { Array("tram_up 1\n".utf8) }, health: { nil })
+        let server = try MetricsServer(
+            receiveTimeout: .milliseconds(300), exposition: { Array("tram_up 1\n".utf8) }, health: { nil })
         server.start()
         defer { server.stop() }
 
@@ -220,7 +231,9 @@ struct MetricsServerTests {
         }
     }
 
-    @Test("curl, a real HTTP client, gets the metrics page", .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/curl")))
+    @Test(
+        "curl, a real HTTP client, gets the metrics page",
+        .enabled(if: FileManager.default.isExecutableFile(atPath: "/usr/bin/curl")))
     func curl() throws {
         let metrics = AgentMetrics()
         metrics.record(AgentMetricsFixtures.deviceCycle("meter", points: 7, state: .online), latencySeconds: 0.003)
@@ -230,7 +243,9 @@ struct MetricsServerTests {
 
         let process = Process()
         process.executableURL = URL(fileURLWithPath: "/usr/bin/curl")
-        process.arguments = ["--silent", "--show-error", "--fail", "--max-time", "5", "http://127.0.0.1:\(server.port)/metrics"]
+        process.arguments = [
+            "--silent", "--show-error", "--fail", "--max-time", "5", "http://127.0.0.1:\(server.port)/metrics",
+        ]
         let output = Pipe()
         process.standardOutput = output
         try process.run()

@@ -14,9 +14,12 @@ struct ReloadPlanTests {
         return String(file[..<file.lastIndex(of: "/")!]) + "/reloadcases"
     }()
 
-    static let cases: [String] = Array(Set(FileConfigSource().yamlFiles(under: root).compactMap { path in
-        path.split(separator: "/").count == 2 ? String(path.split(separator: "/")[0]) : nil
-    })).sorted()
+    static let cases: [String] = Array(
+        Set(
+            FileConfigSource().yamlFiles(under: root).compactMap { path in
+                path.split(separator: "/").count == 2 ? String(path.split(separator: "/")[0]) : nil
+            })
+    ).sorted()
 
     static func load(_ path: String) throws -> AgentConfig {
         let result = DeviceMapLoader(source: FileConfigSource()).loadAgent(path)
@@ -52,7 +55,8 @@ struct ReloadPlanTests {
         let old = try Self.load(directory + "/old.yaml"), requested = try Self.load(directory + "/new.yaml")
         let plan = ReloadPlan(
             old: old, requested: requested, running: Set(old.links.map(\.name)), hasTCPPool: true,
-            schemaChanged: SchemaMapping(config: old).dictionary.schemaID != SchemaMapping(config: requested).dictionary.schemaID)
+            schemaChanged: SchemaMapping(config: old).dictionary.schemaID
+                != SchemaMapping(config: requested).dictionary.schemaID)
         let expected = try #require(FileConfigSource().contents(of: directory + "/expected.txt"))
         #expect(Self.describe(plan) == String(decoding: expected, as: UTF8.self), "\(name)")
         // What waits for a restart never reaches the running config.
@@ -63,7 +67,8 @@ struct ReloadPlanTests {
     @Test("the first TCP link of a serial-only gateway brings a TCP pool")
     func firstTCPLink() throws {
         let old = try Self.load(Self.root + "/link-added/old.yaml")
-        let plan = ReloadPlan(old: old, requested: old, running: Set(old.links.map(\.name)), hasTCPPool: false, schemaChanged: false)
+        let plan = ReloadPlan(
+            old: old, requested: old, running: Set(old.links.map(\.name)), hasTCPPool: false, schemaChanged: false)
         #expect(plan.replacesTCPPool && plan.stopLinks.isEmpty && plan.startLinks.isEmpty)
     }
 }

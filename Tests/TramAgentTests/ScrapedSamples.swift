@@ -20,7 +20,8 @@ struct ScrapedSamples {
         for line in text.split(separator: "\n", omittingEmptySubsequences: false) where !line.isEmpty {
             if line.hasPrefix("# TYPE ") {
                 let parts = line.split(separator: " ")
-                guard parts.count == 4, ["counter", "gauge", "histogram", "summary", "untyped"].contains(parts[3]) else {
+                guard parts.count == 4, ["counter", "gauge", "histogram", "summary", "untyped"].contains(parts[3])
+                else {
                     throw Malformed(line: String(line))
                 }
                 types[String(parts[2])] = String(parts[3])
@@ -32,8 +33,13 @@ struct ScrapedSamples {
             }
             let series = line[..<space]
             let name = series.prefix { $0 != "{" }
-            guard Self.isMetricName(name), Self.hasValidLabels(series.dropFirst(name.count)) else { throw Malformed(line: String(line)) }
-            let family = ["_bucket", "_sum", "_count"].first { name.hasSuffix($0) && types[String(name.dropLast($0.count))] == "histogram" }
+            guard Self.isMetricName(name), Self.hasValidLabels(series.dropFirst(name.count)) else {
+                throw Malformed(line: String(line))
+            }
+            let family =
+                ["_bucket", "_sum", "_count"].first {
+                    name.hasSuffix($0) && types[String(name.dropLast($0.count))] == "histogram"
+                }
                 .map { String(name.dropLast($0.count)) } ?? String(name)
             guard types[family] != nil else { throw Malformed(line: String(line)) }
             values[String(series)] = value

@@ -96,7 +96,9 @@ struct SystemdNotifierTests {
 
     @Test("without NOTIFY_SOCKET (or with one it cannot speak) every call is a no-op")
     func disabled() {
-        for environment in [[:], ["NOTIFY_SOCKET": ""], ["NOTIFY_SOCKET": "vsock:2:1234"], ["NOTIFY_SOCKET": "relative/path"]] {
+        for environment in [
+            [:], ["NOTIFY_SOCKET": ""], ["NOTIFY_SOCKET": "vsock:2:1234"], ["NOTIFY_SOCKET": "relative/path"],
+        ] {
             let notifier = SystemdNotifier(environment: environment)
             #expect(!notifier.isEnabled)
             #expect(!notifier.ready())
@@ -114,7 +116,9 @@ struct SystemdNotifierTests {
     @Test("the watchdog interval is half of WATCHDOG_USEC, and only for the process WATCHDOG_PID names")
     func watchdogInterval() throws {
         let pid: pid_t = 4242
-        let interval = { (environment: [String: String]) in SystemdNotifier(environment: environment, processID: pid).watchdogInterval }
+        let interval = { (environment: [String: String]) in
+            SystemdNotifier(environment: environment, processID: pid).watchdogInterval
+        }
         #expect(interval(["WATCHDOG_USEC": "30000000"]) == .seconds(15))
         #expect(interval(["WATCHDOG_USEC": "3000001", "WATCHDOG_PID": "4242"]) == .microseconds(1_500_000))
         #expect(interval(["WATCHDOG_USEC": "30000000", "WATCHDOG_PID": "1"]) == nil)
@@ -123,6 +127,8 @@ struct SystemdNotifierTests {
         #expect(interval(["WATCHDOG_USEC": "soon"]) == nil)
         #expect(interval([:]) == nil)
         // The real process id by default.
-        #expect(SystemdNotifier(environment: ["WATCHDOG_USEC": "2000000", "WATCHDOG_PID": "\(getpid())"]).watchdogInterval == .seconds(1))
+        #expect(
+            SystemdNotifier(environment: ["WATCHDOG_USEC": "2000000", "WATCHDOG_PID": "\(getpid())"]).watchdogInterval
+                == .seconds(1))
     }
 }

@@ -14,37 +14,57 @@ import Glibc
 @Suite("Batch builder")
 struct BatchBuilderTests {
     /// The golden example of Tests/TramSchemaTests/vectors as an agent file's devices.
-    static let config = AgentConfig(gateway: .init(id: "gw-demo"), links: [], devices: [
-        DeviceConfig(name: "incomer", link: "l", unit: 1, points: [
-            Point(name: "voltage_l1", table: .input, address: 0, type: .float32, unit: "V"),
-            Point(name: "energy", table: .input, address: 2, type: .uint32, scale: 0.1, unit: "kWh"),
-            Point(name: "breaker_closed", table: .coil, address: 0, type: .bool),
-        ]),
-        DeviceConfig(name: "pv", link: "l", unit: 2, points: [
-            Point(name: "power", table: .holding, address: 0, type: .int16, scaleFrom: "w_sf", unit: "W"),
-            Point(name: "w_sf", table: .holding, address: 1, type: .int16),
-            Point(name: "model", table: .holding, address: 2, type: .string(registers: 4)),
-        ]),
-    ])
+    static let config = AgentConfig(
+        gateway: .init(id: "gw-demo"), links: [],
+        devices: [
+            DeviceConfig(
+                name: "incomer", link: "l", unit: 1,
+                points: [
+                    Point(name: "voltage_l1", table: .input, address: 0, type: .float32, unit: "V"),
+                    Point(name: "energy", table: .input, address: 2, type: .uint32, scale: 0.1, unit: "kWh"),
+                    Point(name: "breaker_closed", table: .coil, address: 0, type: .bool),
+                ]),
+            DeviceConfig(
+                name: "pv", link: "l", unit: 2,
+                points: [
+                    Point(name: "power", table: .holding, address: 0, type: .int16, scaleFrom: "w_sf", unit: "W"),
+                    Point(name: "w_sf", table: .holding, address: 1, type: .int16),
+                    Point(name: "model", table: .holding, address: 2, type: .string(registers: 4)),
+                ]),
+        ])
     static let base: Int64 = 1_764_000_000_000
 
     static func cycle(_ device: String, at time: Int64, _ values: [(RawValue?, Quality)]) -> DeviceReading {
         DeviceReading(
             device: device,
             points: values.enumerated().map { index, entry in
-                PointReading(point: index, value: entry.0, quality: entry.1, exponent: 0,
-                             timestamp: Timestamp(wallMilliseconds: time, monotonicNanoseconds: 0))
+                PointReading(
+                    point: index, value: entry.0, quality: entry.1, exponent: 0,
+                    timestamp: Timestamp(wallMilliseconds: time, monotonicNanoseconds: 0))
             },
             requests: [], health: DeviceHealth())
     }
 
     /// The four groups of vectors/README.md, as poll cycles.
     static let goldenCycles: [(DeviceReading, ClockFlags)] = [
-        (cycle("incomer", at: base, [(.float32(230.4), .good), (.uint(12345), .good), (.bool(true), .good)]), .synchronised),
-        (cycle("incomer", at: base + 1000, [(.float32(230.5), .good), (.uint(12347), .good), (.bool(true), .good)]), .synchronised),
-        (cycle("pv", at: base + 1003, [(.int(17822), .good), (.int(-1), .good), (.string("SE7600"), .good)]), [.synchronised, .stepped]),
-        (cycle("incomer", at: base + 2001, [(.float32(Float(bitPattern: 0x7FC0_0000)), .good), (nil, .exception(2)), (.bool(false), .good)]),
-         .synchronised),
+        (
+            cycle("incomer", at: base, [(.float32(230.4), .good), (.uint(12345), .good), (.bool(true), .good)]),
+            .synchronised
+        ),
+        (
+            cycle("incomer", at: base + 1000, [(.float32(230.5), .good), (.uint(12347), .good), (.bool(true), .good)]),
+            .synchronised
+        ),
+        (
+            cycle("pv", at: base + 1003, [(.int(17822), .good), (.int(-1), .good), (.string("SE7600"), .good)]),
+            [.synchronised, .stepped]
+        ),
+        (
+            cycle(
+                "incomer", at: base + 2001,
+                [(.float32(Float(bitPattern: 0x7FC0_0000)), .good), (nil, .exception(2)), (.bool(false), .good)]),
+            .synchronised
+        ),
     ]
 
     static func vector(_ name: String) throws -> [UInt8] {
@@ -59,25 +79,32 @@ struct BatchBuilderTests {
             if count <= 0 { break }
             text += chunk[..<count]
         }
-        return String(decoding: text, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap { UInt8($0, radix: 16) }
+        return String(decoding: text, as: UTF8.self).split(whereSeparator: { $0 == " " || $0 == "\n" }).compactMap {
+            UInt8($0, radix: 16)
+        }
     }
 
     @Test("the dictionary and the sealed batch are the golden vectors byte for byte")
     func goldenBytes() throws {
-        let builder = BatchBuilder(mapping: SchemaMapping(config: Self.config), maximumBytes: 1 << 16, maximumAge: .seconds(60))
+        let builder = BatchBuilder(
+            mapping: SchemaMapping(config: Self.config), maximumBytes: 1 << 16, maximumAge: .seconds(60))
         #expect(builder.dictionaryFrame == (try Self.vector("dictionary.hex")))
-        builder.begin(BatchIdentity(epoch: 3, sequence: 42), baseTimeMilliseconds: Self.base, atMonotonicMilliseconds: 0)
+        builder.begin(
+            BatchIdentity(epoch: 3, sequence: 42), baseTimeMilliseconds: Self.base, atMonotonicMilliseconds: 0)
         for (reading, clock) in Self.goldenCycles { try builder.append(reading, clock: clock) }
         let sealed = try builder.seal()
         #expect(sealed.identity == BatchIdentity(epoch: 3, sequence: 42) && sealed.readings == 12)
-        #expect(try FrameCodec.decompress(Array(sealed.frame), maximumDecodedSize: 1 << 20) == (try Self.vector("batch.hex")))
+        #expect(
+            try FrameCodec.decompress(Array(sealed.frame), maximumDecodedSize: 1 << 20)
+                == (try Self.vector("batch.hex")))
         #expect(sealed.plainBytes == (try Self.vector("batch.hex")).count)
         #expect(builder.open == nil)
     }
 
     @Test("a batch is full once its encoded size reaches maximumBytes, and not before")
     func sealBySize() throws {
-        let builder = BatchBuilder(mapping: SchemaMapping(config: Self.config), maximumBytes: 200, maximumAge: .seconds(60))
+        let builder = BatchBuilder(
+            mapping: SchemaMapping(config: Self.config), maximumBytes: 200, maximumAge: .seconds(60))
         builder.begin(BatchIdentity(epoch: 1, sequence: 1), baseTimeMilliseconds: Self.base, atMonotonicMilliseconds: 0)
         var cycles = 0
         while !builder.isFull {
@@ -95,9 +122,11 @@ struct BatchBuilderTests {
 
     @Test("a batch is due max_age after it was begun, on the monotonic clock it was given")
     func sealByAge() throws {
-        let builder = BatchBuilder(mapping: SchemaMapping(config: Self.config), maximumBytes: 1 << 16, maximumAge: .milliseconds(1500))
+        let builder = BatchBuilder(
+            mapping: SchemaMapping(config: Self.config), maximumBytes: 1 << 16, maximumAge: .milliseconds(1500))
         #expect(!builder.isDue(atMonotonicMilliseconds: .max) && builder.dueAtMilliseconds == nil)
-        builder.begin(BatchIdentity(epoch: 1, sequence: 7), baseTimeMilliseconds: Self.base, atMonotonicMilliseconds: 10_000)
+        builder.begin(
+            BatchIdentity(epoch: 1, sequence: 7), baseTimeMilliseconds: Self.base, atMonotonicMilliseconds: 10_000)
         try builder.append(Self.goldenCycles[0].0)
         #expect(builder.dueAtMilliseconds == 11_500)
         #expect(!builder.isDue(atMonotonicMilliseconds: 11_499))
@@ -108,7 +137,8 @@ struct BatchBuilderTests {
 
     @Test("appending a cycle allocates nothing once each device's row exists")
     func noAllocationsPerReading() throws {
-        let builder = BatchBuilder(mapping: SchemaMapping(config: Self.config), maximumBytes: 1 << 20, maximumAge: .seconds(60))
+        let builder = BatchBuilder(
+            mapping: SchemaMapping(config: Self.config), maximumBytes: 1 << 20, maximumAge: .seconds(60))
         let cycles = [Self.goldenCycles[0].0, Self.goldenCycles[1].0, Self.goldenCycles[3].0]
         builder.begin(BatchIdentity(epoch: 1, sequence: 1), baseTimeMilliseconds: Self.base, atMonotonicMilliseconds: 0)
         try builder.append(cycles[0])
@@ -121,7 +151,8 @@ struct BatchBuilderTests {
 
     @Test("a cycle of a device the schema does not know is refused and leaves the batch as it was")
     func unknownDevice() throws {
-        let builder = BatchBuilder(mapping: SchemaMapping(config: Self.config), maximumBytes: 1 << 16, maximumAge: .seconds(60))
+        let builder = BatchBuilder(
+            mapping: SchemaMapping(config: Self.config), maximumBytes: 1 << 16, maximumAge: .seconds(60))
         #expect(throws: WireError.self) { try builder.append(Self.goldenCycles[0].0) }  // nothing open
         builder.begin(BatchIdentity(epoch: 1, sequence: 1), baseTimeMilliseconds: Self.base, atMonotonicMilliseconds: 0)
         try builder.append(Self.goldenCycles[0].0)

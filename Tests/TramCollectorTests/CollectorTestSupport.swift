@@ -27,19 +27,23 @@ final class LiveCollector: @unchecked Sendable {
     }
 
     static func temporaryDatabase() -> String {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tram-collector-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "tram-collector-\(UUID().uuidString)")
         try! FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         return directory.appendingPathComponent("collector.db").path
     }
 
-    static func start(database: String? = nil, limits: IngestLimits = .init(), rate: Double = 0, burst: Double = 1,
-                      logger custom: Logger? = nil) async throws -> LiveCollector {
+    static func start(
+        database: String? = nil, limits: IngestLimits = .init(), rate: Double = 0, burst: Double = 1,
+        logger custom: Logger? = nil
+    ) async throws -> LiveCollector {
         let path = database ?? temporaryDatabase()
         var logger = Logger(label: "tram-collector-test")
         logger.logLevel = ProcessInfo.processInfo.environment["TRAM_COLLECTOR_TEST_LOG"] == nil ? .critical : .debug
         if let custom { logger = custom }
-        let server = try CollectorServer(.init(databasePath: path, host: "127.0.0.1", port: 0, limits: limits, rate: rate, burst: burst),
-                                         logger: logger)
+        let server = try CollectorServer(
+            .init(databasePath: path, host: "127.0.0.1", port: 0, limits: limits, rate: rate, burst: burst),
+            logger: logger)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let task = Task { try await server.run { port in continuation.yield(port) } }
         var iterator = ports.makeAsyncIterator()
@@ -52,7 +56,9 @@ final class LiveCollector: @unchecked Sendable {
         _ = await task.result
     }
 
-    func post(_ body: [UInt8], token: String?, gateway: String? = nil, contentType: String = "application/x-tram-frames") async throws -> HTTPReply {
+    func post(
+        _ body: [UInt8], token: String?, gateway: String? = nil, contentType: String = "application/x-tram-frames"
+    ) async throws -> HTTPReply {
         var headers = [("Content-Type", contentType)]
         if let token { headers.append(("Authorization", "Bearer \(token)")) }
         if let gateway { headers.append(("Tram-Gateway", gateway)) }
@@ -60,7 +66,8 @@ final class LiveCollector: @unchecked Sendable {
     }
 
     func get(_ path: String, token: String?) async throws -> HTTPReply {
-        try await HTTPReply.request("GET", port: port, path: path, headers: token.map { [("Authorization", "Bearer \($0)")] } ?? [], body: [])
+        try await HTTPReply.request(
+            "GET", port: port, path: path, headers: token.map { [("Authorization", "Bearer \($0)")] } ?? [], body: [])
     }
 }
 
@@ -70,15 +77,18 @@ extension HTTPReply {
 
 /// Frames made by the real encoder.
 enum Frames {
-    static func batch(_ dictionary: SchemaDictionary, epoch: UInt64, sequence: UInt64,
-                      groups: [(time: Int64, clock: ClockFlags, first: Int, values: [WireValue])], compressed: Bool = false) throws -> [UInt8] {
+    static func batch(
+        _ dictionary: SchemaDictionary, epoch: UInt64, sequence: UInt64,
+        groups: [(time: Int64, clock: ClockFlags, first: Int, values: [WireValue])], compressed: Bool = false
+    ) throws -> [UInt8] {
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 8)
         defer { buffer.deallocate() }
         let encoder = BatchEncoder(dictionary: dictionary, buffer: buffer)
         encoder.begin(epoch: epoch, sequence: sequence, baseTimeMilliseconds: groups.first?.time ?? 0)
         for group in groups {
             try group.values.withUnsafeBufferPointer {
-                try encoder.append(timeMilliseconds: group.time, clock: group.clock, firstAlias: group.first, values: $0)
+                try encoder.append(
+                    timeMilliseconds: group.time, clock: group.clock, firstAlias: group.first, values: $0)
             }
         }
         let frame = try encoder.seal()
@@ -101,7 +111,9 @@ final class Peek {
     private var db: OpaquePointer?
 
     init(_ path: String) throws {
-        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else { throw HTTPReply.Failure(what: "open \(path)") }
+        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, nil) == SQLITE_OK else {
+            throw HTTPReply.Failure(what: "open \(path)")
+        }
     }
 
     deinit { sqlite3_close_v2(db) }
@@ -134,9 +146,13 @@ final class Peek {
     /// Runs one statement on a read-write connection of its own.
     static func write(_ path: String, _ sql: String) throws {
         var db: OpaquePointer?
-        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK else { throw HTTPReply.Failure(what: "open \(path)") }
+        guard sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, nil) == SQLITE_OK else {
+            throw HTTPReply.Failure(what: "open \(path)")
+        }
         defer { sqlite3_close_v2(db) }
         sqlite3_busy_timeout(db, 5000)
-        guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else { throw HTTPReply.Failure(what: String(cString: sqlite3_errmsg(db))) }
+        guard sqlite3_exec(db, sql, nil, nil, nil) == SQLITE_OK else {
+            throw HTTPReply.Failure(what: String(cString: sqlite3_errmsg(db)))
+        }
     }
 }

@@ -8,7 +8,9 @@ struct DedupeTests {
         var random = SystemRandomNumberGenerator()
         for round in 0..<300 {
             let start = UInt64(round % 3 == 0 ? 0 : Int.random(in: 0...50, using: &random))
-            var arrivals = (start..<start + UInt64(Int.random(in: 1...60, using: &random))).filter { _ in Int.random(in: 0..<8, using: &random) != 0 }
+            var arrivals = (start..<start + UInt64(Int.random(in: 1...60, using: &random))).filter { _ in
+                Int.random(in: 0..<8, using: &random) != 0
+            }
             arrivals += arrivals.prefix(Int.random(in: 0...10, using: &random))
             arrivals.shuffle(using: &random)
             var state = EpochDedupe()

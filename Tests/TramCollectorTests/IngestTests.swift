@@ -6,23 +6,29 @@ import TramCompression
 import TramSchema
 
 /// A small plant: a meter and a SunSpec inverter with a scale-factor point.
-let plant = SchemaDictionary(gateway: "gw-a", points: [
-    PointDescriptor(device: "meter", name: "voltage", unit: "V", type: .float32),
-    PointDescriptor(device: "meter", name: "energy", unit: "kWh", type: .uint32, scale: 0.1),
-    PointDescriptor(device: "meter", name: "counter", unit: "", type: .uint64),
-    PointDescriptor(device: "pv", name: "power", unit: "W", type: .int16, exponentAlias: 4),
-    PointDescriptor(device: "pv", name: "w_sf", unit: "", type: .int16),
-    PointDescriptor(device: "pv", name: "model", unit: "", type: .string),
-    PointDescriptor(device: "pv", name: "closed", unit: "", type: .bool),
-    PointDescriptor(device: "pv", name: "temp", unit: "°C", type: .float64, scale: 1, offset: -273.15),
-])
+let plant = SchemaDictionary(
+    gateway: "gw-a",
+    points: [
+        PointDescriptor(device: "meter", name: "voltage", unit: "V", type: .float32),
+        PointDescriptor(device: "meter", name: "energy", unit: "kWh", type: .uint32, scale: 0.1),
+        PointDescriptor(device: "meter", name: "counter", unit: "", type: .uint64),
+        PointDescriptor(device: "pv", name: "power", unit: "W", type: .int16, exponentAlias: 4),
+        PointDescriptor(device: "pv", name: "w_sf", unit: "", type: .int16),
+        PointDescriptor(device: "pv", name: "model", unit: "", type: .string),
+        PointDescriptor(device: "pv", name: "closed", unit: "", type: .bool),
+        PointDescriptor(device: "pv", name: "temp", unit: "°C", type: .float64, scale: 1, offset: -273.15),
+    ])
 
 /// One meter group per batch, with values that say which batch they came from.
 func meterBatch(_ sequence: UInt64, epoch: UInt64 = 7, compressed: Bool = false) throws -> [UInt8] {
-    try Frames.batch(plant, epoch: epoch, sequence: sequence, groups: [
-        (1_764_000_000_000 + Int64(sequence) * 1000, .synchronised, 0,
-         [.float32(bits: Float(230 + Float(sequence) / 10).bitPattern), .uint(1000 + sequence), .uint(sequence)]),
-    ], compressed: compressed)
+    try Frames.batch(
+        plant, epoch: epoch, sequence: sequence,
+        groups: [
+            (
+                1_764_000_000_000 + Int64(sequence) * 1000, .synchronised, 0,
+                [.float32(bits: Float(230 + Float(sequence) / 10).bitPattern), .uint(1000 + sequence), .uint(sequence)]
+            )
+        ], compressed: compressed)
 }
 
 func enroll(_ path: String, _ name: String = "gw-a") throws -> String {
@@ -37,10 +43,22 @@ struct IngestTests {
         defer { Task { await collector.stop() } }
         let token = try enroll(collector.databasePath)
         let groups: [(time: Int64, clock: ClockFlags, first: Int, values: [WireValue])] = [
-            (1_764_000_000_000, .synchronised, 0, [.float32(bits: Float(230.4).bitPattern), .uint(12345), .uint(UInt64.max)]),
-            (1_764_000_000_500, [], 3, [.int(17822), .int(-1), .string("SE7600"), .bool(true), .float64(bits: (300.15).bitPattern)]),
-            (1_764_000_001_000, [.synchronised, .stepped], 0, [.float32(bits: 0x7FC0_0001), .missing(.exception(2)), .uint(0)]),
-            (1_764_000_001_500, .synchronised, 3, [.int(100), .missing(.timeout), .missing(.linkDown), .bool(false), .float64(bits: (-0.0).bitPattern)]),
+            (
+                1_764_000_000_000, .synchronised, 0,
+                [.float32(bits: Float(230.4).bitPattern), .uint(12345), .uint(UInt64.max)]
+            ),
+            (
+                1_764_000_000_500, [], 3,
+                [.int(17822), .int(-1), .string("SE7600"), .bool(true), .float64(bits: (300.15).bitPattern)]
+            ),
+            (
+                1_764_000_001_000, [.synchronised, .stepped], 0,
+                [.float32(bits: 0x7FC0_0001), .missing(.exception(2)), .uint(0)]
+            ),
+            (
+                1_764_000_001_500, .synchronised, 3,
+                [.int(100), .missing(.timeout), .missing(.linkDown), .bool(false), .float64(bits: (-0.0).bitPattern)]
+            ),
         ]
         let body = plant.frame() + (try Frames.batch(plant, epoch: 7, sequence: 0, groups: groups, compressed: true))
         let reply = try await collector.post(body, token: token, gateway: "gw-a")
@@ -49,13 +67,17 @@ struct IngestTests {
         #expect(reply.json["readings"] as? Int == 16)
 
         let peek = try Peek(collector.databasePath)
-        let rows = try peek.rows("""
+        let rows = try peek.rows(
+            """
             SELECT d.name, p.name, r.time_ms, r.value, r.raw_int, r.raw_text, r.quality, r.exception, r.clock
             FROM readings r JOIN points p ON p.id = r.point JOIN devices d ON d.id = p.device ORDER BY r.time_ms, r.rowid
             """)
         let t0: Int64 = 1_764_000_000_000
         let expected: [[AnyHashable?]] = [
-            ["meter", "voltage", t0, Double(Float(230.4)), Int64(Float(230.4).bitPattern), nil, Int64(0), nil, Int64(1)],
+            [
+                "meter", "voltage", t0, Double(Float(230.4)), Int64(Float(230.4).bitPattern), nil, Int64(0), nil,
+                Int64(1),
+            ],
             ["meter", "energy", t0, 12345 * 0.1, Int64(12345), nil, Int64(0), nil, Int64(1)],
             ["meter", "counter", t0, Double(UInt64.max), nil, "18446744073709551615", Int64(0), nil, Int64(1)],
             // SunSpec: 17822 × 10^−1, done as ÷ 10.
@@ -73,7 +95,10 @@ struct IngestTests {
             ["pv", "w_sf", t0 + 1500, nil, nil, nil, Int64(3), nil, Int64(1)],
             ["pv", "model", t0 + 1500, nil, nil, nil, Int64(4), nil, Int64(1)],
             ["pv", "closed", t0 + 1500, nil, Int64(0), nil, Int64(0), nil, Int64(1)],
-            ["pv", "temp", t0 + 1500, -0.0 - 273.15, Int64(bitPattern: (-0.0).bitPattern), nil, Int64(0), nil, Int64(1)],
+            [
+                "pv", "temp", t0 + 1500, -0.0 - 273.15, Int64(bitPattern: (-0.0).bitPattern), nil, Int64(0), nil,
+                Int64(1),
+            ],
         ]
         #expect(rows.count == expected.count)
         for (row, want) in zip(rows, expected) { #expect(row == want) }
@@ -122,11 +147,13 @@ struct IngestTests {
         let collector = try await LiveCollector.start()
         defer { Task { await collector.stop() } }
         let token = try enroll(collector.databasePath, "gw-demo")
-        let reply = try await collector.post(try Frames.vector("dictionary.hex") + Frames.vector("batch.hex"), token: token)
+        let reply = try await collector.post(
+            try Frames.vector("dictionary.hex") + Frames.vector("batch.hex"), token: token)
         #expect(reply.status == 200, "\(reply.body)")
         #expect(reply.json["batches"] as? [[String: Any]] != nil)
         #expect(reply.json["stored"] as? [Int] == [42])
-        let rows = try Peek(collector.databasePath).rows("""
+        let rows = try Peek(collector.databasePath).rows(
+            """
             SELECT p.name, r.time_ms - 1764000000000, r.value, r.raw_int, r.raw_text, r.quality, r.exception, r.clock
             FROM readings r JOIN points p ON p.id = r.point ORDER BY r.time_ms, r.rowid
             """)
@@ -163,7 +190,8 @@ struct IngestTests {
         #expect(reply.status == 200)
         #expect(reply.json["stored"] as? [Int] == [])
         #expect(reply.json["duplicates"] as? [Int] == [5])
-        reply = try await collector.post(try meterBatch(3) + meterBatch(4) + meterBatch(4, compressed: true), token: token)
+        reply = try await collector.post(
+            try meterBatch(3) + meterBatch(4) + meterBatch(4, compressed: true), token: token)
         #expect(reply.json["stored"] as? [Int] == [4])
         #expect(reply.json["duplicates"] as? [Int] == [3, 4])
         reply = try await collector.post(try meterBatch(2) + meterBatch(0) + meterBatch(1), token: token)
@@ -176,9 +204,13 @@ struct IngestTests {
         #expect(try peek.count("SELECT count(*) FROM readings") == 7 * 3)
         #expect(try peek.count("SELECT count(DISTINCT time_ms) FROM readings") == 6)
         // Six batches 0…5 in epoch 7: the watermark passed them all and no run is left.
-        #expect(try peek.rows("SELECT epoch, watermark FROM dedupe_epochs ORDER BY epoch") == [[Int64(7), Int64(6)], [Int64(8), Int64(1)]])
+        #expect(
+            try peek.rows("SELECT epoch, watermark FROM dedupe_epochs ORDER BY epoch") == [
+                [Int64(7), Int64(6)], [Int64(8), Int64(1)],
+            ])
         #expect(try peek.count("SELECT count(*) FROM dedupe_runs") == 0)
-        let energy = try peek.rows("SELECT raw_int FROM readings r JOIN points p ON p.id = r.point WHERE p.name = 'energy' ORDER BY raw_int")
+        let energy = try peek.rows(
+            "SELECT raw_int FROM readings r JOIN points p ON p.id = r.point WHERE p.name = 'energy' ORDER BY raw_int")
         #expect(energy == [1000, 1000, 1001, 1002, 1003, 1004, 1005].map { [Int64($0)] })
     }
 
@@ -201,17 +233,22 @@ struct IngestTests {
         #expect(retry.json["stored"] as? [Int] == [0, 1])
         #expect(try peek.count("SELECT count(*) FROM readings") == 6)
         // Another dictionary with the same points in another order: each batch resolves names through its own schema.
-        let reordered = SchemaDictionary(gateway: "gw-a", points: [
-            PointDescriptor(device: "meter", name: "energy", unit: "kWh", type: .uint32, scale: 0.1),
-            PointDescriptor(device: "meter", name: "voltage", unit: "V", type: .float32),
-        ])
-        let swapped = try Frames.batch(reordered, epoch: 7, sequence: 2,
-                                       groups: [(1_764_000_009_000, .synchronised, 0, [.uint(4242), .float32(bits: Float(231).bitPattern)])])
+        let reordered = SchemaDictionary(
+            gateway: "gw-a",
+            points: [
+                PointDescriptor(device: "meter", name: "energy", unit: "kWh", type: .uint32, scale: 0.1),
+                PointDescriptor(device: "meter", name: "voltage", unit: "V", type: .float32),
+            ])
+        let swapped = try Frames.batch(
+            reordered, epoch: 7, sequence: 2,
+            groups: [(1_764_000_009_000, .synchronised, 0, [.uint(4242), .float32(bits: Float(231).bitPattern)])])
         #expect(try await collector.post(swapped, token: token).status == 409)
         #expect(try await collector.post(reordered.frame() + swapped, token: token).status == 200)
-        #expect(try peek.rows("""
-            SELECT p.name, r.raw_int FROM readings r JOIN points p ON p.id = r.point WHERE r.time_ms = 1764000009000 ORDER BY p.name
-            """) == [["energy", Int64(4242)], ["voltage", Int64(Float(231).bitPattern)]])
+        #expect(
+            try peek.rows(
+                """
+                SELECT p.name, r.raw_int FROM readings r JOIN points p ON p.id = r.point WHERE r.time_ms = 1764000009000 ORDER BY p.name
+                """) == [["energy", Int64(4242)], ["voltage", Int64(Float(231).bitPattern)]])
     }
 
     @Test("tokens: none or unknown 401, another gateway's id 403, rotation grace, revocation")
@@ -248,7 +285,8 @@ struct IngestTests {
         let peek = try Peek(collector.databasePath)
         #expect(try peek.count("SELECT count(*) FROM readings") == 12)
         // Only hashes are stored: 64 hex digits, never the token.
-        #expect(try peek.count("SELECT count(*) FROM tokens WHERE length(hash) = 64 AND hash NOT GLOB '*[^0-9a-f]*'") == 4)
+        #expect(
+            try peek.count("SELECT count(*) FROM tokens WHERE length(hash) = 64 AND hash NOT GLOB '*[^0-9a-f]*'") == 4)
     }
 
     @Test("limits: oversize body 413, zstd bomb and corrupt frames 422, rate limit 429 with Retry-After")
@@ -264,7 +302,8 @@ struct IngestTests {
 
         // A small zstd frame that claims 64 MiB of zeros: refused before anything is allocated.
         let zeros = [UInt8](repeating: 0, count: 64 << 20)
-        let bomb = Frame.wrap(kind: .batch, payload: zeros.withUnsafeBytes { Zstd.compress($0) }, flags: Frame.compressedFlag)
+        let bomb = Frame.wrap(
+            kind: .batch, payload: zeros.withUnsafeBytes { Zstd.compress($0) }, flags: Frame.compressedFlag)
         #expect(bomb.count < 64 << 10)
         let refused = try await collector.post(plant.frame() + bomb, token: token)
         #expect(refused.status == 422)
@@ -281,8 +320,13 @@ struct IngestTests {
 
         // Two real batches of 0.9 MiB each, compressed: each fits, both together decode to more than a request may.
         // That is no malformed frame but too much at once (413): the agent sends them one at a time.
-        let labels = SchemaDictionary(gateway: "gw-a", points: [PointDescriptor(device: "d", name: "label", type: .string)])
-        let long = { (s: UInt64) in try Frames.batch(labels, epoch: 1, sequence: s, groups: [(0, .synchronised, 0, [.string(String(repeating: "x", count: 900 << 10))])], compressed: true) }
+        let labels = SchemaDictionary(
+            gateway: "gw-a", points: [PointDescriptor(device: "d", name: "label", type: .string)])
+        let long = { (s: UInt64) in
+            try Frames.batch(
+                labels, epoch: 1, sequence: s,
+                groups: [(0, .synchronised, 0, [.string(String(repeating: "x", count: 900 << 10))])], compressed: true)
+        }
         let pair = try await collector.post(labels.frame() + long(0) + long(1), token: token)
         #expect(pair.status == 413)
         #expect(pair.json["reason"] as? String == "too-large")
@@ -321,13 +365,16 @@ struct IngestTests {
     func restartKeepsDedupe() async throws {
         let first = try await LiveCollector.start()
         let token = try enroll(first.databasePath)
-        #expect(try await first.post(plant.frame() + meterBatch(0) + meterBatch(2) + meterBatch(3), token: token).status == 200)
+        #expect(
+            try await first.post(plant.frame() + meterBatch(0) + meterBatch(2) + meterBatch(3), token: token).status
+                == 200)
         await first.stop()
 
         let second = try await LiveCollector.start(database: first.databasePath)
         defer { Task { await second.stop() } }
         // The dictionary and the dedupe state come from disk.
-        let reply = try await second.post(try meterBatch(2) + meterBatch(1) + meterBatch(0, compressed: true) + meterBatch(4), token: token)
+        let reply = try await second.post(
+            try meterBatch(2) + meterBatch(1) + meterBatch(0, compressed: true) + meterBatch(4), token: token)
         #expect(reply.status == 200, "\(reply.body)")
         #expect(reply.json["stored"] as? [Int] == [1, 4])
         #expect(reply.json["duplicates"] as? [Int] == [2, 0])

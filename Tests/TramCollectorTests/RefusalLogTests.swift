@@ -9,7 +9,8 @@ struct RefusalLogTests {
     func schemaUnknownIsInfo() async throws {
         var handler = InMemoryLogHandler()
         handler.logLevel = .trace
-        let collector = try await LiveCollector.start(logger: Logger(label: "tram-collector-test") { [handler] _ in handler })
+        let collector = try await LiveCollector.start(
+            logger: Logger(label: "tram-collector-test") { [handler] _ in handler })
         defer { Task { await collector.stop() } }
         let token = try enroll(collector.databasePath)
         #expect(try await collector.post(try meterBatch(1), token: token).status == 409)

@@ -25,11 +25,11 @@ struct RelayTests {
             case .failure(let why): return "skip:\(why.skip.rawValue)"
             }
         }
-        #expect(text(4, -1, -1) == "-1i")                               // int16 at scale 1
+        #expect(text(4, -1, -1) == "-1i")  // int16 at scale 1
         #expect(text(7, 9_007_199_254_740_993, 9_007_199_254_740_993) == "9007199254740993i")  // exact beyond 2^53
-        #expect(text(5, 1234.5, 12345) == "1234.5")                      // uint32 × 0.1: the engineering value
-        #expect(text(4, 1782.2, 17822) == "1782.2")                      // SunSpec exponent −1
-        #expect(text(4, nil, 17822) == "skip:no-value")                  // exponent point not in the group
+        #expect(text(5, 1234.5, 12345) == "1234.5")  // uint32 × 0.1: the engineering value
+        #expect(text(4, 1782.2, 17822) == "1782.2")  // SunSpec exponent −1
+        #expect(text(4, nil, 17822) == "skip:no-value")  // exponent point not in the group
         #expect(text(8, Double(Float(bitPattern: 0x4366_6666)), 0x4366_6666) == "230.39999389648438")
         #expect(text(9, 1e20, nil) == "1e+20")
         #expect(text(9, -0.0, nil) == "0.0")
@@ -45,20 +45,24 @@ struct RelayTests {
     @Test("a device's readings at one time share a line; names are escaped; a repeated field starts a new line")
     func writer() {
         var writer = InfluxLine.Writer()
-        writer.append(gateway: "gw 1", device: "incomer", point: "voltage_l1", time: 1_764_000_000_000, value: .float(230.5))
-        writer.append(gateway: "gw 1", device: "incomer", point: "energy", time: 1_764_000_000_000, value: .integer(12345))
+        writer.append(
+            gateway: "gw 1", device: "incomer", point: "voltage_l1", time: 1_764_000_000_000, value: .float(230.5))
+        writer.append(
+            gateway: "gw 1", device: "incomer", point: "energy", time: 1_764_000_000_000, value: .integer(12345))
         writer.append(gateway: "gw 1", device: "pv,2", point: "power=W", time: 1_764_000_000_000, value: .boolean(true))
-        writer.append(gateway: "gw 1", device: "pv,2", point: "power=W", time: 1_764_000_000_000, value: .boolean(false))
+        writer.append(
+            gateway: "gw 1", device: "pv,2", point: "power=W", time: 1_764_000_000_000, value: .boolean(false))
         writer.append(gateway: "gw 1", device: "pv,2", point: "x", time: 1_764_000_000_001, value: .float(.nan))
         writer.append(gateway: "gw 1", device: "pv,2", point: "y", time: 1_764_000_000_001, value: .float(-2.5))
         let body = String(decoding: writer.finish(), as: UTF8.self)
-        #expect(body == """
-            tram,gateway=gw\\ 1,device=incomer voltage_l1=230.5,energy=12345i 1764000000000
-            tram,gateway=gw\\ 1,device=pv\\,2 power\\=W=true 1764000000000
-            tram,gateway=gw\\ 1,device=pv\\,2 power\\=W=false 1764000000000
-            tram,gateway=gw\\ 1,device=pv\\,2 y=-2.5 1764000000001
+        #expect(
+            body == """
+                tram,gateway=gw\\ 1,device=incomer voltage_l1=230.5,energy=12345i 1764000000000
+                tram,gateway=gw\\ 1,device=pv\\,2 power\\=W=true 1764000000000
+                tram,gateway=gw\\ 1,device=pv\\,2 power\\=W=false 1764000000000
+                tram,gateway=gw\\ 1,device=pv\\,2 y=-2.5 1764000000001
 
-            """)
+                """)
         #expect(writer.lines == 4)
     }
 
@@ -66,15 +70,19 @@ struct RelayTests {
     func holdBack() {
         let now: Int64 = 1_764_000_000_000
         func row(_ id: Int64, time: Int64, clock: UInt8, value: Double = 1.5) -> CollectorStore.RelayRow {
-            .init(rowid: id, reading: .init(gateway: "gw", device: "d", point: "p\(id)", type: 9, timeMilliseconds: time, value: value, clock: clock))
+            .init(
+                rowid: id,
+                reading: .init(
+                    gateway: "gw", device: "d", point: "p\(id)", type: 9, timeMilliseconds: time, value: value,
+                    clock: clock))
         }
         let rows = [
-            row(1, time: now - 1000, clock: 1),                       // synchronised, plausible: sent
-            row(2, time: 5_000, clock: 0),                            // unsynchronised, 1970: held back
-            row(3, time: now - 2000, clock: 0),                       // unsynchronised but plausible: sent, counted
+            row(1, time: now - 1000, clock: 1),  // synchronised, plausible: sent
+            row(2, time: 5_000, clock: 0),  // unsynchronised, 1970: held back
+            row(3, time: now - 2000, clock: 0),  // unsynchronised but plausible: sent, counted
             row(4, time: now + HoldBackRule.aheadTolerance + 1, clock: 1),  // a day ahead: held back
-            row(5, time: HoldBackRule.earliest, clock: 0),          // 2020-01-01 exactly: sent
-            row(6, time: HoldBackRule.earliest - 1, clock: 2),      // stepped, not synchronised, 2019: held back
+            row(5, time: HoldBackRule.earliest, clock: 0),  // 2020-01-01 exactly: sent
+            row(6, time: HoldBackRule.earliest - 1, clock: 2),  // stepped, not synchronised, 2019: held back
         ]
         let encoded = Relay.encode(rows, measurement: "tram", now: now)
         #expect(encoded.delta.sent == 3)
@@ -90,13 +98,18 @@ struct RelayTests {
     func targets() throws {
         let vm = try RelayTarget(url: "http://127.0.0.1:8428")
         #expect(vm.host == "127.0.0.1" && vm.port == 8428 && vm.path == "/write?precision=ms")
-        let v2 = try RelayTarget(url: "http://influx.local:8086/api/v2/write?org=plant&bucket=tram&precision=s", authorizationToken: "t0k")
-        #expect(v2.host == "influx.local" && v2.path == "/api/v2/write?org=plant&bucket=tram&precision=ms" && v2.authorization == "Token t0k")
+        let v2 = try RelayTarget(
+            url: "http://influx.local:8086/api/v2/write?org=plant&bucket=tram&precision=s", authorizationToken: "t0k")
+        #expect(
+            v2.host == "influx.local" && v2.path == "/api/v2/write?org=plant&bucket=tram&precision=ms"
+                && v2.authorization == "Token t0k")
         #expect(throws: RelayError.self) { try RelayTarget(url: "https://vm:8428") }
         #expect(throws: RelayError.self) { try RelayTarget(url: "vm:8428") }
     }
 
-    @Test("the position moves only forward, with its totals; the newest rowid is never deleted, so rowids are never reused")
+    @Test(
+        "the position moves only forward, with its totals; the newest rowid is never deleted, so rowids are never reused"
+    )
     func position() async throws {
         let path = LiveCollector.temporaryDatabase()
         let store = try CollectorStore(path: path)
@@ -107,14 +120,17 @@ struct RelayTests {
         try store.advanceRelay("r", to: 10, adding: delta, now: 1)
         let back = try store.advanceRelay("r", to: 3, adding: delta, now: 2)
         #expect(back.position == 10 && back.sent == 10 && back.heldUnsynchronised == 4 && back.updatedMilliseconds == 2)
-        try Peek.write(path, """
+        try Peek.write(
+            path,
+            """
             INSERT INTO gateways(id, name, created_ms) VALUES (1, 'g', 0); INSERT INTO devices(id, gateway, name) VALUES (1, 1, 'd');
             INSERT INTO points(id, device, name, unit, type) VALUES (1, 1, 'p', '', 9);
             INSERT INTO readings(rowid, point, time_ms, value, type, quality, clock) VALUES (1, 1, 5, 1.0, 9, 0, 0), (2, 1, 6, 2.0, 9, 0, 0)
             """)
         try Peek.write(path, "DELETE FROM readings")
         #expect(try Peek(path).rows("SELECT rowid FROM readings") == [[Int64(2)]])
-        try Peek.write(path, "INSERT INTO readings(point, time_ms, value, type, quality, clock) VALUES (1, 7, 3.0, 9, 0, 1)")
+        try Peek.write(
+            path, "INSERT INTO readings(point, time_ms, value, type, quality, clock) VALUES (1, 7, 3.0, 9, 0, 1)")
         #expect(try store.relayRows(after: 2, limit: 10).map(\.rowid) == [3])
         #expect(try store.lastReadingRowID() == 3)
     }

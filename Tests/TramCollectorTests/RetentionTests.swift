@@ -8,8 +8,10 @@ import TramSchema
 struct RetentionTests {
     @Test("durations: a whole number and one unit")
     func durations() {
-        let expected: [(String, Int64)] = [("30d", 30 * 86_400_000), ("12h", 12 * 3_600_000), ("90m", 90 * 60_000),
-                                           ("45s", 45_000), ("2w", 14 * 86_400_000), (" 7D ", 7 * 86_400_000)]
+        let expected: [(String, Int64)] = [
+            ("30d", 30 * 86_400_000), ("12h", 12 * 3_600_000), ("90m", 90 * 60_000),
+            ("45s", 45_000), ("2w", 14 * 86_400_000), (" 7D ", 7 * 86_400_000),
+        ]
         for (text, milliseconds) in expected {
             #expect(Retention.parseDuration(text) == milliseconds, "\(text)")
         }

@@ -42,7 +42,8 @@ enum ConfigCases {
         RequestPlanner.plan(points, limits: limits).map { request in
             let fc = request.table.functionCode
             let names = request.points.map { points[$0].name }.joined(separator: ",")
-            return "\(device) FC\(fc < 10 ? "0" : "")\(fc) \(request.table.rawValue) \(request.address)+\(request.count) \(names)"
+            return
+                "\(device) FC\(fc < 10 ? "0" : "")\(fc) \(request.table.rawValue) \(request.address)+\(request.count) \(names)"
         }
     }
 
@@ -75,10 +76,14 @@ struct ConfigCaseTests {
             diagnostics = result.diagnostics
             #expect((result.value == nil) == result.hasErrors, "a config is returned exactly when there are no errors")
             if let agent = result.value {
-                plan = agent.devices.flatMap { ConfigCases.planText(device: $0.name, points: $0.points, limits: $0.limits) }
+                plan = agent.devices.flatMap {
+                    ConfigCases.planText(device: $0.name, points: $0.points, limits: $0.limits)
+                }
                 for device in agent.devices {
                     let planned = RequestPlanner.plan(device.points, limits: device.limits).flatMap(\.points).sorted()
-                    #expect(planned == Array(device.points.indices), "device \(device.name): every point planned exactly once")
+                    #expect(
+                        planned == Array(device.points.indices),
+                        "device \(device.name): every point planned exactly once")
                 }
             }
         } else if source.files["profile.yaml"] != nil {
@@ -96,10 +101,15 @@ struct ConfigCaseTests {
         let actualErr = diagnostics.map(\.description)
         if expectedErr == nil, expectedPlan == nil {
             if TestFiles.environment("TRAM_RECORD_TESTCASES") != nil {
-                if !actualErr.isEmpty { TestFiles.write(directory + "/expected.err", actualErr.joined(separator: "\n") + "\n") }
-                if let plan, actualErr.isEmpty { TestFiles.write(directory + "/expected.plan", plan.joined(separator: "\n") + "\n") }
+                if !actualErr.isEmpty {
+                    TestFiles.write(directory + "/expected.err", actualErr.joined(separator: "\n") + "\n")
+                }
+                if let plan, actualErr.isEmpty {
+                    TestFiles.write(directory + "/expected.plan", plan.joined(separator: "\n") + "\n")
+                }
             }
-            Issue.record("""
+            Issue.record(
+                """
                 case \(name) has no expected.err or expected.plan; the loader says:
                 \(actualErr.joined(separator: "\n"))
                 \((plan ?? []).joined(separator: "\n"))
@@ -109,14 +119,20 @@ struct ConfigCaseTests {
 
         if let expectedErr {
             let expected = ConfigCases.lines(expectedErr)
-            #expect(actualErr == expected, "diagnostics differ:\n--- expected\n\(expected.joined(separator: "\n"))\n--- actual\n\(actualErr.joined(separator: "\n"))")
+            #expect(
+                actualErr == expected,
+                "diagnostics differ:\n--- expected\n\(expected.joined(separator: "\n"))\n--- actual\n\(actualErr.joined(separator: "\n"))"
+            )
         } else {
             #expect(actualErr.isEmpty, "a plan case must load cleanly:\n\(actualErr.joined(separator: "\n"))")
         }
         if let expectedPlan {
             let expected = ConfigCases.lines(expectedPlan)
             let actual = try #require(plan, "no config to plan")
-            #expect(actual == expected, "plan differs:\n--- expected\n\(expected.joined(separator: "\n"))\n--- actual\n\(actual.joined(separator: "\n"))")
+            #expect(
+                actual == expected,
+                "plan differs:\n--- expected\n\(expected.joined(separator: "\n"))\n--- actual\n\(actual.joined(separator: "\n"))"
+            )
         }
     }
 }

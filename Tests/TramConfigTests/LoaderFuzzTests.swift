@@ -11,7 +11,9 @@ private struct ByteSource: ConfigSource {
 
     func yamlFiles(under directory: String) -> [String] {
         let prefix = ConfigPath.normalize(directory) + "/"
-        return files.keys.filter { $0.hasPrefix(prefix) && $0.hasSuffix(".yaml") }.map { String($0.dropFirst(prefix.count)) }.sorted()
+        return files.keys.filter { $0.hasPrefix(prefix) && $0.hasSuffix(".yaml") }.map {
+            String($0.dropFirst(prefix.count))
+        }.sorted()
     }
 }
 
@@ -47,17 +49,23 @@ private enum FuzzCorpus {
             // `profiles: ../../Devices` from deploy/demo/ finds Devices/.
             seeds.append(Seed(path: "deploy/demo/agent.yaml", bytes: demo, companions: profiles))
         }
-        return seeds.sorted { $0.path < $1.path || ($0.path == $1.path && $0.bytes.lexicographicallyPrecedes($1.bytes)) }
+        return seeds.sorted {
+            $0.path < $1.path || ($0.path == $1.path && $0.bytes.lexicographicallyPrecedes($1.bytes))
+        }
     }()
 }
 
 /// Mutations in the spirit of a byte-level fuzzer, biased towards what YAML and Tram's syntax care about.
 private enum Mutator {
-    static let specials: [UInt8] = Array(":-[]{},&*!|>'\"#%@`?\t\n\r\0 0x.~".utf8) + [0xFF, 0xC3, 0x80, 0xED, 0xA0, 0xEF, 0xBB, 0xBF]
+    static let specials: [UInt8] =
+        Array(":-[]{},&*!|>'\"#%@`?\t\n\r\0 0x.~".utf8) + [0xFF, 0xC3, 0x80, 0xED, 0xA0, 0xEF, 0xBB, 0xBF]
     static let snippets: [String] = [
-        "&a [*a, *a]", "*undefined", "&x", "!!binary AAAA", "? [a, b]\n: c\n", "<<: *a\n", "%YAML 1.1\n---\n", "---\n", "...\n",
-        "\t", "\0", "99999999999999999999999999", "-9223372036854775809", "0x1_0000_0000_0000_0000", "1e309", "-0", ".nan",
-        "0b101", "string(999999999999)", "bit", "~", "null", "\"\\u0000\"", "'", "\"", "{", "[", "]", "}", ": ", "- ", "#",
+        "&a [*a, *a]", "*undefined", "&x", "!!binary AAAA", "? [a, b]\n: c\n", "<<: *a\n", "%YAML 1.1\n---\n", "---\n",
+        "...\n",
+        "\t", "\0", "99999999999999999999999999", "-9223372036854775809", "0x1_0000_0000_0000_0000", "1e309", "-0",
+        ".nan",
+        "0b101", "string(999999999999)", "bit", "~", "null", "\"\\u0000\"", "'", "\"", "{", "[", "]", "}", ": ", "- ",
+        "#",
         "address: 65535\n", "type: float64\n", "scale_from: x\n", "profile: ../../../etc/passwd\n", "unit: -1\n",
         "poll_interval: 1e300s\n", "max_registers: 0\n", "not_available: [nan, 0xFFFFFFFFFFFFFFFF, -1]\n",
         "length: ~\n", "bit: ~\n", "address_base: ~\n", "defaults: ~\n", "limits: ~\n", "points: ~\n",
@@ -66,10 +74,14 @@ private enum Mutator {
     /// Plain scalars that keep the YAML valid but probe the decoders: limits, types, odd numbers and words.
     static let values: [String] = [
         "0", "1", "-1", "2", "65535", "65536", "0xFFFF", "0x1_0000", "125", "126", "2000", "2001", "247", "248", "256",
-        "9223372036854775807", "-9223372036854775808", "18446744073709551615", "18446744073709551616", "1e308", "-1e-320",
-        "0.0", "-0.0", "nan", ".inf", "-.inf", "0b2", "0x", "-", "+", "_", "1_000", "true", "false", "yes", "~", "null", "\"\"",
-        "0s", "1ms", "99999999999s", "1.5m", "-5ms", "10us", "1h", "holding", "input", "coil", "discrete_input", "coils",
-        "int16", "uint16", "int32", "float32", "float64", "int64", "uint64", "bool", "bit", "string", "string(1)", "string(125)",
+        "9223372036854775807", "-9223372036854775808", "18446744073709551615", "18446744073709551616", "1e308",
+        "-1e-320",
+        "0.0", "-0.0", "nan", ".inf", "-.inf", "0b2", "0x", "-", "+", "_", "1_000", "true", "false", "yes", "~", "null",
+        "\"\"",
+        "0s", "1ms", "99999999999s", "1.5m", "-5ms", "10us", "1h", "holding", "input", "coil", "discrete_input",
+        "coils",
+        "int16", "uint16", "int32", "float32", "float64", "int64", "uint64", "bool", "bit", "string", "string(1)",
+        "string(125)",
         "string(126)", "string(-1)", "string()", "bit(3)", "ABCD", "CDAB", "BADC", "DCBA", "abcd", "rtu:///dev/ttyS0",
         "tcp://[::1]:502", "tcp://[::1", "tcp://h:0", "rtu+tcp://h", "eastron/sdm630", "../x", "/", "voltage", "W_SF",
         "[]", "{}", "[0x8000, nan]", "[1, [2]]", "{a: b}",
@@ -77,10 +89,14 @@ private enum Mutator {
 
     /// Every key the config format knows, for adding one where it may or may not belong.
     static let keys: [String] = [
-        "gateway", "profiles", "io_threads", "links", "devices", "id", "site", "name", "url", "serial", "response_timeout",
-        "byte_timeout", "connect_timeout", "baud", "parity", "data_bits", "stop_bits", "mode", "rts", "rts_delay", "link",
-        "unit", "profile", "points", "address_base", "defaults", "poll_interval", "timeout", "limits", "vendor", "model",
-        "source", "fits", "notes", "max_registers", "max_bits", "even_count", "max_gap", "pause", "table", "address", "type",
+        "gateway", "profiles", "io_threads", "links", "devices", "id", "site", "name", "url", "serial",
+        "response_timeout",
+        "byte_timeout", "connect_timeout", "baud", "parity", "data_bits", "stop_bits", "mode", "rts", "rts_delay",
+        "link",
+        "unit", "profile", "points", "address_base", "defaults", "poll_interval", "timeout", "limits", "vendor",
+        "model",
+        "source", "fits", "notes", "max_registers", "max_bits", "even_count", "max_gap", "pause", "table", "address",
+        "type",
         "order", "bit", "length", "scale", "offset", "scale_from", "optional", "not_available", "expect", "description",
     ]
 
@@ -99,7 +115,9 @@ private enum Mutator {
             switch Int.random(in: 0..<7, using: &random) {
             case 5, 6:
                 // Add a key beside the others: a flow mapping gets `, key: value` before its `}`, a block line a sibling line.
-                let entry = keys.randomElement(using: &random)! + ": " + (Bool.random(using: &random) ? "~" : values.randomElement(using: &random)!)
+                let entry =
+                    keys.randomElement(using: &random)! + ": "
+                    + (Bool.random(using: &random) ? "~" : values.randomElement(using: &random)!)
                 if let close = lines[i].lastIndex(of: UInt8(ascii: "}")) {
                     lines[i].insert(contentsOf: Array((", " + entry).utf8), at: close)
                 } else {
@@ -109,9 +127,14 @@ private enum Mutator {
                 }
             case 0, 1, 2:
                 // `key: value` → `key: other`, in block or flow style.
-                let separators = lines[i].indices.filter { lines[i][$0] == UInt8(ascii: ":") && $0 + 1 < lines[i].count && lines[i][$0 + 1] == UInt8(ascii: " ") }
+                let separators = lines[i].indices.filter {
+                    lines[i][$0] == UInt8(ascii: ":") && $0 + 1 < lines[i].count
+                        && lines[i][$0 + 1] == UInt8(ascii: " ")
+                }
                 guard let colon = separators.randomElement(using: &random) else { continue }
-                let end = lines[i][(colon + 2)...].firstIndex { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "}") } ?? lines[i].count
+                let end =
+                    lines[i][(colon + 2)...].firstIndex { $0 == UInt8(ascii: ",") || $0 == UInt8(ascii: "}") }
+                    ?? lines[i].count
                 lines[i].replaceSubrange((colon + 2)..<end, with: Array(values.randomElement(using: &random)!.utf8))
             case 3:
                 lines.remove(at: i)
@@ -151,7 +174,9 @@ private enum Mutator {
             case 6:
                 var lines = bytes.split(separator: UInt8(ascii: "\n"), omittingEmptySubsequences: false)
                 if lines.count > 1 {
-                    lines.swapAt(Int.random(in: 0..<lines.count, using: &random), Int.random(in: 0..<lines.count, using: &random))
+                    lines.swapAt(
+                        Int.random(in: 0..<lines.count, using: &random), Int.random(in: 0..<lines.count, using: &random)
+                    )
                     bytes = Array(lines.joined(separator: [UInt8(ascii: "\n")]))
                 }
             case 7:
@@ -160,7 +185,8 @@ private enum Mutator {
                 // Replace a scalar after ": " with a hostile one.
                 if let colon = bytes[position...].firstIndex(of: UInt8(ascii: ":")) {
                     let end = bytes[colon...].firstIndex(of: UInt8(ascii: "\n")) ?? bytes.count
-                    bytes.replaceSubrange(min(colon + 1, end)..<end, with: Array((" " + snippets.randomElement(using: &random)!).utf8))
+                    bytes.replaceSubrange(
+                        min(colon + 1, end)..<end, with: Array((" " + snippets.randomElement(using: &random)!).utf8))
                 }
             }
         }
@@ -173,19 +199,30 @@ private enum Mutator {
         switch Int.random(in: 0..<12, using: &random) {
         case 0: return Array(String(repeating: "[", count: depth).utf8)
         case 1: return Array((String(repeating: "[", count: depth) + String(repeating: "]", count: depth)).utf8)
-        case 2: return Array((String(repeating: "{a: ", count: depth) + "1" + String(repeating: "}", count: depth)).utf8)
-        case 3: return Array((0..<min(depth, 300)).map { String(repeating: " ", count: $0) + "- " }.joined(separator: "\n").utf8)
+        case 2:
+            return Array((String(repeating: "{a: ", count: depth) + "1" + String(repeating: "}", count: depth)).utf8)
+        case 3:
+            return Array(
+                (0..<min(depth, 300)).map { String(repeating: " ", count: $0) + "- " }.joined(separator: "\n").utf8)
         case 4: return Array("a: &a [*a]\n".utf8)
         case 5: return Array("profile: &p {x: *p, y: *p}\npoints: *p\n".utf8)
         case 6:
             // Billion laughs: 9 levels of 9 aliases.
             var text = "l0: &l0 [\"lol\"]\n"
-            for level in 1...9 { text += "l\(level): &l\(level) [" + Array(repeating: "*l\(level - 1)", count: 9).joined(separator: ", ") + "]\n" }
+            for level in 1...9 {
+                text +=
+                    "l\(level): &l\(level) [" + Array(repeating: "*l\(level - 1)", count: 9).joined(separator: ", ")
+                    + "]\n"
+            }
             return Array((text + "points: *l9\n").utf8)
         case 7:
-            return Array("profile: {source: x}\naddress_base: 0\npoints:\n  - {name: a, table: holding, address: 99999999999999999999999, type: int16}\n  - {name: b, table: holding, address: -0x8000000000000000, type: string(99999999999999999999)}\n".utf8)
+            return Array(
+                "profile: {source: x}\naddress_base: 0\npoints:\n  - {name: a, table: holding, address: 99999999999999999999999, type: int16}\n  - {name: b, table: holding, address: -0x8000000000000000, type: string(99999999999999999999)}\n"
+                    .utf8)
         case 8:
-            return [0xEF, 0xBB, 0xBF] + Array("gateway: {id: g}\nlinks: []\ndevices: []\n".utf8) + [0xFF, 0xFE, 0x00, 0xC0, 0x80, 0xED, 0xA0, 0x80]
+            return [0xEF, 0xBB, 0xBF] + Array("gateway: {id: g}\nlinks: []\ndevices: []\n".utf8) + [
+                0xFF, 0xFE, 0x00, 0xC0, 0x80, 0xED, 0xA0, 0x80,
+            ]
         case 9:
             return Array("profile:\n\tvendor: x\n\0points: [\t]\n".utf8)
         case 10:
@@ -199,13 +236,15 @@ private enum Mutator {
 /// The items of a list under `key` in a mapping, as parsed; nil if there is no such list.
 private func listCount(_ node: YAMLNode?, _ key: String) -> Int? {
     guard let node, case .mapping(let pairs) = node.kind, let pair = pairs.first(where: { $0.key.scalar == key }),
-          case .sequence(let items) = pair.value.kind else { return nil }
+        case .sequence(let items) = pair.value.kind
+    else { return nil }
     return items.count
 }
 
 private func listItems(_ node: YAMLNode?, _ key: String) -> [YAMLNode] {
     guard let node, case .mapping(let pairs) = node.kind, let pair = pairs.first(where: { $0.key.scalar == key }),
-          case .sequence(let items) = pair.value.kind else { return [] }
+        case .sequence(let items) = pair.value.kind
+    else { return [] }
     return items
 }
 
@@ -216,15 +255,20 @@ private func droppedSilently(agent: AgentConfig?, profile: Profile?, root: YAMLN
         return "profile lists \(count) points but has \(profile.points.count)"
     }
     if let agent {
-        if let count = listCount(root, "links"), count != agent.links.count { return "agent lists \(count) links but has \(agent.links.count)" }
+        if let count = listCount(root, "links"), count != agent.links.count {
+            return "agent lists \(count) links but has \(agent.links.count)"
+        }
         let devices = listItems(root, "devices")
-        if devices.count != agent.devices.count { return "agent lists \(devices.count) devices but has \(agent.devices.count)" }
+        if devices.count != agent.devices.count {
+            return "agent lists \(devices.count) devices but has \(agent.devices.count)"
+        }
         for (node, device) in zip(devices, agent.devices) {
             if let count = listCount(node, "points"), count != device.points.count {
                 return "device \(device.name) lists \(count) points but has \(device.points.count)"
             }
             if let profile = device.profile, profile.points.count != device.points.count {
-                return "device \(device.name) has \(device.points.count) of its profile's \(profile.points.count) points"
+                return
+                    "device \(device.name) has \(device.points.count) of its profile's \(profile.points.count) points"
             }
         }
     }
@@ -248,10 +292,14 @@ struct LoaderFuzzTests {
             var random = SeededRandom(seed: 0x5EED_0000 &+ UInt64(iteration))
             let seed = seeds.randomElement(using: &random)!
             var files = seed.companions
-            let bytes = Int.random(in: 0..<20, using: &random) == 0 ? Mutator.hostile(&random) : Mutator.mutate(seed.bytes, &random)
+            let bytes =
+                Int.random(in: 0..<20, using: &random) == 0
+                ? Mutator.hostile(&random) : Mutator.mutate(seed.bytes, &random)
             files[seed.path] = bytes
             // Now and then break a profile the agent file names instead.
-            if let companion = files.keys.sorted().filter({ $0 != seed.path }).randomElement(using: &random), Bool.random(using: &random) {
+            if let companion = files.keys.sorted().filter({ $0 != seed.path }).randomElement(using: &random),
+                Bool.random(using: &random)
+            {
                 files[companion] = Mutator.mutate(files[companion]!, &random)
             }
             if trace { print("fuzz \(iteration): \(seed.path) \(bytes.count) bytes") }
@@ -264,29 +312,48 @@ struct LoaderFuzzTests {
             let profile = loader.loadProfile(seed.path)
             _ = loader.isProfile(seed.path)
             let root = agent.value != nil || profile.value != nil ? (try? YAMLParser.parse(bytes)) ?? nil : nil
-            for (what, value, diagnostics) in [("agent", agent.value != nil, agent.diagnostics), ("profile", profile.value != nil, profile.diagnostics)] {
+            for (what, value, diagnostics) in [
+                ("agent", agent.value != nil, agent.diagnostics),
+                ("profile", profile.value != nil, profile.diagnostics),
+            ] {
                 let hasErrors = diagnostics.contains { $0.severity == .error }
                 if !value && !hasErrors {
-                    Issue.record("iteration \(iteration) (\(seed.path)): \(what) is nil without an error; diagnostics: \(diagnostics)")
+                    Issue.record(
+                        "iteration \(iteration) (\(seed.path)): \(what) is nil without an error; diagnostics: \(diagnostics)"
+                    )
                 }
                 if value && hasErrors {
-                    Issue.record("iteration \(iteration) (\(seed.path)): \(what) returned despite errors: \(diagnostics)")
+                    Issue.record(
+                        "iteration \(iteration) (\(seed.path)): \(what) returned despite errors: \(diagnostics)")
                 }
-                for diagnostic in diagnostics where diagnostic.location.mark.line < 1 || diagnostic.location.mark.column < 1 || diagnostic.message.isEmpty {
-                    Issue.record("iteration \(iteration) (\(seed.path)): diagnostic without a place or text: \(diagnostic)")
+                for diagnostic in diagnostics
+                where diagnostic.location.mark.line < 1 || diagnostic.location.mark.column < 1
+                    || diagnostic.message.isEmpty
+                {
+                    Issue.record(
+                        "iteration \(iteration) (\(seed.path)): diagnostic without a place or text: \(diagnostic)")
                 }
-                if let dropped = droppedSilently(agent: what == "agent" ? agent.value : nil, profile: what == "profile" ? profile.value : nil, root: root) {
+                if let dropped = droppedSilently(
+                    agent: what == "agent" ? agent.value : nil, profile: what == "profile" ? profile.value : nil,
+                    root: root)
+                {
                     Issue.record("iteration \(iteration) (\(seed.path)): \(dropped) with no error")
                 }
                 total += 1
                 if value { loaded += 1 }
-                if !diagnostics.contains(where: { $0.message.hasPrefix("YAML syntax") || $0.message.hasPrefix("cannot read") }) { decoded += 1 }
+                if !diagnostics.contains(where: {
+                    $0.message.hasPrefix("YAML syntax") || $0.message.hasPrefix("cannot read")
+                }) {
+                    decoded += 1
+                }
             }
         }
         if only == nil {
             // The fuzzer must reach past the parser: most mutants are still YAML, and some still load.
             // (Most seeds are the error test cases, so few load even before mutation.)
-            #expect(decoded > total / 2 && loaded > iterations / 100, "\(decoded) of \(total) loads got past YAML, \(loaded) loaded")
+            #expect(
+                decoded > total / 2 && loaded > iterations / 100,
+                "\(decoded) of \(total) loads got past YAML, \(loaded) loaded")
         }
     }
 
@@ -298,16 +365,25 @@ struct LoaderFuzzTests {
         // libyaml's scanner is quadratic in flow nesting: 100 000 brackets took half a minute before the parser counted them itself.
         let clock = ContinuousClock()
         let start = clock.now
-        #expect(error(String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000))?.contains("nesting deeper") == true)
+        #expect(
+            error(String(repeating: "[", count: 100_000) + String(repeating: "]", count: 100_000))?.contains(
+                "nesting deeper") == true)
         #expect(error(String(repeating: "{a: ", count: 100_000))?.contains("nesting deeper") == true)
         #expect(clock.now - start < .seconds(1), "deep flow nesting must be refused quickly, took \(clock.now - start)")
         // Brackets in comments and quoted text are not nesting.
-        let quoted = "a: \"" + String(repeating: "[", count: 100) + "\"\nb: '" + String(repeating: "{", count: 100) + "' # " + String(repeating: "[", count: 100) + "\n"
+        let quoted =
+            "a: \"" + String(repeating: "[", count: 100) + "\"\nb: '" + String(repeating: "{", count: 100) + "' # "
+            + String(repeating: "[", count: 100) + "\n"
         #expect(error(quoted) == nil)
         #expect(error("a: &a [*a]")?.contains("nesting deeper") == true)
         var bomb = "l0: &l0 [\"lol\"]\n"
-        for level in 1...9 { bomb += "l\(level): &l\(level) [" + Array(repeating: "*l\(level - 1)", count: 9).joined(separator: ", ") + "]\n" }
+        for level in 1...9 {
+            bomb +=
+                "l\(level): &l\(level) [" + Array(repeating: "*l\(level - 1)", count: 9).joined(separator: ", ") + "]\n"
+        }
         #expect(error(bomb)?.contains("alias bomb") == true)
-        #expect(error(String(repeating: "[", count: 64) + String(repeating: "]", count: 64)) == nil, "64 levels are allowed")
+        #expect(
+            error(String(repeating: "[", count: 64) + String(repeating: "]", count: 64)) == nil, "64 levels are allowed"
+        )
     }
 }

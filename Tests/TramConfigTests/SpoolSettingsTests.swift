@@ -22,21 +22,25 @@ struct SpoolSettingsTests {
 
     @Test("every key, with sizes and durations in their units")
     func everyKey() throws {
-        let text = Self.agent + """
-            spool:
-              directory: /data/tram
-              max_bytes: 512MiB
-              max_age: 7d
-              overflow: drop_newest
-              sync_interval: 250ms
-              replay: interleaved
-              disk_full_ring: 4MB
-            """
+        let text =
+            Self.agent + """
+                spool:
+                  directory: /data/tram
+                  max_bytes: 512MiB
+                  max_age: 7d
+                  overflow: drop_newest
+                  sync_interval: 250ms
+                  replay: interleaved
+                  disk_full_ring: 4MB
+                """
         let result = DeviceMapLoader(source: InMemoryConfigSource(["agent.yaml": text])).loadAgent("agent.yaml")
         #expect(result.diagnostics.isEmpty, "\(result.diagnostics)")
         let spool = try #require(result.value).spool
-        #expect(spool == SpoolSettings(directory: "/data/tram", maximumBytes: 512 << 20, maximumAge: .seconds(7 * 86_400),
-                                       overflow: .dropNewest, syncInterval: .milliseconds(250), replay: .interleaved,
-                                       diskFullRingBytes: 4_000_000))
+        #expect(
+            spool
+                == SpoolSettings(
+                    directory: "/data/tram", maximumBytes: 512 << 20, maximumAge: .seconds(7 * 86_400),
+                    overflow: .dropNewest, syncInterval: .milliseconds(250), replay: .interleaved,
+                    diskFullRingBytes: 4_000_000))
     }
 }

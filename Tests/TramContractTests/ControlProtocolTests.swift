@@ -6,7 +6,9 @@ import TramJSON
 struct ControlProtocolTests {
     static let requests: [ControlRequest] = [
         .status, .version, .cycles(after: 0, device: nil), .cycles(after: 4_611_686_018_427_387_903, device: "meter-1"),
-        .read(ControlReadRequest(serialDevice: "/dev/ttyUSB0", unit: 7, table: "holding", address: 40001 - 40001, count: 10)),
+        .read(
+            ControlReadRequest(
+                serialDevice: "/dev/ttyUSB0", unit: 7, table: "holding", address: 40001 - 40001, count: 10)),
     ]
 
     @Test("every request round-trips through its line", arguments: requests)
@@ -21,30 +23,48 @@ struct ControlProtocolTests {
         #expect(try ControlRequest(line: "cycles soon") == .cycles(after: 0, device: nil))
         #expect(throws: ControlError.readUsage) { try ControlRequest(line: "read /dev/ttyS0 1 holding") }
         #expect(throws: ControlError.unknownRequest("reboot")) { try ControlRequest(line: "reboot") }
-        #expect(ControlError.unknownRequest(String(repeating: "x", count: 100)).message
+        #expect(
+            ControlError.unknownRequest(String(repeating: "x", count: 100)).message
                 == "unknown request '\(String(repeating: "x", count: 40))'; expected status, cycles, read or version")
     }
 
-    static let point = ControlPoint(name: "voltage", value: .number(230.4), unit: "V", quality: "good", timeMilliseconds: 1_700_000_000_123)
+    static let point = ControlPoint(
+        name: "voltage", value: .number(230.4), unit: "V", quality: "good", timeMilliseconds: 1_700_000_000_123)
 
     static var status: ControlStatus {
         ControlStatus(
-            agent: .init(version: "0.7.0", pid: 42, uptimeMilliseconds: 5000, config: "/etc/tram/agent.yaml", gateway: "gw-1", reloads: 1,
-                         lastReloadError: nil, alive: true),
+            agent: .init(
+                version: "0.7.0", pid: 42, uptimeMilliseconds: 5000, config: "/etc/tram/agent.yaml", gateway: "gw-1",
+                reloads: 1,
+                lastReloadError: nil, alive: true),
             clock: .init(synchronised: true, stepped: false),
-            devices: [.init(name: "meter-1", link: "rs485", unit: 1, health: "online", lastError: "timeout \"x\"", latencyMilliseconds: 12.5,
-                            cycles: 10, failedCycles: 1, pollIntervalMilliseconds: 1000,
-                            points: [point, ControlPoint(name: "serial", value: .text("AB-12"), unit: "", quality: "good", timeMilliseconds: 1),
-                                     ControlPoint(name: "energy", value: nil, unit: "kWh", quality: "pending", timeMilliseconds: 0)])],
-            writer: .init(readingsProduced: 100, batchesSealed: 2, readingsSealed: 90, readingsDroppedQueueFull: 0,
-                          readingsDroppedUnencodable: 1, lastSealMilliseconds: 1_700_000_000_000),
-            spool: .init(directory: "/var/lib/tram/spool", diskBytes: 4096, maximumBytes: 1 << 30, segments: 1, epoch: 3,
-                         oldestBufferedMilliseconds: nil, heldInMemory: 0, appended: .init(readings: 90, batches: 2),
-                         delivered: .init(readings: 45, batches: 1), buffered: .init(readings: 45, batches: 1),
-                         dropped: ["evicted": .init(readings: 0, batches: 0), "disk_full": .init(readings: 3, batches: 1)]),
-            uplinks: [.init(sink: "collector", url: "https://c.example/v1/ingest", state: "delivering", problem: nil, uploads: 3,
-                            failedUploads: 0, batchesDelivered: 1, batchesRejected: 0, bytesOnWire: 900, budgetUsedToday: 900,
-                            budgetLimit: nil, lastDeliveryMilliseconds: 1_700_000_000_100)])
+            devices: [
+                .init(
+                    name: "meter-1", link: "rs485", unit: 1, health: "online", lastError: "timeout \"x\"",
+                    latencyMilliseconds: 12.5,
+                    cycles: 10, failedCycles: 1, pollIntervalMilliseconds: 1000,
+                    points: [
+                        point,
+                        ControlPoint(
+                            name: "serial", value: .text("AB-12"), unit: "", quality: "good", timeMilliseconds: 1),
+                        ControlPoint(name: "energy", value: nil, unit: "kWh", quality: "pending", timeMilliseconds: 0),
+                    ])
+            ],
+            writer: .init(
+                readingsProduced: 100, batchesSealed: 2, readingsSealed: 90, readingsDroppedQueueFull: 0,
+                readingsDroppedUnencodable: 1, lastSealMilliseconds: 1_700_000_000_000),
+            spool: .init(
+                directory: "/var/lib/tram/spool", diskBytes: 4096, maximumBytes: 1 << 30, segments: 1, epoch: 3,
+                oldestBufferedMilliseconds: nil, heldInMemory: 0, appended: .init(readings: 90, batches: 2),
+                delivered: .init(readings: 45, batches: 1), buffered: .init(readings: 45, batches: 1),
+                dropped: ["evicted": .init(readings: 0, batches: 0), "disk_full": .init(readings: 3, batches: 1)]),
+            uplinks: [
+                .init(
+                    sink: "collector", url: "https://c.example/v1/ingest", state: "delivering", problem: nil,
+                    uploads: 3,
+                    failedUploads: 0, batchesDelivered: 1, batchesRejected: 0, bytesOnWire: 900, budgetUsedToday: 900,
+                    budgetLimit: nil, lastDeliveryMilliseconds: 1_700_000_000_100)
+            ])
     }
 
     @Test("status round-trips, in the agent's field order and names")
@@ -52,10 +72,22 @@ struct ControlProtocolTests {
         let status = Self.status
         #expect(try ControlStatus.decode(status.bytes) == status)
         let text = status.json.rendered
-        #expect(text.hasPrefix(#"{"agent":{"version":"0.7.0","pid":42,"uptime_ms":5000,"config":"/etc/tram/agent.yaml","gateway":"gw-1","reloads":1,"last_reload_error":null,"alive":true},"clock":{"synchronised":true,"stepped":false},"devices":[{"name":"meter-1","link":"rs485","unit":1,"health":"online","last_error":"timeout \"x\"","latency_ms":12.5,"cycles":10,"failed_cycles":1,"poll_interval_ms":1000,"points":[{"name":"voltage","value":230.4,"unit":"V","quality":"good","time_ms":1700000000123},{"name":"serial","value":"AB-12""#))
-        #expect(text.contains(#""writer":{"readings_produced":100,"batches_sealed":2,"readings_sealed":90,"readings_dropped_queue_full":0,"readings_dropped_unencodable":1,"last_seal_ms":1700000000000}"#))
-        #expect(text.contains(#""spool":{"directory":"/var/lib/tram/spool","disk_bytes":4096,"max_bytes":1073741824,"segments":1,"epoch":3,"oldest_buffered_ms":null,"held_in_memory":0,"appended":{"readings":90,"batches":2},"delivered":{"readings":45,"batches":1},"buffered":{"readings":45,"batches":1},"dropped":{"disk_full":{"readings":3,"batches":1},"evicted":{"readings":0,"batches":0}}}"#))
-        #expect(text.hasSuffix(#""uplinks":[{"sink":"collector","url":"https://c.example/v1/ingest","state":"delivering","problem":null,"uploads":3,"failed_uploads":0,"batches_delivered":1,"batches_rejected":0,"bytes_on_wire":900,"budget_used_today":900,"budget_limit":null,"last_delivery_ms":1700000000100}]}"#))
+        #expect(
+            text.hasPrefix(
+                #"{"agent":{"version":"0.7.0","pid":42,"uptime_ms":5000,"config":"/etc/tram/agent.yaml","gateway":"gw-1","reloads":1,"last_reload_error":null,"alive":true},"clock":{"synchronised":true,"stepped":false},"devices":[{"name":"meter-1","link":"rs485","unit":1,"health":"online","last_error":"timeout \"x\"","latency_ms":12.5,"cycles":10,"failed_cycles":1,"poll_interval_ms":1000,"points":[{"name":"voltage","value":230.4,"unit":"V","quality":"good","time_ms":1700000000123},{"name":"serial","value":"AB-12""#
+            ))
+        #expect(
+            text.contains(
+                #""writer":{"readings_produced":100,"batches_sealed":2,"readings_sealed":90,"readings_dropped_queue_full":0,"readings_dropped_unencodable":1,"last_seal_ms":1700000000000}"#
+            ))
+        #expect(
+            text.contains(
+                #""spool":{"directory":"/var/lib/tram/spool","disk_bytes":4096,"max_bytes":1073741824,"segments":1,"epoch":3,"oldest_buffered_ms":null,"held_in_memory":0,"appended":{"readings":90,"batches":2},"delivered":{"readings":45,"batches":1},"buffered":{"readings":45,"batches":1},"dropped":{"disk_full":{"readings":3,"batches":1},"evicted":{"readings":0,"batches":0}}}"#
+            ))
+        #expect(
+            text.hasSuffix(
+                #""uplinks":[{"sink":"collector","url":"https://c.example/v1/ingest","state":"delivering","problem":null,"uploads":3,"failed_uploads":0,"batches_delivered":1,"batches_rejected":0,"bytes_on_wire":900,"budget_used_today":900,"budget_limit":null,"last_delivery_ms":1700000000100}]}"#
+            ))
     }
 
     @Test("numbers as the agent writes them: whole values without a fraction")
@@ -71,26 +103,42 @@ struct ControlProtocolTests {
 
     @Test("cycles round-trip")
     func cyclesAnswer() throws {
-        let cycles = ControlCycles(cursor: 17, missed: 2, cycles: [.init(device: "meter-1", health: "degraded", points: [Self.point])])
+        let cycles = ControlCycles(
+            cursor: 17, missed: 2, cycles: [.init(device: "meter-1", health: "degraded", points: [Self.point])])
         #expect(try ControlCycles.decode(cycles.bytes) == cycles)
-        #expect(cycles.json.rendered == #"{"cursor":17,"missed":2,"cycles":[{"device":"meter-1","health":"degraded","points":[{"name":"voltage","value":230.4,"unit":"V","quality":"good","time_ms":1700000000123}]}]}"#)
+        #expect(
+            cycles.json.rendered
+                == #"{"cursor":17,"missed":2,"cycles":[{"device":"meter-1","health":"degraded","points":[{"name":"voltage","value":230.4,"unit":"V","quality":"good","time_ms":1700000000123}]}]}"#
+        )
     }
 
-    @Test("read results round-trip", arguments: [
-        ControlReadResult(link: "rs485", roundTripNanoseconds: 1_234_567, outcome: .registers([0, 1, 65535])),
-        ControlReadResult(link: "rs485", roundTripNanoseconds: .max, outcome: .failure(.init(description: "timed out", kind: .timeout))),
-        ControlReadResult(link: "rs485", roundTripNanoseconds: 9, outcome: .failure(.init(description: "exception 2", kind: .exception(code: 2)))),
-        ControlReadResult(link: "rs485", roundTripNanoseconds: 9, outcome: .failure(.init(description: "link down", kind: .link))),
-    ])
+    @Test(
+        "read results round-trip",
+        arguments: [
+            ControlReadResult(link: "rs485", roundTripNanoseconds: 1_234_567, outcome: .registers([0, 1, 65535])),
+            ControlReadResult(
+                link: "rs485", roundTripNanoseconds: .max,
+                outcome: .failure(.init(description: "timed out", kind: .timeout))),
+            ControlReadResult(
+                link: "rs485", roundTripNanoseconds: 9,
+                outcome: .failure(.init(description: "exception 2", kind: .exception(code: 2)))),
+            ControlReadResult(
+                link: "rs485", roundTripNanoseconds: 9, outcome: .failure(.init(description: "link down", kind: .link))),
+        ])
     func readAnswer(_ result: ControlReadResult) throws {
         #expect(try ControlReadResult.decode(result.bytes) == result)
     }
 
     @Test("read results on the wire")
     func readWire() {
-        #expect(ControlReadResult(link: "l", roundTripNanoseconds: 5, outcome: .registers([1, 2])).json.rendered
+        #expect(
+            ControlReadResult(link: "l", roundTripNanoseconds: 5, outcome: .registers([1, 2])).json.rendered
                 == #"{"link":"l","round_trip_ns":5,"registers":[1,2]}"#)
-        #expect(ControlReadResult(link: "l", roundTripNanoseconds: 5, outcome: .failure(.init(description: "e", kind: .exception(code: 2)))).json.rendered
+        #expect(
+            ControlReadResult(
+                link: "l", roundTripNanoseconds: 5,
+                outcome: .failure(.init(description: "e", kind: .exception(code: 2)))
+            ).json.rendered
                 == #"{"link":"l","round_trip_ns":5,"read_error":"e","error_kind":"exception","exception":2}"#)
     }
 

@@ -21,7 +21,9 @@ struct HostileInputTests {
 
     static let samples: [[UInt8]] = [
         ControlProtocolTests.status.bytes,
-        ControlCycles(cursor: 3, missed: 0, cycles: [.init(device: "m", health: "online", points: [ControlProtocolTests.point])]).bytes,
+        ControlCycles(
+            cursor: 3, missed: 0, cycles: [.init(device: "m", health: "online", points: [ControlProtocolTests.point])]
+        ).bytes,
         ControlReadResult(link: "l", roundTripNanoseconds: 5, outcome: .registers([1, 2, 3])).bytes,
         IngestRefusal.schemaUnknown(schemaIDs: [1, 2], batches: [.init(epoch: 1, sequence: 2)]).json.bytes,
         IngestRefusal.malformed(detail: "d", frame: 0, offset: 0, batch: .init(epoch: 1, sequence: 2)).json.bytes,

@@ -9,7 +9,8 @@ struct IngestProtocolTests {
         .empty(detail: "the body holds no frames"),
         .unauthorized(detail: "token revoked"),
         .forbidden(detail: "Tram-Gateway names 'b', the token is 'a's"),
-        .schemaUnknown(schemaIDs: [0xff, 0xa01], batches: [.init(epoch: 7, sequence: 1), .init(epoch: .max, sequence: .max)]),
+        .schemaUnknown(
+            schemaIDs: [0xff, 0xa01], batches: [.init(epoch: 7, sequence: 1), .init(epoch: .max, sequence: .max)]),
         .bodyTooLarge(maximum: 8 << 20),
         .decodedTooLarge(detail: "send fewer", maximumDecoded: 1 << 24),
         .unsupportedMediaType(detail: "send Content-Type: application/x-tram-frames"),
@@ -28,25 +29,39 @@ struct IngestProtocolTests {
 
     @Test("the bodies keep the collector's field names, values and order")
     func wire() {
-        #expect(IngestRefusal.schemaUnknown(schemaIDs: [0xff, 0xa01], batches: [.init(epoch: 7, sequence: 1)]).json.rendered
-                == #"{"reason":"schema-unknown","schema_id":"00000000000000ff","schema_ids":["00000000000000ff","0000000000000a01"],"batches":[{"epoch":7,"sequence":1}]}"#)
-        #expect(IngestRefusal.malformed(detail: "bad", frame: 1, offset: 40, batch: .init(epoch: 7, sequence: 12)).json.rendered
+        #expect(
+            IngestRefusal.schemaUnknown(schemaIDs: [0xff, 0xa01], batches: [.init(epoch: 7, sequence: 1)]).json.rendered
+                == #"{"reason":"schema-unknown","schema_id":"00000000000000ff","schema_ids":["00000000000000ff","0000000000000a01"],"batches":[{"epoch":7,"sequence":1}]}"#
+        )
+        #expect(
+            IngestRefusal.malformed(detail: "bad", frame: 1, offset: 40, batch: .init(epoch: 7, sequence: 12)).json
+                .rendered
                 == #"{"reason":"malformed","detail":"bad","frame":1,"offset":40,"batch":{"epoch":7,"sequence":12}}"#)
-        #expect(IngestRefusal.rateLimited(retryAfterSeconds: 3).json.rendered == #"{"reason":"rate-limited","retry_after":3}"#)
+        #expect(
+            IngestRefusal.rateLimited(retryAfterSeconds: 3).json.rendered
+                == #"{"reason":"rate-limited","retry_after":3}"#)
         #expect(IngestRefusal.rateLimited(retryAfterSeconds: 3).retryAfterSeconds == 3)
         #expect(IngestRefusal.bodyTooLarge(maximum: 10).json.rendered == #"{"reason":"too-large","maximum":10}"#)
-        #expect(IngestRefusal.decodedTooLarge(detail: "d", maximumDecoded: 9).json.rendered
+        #expect(
+            IngestRefusal.decodedTooLarge(detail: "d", maximumDecoded: 9).json.rendered
                 == #"{"reason":"too-large","detail":"d","maximum_decoded":9}"#)
-        #expect(IngestRefusal.unauthorized(detail: "no bearer token").json.rendered == #"{"reason":"unauthorized","detail":"no bearer token"}"#)
+        #expect(
+            IngestRefusal.unauthorized(detail: "no bearer token").json.rendered
+                == #"{"reason":"unauthorized","detail":"no bearer token"}"#)
         #expect(IngestReason.allCases.map(\.status) == [400, 401, 403, 409, 413, 415, 422, 429, 500])
     }
 
     @Test("the 200 answer round-trips")
     func accepted() {
-        let accepted = IngestAccepted(batches: [
-            .init(identity: .init(epoch: 3, sequence: 9), duplicate: false), .init(identity: .init(epoch: 3, sequence: 10), duplicate: true),
-        ], readings: 120, dictionaries: 1)
-        #expect(accepted.json.rendered == #"{"stored":[9],"duplicates":[10],"batches":[{"epoch":3,"sequence":9,"duplicate":false},{"epoch":3,"sequence":10,"duplicate":true}],"readings":120,"dictionaries":1}"#)
+        let accepted = IngestAccepted(
+            batches: [
+                .init(identity: .init(epoch: 3, sequence: 9), duplicate: false),
+                .init(identity: .init(epoch: 3, sequence: 10), duplicate: true),
+            ], readings: 120, dictionaries: 1)
+        #expect(
+            accepted.json.rendered
+                == #"{"stored":[9],"duplicates":[10],"batches":[{"epoch":3,"sequence":9,"duplicate":false},{"epoch":3,"sequence":10,"duplicate":true}],"readings":120,"dictionaries":1}"#
+        )
         #expect(IngestAnswer.decode(status: 200, body: accepted.json.bytes) == .accepted(accepted))
     }
 
@@ -56,12 +71,17 @@ struct IngestProtocolTests {
         #expect(IngestRefusal.decode(status: 409, body: Array(#"{"reason":"conflict"}"#.utf8)) == nil)
         #expect(IngestRefusal.decode(status: 422, body: Array(#"{"reason":"schema-unknown"}"#.utf8)) == nil)
         #expect(IngestRefusal.reason(in: Array(#"{"reason":"teapot"}"#.utf8)) == "teapot")
-        #expect(IngestRefusal.decode(status: 409, body: Array(#"{"reason":"schema-unknown"}"#.utf8)) == .schemaUnknown(schemaIDs: [], batches: []))
+        #expect(
+            IngestRefusal.decode(status: 409, body: Array(#"{"reason":"schema-unknown"}"#.utf8))
+                == .schemaUnknown(schemaIDs: [], batches: []))
     }
 
     @Test("Tram-Batches: runs of consecutive sequences per epoch")
     func batchRuns() {
-        let ids: [BatchIdentity] = [.init(epoch: 7, sequence: 6), .init(epoch: 7, sequence: 3), .init(epoch: 7, sequence: 4), .init(epoch: 8, sequence: 0)]
+        let ids: [BatchIdentity] = [
+            .init(epoch: 7, sequence: 6), .init(epoch: 7, sequence: 3), .init(epoch: 7, sequence: 4),
+            .init(epoch: 8, sequence: 0),
+        ]
         #expect(BatchRuns.encode(ids) == "7/3-4,7/6-6,8/0-0")
         #expect(BatchRuns.decode("7/3-4,7/6-6,8/0-0") == BatchRuns.runs(ids))
         #expect(BatchRuns.decode("") == [])

@@ -26,8 +26,8 @@ struct JSONTests {
 
     @Test("64-bit integers stay exact; doubles round-trip")
     func numbers() throws {
-        #expect(JSON.int(-9007199254740993).rendered == "-9007199254740993")
-        #expect(try parse("-9007199254740993").int64Value == -9007199254740993)
+        #expect(JSON.int(-9_007_199_254_740_993).rendered == "-9007199254740993")
+        #expect(try parse("-9007199254740993").int64Value == -9_007_199_254_740_993)
         #expect(JSON.uint(.max).rendered == "18446744073709551615")
         #expect(try parse("18446744073709551615").uint64Value == .max)
         #expect(try parse(String(Int64.min)).int64Value == .min)
@@ -41,11 +41,15 @@ struct JSONTests {
         #expect(try parse("1E3").doubleValue == 1000)
     }
 
-    @Test("malformed input is an error, never a trap", arguments: [
-        "", " ", "{", "[", "[1,]", "{\"a\":1,}", "{\"a\"}", "{a:1}", "01", "-", "1.", ".5", "1e", "+1", "tru", "nul",
-        "\"abc", "\"\\x\"", "\"\\u12\"", "\"\\ud800\"", "\"\\udc00\"", "\"a\u{01}\"", "[1 2]", "1 2", "{\"a\":1,\"a\":2}",
-        "1e999", "NaN", "Infinity", "//", "[1]]", "\u{FEFF}1",
-    ])
+    @Test(
+        "malformed input is an error, never a trap",
+        arguments: [
+            "", " ", "{", "[", "[1,]", "{\"a\":1,}", "{\"a\"}", "{a:1}", "01", "-", "1.", ".5", "1e", "+1", "tru",
+            "nul",
+            "\"abc", "\"\\x\"", "\"\\u12\"", "\"\\ud800\"", "\"\\udc00\"", "\"a\u{01}\"", "[1 2]", "1 2",
+            "{\"a\":1,\"a\":2}",
+            "1e999", "NaN", "Infinity", "//", "[1]]", "\u{FEFF}1",
+        ])
     func malformed(_ text: String) {
         #expect(throws: JSONParseError.self) { try JSON(parsing: text) }
     }

@@ -7,7 +7,8 @@ import TramSimulator
 
 /// Starts Tram's libmodbus simulator on a free loopback port, on its own thread, and returns the port.
 func startSimulator(devices: [SimulatedDevice]) async -> Int {
-    let simulator = ModbusSimulator(transport: .tcp(host: "127.0.0.1", port: 0), devices: devices, refreshInterval: .milliseconds(50))
+    let simulator = ModbusSimulator(
+        transport: .tcp(host: "127.0.0.1", port: 0), devices: devices, refreshInterval: .milliseconds(50))
     nonisolated(unsafe) let unsafeSimulator = simulator
     let port = Recorder<Int>()
     let thread = IOExecutor(threads: 1, name: "test-sim")
@@ -20,12 +21,16 @@ func startSimulator(devices: [SimulatedDevice]) async -> Int {
 
 @Suite("AcquisitionEngine")
 struct AcquisitionEngineTests {
-    static let points = (0..<10).map { Point(name: "r\($0)", table: .holding, address: $0, type: .uint16) }
+    static let points =
+        (0..<10).map { Point(name: "r\($0)", table: .holding, address: $0, type: .uint16) }
         + [Point(name: "v", table: .input, address: 0, type: .float32, unit: "V")]
 
     func config(port: Int, interval: Duration) -> AgentConfig {
-        let link = LinkConfig(name: "sim", endpoint: .tcp(host: "127.0.0.1", port: port), responseTimeout: .milliseconds(500))
-        let devices = [1, 2].map { DeviceConfig(name: "d\($0)", link: "sim", unit: $0, points: Self.points, pollInterval: interval) }
+        let link = LinkConfig(
+            name: "sim", endpoint: .tcp(host: "127.0.0.1", port: port), responseTimeout: .milliseconds(500))
+        let devices = [1, 2].map {
+            DeviceConfig(name: "d\($0)", link: "sim", unit: $0, points: Self.points, pollInterval: interval)
+        }
         return AgentConfig(gateway: .init(id: "t", site: ""), ioThreads: 2, links: [link], devices: devices)
     }
 
@@ -39,9 +44,11 @@ struct AcquisitionEngineTests {
         // The schedule starts inside startPolling, so no cycle i may run before start + i intervals.
         let start = monotonicMilliseconds()
         engine.startPolling { reading in
-            readings.record((reading.device, monotonicMilliseconds(), reading.points.allSatisfy { $0.quality == .good }))
+            readings.record(
+                (reading.device, monotonicMilliseconds(), reading.points.allSatisfy { $0.quality == .good }))
         }
-        #expect(await readings.wait { events in ["d1", "d2"].allSatisfy { d in events.filter { $0.0 == d }.count >= 8 } })
+        #expect(
+            await readings.wait { events in ["d1", "d2"].allSatisfy { d in events.filter { $0.0 == d }.count >= 8 } })
         engine.stopPolling()
         let stoppedAt = readings.all.count
         for device in ["d1", "d2"] {

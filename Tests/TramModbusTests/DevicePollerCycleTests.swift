@@ -29,9 +29,11 @@ struct DevicePollerCycleTests {
         let (released, held) = await OwnedThread.offload(name: "test-poll") { () -> ([Cycle], [Cycle]) in
             var logger = Logger(label: "test")
             logger.logLevel = .critical
-            let link = LinkConfig(name: "sim", endpoint: .tcp(host: "127.0.0.1", port: port), responseTimeout: .milliseconds(500))
+            let link = LinkConfig(
+                name: "sim", endpoint: .tcp(host: "127.0.0.1", port: port), responseTimeout: .milliseconds(500))
             let session = LinkSession(link: link, logger: logger)
-            let poller = DevicePoller(device: DeviceConfig(name: "d1", link: "sim", unit: 1, points: points), logger: logger)
+            let poller = DevicePoller(
+                device: DeviceConfig(name: "d1", link: "sim", unit: 1, points: points), logger: logger)
             // Warm-up: the first cycle connects; the first two give the poller's arrays their own storage.
             for _ in 0..<3 { _ = poller.poll(on: session) }
             var released: [Cycle] = [], held: [Cycle] = []
@@ -41,7 +43,8 @@ struct DevicePollerCycleTests {
                 let before = tram_allocations_on_this_thread()
                 let reading = poller.poll(on: session)
                 let allocations = tram_allocations_on_this_thread() - before
-                released.append(Cycle(allocations: allocations, allGood: reading.points.allSatisfy { $0.quality == .good }))
+                released.append(
+                    Cycle(allocations: allocations, allGood: reading.points.allSatisfy { $0.quality == .good }))
             }
             var previous = poller.poll(on: session)
             for _ in 0..<10 {
@@ -49,15 +52,19 @@ struct DevicePollerCycleTests {
                 let before = tram_allocations_on_this_thread()
                 let reading = poller.poll(on: session)
                 let allocations = tram_allocations_on_this_thread() - before
-                held.append(Cycle(allocations: allocations, allGood: reading.points.allSatisfy { $0.quality == .good },
-                                  timestamps: reading.points.map(\.timestamp.monotonicNanoseconds),
-                                  previousBefore: previousBefore, previousAfter: previous.points.map(\.timestamp.monotonicNanoseconds)))
+                held.append(
+                    Cycle(
+                        allocations: allocations, allGood: reading.points.allSatisfy { $0.quality == .good },
+                        timestamps: reading.points.map(\.timestamp.monotonicNanoseconds),
+                        previousBefore: previousBefore,
+                        previousAfter: previous.points.map(\.timestamp.monotonicNanoseconds)))
                 previous = reading
             }
             return (released, held)
         }
         let releasedAllocations = Set(released.map(\.allocations))
-        #expect(releasedAllocations.count == 1, "cycles with nothing held allocate alike: \(released.map(\.allocations))")
+        #expect(
+            releasedAllocations.count == 1, "cycles with nothing held allocate alike: \(released.map(\.allocations))")
         #expect(held.map(\.allocations) == released.map(\.allocations), "holding the cycle before costs allocations")
         #if !DEBUG
         #expect(releasedAllocations == [0], "an optimised build's poll cycle allocates: \(released.map(\.allocations))")
@@ -65,7 +72,8 @@ struct DevicePollerCycleTests {
         #expect((released + held).allSatisfy { $0.allGood }, "every point good in every cycle")
         for (i, cycle) in held.enumerated() {
             #expect(cycle.previousAfter == cycle.previousBefore, "cycle \(i) changed the cycle before under its reader")
-            #expect(zip(cycle.timestamps, cycle.previousBefore).allSatisfy { $0 > $1 }, "cycle \(i) did not read afresh")
+            #expect(
+                zip(cycle.timestamps, cycle.previousBefore).allSatisfy { $0 > $1 }, "cycle \(i) did not read afresh")
         }
     }
 }

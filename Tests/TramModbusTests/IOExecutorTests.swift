@@ -61,7 +61,9 @@ struct IOExecutorTests {
         let slow = IOExecutor.Lane(name: "slow"), fast = IOExecutor.Lane(name: "fast")
         let done = Recorder<(String, Double)>()
         let start = monotonicMilliseconds()
-        executor.submit(slow) { blockThread(milliseconds: 400); done.record(("slow", monotonicMilliseconds() - start)) }
+        executor.submit(slow) {
+            blockThread(milliseconds: 400); done.record(("slow", monotonicMilliseconds() - start))
+        }
         for _ in 0..<5 { executor.submit(fast) { done.record(("fast", monotonicMilliseconds() - start)) } }
         #expect(await done.wait { $0.count == 6 })
         let fastTimes = done.all.filter { $0.0 == "fast" }.map(\.1)
@@ -93,10 +95,18 @@ struct IOExecutorTests {
         let base = TramClock.system.monotonicNanoseconds()
         let start = monotonicMilliseconds()
         // Lane a blocks from 20 ms to 420 ms; lane b's timers at 100, 150 and 60 ms must still fire on time.
-        executor.schedule(a, atMonotonicNanoseconds: base + 20_000_000) { blockThread(milliseconds: 400); fired.record(("a", monotonicMilliseconds() - start)) }
-        executor.schedule(b, atMonotonicNanoseconds: base + 100_000_000) { fired.record(("b100", monotonicMilliseconds() - start)) }
-        executor.schedule(b, atMonotonicNanoseconds: base + 150_000_000) { fired.record(("b150", monotonicMilliseconds() - start)) }
-        executor.schedule(b, atMonotonicNanoseconds: base + 60_000_000) { fired.record(("b60", monotonicMilliseconds() - start)) }
+        executor.schedule(a, atMonotonicNanoseconds: base + 20_000_000) {
+            blockThread(milliseconds: 400); fired.record(("a", monotonicMilliseconds() - start))
+        }
+        executor.schedule(b, atMonotonicNanoseconds: base + 100_000_000) {
+            fired.record(("b100", monotonicMilliseconds() - start))
+        }
+        executor.schedule(b, atMonotonicNanoseconds: base + 150_000_000) {
+            fired.record(("b150", monotonicMilliseconds() - start))
+        }
+        executor.schedule(b, atMonotonicNanoseconds: base + 60_000_000) {
+            fired.record(("b60", monotonicMilliseconds() - start))
+        }
         #expect(await fired.wait { $0.count == 4 })
         let events = fired.all
         #expect(events.map(\.0) == ["b60", "b100", "b150", "a"])

@@ -21,11 +21,14 @@ struct ReadingEncoderTests {
     @Test("readings from the simulator survive encode and decode exactly, qualities included")
     func pollEncodeDecode() async throws {
         let port = await startSimulator(devices: [SimulatedDevice(unit: 1, points: Self.points)!])
-        let link = LinkConfig(name: "sim", endpoint: .tcp(host: "127.0.0.1", port: port), responseTimeout: .milliseconds(500))
-        let config = AgentConfig(gateway: .init(id: "gw-test"), links: [link], devices: [
-            DeviceConfig(name: "meter", link: "sim", unit: 1, points: Self.points),
-            DeviceConfig(name: "absent", link: "sim", unit: 9, points: Array(Self.points.prefix(2))),
-        ])
+        let link = LinkConfig(
+            name: "sim", endpoint: .tcp(host: "127.0.0.1", port: port), responseTimeout: .milliseconds(500))
+        let config = AgentConfig(
+            gateway: .init(id: "gw-test"), links: [link],
+            devices: [
+                DeviceConfig(name: "meter", link: "sim", unit: 1, points: Self.points),
+                DeviceConfig(name: "absent", link: "sim", unit: 9, points: Array(Self.points.prefix(2))),
+            ])
         var logger = Logger(label: "test")
         logger.logLevel = .critical
         let engine = AcquisitionEngine(config: config, logger: logger)
@@ -49,7 +52,11 @@ struct ReadingEncoderTests {
         await engine.shutdown()
         let frame = Array(try encoder.encoder.seal())
         let dictionary = mapping.dictionary
-        guard case .batch(let batch) = try FrameDecoder.decode(frame, dictionary: { $0 == dictionary.schemaID ? dictionary : nil }).frame else {
+        guard
+            case .batch(let batch) = try FrameDecoder.decode(
+                frame, dictionary: { $0 == dictionary.schemaID ? dictionary : nil }
+            ).frame
+        else {
             Issue.record("no batch"); return
         }
         #expect(batch.groups.count == readings.count)
@@ -60,7 +67,9 @@ struct ReadingEncoderTests {
         // The absent unit's points travel as missing, with the gateway's exception code.
         #expect(batch.groups[1].values == [.missing(.exception(11)), .missing(.exception(11))])
         // And the meter's are real values: the simulator's voltage is near 230 V.
-        guard case .float32(let bits) = batch.groups[0].values[0] else { Issue.record("voltage is not a float"); return }
+        guard case .float32(let bits) = batch.groups[0].values[0] else {
+            Issue.record("voltage is not a float"); return
+        }
         #expect(abs(Float(bitPattern: bits) - 230) < 10)
     }
 }

@@ -11,8 +11,10 @@ private func decode(_ point: Point, _ words: [UInt16]) -> RawValue {
     words.withUnsafeBufferPointer { RegisterCodec.decode(point, registers: $0, base: point.address) }
 }
 
-private func point(_ type: ValueType, _ order: WordOrder = .abcd, table: RegisterTable = .holding, address: Int = 100,
-                   notAvailable: [Sentinel] = []) -> Point {
+private func point(
+    _ type: ValueType, _ order: WordOrder = .abcd, table: RegisterTable = .holding, address: Int = 100,
+    notAvailable: [Sentinel] = []
+) -> Point {
     Point(name: "p", table: table, address: address, type: type, order: order, notAvailable: notAvailable)
 }
 
@@ -26,39 +28,69 @@ private struct Vector: Sendable, CustomTestStringConvertible {
 
 private let vectors: [Vector] = [
     // int16 -12345 = 0xCFC7; BADC/DCBA swap the two bytes of the one register.
-    Vector(type: .int16, expected: .int(-12345), words: [
-        .abcd: [0xCFC7], .cdab: [0xCFC7], .badc: [0xC7CF], .dcba: [0xC7CF]]),
+    Vector(
+        type: .int16, expected: .int(-12345),
+        words: [
+            .abcd: [0xCFC7], .cdab: [0xCFC7], .badc: [0xC7CF], .dcba: [0xC7CF],
+        ]),
     // uint16 0xABCD = 43981.
-    Vector(type: .uint16, expected: .uint(43981), words: [
-        .abcd: [0xABCD], .cdab: [0xABCD], .badc: [0xCDAB], .dcba: [0xCDAB]]),
+    Vector(
+        type: .uint16, expected: .uint(43981),
+        words: [
+            .abcd: [0xABCD], .cdab: [0xABCD], .badc: [0xCDAB], .dcba: [0xCDAB],
+        ]),
     // int32 -123456789 = 0xF8A432EB.
-    Vector(type: .int32, expected: .int(-123_456_789), words: [
-        .abcd: [0xF8A4, 0x32EB], .cdab: [0x32EB, 0xF8A4], .badc: [0xA4F8, 0xEB32], .dcba: [0xEB32, 0xA4F8]]),
+    Vector(
+        type: .int32, expected: .int(-123_456_789),
+        words: [
+            .abcd: [0xF8A4, 0x32EB], .cdab: [0x32EB, 0xF8A4], .badc: [0xA4F8, 0xEB32], .dcba: [0xEB32, 0xA4F8],
+        ]),
     // uint32 0x12345678 = 305419896.
-    Vector(type: .uint32, expected: .uint(305_419_896), words: [
-        .abcd: [0x1234, 0x5678], .cdab: [0x5678, 0x1234], .badc: [0x3412, 0x7856], .dcba: [0x7856, 0x3412]]),
+    Vector(
+        type: .uint32, expected: .uint(305_419_896),
+        words: [
+            .abcd: [0x1234, 0x5678], .cdab: [0x5678, 0x1234], .badc: [0x3412, 0x7856], .dcba: [0x7856, 0x3412],
+        ]),
     // float32 123.456 = 0x42F6E979.
-    Vector(type: .float32, expected: .float32(123.456), words: [
-        .abcd: [0x42F6, 0xE979], .cdab: [0xE979, 0x42F6], .badc: [0xF642, 0x79E9], .dcba: [0x79E9, 0xF642]]),
+    Vector(
+        type: .float32, expected: .float32(123.456),
+        words: [
+            .abcd: [0x42F6, 0xE979], .cdab: [0xE979, 0x42F6], .badc: [0xF642, 0x79E9], .dcba: [0x79E9, 0xF642],
+        ]),
     // float32 -0.0 = 0x80000000: the sign survives.
-    Vector(type: .float32, expected: .float32(-0.0), words: [
-        .abcd: [0x8000, 0x0000], .cdab: [0x0000, 0x8000], .badc: [0x0080, 0x0000], .dcba: [0x0000, 0x0080]]),
+    Vector(
+        type: .float32, expected: .float32(-0.0),
+        words: [
+            .abcd: [0x8000, 0x0000], .cdab: [0x0000, 0x8000], .badc: [0x0080, 0x0000], .dcba: [0x0000, 0x0080],
+        ]),
     // int64 -1234567890123456789 = 0xEEDDEF0B82167EEB.
-    Vector(type: .int64, expected: .int(-1_234_567_890_123_456_789), words: [
-        .abcd: [0xEEDD, 0xEF0B, 0x8216, 0x7EEB], .cdab: [0x7EEB, 0x8216, 0xEF0B, 0xEEDD],
-        .badc: [0xDDEE, 0x0BEF, 0x1682, 0xEB7E], .dcba: [0xEB7E, 0x1682, 0x0BEF, 0xDDEE]]),
+    Vector(
+        type: .int64, expected: .int(-1_234_567_890_123_456_789),
+        words: [
+            .abcd: [0xEEDD, 0xEF0B, 0x8216, 0x7EEB], .cdab: [0x7EEB, 0x8216, 0xEF0B, 0xEEDD],
+            .badc: [0xDDEE, 0x0BEF, 0x1682, 0xEB7E], .dcba: [0xEB7E, 0x1682, 0x0BEF, 0xDDEE],
+        ]),
     // int64 0x0102030405060708 = 72623859790382856.
-    Vector(type: .int64, expected: .int(72_623_859_790_382_856), words: [
-        .abcd: [0x0102, 0x0304, 0x0506, 0x0708], .cdab: [0x0708, 0x0506, 0x0304, 0x0102],
-        .badc: [0x0201, 0x0403, 0x0605, 0x0807], .dcba: [0x0807, 0x0605, 0x0403, 0x0201]]),
+    Vector(
+        type: .int64, expected: .int(72_623_859_790_382_856),
+        words: [
+            .abcd: [0x0102, 0x0304, 0x0506, 0x0708], .cdab: [0x0708, 0x0506, 0x0304, 0x0102],
+            .badc: [0x0201, 0x0403, 0x0605, 0x0807], .dcba: [0x0807, 0x0605, 0x0403, 0x0201],
+        ]),
     // uint64 0xFEDCBA9876543210 = 18364758544493064720 (above Int64.max).
-    Vector(type: .uint64, expected: .uint(18_364_758_544_493_064_720), words: [
-        .abcd: [0xFEDC, 0xBA98, 0x7654, 0x3210], .cdab: [0x3210, 0x7654, 0xBA98, 0xFEDC],
-        .badc: [0xDCFE, 0x98BA, 0x5476, 0x1032], .dcba: [0x1032, 0x5476, 0x98BA, 0xDCFE]]),
+    Vector(
+        type: .uint64, expected: .uint(18_364_758_544_493_064_720),
+        words: [
+            .abcd: [0xFEDC, 0xBA98, 0x7654, 0x3210], .cdab: [0x3210, 0x7654, 0xBA98, 0xFEDC],
+            .badc: [0xDCFE, 0x98BA, 0x5476, 0x1032], .dcba: [0x1032, 0x5476, 0x98BA, 0xDCFE],
+        ]),
     // float64 123.456 = 0x405EDD2F1A9FBE77.
-    Vector(type: .float64, expected: .float64(123.456), words: [
-        .abcd: [0x405E, 0xDD2F, 0x1A9F, 0xBE77], .cdab: [0xBE77, 0x1A9F, 0xDD2F, 0x405E],
-        .badc: [0x5E40, 0x2FDD, 0x9F1A, 0x77BE], .dcba: [0x77BE, 0x9F1A, 0x2FDD, 0x5E40]]),
+    Vector(
+        type: .float64, expected: .float64(123.456),
+        words: [
+            .abcd: [0x405E, 0xDD2F, 0x1A9F, 0xBE77], .cdab: [0xBE77, 0x1A9F, 0xDD2F, 0x405E],
+            .badc: [0x5E40, 0x2FDD, 0x9F1A, 0x77BE], .dcba: [0x77BE, 0x9F1A, 0x2FDD, 0x5E40],
+        ]),
 ]
 
 @Suite("RegisterCodec")
@@ -72,10 +104,14 @@ struct RegisterCodecTests {
             let value = decode(point(vector.type, order), words)
             #expect(value == vector.expected, "decode \(order)")
             // Equal values can hide a different sign of zero or NaN payload: compare the bits too.
-            #expect(RegisterCodec.bits(of: value, type: vector.type) == RegisterCodec.bits(of: vector.expected, type: vector.type), "bits \(order)")
+            #expect(
+                RegisterCodec.bits(of: value, type: vector.type)
+                    == RegisterCodec.bits(of: vector.expected, type: vector.type), "bits \(order)")
             // The simulator's half writes exactly these words.
             let bits = RegisterCodec.bits(of: vector.expected, type: vector.type)!
-            #expect(RegisterCodec.encode(bits: bits, registerCount: vector.type.registerCount, order: order) == words, "encode \(order)")
+            #expect(
+                RegisterCodec.encode(bits: bits, registerCount: vector.type.registerCount, order: order) == words,
+                "encode \(order)")
         }
     }
 
@@ -109,7 +145,9 @@ struct RegisterCodecTests {
                 #expect(UInt64(f.bitPattern) == pattern, "float32 \(order) 0x\(String(pattern, radix: 16))")
                 #expect(RegisterCodec.bits(of: value, type: .float32) == pattern)
             }
-            for pattern: UInt64 in [0x7FF8_0000_0000_0000, 0x7FF8_0000_0000_0123, 0x7FF0_0000_0000_0001, 0xFFF8_DEAD_BEEF_0001] {
+            for pattern: UInt64 in [
+                0x7FF8_0000_0000_0000, 0x7FF8_0000_0000_0123, 0x7FF0_0000_0000_0001, 0xFFF8_DEAD_BEEF_0001,
+            ] {
                 let words = RegisterCodec.encode(bits: pattern, registerCount: 4, order: order)
                 let value = decode(point(.float64, order), words)
                 guard case .float64(let d) = value else { Issue.record("not a float64: \(value)"); continue }
@@ -146,11 +184,16 @@ struct RegisterCodecTests {
         let float = point(.float32, notAvailable: [.nan])
         #expect(RegisterCodec.isNotAvailable(decode(float, [0x7FC0, 0x0000]), point: float))
         #expect(RegisterCodec.isNotAvailable(decode(float, [0xFFFF, 0xFFFF]), point: float))
-        #expect(!RegisterCodec.isNotAvailable(decode(float, [0x7F80, 0x0000]), point: float), "infinity is a value, not NaN")
+        #expect(
+            !RegisterCodec.isNotAvailable(decode(float, [0x7F80, 0x0000]), point: float), "infinity is a value, not NaN"
+        )
         #expect(!RegisterCodec.isNotAvailable(decode(float, [0x42F6, 0xE979]), point: float))
 
         let double = point(.float64, .dcba, notAvailable: [.nan])
-        #expect(RegisterCodec.isNotAvailable(decode(double, RegisterCodec.encode(bits: 0x7FF8_0000_0000_0001, registerCount: 4, order: .dcba)), point: double))
+        #expect(
+            RegisterCodec.isNotAvailable(
+                decode(double, RegisterCodec.encode(bits: 0x7FF8_0000_0000_0001, registerCount: 4, order: .dcba)),
+                point: double))
 
         // No sentinels: nothing is "not available", not even NaN.
         #expect(!RegisterCodec.isNotAvailable(decode(point(.float32), [0x7FC0, 0]), point: point(.float32)))
@@ -173,7 +216,10 @@ struct RegisterCodecTests {
         let result = DeviceMapLoader(source: InMemoryConfigSource(["p.yaml": yaml])).loadProfile("p.yaml")
         #expect(result.diagnostics.isEmpty, "\(result.diagnostics)")
         let points = try #require(result.value).points
-        #expect(points.map(\.notAvailable) == [[.bits(0x8000)], [.bits(0x8000)], [.bits(0xFFFF)], [.bits(0)], [.nan, .nan], [.bits(.max)]])
+        #expect(
+            points.map(\.notAvailable) == [
+                [.bits(0x8000)], [.bits(0x8000)], [.bits(0xFFFF)], [.bits(0)], [.nan, .nan], [.bits(.max)],
+            ])
         #expect(RegisterCodec.isNotAvailable(decode(points[0], [0x8000]), point: points[0]))
         #expect(RegisterCodec.isNotAvailable(decode(points[5], [0xFFFF, 0xFFFF, 0xFFFF, 0xFFFF]), point: points[5]))
     }
@@ -184,7 +230,9 @@ struct RegisterCodecTests {
         #expect(decode(point(.string(registers: 3)), [0x4865, 0x6C6C, 0x6F21]) == .string("Hello!"), "no terminator")
         #expect(decode(point(.string(registers: 3)), [0x4869, 0x2020, 0x2020]) == .string("Hi"), "space padded")
         #expect(decode(point(.string(registers: 3)), [0x2048, 0x6920, 0x0000]) == .string(" Hi"), "leading space kept")
-        #expect(decode(point(.string(registers: 3)), [0x4100, 0x4243, 0x4400]) == .string("A"), "text after the first NUL is dropped")
+        #expect(
+            decode(point(.string(registers: 3)), [0x4100, 0x4243, 0x4400]) == .string("A"),
+            "text after the first NUL is dropped")
         #expect(decode(point(.string(registers: 2)), [0x0000, 0x4142]) == .string(""))
         #expect(decode(point(.string(registers: 2)), [0x2020, 0x2020]) == .string(""))
         #expect(decode(point(.string(registers: 2)), [0x4120, 0x2042]) == .string("A  B"), "inner spaces kept")
@@ -238,7 +286,9 @@ struct RegisterCodecTests {
                     let value = decode(point(type, order), words)
                     let back = RegisterCodec.bits(of: value, type: type)
                     if back != bits {
-                        Issue.record("\(type) \(order): 0x\(String(bits, radix: 16)) → \(words) → \(value) → \(back.map { String($0, radix: 16) } ?? "nil")")
+                        Issue.record(
+                            "\(type) \(order): 0x\(String(bits, radix: 16)) → \(words) → \(value) → \(back.map { String($0, radix: 16) } ?? "nil")"
+                        )
                     }
                     checked += 1
                 }
@@ -286,7 +336,8 @@ struct EngineeringTests {
                 }
             }
         }
-        #expect(mismatches.count == 0, "\(mismatches.count) values differ from raw / 10^k, e.g. \(mismatches.prefix(5))")
+        #expect(
+            mismatches.count == 0, "\(mismatches.count) values differ from raw / 10^k, e.g. \(mismatches.prefix(5))")
     }
 
     @Test("a decimal scale gives the double nearest the decimal value, on the agent's side and the collector's alike")
@@ -307,7 +358,8 @@ struct EngineeringTests {
                 if agent != expected || collector != expected { mismatches.append("\(raw) × 1e-\(k)") }
             }
         }
-        #expect(mismatches.count == 0, "\(mismatches.count) values differ from raw / 10^k, e.g. \(mismatches.prefix(5))")
+        #expect(
+            mismatches.count == 0, "\(mismatches.count) values differ from raw / 10^k, e.g. \(mismatches.prefix(5))")
         // Other scales multiply, as before: 0.5, a third, 10, and a negative tenth.
         for scale in [0.5, 1.0 / 3, 10, -0.1] {
             #expect(Engineering.value(.int(473), scale: scale, offset: 0) == 473 * scale)

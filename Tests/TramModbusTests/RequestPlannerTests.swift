@@ -25,11 +25,16 @@ private struct RandomDevice {
             let table = [RegisterTable.holding, .holding, .input, .coil, .discreteInput].randomElement(using: &random)!
             let name = "p\(i)"
             if table.holdsBits {
-                points.append(Point(name: name, table: table, address: base + Int.random(in: 0...span, using: &random), type: .bool))
+                points.append(
+                    Point(
+                        name: name, table: table, address: base + Int.random(in: 0...span, using: &random), type: .bool)
+                )
                 continue
             }
-            var types: [ValueType] = [.int16, .uint16, .bit(Int.random(in: 0...15, using: &random)), .int32, .float32, .int64, .float64,
-                                      .string(registers: Int.random(in: 1...10, using: &random))]
+            var types: [ValueType] = [
+                .int16, .uint16, .bit(Int.random(in: 0...15, using: &random)), .int32, .float32, .int64, .float64,
+                .string(registers: Int.random(in: 1...10, using: &random)),
+            ]
             types = types.filter { $0.registerCount <= widest }
             let type = types.randomElement(using: &random)!
             let address = base + Int.random(in: 0...(span - type.registerCount + 1), using: &random)
@@ -37,7 +42,8 @@ private struct RandomDevice {
             if type == .int16, Int.random(in: 0..<3, using: &random) == 0 {
                 scaleRegisters.append(points.count)
             } else if type.isInteger || type.isFloat, let sf = scaleRegisters.randomElement(using: &random),
-                      Bool.random(using: &random) {
+                Bool.random(using: &random)
+            {
                 // A value with its scale register: usually near it, so the pair fits one request.
                 let scale = points[sf]
                 point.scaleFrom = scale.name
@@ -52,7 +58,9 @@ private struct RandomDevice {
 
     /// Every atom can be read by one request (otherwise no plan respects the limits, and the loader rejects the device).
     var isReadable: Bool {
-        RequestPlanner.atoms(of: points).allSatisfy { Self.minimumCount(first: $0.first, last: $0.last, table: $0.table, limits: limits) != nil }
+        RequestPlanner.atoms(of: points).allSatisfy {
+            Self.minimumCount(first: $0.first, last: $0.last, table: $0.table, limits: limits) != nil
+        }
     }
 
     /// The smallest valid request count covering `first...last`, or nil if no request may cover it.
@@ -67,7 +75,9 @@ private struct RandomDevice {
 /// Whether consecutive atoms `atoms[i...j]` can share one request: written from the limits' definitions,
 /// independently of the planner's own check.
 private func feasible(_ atoms: ArraySlice<Run>, limits: RequestLimits) -> Bool {
-    guard let first = atoms.first, let last = atoms.last, atoms.allSatisfy({ $0.table == first.table }) else { return false }
+    guard let first = atoms.first, let last = atoms.last, atoms.allSatisfy({ $0.table == first.table }) else {
+        return false
+    }
     var previous = first
     for atom in atoms.dropFirst() {
         if atom.first - previous.last - 1 > limits.maxGap { return false }
@@ -111,15 +121,19 @@ private struct Run: Equatable, CustomStringConvertible {
 private func expectedAtoms(_ points: [Point]) -> [Run] {
     var parent = Array(points.indices)
     func root(_ i: Int) -> Int { parent[i] == i ? i : root(parent[i]) }
-    let indexByName = Dictionary(points.enumerated().map { ($0.element.name, $0.offset) }, uniquingKeysWith: { a, _ in a })
+    let indexByName = Dictionary(
+        points.enumerated().map { ($0.element.name, $0.offset) }, uniquingKeysWith: { a, _ in a })
     for (i, point) in points.enumerated() {
-        if let name = point.scaleFrom, let j = indexByName[name], points[j].table == point.table { parent[root(i)] = root(j) }
+        if let name = point.scaleFrom, let j = indexByName[name], points[j].table == point.table {
+            parent[root(i)] = root(j)
+        }
     }
     var groups: [Int: [Int]] = [:]
     for i in points.indices { groups[root(i), default: []].append(i) }
     let hulls = groups.values.map { members in
-        Run(table: points[members[0]].table, first: members.map { points[$0].address }.min()!,
-                            last: members.map { points[$0].lastAddress }.max()!, points: members)
+        Run(
+            table: points[members[0]].table, first: members.map { points[$0].address }.min()!,
+            last: members.map { points[$0].lastAddress }.max()!, points: members)
     }.sorted { ($0.table, $0.first) < ($1.table, $1.first) }
     var atoms: [Run] = []
     for hull in hulls {
@@ -131,7 +145,9 @@ private func expectedAtoms(_ points: [Point]) -> [Run] {
             atoms.append(hull)
         }
     }
-    return atoms.map { var a = $0; a.points.sort(); return a }
+    return atoms.map {
+        var a = $0; a.points.sort(); return a
+    }
 }
 
 /// Checks one plan against the points and limits; returns what is wrong.
@@ -139,14 +155,20 @@ private func problems(_ plan: [ReadRequest], points: [Point], limits: RequestLim
     var found: [String] = []
     let atoms = expectedAtoms(points)
     let planned = plan.flatMap(\.points)
-    if planned.sorted() != Array(points.indices) { found.append("points planned \(planned.sorted()) ≠ all \(points.count) once each") }
+    if planned.sorted() != Array(points.indices) {
+        found.append("points planned \(planned.sorted()) ≠ all \(points.count) once each")
+    }
     for request in plan {
         let description = "\(request) \(request.points)"
-        if request.address < 0 || request.lastAddress > 0xFFFF { found.append("\(description): outside the address space") }
+        if request.address < 0 || request.lastAddress > 0xFFFF {
+            found.append("\(description): outside the address space")
+        }
         if request.table.holdsBits {
             if request.count > limits.maxBits { found.append("\(description): more than max_bits \(limits.maxBits)") }
         } else {
-            if request.count > limits.maxRegisters { found.append("\(description): more than max_registers \(limits.maxRegisters)") }
+            if request.count > limits.maxRegisters {
+                found.append("\(description): more than max_registers \(limits.maxRegisters)")
+            }
             if limits.evenCount, request.count % 2 != 0 { found.append("\(description): odd count under even_count") }
         }
         for index in request.points {
@@ -163,15 +185,20 @@ private func problems(_ plan: [ReadRequest], points: [Point], limits: RequestLim
             found.append("\(description): reads part of the atom \(atom.points)")
         }
         for (a, b) in zip(inRequest, inRequest.dropFirst()) where b.first - a.last - 1 > limits.maxGap {
-            found.append("\(description): gap \(b.first - a.last - 1) > max_gap \(limits.maxGap) between \(a.points) and \(b.points)")
+            found.append(
+                "\(description): gap \(b.first - a.last - 1) > max_gap \(limits.maxGap) between \(a.points) and \(b.points)"
+            )
         }
     }
     // A value and its scale register travel together.
-    let requestOf = Dictionary(uniqueKeysWithValues: plan.enumerated().flatMap { r in r.element.points.map { ($0, r.offset) } })
+    let requestOf = Dictionary(
+        uniqueKeysWithValues: plan.enumerated().flatMap { r in r.element.points.map { ($0, r.offset) } })
     let indexByName = Dictionary(uniqueKeysWithValues: points.enumerated().map { ($0.element.name, $0.offset) })
     for (i, point) in points.enumerated() {
         guard let name = point.scaleFrom, let j = indexByName[name], points[j].table == point.table else { continue }
-        if requestOf[i] != requestOf[j] { found.append("\(point.name) and its scale_from \(name) in different requests") }
+        if requestOf[i] != requestOf[j] {
+            found.append("\(point.name) and its scale_from \(name) in different requests")
+        }
     }
     return found
 }
@@ -205,7 +232,9 @@ struct RequestPlannerTests {
             #expect(issues.isEmpty, "device \(devices) limits \(limits): \(issues.prefix(5))")
 
             let optimum = optimalRequestCount(atoms, limits: limits)
-            #expect(plan.count == optimum, "device \(devices): \(plan.count) requests, optimum \(optimum); limits \(limits)")
+            #expect(
+                plan.count == optimum, "device \(devices): \(plan.count) requests, optimum \(optimum); limits \(limits)"
+            )
             requests += plan.count
             if atoms.count > plan.count { greedyWins += 1 }
 
@@ -221,7 +250,9 @@ struct RequestPlannerTests {
                 #expect(halves.flatMap(\.points).sorted() == request.points.sorted())
                 let atomsInRequest = atoms.filter { !Set($0.points).isDisjoint(with: request.points) }.count
                 #expect(halves.count == (atomsInRequest > 1 ? 2 : 1))
-                let halfIssues = problems(halves, points: points, limits: limits).filter { !$0.hasPrefix("points planned") }
+                let halfIssues = problems(halves, points: points, limits: limits).filter {
+                    !$0.hasPrefix("points planned")
+                }
                 #expect(halfIssues.isEmpty, "split of \(request): \(halfIssues)")
                 if halves.count == 2 {
                     // The halves read disjoint points in address order (an even-count pad may reach into the other half).
@@ -262,11 +293,12 @@ struct RequestPlannerTests {
     @Test("even_count pads after the range, or before it at the top of the address space")
     func evenPadding() {
         let limits = RequestLimits(maxRegisters: 80, maxBits: 2000, evenCount: true, maxGap: 10, pause: .zero)
-        let plan = RequestPlanner.plan([
-            Point(name: "a", table: .input, address: 0, type: .uint16),
-            Point(name: "b", table: .input, address: 65535, type: .uint16),
-            Point(name: "c", table: .coil, address: 7, type: .bool),
-        ], limits: limits)
+        let plan = RequestPlanner.plan(
+            [
+                Point(name: "a", table: .input, address: 0, type: .uint16),
+                Point(name: "b", table: .input, address: 65535, type: .uint16),
+                Point(name: "c", table: .coil, address: 7, type: .bool),
+            ], limits: limits)
         #expect(plan.map(\.description) == ["FC01 coil 7+1", "FC04 input 0+2", "FC04 input 65534+2"])
     }
 

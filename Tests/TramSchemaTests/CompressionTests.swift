@@ -7,14 +7,18 @@ import TramSchema
 struct CompressionTests {
     /// A minute of 60 random walks at 1 Hz, as the standard trace has them.
     static func minuteBatch(into buffer: UnsafeMutableRawBufferPointer) throws -> (SchemaDictionary, [UInt8]) {
-        let dictionary = SchemaDictionary(gateway: "gw", points: (0..<60).map { PointDescriptor(device: "m", name: "w\($0)", type: .float32) })
+        let dictionary = SchemaDictionary(
+            gateway: "gw", points: (0..<60).map { PointDescriptor(device: "m", name: "w\($0)", type: .float32) })
         let encoder = BatchEncoder(dictionary: dictionary, buffer: buffer)
         encoder.begin(epoch: 1, sequence: 1, baseTimeMilliseconds: 0)
         var hundredths = [Int](repeating: 10_000, count: 60)
         for second in 0..<60 {
             for i in hundredths.indices { hundredths[i] += (i * 7 + second * 13) % 21 - 10 }
             let values = hundredths.map { WireValue.float32(bits: Float(Double($0) / 100).bitPattern) }
-            try values.withUnsafeBufferPointer { try encoder.append(timeMilliseconds: Int64(second) * 1000, clock: .synchronised, firstAlias: 0, values: $0) }
+            try values.withUnsafeBufferPointer {
+                try encoder.append(
+                    timeMilliseconds: Int64(second) * 1000, clock: .synchronised, firstAlias: 0, values: $0)
+            }
         }
         return (dictionary, Array(try encoder.seal()))
     }

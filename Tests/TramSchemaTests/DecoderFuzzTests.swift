@@ -25,10 +25,16 @@ struct DecoderFuzzTests {
             var frame = seeds.randomElement(using: &random)!
             for _ in 0..<Int.random(in: 1...4, using: &random) {
                 switch Int.random(in: 0..<4, using: &random) {
-                case 0: frame[Int.random(in: 0..<frame.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
-                case 1: frame.insert(UInt8.random(in: 0...255, using: &random), at: Int.random(in: 9...frame.count - 4, using: &random))
+                case 0:
+                    frame[Int.random(in: 0..<frame.count, using: &random)] = UInt8.random(in: 0...255, using: &random)
+                case 1:
+                    frame.insert(
+                        UInt8.random(in: 0...255, using: &random),
+                        at: Int.random(in: 9...frame.count - 4, using: &random))
                 case 2: if frame.count > 14 { frame.remove(at: Int.random(in: 9..<frame.count - 4, using: &random)) }
-                default: frame[Int.random(in: 9..<frame.count - 4, using: &random)] ^= 1 << UInt8.random(in: 0...7, using: &random)
+                default:
+                    frame[Int.random(in: 9..<frame.count - 4, using: &random)] ^=
+                        1 << UInt8.random(in: 0...7, using: &random)
                 }
             }
             if Bool.random(using: &random) { Self.reseal(&frame) }
@@ -47,7 +53,9 @@ struct DecoderFuzzTests {
         let frame = try GoldenExample.batchFrame()
         let dictionary = GoldenExample.dictionary
         for length in 0..<frame.count {
-            #expect(throws: WireError.self) { try FrameDecoder.decode(Array(frame[..<length]), dictionary: { _ in dictionary }) }
+            #expect(throws: WireError.self) {
+                try FrameDecoder.decode(Array(frame[..<length]), dictionary: { _ in dictionary })
+            }
         }
         var flipped = frame
         flipped[20] ^= 0x10
@@ -55,7 +63,9 @@ struct DecoderFuzzTests {
             _ = try FrameDecoder.decode(flipped, dictionary: { _ in dictionary })
             Issue.record("a flipped bit decoded")
         } catch {
-            guard case .checksumMismatch = error else { Issue.record("expected a checksum mismatch, got \(error)"); return }
+            guard case .checksumMismatch = error else {
+                Issue.record("expected a checksum mismatch, got \(error)"); return
+            }
         }
     }
 }
@@ -71,7 +81,7 @@ struct ChecksumTests {
     func invalidUTF8() {
         let dictionary = SchemaDictionary(gateway: "gw", points: [])
         var payload: [UInt8] = Array(repeating: 0, count: 8)  // schema id placeholder
-        payload += [2, 0xC3, 0x28, 0]                         // gateway "\u{C3}(" (invalid), 0 points
+        payload += [2, 0xC3, 0x28, 0]  // gateway "\u{C3}(" (invalid), 0 points
         let id = payload[8...].reduce(UInt64(0xCBF2_9CE4_8422_2325)) { ($0 ^ UInt64($1)) &* 0x0000_0100_0000_01B3 }
         for i in 0..<8 { payload[i] = UInt8(truncatingIfNeeded: id >> UInt64(8 * i)) }
         let frame = Frame.wrap(kind: .dictionary, payload: payload)

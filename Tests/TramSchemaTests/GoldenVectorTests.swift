@@ -7,14 +7,16 @@ import Glibc
 /// The example in vectors/README.md, built in code. The committed hex files are the spec;
 /// this test checks the encoder still writes them and the decoder still reads them.
 enum GoldenExample {
-    static let dictionary = SchemaDictionary(gateway: "gw-demo", points: [
-        PointDescriptor(device: "incomer", name: "voltage_l1", unit: "V", type: .float32),
-        PointDescriptor(device: "incomer", name: "energy", unit: "kWh", type: .uint32, scale: 0.1),
-        PointDescriptor(device: "incomer", name: "breaker_closed", type: .bool),
-        PointDescriptor(device: "pv", name: "power", unit: "W", type: .int16, exponentAlias: 4),
-        PointDescriptor(device: "pv", name: "w_sf", type: .int16),
-        PointDescriptor(device: "pv", name: "model", type: .string),
-    ])
+    static let dictionary = SchemaDictionary(
+        gateway: "gw-demo",
+        points: [
+            PointDescriptor(device: "incomer", name: "voltage_l1", unit: "V", type: .float32),
+            PointDescriptor(device: "incomer", name: "energy", unit: "kWh", type: .uint32, scale: 0.1),
+            PointDescriptor(device: "incomer", name: "breaker_closed", type: .bool),
+            PointDescriptor(device: "pv", name: "power", unit: "W", type: .int16, exponentAlias: 4),
+            PointDescriptor(device: "pv", name: "w_sf", type: .int16),
+            PointDescriptor(device: "pv", name: "model", type: .string),
+        ])
 
     static let base: Int64 = 1_764_000_000_000
 
@@ -31,7 +33,10 @@ enum GoldenExample {
         let encoder = BatchEncoder(dictionary: dictionary, buffer: buffer)
         encoder.begin(epoch: 3, sequence: 42, baseTimeMilliseconds: base)
         for group in groups {
-            try group.values.withUnsafeBufferPointer { try encoder.append(timeMilliseconds: group.time, clock: group.clock, firstAlias: group.first, values: $0) }
+            try group.values.withUnsafeBufferPointer {
+                try encoder.append(
+                    timeMilliseconds: group.time, clock: group.clock, firstAlias: group.first, values: $0)
+            }
         }
         return Array(try encoder.seal())
     }
@@ -64,7 +69,10 @@ enum Vectors {
         let digits = Array("0123456789abcdef")
         var lines: [String] = []
         for start in stride(from: 0, to: bytes.count, by: 16) {
-            lines.append(bytes[start..<min(start + 16, bytes.count)].map { String([digits[Int($0 >> 4)], digits[Int($0 & 15)]]) }.joined(separator: " "))
+            lines.append(
+                bytes[start..<min(start + 16, bytes.count)].map {
+                    String([digits[Int($0 >> 4)], digits[Int($0 & 15)]])
+                }.joined(separator: " "))
         }
         return lines.joined(separator: "\n") + "\n"
     }
@@ -89,10 +97,14 @@ struct GoldenVectorTests {
         #expect(Vectors.hex(dictionaryFrame) == committedDictionary)
         #expect(Vectors.hex(batchFrame) == committedBatch)
 
-        let (decodedDictionary, _) = try FrameDecoder.decode(Vectors.bytes(committedDictionary), dictionary: { _ in nil })
-        guard case .dictionary(let dictionary, let id) = decodedDictionary else { Issue.record("not a dictionary"); return }
+        let (decodedDictionary, _) = try FrameDecoder.decode(
+            Vectors.bytes(committedDictionary), dictionary: { _ in nil })
+        guard case .dictionary(let dictionary, let id) = decodedDictionary else {
+            Issue.record("not a dictionary"); return
+        }
         #expect(dictionary == GoldenExample.dictionary)
-        let (decodedBatch, _) = try FrameDecoder.decode(Vectors.bytes(committedBatch), dictionary: { $0 == id ? dictionary : nil })
+        let (decodedBatch, _) = try FrameDecoder.decode(
+            Vectors.bytes(committedBatch), dictionary: { $0 == id ? dictionary : nil })
         guard case .batch(let batch) = decodedBatch else { Issue.record("not a batch"); return }
         #expect(batch.gateway == "gw-demo" && batch.epoch == 3 && batch.sequence == 42 && batch.schemaID == id)
         #expect(batch.groups.map(\.timeMilliseconds) == GoldenExample.groups.map(\.time))

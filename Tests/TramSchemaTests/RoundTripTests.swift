@@ -11,8 +11,10 @@ struct RandomTrace {
     static func make(_ random: inout SeededRandom) -> RandomTrace {
         let count = Int.random(in: 1...40, using: &random)
         let points = (0..<count).map { i in
-            PointDescriptor(device: "d\(i % 3)", name: "p\(i)", unit: ["", "V", "kWh"].randomElement(using: &random)!,
-                            type: WireType.allCases.randomElement(using: &random)!, scale: [1, 0.1, 0.001].randomElement(using: &random)!)
+            PointDescriptor(
+                device: "d\(i % 3)", name: "p\(i)", unit: ["", "V", "kWh"].randomElement(using: &random)!,
+                type: WireType.allCases.randomElement(using: &random)!,
+                scale: [1, 0.1, 0.001].randomElement(using: &random)!)
         }
         let dictionary = SchemaDictionary(gateway: "gw-\(count)", points: points)
         var time = Int64.random(in: 1_600_000_000_000...1_900_000_000_000, using: &random)
@@ -29,26 +31,45 @@ struct RandomTrace {
 
     static func value(for type: WireType, _ random: inout SeededRandom) -> WireValue {
         if Int.random(in: 0..<10, using: &random) == 0 {
-            return .missing([.notAvailable, .exception(UInt8.random(in: 1...11, using: &random)), .timeout, .linkDown, .ioError, .unsupported, .unexpected]
+            return .missing(
+                [
+                    .notAvailable, .exception(UInt8.random(in: 1...11, using: &random)), .timeout, .linkDown, .ioError,
+                    .unsupported, .unexpected,
+                ]
                 .randomElement(using: &random)!)
         }
         switch type {
         case .bool: return .bool(Bool.random(using: &random))
         case .int16: return .int(Int64(Int16.random(in: .min ... .max, using: &random)))
         case .int32: return .int(Int64(Int32.random(in: .min ... .max, using: &random)))
-        case .int64: return .int([Int64.min, Int64.max, 0, Int64.random(in: .min ... .max, using: &random)].randomElement(using: &random)!)
+        case .int64:
+            return .int(
+                [Int64.min, Int64.max, 0, Int64.random(in: .min ... .max, using: &random)].randomElement(
+                    using: &random)!)
         case .uint16: return .uint(UInt64(UInt16.random(in: .min ... .max, using: &random)))
         case .uint32: return .uint(UInt64(UInt32.random(in: .min ... .max, using: &random)))
-        case .uint64: return .uint([UInt64.max, 0, UInt64.random(in: .min ... .max, using: &random)].randomElement(using: &random)!)
+        case .uint64:
+            return .uint(
+                [UInt64.max, 0, UInt64.random(in: .min ... .max, using: &random)].randomElement(using: &random)!)
         case .float32:
-            let choices: [UInt32] = [Float(230.4).bitPattern, Float(-0.0).bitPattern, Float.nan.bitPattern, 0x7FA0_0001, Float.infinity.bitPattern,
-                                     Float(Double(Int.random(in: -100_000...100_000, using: &random)) / 100).bitPattern, UInt32.random(in: .min ... .max, using: &random)]
+            let choices: [UInt32] = [
+                Float(230.4).bitPattern, Float(-0.0).bitPattern, Float.nan.bitPattern, 0x7FA0_0001,
+                Float.infinity.bitPattern,
+                Float(Double(Int.random(in: -100_000...100_000, using: &random)) / 100).bitPattern,
+                UInt32.random(in: .min ... .max, using: &random),
+            ]
             return .float32(bits: choices.randomElement(using: &random)!)
         case .float64:
-            let choices: [UInt64] = [(49.98).bitPattern, (-0.0).bitPattern, Double.nan.bitPattern, 0x7FF0_0000_0000_0001,
-                                     (Double(Int.random(in: -10_000_000...10_000_000, using: &random)) / 1000).bitPattern, UInt64.random(in: .min ... .max, using: &random)]
+            let choices: [UInt64] = [
+                (49.98).bitPattern, (-0.0).bitPattern, Double.nan.bitPattern, 0x7FF0_0000_0000_0001,
+                (Double(Int.random(in: -10_000_000...10_000_000, using: &random)) / 1000).bitPattern,
+                UInt64.random(in: .min ... .max, using: &random),
+            ]
             return .float64(bits: choices.randomElement(using: &random)!)
-        case .string: return .string(["", "SunS", "Ünïcode ⚡", String(repeating: "x", count: Int.random(in: 0...40, using: &random))].randomElement(using: &random)!)
+        case .string:
+            return .string(
+                ["", "SunS", "Ünïcode ⚡", String(repeating: "x", count: Int.random(in: 0...40, using: &random))]
+                    .randomElement(using: &random)!)
         }
     }
 }
@@ -66,18 +87,27 @@ struct RoundTripTests {
             let base = trace.groups.first?.time ?? 0
             encoder.begin(epoch: UInt64(iteration), sequence: UInt64(iteration * 7), baseTimeMilliseconds: base)
             for group in trace.groups {
-                try group.values.withUnsafeBufferPointer { try encoder.append(timeMilliseconds: group.time, clock: group.clock, firstAlias: group.first, values: $0) }
+                try group.values.withUnsafeBufferPointer {
+                    try encoder.append(
+                        timeMilliseconds: group.time, clock: group.clock, firstAlias: group.first, values: $0)
+                }
             }
             let frame = Array(try encoder.seal())
             let dictionaryFrame = trace.dictionary.frame()
-            guard case .dictionary(let dictionary, let id) = try FrameDecoder.decode(dictionaryFrame, dictionary: { _ in nil }).frame else {
+            guard
+                case .dictionary(let dictionary, let id) = try FrameDecoder.decode(
+                    dictionaryFrame, dictionary: { _ in nil }
+                ).frame
+            else {
                 Issue.record("dictionary frame decoded as something else"); return
             }
             #expect(dictionary == trace.dictionary)
             #expect(id == trace.dictionary.schemaID)
             let (decoded, size) = try FrameDecoder.decode(frame, dictionary: { $0 == id ? dictionary : nil })
             #expect(size == frame.count)
-            guard case .batch(let batch) = decoded else { Issue.record("batch frame decoded as something else"); return }
+            guard case .batch(let batch) = decoded else {
+                Issue.record("batch frame decoded as something else"); return
+            }
             #expect(batch.gateway == trace.dictionary.gateway)
             #expect(batch.epoch == UInt64(iteration) && batch.sequence == UInt64(iteration * 7))
             #expect(batch.groups.count == trace.groups.count)
@@ -90,7 +120,8 @@ struct RoundTripTests {
 
     @Test("a config change gives a new schema id; the same config the same id")
     func schemaID() {
-        let a = SchemaDictionary(gateway: "gw", points: [PointDescriptor(device: "m", name: "v", unit: "V", type: .float32)])
+        let a = SchemaDictionary(
+            gateway: "gw", points: [PointDescriptor(device: "m", name: "v", unit: "V", type: .float32)])
         var b = a
         #expect(a.schemaID == b.schemaID)
         b.points[0].scale = 0.1
@@ -99,7 +130,8 @@ struct RoundTripTests {
 
     @Test("a batch needs its dictionary: without it the decoder says so")
     func missingDictionary() throws {
-        let dictionary = SchemaDictionary(gateway: "gw", points: [PointDescriptor(device: "m", name: "v", type: .uint16)])
+        let dictionary = SchemaDictionary(
+            gateway: "gw", points: [PointDescriptor(device: "m", name: "v", type: .uint16)])
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 256, alignment: 8)
         defer { buffer.deallocate() }
         let encoder = BatchEncoder(dictionary: dictionary, buffer: buffer)
@@ -114,7 +146,8 @@ struct AllocationTests {
     @Test("steady state: zero heap allocations per batch")
     func zeroAllocations() throws {
         let points = (0..<100).map { i in
-            PointDescriptor(device: "meter", name: "p\(i)", type: i < 60 ? .float32 : i < 80 ? .uint16 : i < 99 ? .uint32 : .string)
+            PointDescriptor(
+                device: "meter", name: "p\(i)", type: i < 60 ? .float32 : i < 80 ? .uint16 : i < 99 ? .uint32 : .string)
         }
         let dictionary = SchemaDictionary(gateway: "gw-alloc", points: points)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 8)
@@ -132,7 +165,11 @@ struct AllocationTests {
         func batch(_ sequence: UInt64) throws -> Int {
             encoder.begin(epoch: 1, sequence: sequence, baseTimeMilliseconds: 1_700_000_000_000)
             for second in 0..<60 {
-                try values.withUnsafeBufferPointer { try encoder.append(timeMilliseconds: 1_700_000_000_000 + Int64(second) * 1000, clock: .synchronised, firstAlias: 0, values: $0) }
+                try values.withUnsafeBufferPointer {
+                    try encoder.append(
+                        timeMilliseconds: 1_700_000_000_000 + Int64(second) * 1000, clock: .synchronised, firstAlias: 0,
+                        values: $0)
+                }
             }
             return try encoder.seal().count
         }
@@ -156,10 +193,12 @@ struct AllocationTests {
 
 @Suite("Encoder edge cases")
 struct EncoderEdgeTests {
-    static let dictionary = SchemaDictionary(gateway: "gw", points: [
-        PointDescriptor(device: "d", name: "f", type: .float32),
-        PointDescriptor(device: "d", name: "i", type: .int64),
-    ])
+    static let dictionary = SchemaDictionary(
+        gateway: "gw",
+        points: [
+            PointDescriptor(device: "d", name: "f", type: .float32),
+            PointDescriptor(device: "d", name: "i", type: .int64),
+        ])
 
     @Test("a group that does not fit is dropped whole, its aliases' state with it; the batch still decodes exactly")
     func bufferFull() throws {
@@ -171,25 +210,37 @@ struct EncoderEdgeTests {
         defer { probe.deallocate() }
         let measuring = BatchEncoder(dictionary: Self.dictionary, buffer: probe)
         measuring.begin(epoch: 1, sequence: 1, baseTimeMilliseconds: 0)
-        try first.withUnsafeBufferPointer { try measuring.append(timeMilliseconds: 0, clock: [], firstAlias: 0, values: $0) }
-        try next.withUnsafeBufferPointer { try measuring.append(timeMilliseconds: 2, clock: [], firstAlias: 0, values: $0) }
+        try first.withUnsafeBufferPointer {
+            try measuring.append(timeMilliseconds: 0, clock: [], firstAlias: 0, values: $0)
+        }
+        try next.withUnsafeBufferPointer {
+            try measuring.append(timeMilliseconds: 2, clock: [], firstAlias: 0, values: $0)
+        }
         let capacity = measuring.byteCount + Frame.trailerSize
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 8)
         defer { buffer.deallocate() }
         let encoder = BatchEncoder(dictionary: Self.dictionary, buffer: buffer)
         encoder.begin(epoch: 1, sequence: 1, baseTimeMilliseconds: 0)
-        try first.withUnsafeBufferPointer { try encoder.append(timeMilliseconds: 0, clock: [], firstAlias: 0, values: $0) }
+        try first.withUnsafeBufferPointer {
+            try encoder.append(timeMilliseconds: 0, clock: [], firstAlias: 0, values: $0)
+        }
         do {
-            try huge.withUnsafeBufferPointer { try encoder.append(timeMilliseconds: 1, clock: [], firstAlias: 0, values: $0) }
+            try huge.withUnsafeBufferPointer {
+                try encoder.append(timeMilliseconds: 1, clock: [], firstAlias: 0, values: $0)
+            }
             Issue.record("the large group should not fit")
         } catch {
             guard case WireError.bufferFull? = error as? WireError else { throw error }
         }
         // Encoded against the state `first` left, not the dropped group's.
-        try next.withUnsafeBufferPointer { try encoder.append(timeMilliseconds: 2, clock: [], firstAlias: 0, values: $0) }
+        try next.withUnsafeBufferPointer {
+            try encoder.append(timeMilliseconds: 2, clock: [], firstAlias: 0, values: $0)
+        }
         let frame = Array(try encoder.seal())
         let dictionary = Self.dictionary
-        guard case .batch(let batch) = try FrameDecoder.decode(frame, dictionary: { _ in dictionary }).frame else { Issue.record("no batch"); return }
+        guard case .batch(let batch) = try FrameDecoder.decode(frame, dictionary: { _ in dictionary }).frame else {
+            Issue.record("no batch"); return
+        }
         #expect(batch.groups.map(\.values) == [first, next])
     }
 
@@ -202,13 +253,25 @@ struct EncoderEdgeTests {
         let good: [WireValue] = [.float32(bits: Float(1.5).bitPattern), .int(7)]
         let bad: [WireValue] = [.float32(bits: Float(2.5).bitPattern), .uint(8)]
         let missing: [WireValue] = [.missing(.timeout), .int(9)]
-        try good.withUnsafeBufferPointer { try encoder.append(timeMilliseconds: 0, clock: [], firstAlias: 0, values: $0) }
-        #expect(throws: WireError.self) { try bad.withUnsafeBufferPointer { try encoder.append(timeMilliseconds: 1, clock: [], firstAlias: 0, values: $0) } }
-        try missing.withUnsafeBufferPointer { try encoder.append(timeMilliseconds: 2, clock: [], firstAlias: 0, values: $0) }
-        try good.withUnsafeBufferPointer { try encoder.append(timeMilliseconds: 3, clock: [], firstAlias: 0, values: $0) }
+        try good.withUnsafeBufferPointer {
+            try encoder.append(timeMilliseconds: 0, clock: [], firstAlias: 0, values: $0)
+        }
+        #expect(throws: WireError.self) {
+            try bad.withUnsafeBufferPointer {
+                try encoder.append(timeMilliseconds: 1, clock: [], firstAlias: 0, values: $0)
+            }
+        }
+        try missing.withUnsafeBufferPointer {
+            try encoder.append(timeMilliseconds: 2, clock: [], firstAlias: 0, values: $0)
+        }
+        try good.withUnsafeBufferPointer {
+            try encoder.append(timeMilliseconds: 3, clock: [], firstAlias: 0, values: $0)
+        }
         let frame = Array(try encoder.seal())
         let dictionary = Self.dictionary
-        guard case .batch(let batch) = try FrameDecoder.decode(frame, dictionary: { _ in dictionary }).frame else { Issue.record("no batch"); return }
+        guard case .batch(let batch) = try FrameDecoder.decode(frame, dictionary: { _ in dictionary }).frame else {
+            Issue.record("no batch"); return
+        }
         #expect(batch.groups.map(\.values) == [good, missing, good])
     }
 }

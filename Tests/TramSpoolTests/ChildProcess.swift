@@ -32,7 +32,8 @@ final class ChildProcess {
         (pid, output) = try spawned.get()
     }
 
-    private static func spawn(_ executable: String, _ arguments: [String]) -> Result<(pid_t, Int32), ChildProcessError> {
+    private static func spawn(_ executable: String, _ arguments: [String]) -> Result<(pid_t, Int32), ChildProcessError>
+    {
         var ends: [Int32] = [-1, -1]
         guard pipe(&ends) == 0 else { return .failure(.spawn("pipe: errno \(errno)")) }
         for end in ends { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
@@ -129,7 +130,9 @@ final class ChildProcess {
         var starts: [String] = []
         var buffer = [CChar](repeating: 0, count: 4096)
         let length = readlink("/proc/self/exe", &buffer, buffer.count - 1)
-        if length > 0 { starts.append(String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self)) }
+        if length > 0 {
+            starts.append(String(decoding: buffer[..<length].map { UInt8(bitPattern: $0) }, as: UTF8.self))
+        }
         if let first = CommandLine.arguments.first { starts.append(first) }
         for start in starts {
             var directory = start

@@ -20,7 +20,9 @@ final class ScratchDirectory {
     deinit {
         if let dir = opendir(path.string) {
             while let entry = readdir(dir) {
-                let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+                let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                    String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+                }
                 if name != ".", name != ".." { unlink(path.appending(name).string) }
             }
             closedir(dir)
@@ -55,7 +57,9 @@ struct SegmentTests {
         let writer = try SegmentWriter(directory: directory, id: 7, createdMilliseconds: 1_764_000_000_000)
         var payloads: [[UInt8]] = []
         for _ in 0..<count {
-            let payload = (0..<Int.random(in: 0...300, using: &random)).map { _ in UInt8.random(in: 0...255, using: &random) }
+            let payload = (0..<Int.random(in: 0...300, using: &random)).map { _ in
+                UInt8.random(in: 0...255, using: &random)
+            }
             try payload.withUnsafeBytes { try writer.append($0) }
             payloads.append(payload)
         }
@@ -80,10 +84,14 @@ struct SegmentTests {
         #expect(scan.header.segmentID == 7 && scan.header.version == SegmentFormat.version)
         #expect(Self.payloads(scan, bytes) == payloads)
         #expect(scan.tornBytes == 0 && scan.corrupt.isEmpty)
-        #expect(bytes.count == SegmentFormat.headerSize + payloads.reduce(0) { $0 + $1.count + SegmentFormat.recordHeaderSize })
+        #expect(
+            bytes.count == SegmentFormat.headerSize
+                + payloads.reduce(0) { $0 + $1.count + SegmentFormat.recordHeaderSize })
     }
 
-    @Test("a record cut short at any byte is a torn tail: every earlier record survives, recovery truncates, appends resume")
+    @Test(
+        "a record cut short at any byte is a torn tail: every earlier record survives, recovery truncates, appends resume"
+    )
     func tornTail() throws {
         let directory = ScratchDirectory()
         let (path, payloads) = try Self.writeSegment(in: directory.path, count: 20, seed: 2)
@@ -97,7 +105,8 @@ struct SegmentTests {
         writeFile(path, Array(full[..<(full.count - 3)]))
         let recovered = try SegmentScanner.recover(path).get()
         #expect(recovered.tornBytes == full.count - 3 - lastStart && readFile(path).count == lastStart)
-        let writer = try SegmentWriter(reopening: path, id: 7, validSize: recovered.validSize, records: recovered.records.count)
+        let writer = try SegmentWriter(
+            reopening: path, id: 7, validSize: recovered.validSize, records: recovered.records.count)
         let extra: [UInt8] = [1, 2, 3]
         try extra.withUnsafeBytes { try writer.append($0) }
         let bytes = readFile(path)
@@ -143,6 +152,8 @@ struct SegmentTests {
         #expect(try SegmentScanner.recover(path) == .failure(.unknownVersion(9)))
         #expect(readFile(path) == bytes)
         bytes[28] ^= 1
-        guard case .failure(.badHeader) = Self.scan(bytes) else { Issue.record("a bad header checksum must be refused"); return }
+        guard case .failure(.badHeader) = Self.scan(bytes) else {
+            Issue.record("a bad header checksum must be refused"); return
+        }
     }
 }

@@ -18,7 +18,9 @@ struct SpoolCorruptionTests {
     /// A backlog of 80 batches over ~15 segments; closed cleanly or dropped (a crash). One sealed
     /// segment (never the first, which holds the dictionary, nor the newest) is the victim: a quarter
     /// of the batches elsewhere are acknowledged, none in it. (`damagedAcknowledged` covers that case.)
-    static func build(seed: Int) throws -> (Backlog, victim: String, records: [(identity: BatchIdentity?, range: Range<Int>)], cleanly: Bool) {
+    static func build(seed: Int) throws -> (
+        Backlog, victim: String, records: [(identity: BatchIdentity?, range: Range<Int>)], cleanly: Bool
+    ) {
         let backlog = Backlog(seed: UInt64(seed) &* 104_729 &+ 3)
         let spool = try backlog.open()
         backlog.append(spool, count: 80)
@@ -40,10 +42,13 @@ struct SpoolCorruptionTests {
         let (backlog, name, records, cleanly) = try Self.build(seed: seed)
         let index = Self.batchRecord(backlog, records)
         let range = records[index].range
-        flipBit(backlog.directory.appending(name), at: Int.random(in: range, using: &backlog.random), bit: Int.random(in: 0..<8, using: &backlog.random))
+        flipBit(
+            backlog.directory.appending(name), at: Int.random(in: range, using: &backlog.random),
+            bit: Int.random(in: 0..<8, using: &backlog.random))
         let spool = try backlog.open()
         #expect(spool.startedUnclean == !cleanly)
-        backlog.expectReplay(spool, lost: [records[index].identity!], cause: .corrupt, "seed \(seed) flip in \(name) record \(index)")
+        backlog.expectReplay(
+            spool, lost: [records[index].identity!], cause: .corrupt, "seed \(seed) flip in \(name) record \(index)")
     }
 
     @Test("a zeroed range loses exactly the batches it overlaps", arguments: 0..<24)
@@ -70,8 +75,9 @@ struct SpoolCorruptionTests {
         backlog.expectReplay(spool, lost: hit, cause: .corrupt, or: .powerLoss, "seed \(seed) cut \(name) at \(cut)")
     }
 
-    @Test("damage to a batch already acknowledged leaves it delivered: the books never take back a delivery",
-          arguments: 0..<8)
+    @Test(
+        "damage to a batch already acknowledged leaves it delivered: the books never take back a delivery",
+        arguments: 0..<8)
     func damagedAcknowledged(seed: Int) throws {
         let backlog = Backlog(seed: UInt64(seed) &+ 500)
         var spool: Spool? = try backlog.open()
@@ -85,14 +91,18 @@ struct SpoolCorruptionTests {
         backlog.acknowledge(spool!, batches.filter { $0 != kept }.map { records[$0].identity! }, percent: 100)
         try spool!.close()
         spool = nil
-        flipBit(backlog.directory.appending(victim), at: Int.random(in: records[index].range, using: &backlog.random),
-                bit: Int.random(in: 0..<8, using: &backlog.random))
+        flipBit(
+            backlog.directory.appending(victim), at: Int.random(in: records[index].range, using: &backlog.random),
+            bit: Int.random(in: 0..<8, using: &backlog.random))
         let reopened = try backlog.open()
-        backlog.expectReplay(reopened, lost: [], cause: .corrupt, "seed \(seed) flip in acknowledged \(records[index].identity!) of \(victim)")
+        backlog.expectReplay(
+            reopened, lost: [], cause: .corrupt,
+            "seed \(seed) flip in acknowledged \(records[index].identity!) of \(victim)")
     }
 
-    @Test("after a crash, the newest segment cut mid-record is a torn tail: the rest replays, appends resume",
-          arguments: 0..<8)
+    @Test(
+        "after a crash, the newest segment cut mid-record is a torn tail: the rest replays, appends resume",
+        arguments: 0..<8)
     func tornTailAfterCrash(seed: Int) throws {
         let backlog = Backlog(seed: UInt64(seed) &+ 900)
         var spool: Spool? = try backlog.open()
@@ -138,8 +148,13 @@ struct SpoolCorruptionTests {
         // Everything was synced and the stop was clean, so the spool can know exactly what it held.
         let counters = spool!.counters
         #expect(counters.balances)
-        #expect(counters.dropped[.corrupt, default: Tally()] + counters.dropped[.powerLoss, default: Tally()] == backlog.tally(cutOff),
-                "seed \(seed): \(backlog.tally(cutOff)) cut off a cleanly closed segment; counted dropped: \(counters.dropped)")
-        #expect(counters.appended == backlog.tally(backlog.appended), "seed \(seed): appended \(counters.appended) of \(backlog.tally(backlog.appended))")
+        #expect(
+            counters.dropped[.corrupt, default: Tally()] + counters.dropped[.powerLoss, default: Tally()]
+                == backlog.tally(cutOff),
+            "seed \(seed): \(backlog.tally(cutOff)) cut off a cleanly closed segment; counted dropped: \(counters.dropped)"
+        )
+        #expect(
+            counters.appended == backlog.tally(backlog.appended),
+            "seed \(seed): appended \(counters.appended) of \(backlog.tally(backlog.appended))")
     }
 }

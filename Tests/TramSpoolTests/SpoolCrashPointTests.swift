@@ -29,21 +29,29 @@ struct SpoolCrashPointTests {
         return backlog
     }
 
-    @Test("killed at each point of a tick that retires the dictionary's segment: the dictionary and every batch survive")
+    @Test(
+        "killed at each point of a tick that retires the dictionary's segment: the dictionary and every batch survive")
     func retireSweep() throws {
         guard let child = ChildProcess.locateProduct("tram-spool-crash-child") else {
-            Issue.record("tram-spool-crash-child not found next to the test binary; build it with `swift build --build-tests`")
+            Issue.record(
+                "tram-spool-crash-child not found next to the test binary; build it with `swift build --build-tests`")
             return
         }
         for killAt in 1...200 {
             let backlog = try Self.prepare()
-            let process = try ChildProcess(child, ["sweep", backlog.directory.string, "\(Self.segmentBytes)", "\(killAt)"])
+            let process = try ChildProcess(
+                child, ["sweep", backlog.directory.string, "\(Self.segmentBytes)", "\(killAt)"])
             process.waitForExit()
             let finished = process.exitCode == 0
-            #expect(finished || process.terminatingSignal == SIGKILL, "kill point \(killAt): the child failed: \(process.lines)")
+            #expect(
+                finished || process.terminatingSignal == SIGKILL,
+                "kill point \(killAt): the child failed: \(process.lines)")
             let spool = try backlog.open()
-            #expect(backlog.segmentNames.first != "0000000000000001.seg" || !finished, "the tick did not retire the first segment")
-            backlog.expectReplay(spool, lost: [], cause: .corrupt, finished ? "after the tick" : "killed at clock reading \(killAt)")
+            #expect(
+                backlog.segmentNames.first != "0000000000000001.seg" || !finished,
+                "the tick did not retire the first segment")
+            backlog.expectReplay(
+                spool, lost: [], cause: .corrupt, finished ? "after the tick" : "killed at clock reading \(killAt)")
             if finished {
                 #expect(killAt > 2, "the tick read the clock only \(killAt - 1) times: too few points to be a sweep")
                 return

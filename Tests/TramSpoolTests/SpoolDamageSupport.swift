@@ -28,8 +28,9 @@ final class Backlog {
 
     init(seed: UInt64, segmentBytes: Int = 1500) {
         random = SeededRandom(seed: seed)
-        options = SpoolOptions(directory: scratch.path, maximumBytes: 1 << 30, maximumAgeMilliseconds: 86_400_000 * 365,
-                               syncIntervalMilliseconds: 1000, segmentBytes: segmentBytes)
+        options = SpoolOptions(
+            directory: scratch.path, maximumBytes: 1 << 30, maximumAgeMilliseconds: 86_400_000 * 365,
+            syncIntervalMilliseconds: 1000, segmentBytes: segmentBytes)
     }
 
     func open() throws -> Spool {
@@ -45,7 +46,9 @@ final class Backlog {
             let identity = spool.nextIdentity
             let frame = testFrame(identity, length: Int.random(in: 20...300, using: &random))
             let count = Int.random(in: 1...150, using: &random)
-            let outcome = frame.withUnsafeBytes { spool.appendBatch($0, identity: identity, readings: count, schemaID: Self.schema) }
+            let outcome = frame.withUnsafeBytes {
+                spool.appendBatch($0, identity: identity, readings: count, schemaID: Self.schema)
+            }
             #expect(outcome == .stored)
             frames[identity] = frame
             readings[identity] = count
@@ -85,7 +88,8 @@ final class Backlog {
         guard case .success(let scan) = bytes.withUnsafeBytes({ SegmentScanner.scan($0) }) else { return [] }
         return bytes.withUnsafeBytes { all in
             scan.records.map { record in
-                let header = RecordHeader.decode(UnsafeRawBufferPointer(rebasing: all[record.offset..<record.offset + record.length]))?.0
+                let header = RecordHeader.decode(
+                    UnsafeRawBufferPointer(rebasing: all[record.offset..<record.offset + record.length]))?.0
                 let identity = header?.kind == .batch ? header?.identity : nil
                 return (identity, record.offset - SegmentFormat.recordHeaderSize..<record.offset + record.length)
             }
@@ -107,27 +111,42 @@ final class Backlog {
     /// `cause` (or `alternative`, where the spool cannot tell the two apart) with their readings;
     /// acknowledged ones stay delivered. Returns what came back.
     @discardableResult
-    func expectReplay(_ spool: Spool, lost: Set<BatchIdentity>, cause: DropCause, or alternative: DropCause? = nil, _ note: String,
-                      sourceLocation: SourceLocation = #_sourceLocation) -> Set<BatchIdentity> {
+    func expectReplay(
+        _ spool: Spool, lost: Set<BatchIdentity>, cause: DropCause, or alternative: DropCause? = nil, _ note: String,
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) -> Set<BatchIdentity> {
         var returned = Set<BatchIdentity>()
         for batch in drain(spool) {
-            #expect(returned.insert(batch.identity).inserted, "\(note): \(batch.identity) offered twice", sourceLocation: sourceLocation)
-            #expect(frames[batch.identity] == batch.frame && readings[batch.identity] == batch.readings,
-                    "\(note): \(batch.identity) came back changed", sourceLocation: sourceLocation)
+            #expect(
+                returned.insert(batch.identity).inserted, "\(note): \(batch.identity) offered twice",
+                sourceLocation: sourceLocation)
+            #expect(
+                frames[batch.identity] == batch.frame && readings[batch.identity] == batch.readings,
+                "\(note): \(batch.identity) came back changed", sourceLocation: sourceLocation)
         }
         let expected = appended.subtracting(acknowledged).subtracting(lost)
-        #expect(returned == expected, "\(note): missing \(expected.subtracting(returned).sorted().prefix(6)), unexpected \(returned.subtracting(expected).sorted().prefix(6))",
-                sourceLocation: sourceLocation)
+        #expect(
+            returned == expected,
+            "\(note): missing \(expected.subtracting(returned).sorted().prefix(6)), unexpected \(returned.subtracting(expected).sorted().prefix(6))",
+            sourceLocation: sourceLocation)
         let counters = spool.counters
         #expect(counters.balances, "\(note): the books do not balance", sourceLocation: sourceLocation)
         let dropped = tally(lost.subtracting(acknowledged))
-        let counted = counters.dropped[cause, default: Tally()] + (alternative.flatMap { counters.dropped[$0] } ?? Tally())
-        #expect(counted == dropped, "\(note): \(cause) \(counters.dropped) expected \(dropped)", sourceLocation: sourceLocation)
-        #expect(counters.droppedTotal == dropped, "\(note): dropped \(counters.dropped)", sourceLocation: sourceLocation)
-        #expect(counters.delivered == tally(acknowledged), "\(note): delivered \(counters.delivered) expected \(tally(acknowledged))", sourceLocation: sourceLocation)
+        let counted =
+            counters.dropped[cause, default: Tally()] + (alternative.flatMap { counters.dropped[$0] } ?? Tally())
+        #expect(
+            counted == dropped, "\(note): \(cause) \(counters.dropped) expected \(dropped)",
+            sourceLocation: sourceLocation)
+        #expect(
+            counters.droppedTotal == dropped, "\(note): dropped \(counters.dropped)", sourceLocation: sourceLocation)
+        #expect(
+            counters.delivered == tally(acknowledged),
+            "\(note): delivered \(counters.delivered) expected \(tally(acknowledged))", sourceLocation: sourceLocation)
         #expect(counters.buffered == tally(expected), "\(note): buffered", sourceLocation: sourceLocation)
         if !expected.isEmpty {
-            #expect(spool.dictionary(schemaID: Self.schema) == Self.dictionary, "\(note): the backlog's dictionary is gone", sourceLocation: sourceLocation)
+            #expect(
+                spool.dictionary(schemaID: Self.schema) == Self.dictionary, "\(note): the backlog's dictionary is gone",
+                sourceLocation: sourceLocation)
         }
         return returned
     }

@@ -25,7 +25,8 @@ struct SpoolDiskFullTests {
         init(size: String) throws {
             root = parent.path.appending("fs")
             mkdir(root.string, 0o755)
-            let status = try ChildProcess.run("/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", root.string])
+            let status = try ChildProcess.run(
+                "/bin/mount", ["-t", "tmpfs", "-o", "size=\(size)", "tmpfs", root.string])
             guard status == 0 else {
                 rmdir(root.string)
                 throw SmallFileSystemError.mountFailed(status)
@@ -33,7 +34,9 @@ struct SpoolDiskFullTests {
         }
 
         deinit {
-            if (try? ChildProcess.run("/bin/umount", [root.string])) != 0 { _ = try? ChildProcess.run("/bin/umount", ["-l", root.string]) }
+            if (try? ChildProcess.run("/bin/umount", [root.string])) != 0 {
+                _ = try? ChildProcess.run("/bin/umount", ["-l", root.string])
+            }
             rmdir(root.string)
         }
     }
@@ -55,15 +58,17 @@ struct SpoolDiskFullTests {
         }
     }
 
-    @Test("ENOSPC on a small tmpfs: the RAM ring keeps the newest, counts what it drops, writing resumes within 1 s",
-          .enabled(if: canMount, "needs root to mount a tmpfs (CI runs as root)"))
+    @Test(
+        "ENOSPC on a small tmpfs: the RAM ring keeps the newest, counts what it drops, writing resumes within 1 s",
+        .enabled(if: canMount, "needs root to mount a tmpfs (CI runs as root)"))
     func diskFull() throws {
         let fs = try SmallFileSystem(size: "1m")
         let filler = fs.root.appending("filler")
         writeFile(filler, [UInt8](repeating: 0xAB, count: 800 << 10))
         let ringBytes = 16 << 10
-        let options = SpoolOptions(directory: fs.root.appending("spool"), maximumBytes: 64 << 20, segmentBytes: 32 << 10,
-                                   diskFullRingBytes: ringBytes)
+        let options = SpoolOptions(
+            directory: fs.root.appending("spool"), maximumBytes: 64 << 20, segmentBytes: 32 << 10,
+            diskFullRingBytes: ringBytes)
         var spool: Spool? = try Spool(options: options, logger: quietLogger)
         defer { spool = nil }
         var random = SeededRandom(seed: 0xD15C)
@@ -83,18 +88,25 @@ struct SpoolDiskFullTests {
             let frame = testFrame(identity, length: 1000)
             frames[identity] = frame
             readings[identity] = Int.random(in: 1...100, using: &random)
-            let outcome = frame.withUnsafeBytes { spool!.appendBatch($0, identity: identity, readings: readings[identity]!, schemaID: 1) }
+            let outcome = frame.withUnsafeBytes {
+                spool!.appendBatch($0, identity: identity, readings: readings[identity]!, schemaID: 1)
+            }
             switch outcome {
             case .stored: break
             case .heldInMemory: evicted.formUnion(ring.push(identity, bytes: frame.count))
-            case .dropped(let cause): Issue.record("\(note): \(identity) dropped (\(cause)); the spool's own bound is far away")
+            case .dropped(let cause):
+                Issue.record("\(note): \(identity) dropped (\(cause)); the spool's own bound is far away")
             }
             let status = spool!.status
             if status.heldInMemory == 0 { ring.held.removeAll() }
             #expect(status.counters.balances, "\(note): the books do not balance")
-            #expect(status.heldInMemory == ring.held.count, "\(note): \(status.heldInMemory) held in RAM, expected \(ring.held.count)")
+            #expect(
+                status.heldInMemory == ring.held.count,
+                "\(note): \(status.heldInMemory) held in RAM, expected \(ring.held.count)")
             #expect(ring.bytes <= ringBytes)
-            #expect(status.counters.dropped == (evicted.isEmpty ? [:] : [.diskFull: tally(evicted)]), "\(note): dropped \(status.counters.dropped)")
+            #expect(
+                status.counters.dropped == (evicted.isEmpty ? [:] : [.diskFull: tally(evicted)]),
+                "\(note): dropped \(status.counters.dropped)")
             #expect(status.counters.appended == tally(frames.keys), "\(note): appended")
             #expect(status.counters.delivered == tally(acknowledged), "\(note): delivered")
             return outcome
@@ -118,7 +130,9 @@ struct SpoolDiskFullTests {
             }
             spool!.tick()
         }
-        #expect(evicted.count == 40 - ringBytes / 1000 + 1, "the ring held \(ring.held.count) of the batches appended while full")
+        #expect(
+            evicted.count == 40 - ringBytes / 1000 + 1,
+            "the ring held \(ring.held.count) of the batches appended while full")
 
         // Free the disk; appends and ticks every 10 ms, as the agent's poll loop would.
         unlink(filler.string)
@@ -144,15 +158,23 @@ struct SpoolDiskFullTests {
                 if batches.isEmpty { break }
                 for batch in batches {
                     #expect(returned.insert(batch.identity).inserted, "\(note): \(batch.identity) twice")
-                    #expect(batch.frame == frames[batch.identity] && batch.readings == readings[batch.identity], "\(note): \(batch.identity) changed")
+                    #expect(
+                        batch.frame == frames[batch.identity] && batch.readings == readings[batch.identity],
+                        "\(note): \(batch.identity) changed")
                 }
             }
             let expected = Set(frames.keys).subtracting(evicted).subtracting(acknowledged)
-            #expect(returned == expected, "\(note): missing \(expected.subtracting(returned).sorted().prefix(5)), extra \(returned.subtracting(expected).sorted().prefix(5))")
+            #expect(
+                returned == expected,
+                "\(note): missing \(expected.subtracting(returned).sorted().prefix(5)), extra \(returned.subtracting(expected).sorted().prefix(5))"
+            )
             let counters = spool!.counters
-            #expect(counters.balances && counters.appended == tally(frames.keys), "\(note): appended \(counters.appended)")
+            #expect(
+                counters.balances && counters.appended == tally(frames.keys), "\(note): appended \(counters.appended)")
             #expect(counters.dropped == [.diskFull: tally(evicted)], "\(note): dropped \(counters.dropped)")
-            #expect(counters.delivered == tally(acknowledged) && counters.buffered == tally(expected), "\(note): delivered/buffered")
+            #expect(
+                counters.delivered == tally(acknowledged) && counters.buffered == tally(expected),
+                "\(note): delivered/buffered")
         }
         replay("after space returned")
         try spool!.close()

@@ -54,12 +54,13 @@ struct SpoolModelTests {
             self.directory = directory
             let bounded = Bool.random(using: &random)
             let sinks = Bool.random(using: &random) ? ["collector"] : ["collector", "vm"]
-            options = SpoolOptions(directory: directory, maximumBytes: bounded ? Int.random(in: 12_000...40_000, using: &random) : 1 << 30,
-                                   maximumAgeMilliseconds: Bool.random(using: &random) ? 3_600_000 : 86_400_000 * 365,
-                                   overflow: Bool.random(using: &random) ? .dropOldest : .dropNewest,
-                                   syncIntervalMilliseconds: 1 << 40, segmentBytes: Int.random(in: 1_500...6_000, using: &random),
-                                   sinks: sinks, replay: Bool.random(using: &random) ? .liveFirst : .interleaved,
-                                   diskFullRingBytes: Int.random(in: 500...3_000, using: &random))
+            options = SpoolOptions(
+                directory: directory, maximumBytes: bounded ? Int.random(in: 12_000...40_000, using: &random) : 1 << 30,
+                maximumAgeMilliseconds: Bool.random(using: &random) ? 3_600_000 : 86_400_000 * 365,
+                overflow: Bool.random(using: &random) ? .dropOldest : .dropNewest,
+                syncIntervalMilliseconds: 1 << 40, segmentBytes: Int.random(in: 1_500...6_000, using: &random),
+                sinks: sinks, replay: Bool.random(using: &random) ? .liveFirst : .interleaved,
+                diskFullRingBytes: Int.random(in: 500...3_000, using: &random))
             droppingAllowed = bounded || options.maximumAgeMilliseconds < 86_400_000
             spool = try Spool(options: options, clock: clock.spoolClock, logger: quietLogger)
             appendDictionary()
@@ -78,7 +79,9 @@ struct SpoolModelTests {
             let frame = testFrame(identity, length: Int.random(in: 8...400, using: &random))
             let readings = Int.random(in: 1...120, using: &random)
             let waiting = spool!.heldIdentities.count
-            let outcome = frame.withUnsafeBytes { spool!.appendBatch($0, identity: identity, readings: readings, schemaID: schema) }
+            let outcome = frame.withUnsafeBytes {
+                spool!.appendBatch($0, identity: identity, readings: readings, schemaID: schema)
+            }
             switch outcome {
             case .stored:
                 model.frames[identity] = frame
@@ -90,7 +93,9 @@ struct SpoolModelTests {
                 #expect(cause == .overflow && droppingAllowed, "only a bounded spool refuses a batch")
                 model.refused += Tally(readings: readings, batches: 1)
             case .heldInMemory:
-                #expect(spool!.simulatedDiskFull || waiting > 0, "a batch was held in memory with room on disk and an empty ring")
+                #expect(
+                    spool!.simulatedDiskFull || waiting > 0,
+                    "a batch was held in memory with room on disk and an empty ring")
                 model.frames[identity] = frame
                 model.readings[identity] = readings
                 model.schemaOf[identity] = schema
@@ -103,30 +108,52 @@ struct SpoolModelTests {
 
         /// Takes batches for a sink, checks each against the model, then acks, partly acks or releases them.
         mutating func deliver(_ sink: String, acknowledging: Bool? = nil) -> Int {
-            let batches = spool!.nextBatches(for: sink, limit: Int.random(in: 1...12, using: &random), maximumBytes: 4_000)
+            let batches = spool!.nextBatches(
+                for: sink, limit: Int.random(in: 1...12, using: &random), maximumBytes: 4_000)
             for batch in batches {
-                if getenv("TRAM_SPOOL_TRACE") != nil, !model.corrupted, spool!.dictionary(schemaID: batch.schemaID) == nil {
+                if getenv("TRAM_SPOOL_TRACE") != nil, !model.corrupted,
+                    spool!.dictionary(schemaID: batch.schemaID) == nil
+                {
                     print("NODICT", batch.identity, batch.schemaID, spool!.debugDescription.prefix(400))
                     for (name, _) in fileSizes(directory).sorted(by: { $0.key < $1.key }) where name.hasSuffix(".seg") {
                         let bytes = readFile(directory.appending(name))
                         if case .success(let scan) = bytes.withUnsafeBytes({ SegmentScanner.scan($0) }) {
-                            print(name, scan.records.map { r in bytes.withUnsafeBytes { let h = RecordHeader.decode(UnsafeRawBufferPointer(rebasing: $0[r.offset..<r.offset + r.length]))!.0; return "\(h.kind == .batch ? "" : "D")\(h.identity):\(h.schemaID % 1000)" } }, scan.corrupt, scan.tornBytes)
+                            print(
+                                name,
+                                scan.records.map { r in
+                                    bytes.withUnsafeBytes {
+                                        let h = RecordHeader.decode(
+                                            UnsafeRawBufferPointer(rebasing: $0[r.offset..<r.offset + r.length]))!.0;
+                                        return "\(h.kind == .batch ? "" : "D")\(h.identity):\(h.schemaID % 1000)"
+                                    }
+                                }, scan.corrupt, scan.tornBytes)
                         }
                     }
                 }
-                #expect(model.frames[batch.identity] == batch.frame, "replayed frame \(batch.identity) differs from what was appended")
+                #expect(
+                    model.frames[batch.identity] == batch.frame,
+                    "replayed frame \(batch.identity) differs from what was appended")
                 #expect(model.readings[batch.identity] == batch.readings)
-                #expect(model.acknowledged[sink, default: []].contains(batch.identity) == false
-                            || model.ackMaybeLost[sink, default: []].contains(batch.identity),
-                        "\(batch.identity) offered to \(sink) after it was acknowledged")
-                #expect(model.inFlight[sink, default: []].insert(batch.identity).inserted, "\(batch.identity) offered twice while in flight")
-                #expect(model.corrupted || spool!.dictionary(schemaID: batch.schemaID) == model.dictionaries[batch.schemaID],
-                        "the dictionary for \(batch.identity)'s schema is gone")
+                #expect(
+                    model.acknowledged[sink, default: []].contains(batch.identity) == false
+                        || model.ackMaybeLost[sink, default: []].contains(batch.identity),
+                    "\(batch.identity) offered to \(sink) after it was acknowledged")
+                #expect(
+                    model.inFlight[sink, default: []].insert(batch.identity).inserted,
+                    "\(batch.identity) offered twice while in flight")
+                #expect(
+                    model.corrupted
+                        || spool!.dictionary(schemaID: batch.schemaID) == model.dictionaries[batch.schemaID],
+                    "the dictionary for \(batch.identity)'s schema is gone")
             }
             let choice = acknowledging.map { $0 ? 0 : 2 } ?? Int.random(in: 0...3, using: &random)
             var acked: [BatchIdentity] = [], released: [BatchIdentity] = []
             for batch in batches {
-                if choice == 0 || choice == 3 || (choice == 1 && Bool.random(using: &random)) { acked.append(batch.identity) } else { released.append(batch.identity) }
+                if choice == 0 || choice == 3 || (choice == 1 && Bool.random(using: &random)) {
+                    acked.append(batch.identity)
+                } else {
+                    released.append(batch.identity)
+                }
             }
             if choice == 3 { acked.shuffle(using: &random) }
             spool!.acknowledge(sink: sink, acked)
@@ -183,11 +210,15 @@ struct SpoolModelTests {
             spool = nil
             for (name, size) in fileSizes(directory).sorted(by: { $0.key < $1.key }) {
                 guard let kept = durable[name] else { continue }
-                if size > kept { truncate(directory.appending(name).string, off_t(Int.random(in: min(kept, size)...size, using: &random))) }
+                if size > kept {
+                    truncate(
+                        directory.appending(name).string, off_t(Int.random(in: min(kept, size)...size, using: &random)))
+                }
             }
             model.mayDrop.formUnion(model.unsynced)
             for (sink, acked) in model.acknowledged {
-                model.ackMaybeLost[sink, default: []].formUnion(acked.subtracting(model.syncedAcknowledged[sink, default: []]))
+                model.ackMaybeLost[sink, default: []].formUnion(
+                    acked.subtracting(model.syncedAcknowledged[sink, default: []]))
             }
             model.powerCuts += 1
             try reopen(expectUnclean: true)
@@ -211,7 +242,8 @@ struct SpoolModelTests {
 
         /// Flips one byte in a sealed segment's records.
         mutating func corrupt() {
-            let sealed = fileSizes(directory).filter { $0.key.hasSuffix(".seg") && $0.value > 64 }.keys.sorted().dropLast()
+            let sealed = fileSizes(directory).filter { $0.key.hasSuffix(".seg") && $0.value > 64 }.keys.sorted()
+                .dropLast()
             guard let name = sealed.randomElement(using: &random), let size = fileSizes(directory)[name] else { return }
             let fd = open(directory.appending(name).string, O_RDWR)
             var byte: UInt8 = 0
@@ -249,18 +281,35 @@ struct SpoolModelTests {
                 for (name, _) in fileSizes(directory).sorted(by: { $0.key < $1.key }) where name.hasSuffix(".seg") {
                     let bytes = readFile(directory.appending(name))
                     if case .success(let scan) = bytes.withUnsafeBytes({ SegmentScanner.scan($0) }) {
-                        print(name, scan.records.map { r in bytes.withUnsafeBytes { RecordHeader.decode(UnsafeRawBufferPointer(rebasing: $0[r.offset..<r.offset + r.length]))!.0.identity.description } }, scan.corrupt, scan.tornBytes)
+                        print(
+                            name,
+                            scan.records.map { r in
+                                bytes.withUnsafeBytes {
+                                    RecordHeader.decode(
+                                        UnsafeRawBufferPointer(rebasing: $0[r.offset..<r.offset + r.length]))!.0
+                                        .identity.description
+                                }
+                            }, scan.corrupt, scan.tornBytes)
                     }
                 }
             }
-            let deliveredEverywhere = Set(model.frames.keys.filter { id in options.sinks.allSatisfy { model.acknowledged[$0, default: []].contains(id) } })
+            let deliveredEverywhere = Set(
+                model.frames.keys.filter { id in
+                    options.sinks.allSatisfy { model.acknowledged[$0, default: []].contains(id) }
+                })
             let notDelivered = Set(model.frames.keys).subtracting(deliveredEverywhere)
             let silentlyLost = notDelivered.subtracting(model.mayDrop)
-            #expect(silentlyLost.isEmpty, "batches never offered again and not droppable: \(silentlyLost.sorted().prefix(5))")
+            #expect(
+                silentlyLost.isEmpty,
+                "batches never offered again and not droppable: \(silentlyLost.sorted().prefix(5))")
             if model.powerCuts == 0 {
                 // Exact: every batch the model appended is delivered or counted dropped, with its readings.
-                let dropped = notDelivered.reduce(Tally()) { $0 + Tally(readings: model.readings[$1]!, batches: 1) } + model.refused
-                let delivered = deliveredEverywhere.reduce(Tally()) { $0 + Tally(readings: model.readings[$1]!, batches: 1) }
+                let dropped =
+                    notDelivered.reduce(Tally()) { $0 + Tally(readings: model.readings[$1]!, batches: 1) }
+                    + model.refused
+                let delivered = deliveredEverywhere.reduce(Tally()) {
+                    $0 + Tally(readings: model.readings[$1]!, batches: 1)
+                }
                 #expect(counters.delivered == delivered)
                 #expect(counters.droppedTotal == dropped)
                 #expect(counters.appended == delivered + dropped)
@@ -277,11 +326,21 @@ struct SpoolModelTests {
         var run = try Run(seed: UInt64(seed) &* 7919 &+ 17, directory: scratch.path)
         // TRAM_SPOOL_TRACE=<seed> prints one seed's operations and files, for reproducing a failure.
         let trace = getenv("TRAM_SPOOL_TRACE").map { String(cString: $0) == "\(seed)" } ?? false
-        if trace { print("options", run.options.maximumBytes, run.options.overflow, run.options.segmentBytes, run.options.sinks, run.options.maximumAgeMilliseconds) }
+        if trace {
+            print(
+                "options", run.options.maximumBytes, run.options.overflow, run.options.segmentBytes, run.options.sinks,
+                run.options.maximumAgeMilliseconds)
+        }
         for _ in 0..<400 {
             let sinks = run.options.sinks
             let op = Int.random(in: 0..<100, using: &run.random)
-            if trace { print("op", op, run.spool!.nextIdentity, fileSizes(scratch.path).sorted { $0.key < $1.key }.map { "\($0.key.prefix(16).suffix(3)):\($0.value)" }.joined(separator: " ")) }
+            if trace {
+                print(
+                    "op", op, run.spool!.nextIdentity,
+                    fileSizes(scratch.path).sorted { $0.key < $1.key }.map {
+                        "\($0.key.prefix(16).suffix(3)):\($0.value)"
+                    }.joined(separator: " "))
+            }
             switch op {
             case 0..<45: run.append()
             case 45..<47: run.appendDictionary()

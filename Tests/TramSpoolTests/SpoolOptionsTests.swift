@@ -7,9 +7,10 @@ import TramStageOptions
 struct SpoolOptionsTests {
     @Test("an agent file's spool section becomes the spool's options")
     func fromSettings() {
-        let settings = SpoolSettings(directory: "/data/tram", maximumBytes: 512 << 20, maximumAge: .seconds(7 * 86_400),
-                                     overflow: .dropNewest, syncInterval: .milliseconds(250), replay: .interleaved,
-                                     diskFullRingBytes: 4_000_000)
+        let settings = SpoolSettings(
+            directory: "/data/tram", maximumBytes: 512 << 20, maximumAge: .seconds(7 * 86_400),
+            overflow: .dropNewest, syncInterval: .milliseconds(250), replay: .interleaved,
+            diskFullRingBytes: 4_000_000)
         let options = SpoolOptions(settings: settings, sinks: ["collector", "vm"])
         #expect(options.directory == "/data/tram")
         #expect(options.maximumBytes == 512 << 20 && options.segmentBytes == 8 << 20)

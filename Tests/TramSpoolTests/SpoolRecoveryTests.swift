@@ -29,8 +29,9 @@ struct SpoolRecoveryTests {
         backlog.expectReplay(reopened, lost: gone, cause: .missing, "seed \(seed) deleted \(victim)")
     }
 
-    @Test("a stale or missing ledger: the spool starts, resends only what that ledger had not acknowledged, loses nothing",
-          arguments: 0..<12)
+    @Test(
+        "a stale or missing ledger: the spool starts, resends only what that ledger had not acknowledged, loses nothing",
+        arguments: 0..<12)
     func staleLedger(seed: Int) throws {
         let backlog = Backlog(seed: UInt64(seed) &+ 8000)
         let ledger = backlog.directory.appending("ledger")
@@ -57,10 +58,13 @@ struct SpoolRecoveryTests {
             #expect(backlog.frames[batch.identity] == batch.frame, "\(note): \(batch.identity) came back changed")
         }
         if !missing {
-            #expect(returned.isDisjoint(with: staleAcknowledged), "\(note): resent what even the stale ledger had acknowledged")
+            #expect(
+                returned.isDisjoint(with: staleAcknowledged),
+                "\(note): resent what even the stale ledger had acknowledged")
         }
         let undelivered = backlog.appended.subtracting(backlog.acknowledged)
-        #expect(undelivered.isSubset(of: returned), "\(note): lost \(undelivered.subtracting(returned).sorted().prefix(6))")
+        #expect(
+            undelivered.isSubset(of: returned), "\(note): lost \(undelivered.subtracting(returned).sorted().prefix(6))")
         #expect(spool!.counters.balances, "\(note): the books do not balance")
 
         // Once all of it is acknowledged again, nothing comes back, even after another restart.
@@ -72,8 +76,9 @@ struct SpoolRecoveryTests {
         #expect(spool!.counters.buffered == Tally() && spool!.counters.balances)
     }
 
-    @Test("a flipped bit anywhere in the ledger: the spool starts and loses no batch (it may resend some)",
-          arguments: 0..<16)
+    @Test(
+        "a flipped bit anywhere in the ledger: the spool starts and loses no batch (it may resend some)",
+        arguments: 0..<16)
     func ledgerBitFlip(seed: Int) throws {
         let backlog = Backlog(seed: UInt64(seed) &+ 9000)
         var spool: Spool? = try backlog.open()
@@ -84,7 +89,9 @@ struct SpoolRecoveryTests {
         let ledger = backlog.directory.appending("ledger")
         // Seeds 0 and 1 hit the ledger's header; the others its entries.
         let size = readFile(ledger).count
-        let offset = seed < 2 ? Int.random(in: 0..<32, using: &backlog.random) : Int.random(in: 32..<size, using: &backlog.random)
+        let offset =
+            seed < 2
+            ? Int.random(in: 0..<32, using: &backlog.random) : Int.random(in: 32..<size, using: &backlog.random)
         flipBit(ledger, at: offset, bit: Int.random(in: 0..<8, using: &backlog.random))
 
         let note = "seed \(seed) flip at ledger byte \(offset) of \(size)"
@@ -100,7 +107,8 @@ struct SpoolRecoveryTests {
             #expect(backlog.frames[batch.identity] == batch.frame, "\(note): \(batch.identity) came back changed")
         }
         let undelivered = backlog.appended.subtracting(backlog.acknowledged)
-        #expect(undelivered.isSubset(of: returned), "\(note): lost \(undelivered.subtracting(returned).sorted().prefix(6))")
+        #expect(
+            undelivered.isSubset(of: returned), "\(note): lost \(undelivered.subtracting(returned).sorted().prefix(6))")
         #expect(spool!.counters.balances, "\(note): the books do not balance")
     }
 
@@ -115,8 +123,12 @@ struct SpoolRecoveryTests {
         let newest = UInt64(backlog.segmentNames.last!.prefix(16), radix: 16)!
         writeFile(backlog.directory.appending(SegmentFormat.fileName(newest + 1)), [])
         spool = try backlog.open()
-        #expect(spool!.keptFiles.isEmpty, "an empty file from an interrupted creation is reported as damaged: \(spool!.keptFiles)")
-        #expect(!fileSizes(backlog.directory).keys.contains { $0.hasSuffix(".damaged") }, "files left for a person: \(fileSizes(backlog.directory).keys.sorted())")
+        #expect(
+            spool!.keptFiles.isEmpty,
+            "an empty file from an interrupted creation is reported as damaged: \(spool!.keptFiles)")
+        #expect(
+            !fileSizes(backlog.directory).keys.contains { $0.hasSuffix(".damaged") },
+            "files left for a person: \(fileSizes(backlog.directory).keys.sorted())")
         backlog.expectReplay(spool!, lost: [], cause: .corrupt, "after a kill during segment creation")
     }
 }

@@ -5,7 +5,9 @@ import Testing
 @Suite("Spool replay order")
 struct SpoolReplayTests {
     /// A spool with `backlog` batches from an earlier run, then `live` appended in this run.
-    static func spool(_ replay: SpoolOptions.ReplayOrder, in scratch: ScratchDirectory, backlog: Int, live: Int) throws -> (Spool, ManualClock) {
+    static func spool(_ replay: SpoolOptions.ReplayOrder, in scratch: ScratchDirectory, backlog: Int, live: Int) throws
+        -> (Spool, ManualClock)
+    {
         let clock = ManualClock()
         let options = SpoolOptions(directory: scratch.path, segmentBytes: 2_000, replay: replay)
         var first: Spool? = try Spool(options: options, clock: clock.spoolClock, logger: quietLogger)
@@ -19,7 +21,9 @@ struct SpoolReplayTests {
 
     static func append(to spool: Spool) {
         let identity = spool.nextIdentity
-        testFrame(identity, length: 300).withUnsafeBytes { _ = spool.appendBatch($0, identity: identity, readings: 10, schemaID: 1) }
+        testFrame(identity, length: 300).withUnsafeBytes {
+            _ = spool.appendBatch($0, identity: identity, readings: 10, schemaID: 1)
+        }
     }
 
     @Test("live first: this run's batches go before the backlog, and new ones overtake it as they arrive")

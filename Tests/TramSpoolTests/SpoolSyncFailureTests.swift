@@ -15,7 +15,9 @@ struct SpoolSyncFailureTests {
         func append(_ count: Int) -> [BatchIdentity] {
             (0..<count).map { _ in
                 let identity = spool!.nextIdentity
-                _ = testFrame(identity, length: 200).withUnsafeBytes { spool!.appendBatch($0, identity: identity, readings: 7, schemaID: 1) }
+                _ = testFrame(identity, length: 200).withUnsafeBytes {
+                    spool!.appendBatch($0, identity: identity, readings: 7, schemaID: 1)
+                }
                 return identity
             }
         }

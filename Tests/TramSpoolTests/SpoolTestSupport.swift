@@ -16,8 +16,9 @@ final class ManualClock: Sendable {
     private let monotonic = Atomic<Int64>(1_000)
 
     var spoolClock: TramClock {
-        TramClock(wallMilliseconds: { self.wall.load(ordering: .relaxed) },
-                   monotonicMilliseconds: { self.monotonic.load(ordering: .relaxed) })
+        TramClock(
+            wallMilliseconds: { self.wall.load(ordering: .relaxed) },
+            monotonicMilliseconds: { self.monotonic.load(ordering: .relaxed) })
     }
 
     func advance(milliseconds: Int64) {

@@ -56,7 +56,9 @@ struct DeliveryDecisionTests {
     @Test("every answer maps to issue 6's action", arguments: table.indices)
     func row(_ index: Int) {
         let (answer, sink, batches, expected) = Self.table[index]
-        #expect(Self.reduce(DeliveryDecision.decide(answer, sink: sink, batches: batches)) == expected, "\(answer) \(sink) \(batches)")
+        #expect(
+            Self.reduce(DeliveryDecision.decide(answer, sink: sink, batches: batches)) == expected,
+            "\(answer) \(sink) \(batches)")
     }
 
     @Test("backoff grows exponentially up to its cap, jittered, and honours Retry-After")
@@ -82,12 +84,22 @@ struct DeliveryDecisionTests {
 
     @Test("the collector's answers are read without Foundation")
     func answers() {
-        let conflict = Array(#"{"reason":"schema-unknown","schema_id":"00000000000000ff","schema_ids":["00000000000000ff","0000000000000a01"],"batches":[{"epoch":7,"sequence":1}]}"#.utf8)
+        let conflict = Array(
+            #"{"reason":"schema-unknown","schema_id":"00000000000000ff","schema_ids":["00000000000000ff","0000000000000a01"],"batches":[{"epoch":7,"sequence":1}]}"#
+                .utf8)
         #expect(IngestRefusal.reason(in: conflict) == "schema-unknown")
-        #expect(IngestRefusal.decode(status: 409, body: conflict) == .schemaUnknown(schemaIDs: [0xff, 0xa01], batches: [.init(epoch: 7, sequence: 1)]))
-        let malformed = Array(#"{"reason":"malformed","detail":"crc \"x\"","frame":1,"offset":40,"batch":{"epoch":7,"sequence":12}}"#.utf8)
-        #expect(IngestRefusal.decode(status: 422, body: malformed) == .malformed(detail: #"crc "x""#, frame: 1, offset: 40, batch: .init(epoch: 7, sequence: 12)))
+        #expect(
+            IngestRefusal.decode(status: 409, body: conflict)
+                == .schemaUnknown(schemaIDs: [0xff, 0xa01], batches: [.init(epoch: 7, sequence: 1)]))
+        let malformed = Array(
+            #"{"reason":"malformed","detail":"crc \"x\"","frame":1,"offset":40,"batch":{"epoch":7,"sequence":12}}"#.utf8
+        )
+        #expect(
+            IngestRefusal.decode(status: 422, body: malformed)
+                == .malformed(detail: #"crc "x""#, frame: 1, offset: 40, batch: .init(epoch: 7, sequence: 12)))
         #expect(IngestRefusal.decode(status: 422, body: conflict) == nil)
-        #expect(BatchRuns.encode([.init(epoch: 7, sequence: 3), .init(epoch: 7, sequence: 4), .init(epoch: 7, sequence: 6)]) == "7/3-4,7/6-6")
+        #expect(
+            BatchRuns.encode([.init(epoch: 7, sequence: 3), .init(epoch: 7, sequence: 4), .init(epoch: 7, sequence: 6)])
+                == "7/3-4,7/6-6")
     }
 }

@@ -16,7 +16,9 @@ final class CollectorProcess {
     private(set) var port = 0
 
     static var binary: URL {
-        let exe = URL(fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe")) ?? CommandLine.arguments[0])
+        let exe = URL(
+            fileURLWithPath: (try? FileManager.default.destinationOfSymbolicLink(atPath: "/proc/self/exe"))
+                ?? CommandLine.arguments[0])
         return exe.deletingLastPathComponent().appendingPathComponent("tram-collector")
     }
 
@@ -44,7 +46,8 @@ final class CollectorProcess {
             text += String(decoding: chunk, as: UTF8.self)
         }
         guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix("LISTENING ") }),
-              let port = Int(line.split(separator: ":").last ?? "") else {
+            let port = Int(line.split(separator: ":").last ?? "")
+        else {
             process.terminate()
             throw CocoaError(.fileReadUnknown, userInfo: [NSDebugDescriptionErrorKey: "no LISTENING line: \(text)"])
         }
@@ -90,15 +93,18 @@ final class FilledSpool {
     private(set) var readings = 0
 
     init(gateway: String) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tram-uplink-spool-\(UUID().uuidString)")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "tram-uplink-spool-\(UUID().uuidString)")
         var logger = Logger(label: "test.spool")
         logger.logLevel = .critical
         spool = try Spool(options: SpoolOptions(directory: FilePath(directory.path)), logger: logger)
-        dictionary = SchemaDictionary(gateway: gateway, points: [
-            PointDescriptor(device: "meter", name: "voltage", unit: "V", type: .float32),
-            PointDescriptor(device: "meter", name: "energy", unit: "kWh", type: .uint32, scale: 0.1),
-            PointDescriptor(device: "meter", name: "status", unit: "", type: .string),
-        ])
+        dictionary = SchemaDictionary(
+            gateway: gateway,
+            points: [
+                PointDescriptor(device: "meter", name: "voltage", unit: "V", type: .float32),
+                PointDescriptor(device: "meter", name: "energy", unit: "kWh", type: .uint32, scale: 0.1),
+                PointDescriptor(device: "meter", name: "status", unit: "", type: .string),
+            ])
         let frame = dictionary.frame()
         _ = frame.withUnsafeBytes { spool.appendDictionary($0, schemaID: dictionary.schemaID) }
     }
@@ -121,13 +127,20 @@ final class FilledSpool {
             let t0: Int64 = 1_764_000_000_000 + Int64(identity.sequence) * 10_000
             encoder.begin(epoch: identity.epoch, sequence: identity.sequence, baseTimeMilliseconds: t0)
             for g in 0..<groups {
-                let values: [WireValue] = [.float32(bits: Float(230 + Float(g) / 10).bitPattern), .uint(identity.sequence * 100 + UInt64(g)),
-                                           .string("ok-\(identity.sequence)-\(g)")]
-                try values.withUnsafeBufferPointer { try encoder.append(timeMilliseconds: t0 + Int64(g) * 1000, clock: .synchronised, firstAlias: 0, values: $0) }
+                let values: [WireValue] = [
+                    .float32(bits: Float(230 + Float(g) / 10).bitPattern), .uint(identity.sequence * 100 + UInt64(g)),
+                    .string("ok-\(identity.sequence)-\(g)"),
+                ]
+                try values.withUnsafeBufferPointer {
+                    try encoder.append(
+                        timeMilliseconds: t0 + Int64(g) * 1000, clock: .synchronised, firstAlias: 0, values: $0)
+                }
             }
             var frame = Array(try compressor.compress(try encoder.seal()))
             if corrupt { frame[frame.count - 1] ^= 0xFF }
-            let outcome = frame.withUnsafeBytes { spool.appendBatch($0, identity: identity, readings: groups * 3, schemaID: dictionary.schemaID) }
+            let outcome = frame.withUnsafeBytes {
+                spool.appendBatch($0, identity: identity, readings: groups * 3, schemaID: dictionary.schemaID)
+            }
             #expect(outcome == .stored)
             readings += groups * 3
             identities.append(identity)
@@ -151,7 +164,8 @@ struct UplinkCollectorTests {
         #expect(token.hasPrefix("tramgw_"))
         let filled = try FilledSpool(gateway: "gw-u")
         try filled.append(5)
-        let transport = try CurlTransport(TransportOptions(url: collector.url, gateway: "gw-u", token: token), logger: quietLogger("t"))
+        let transport = try CurlTransport(
+            TransportOptions(url: collector.url, gateway: "gw-u", token: token), logger: quietLogger("t"))
         let uplink = Uplink(transport: transport, logger: quietLogger("u"))
 
         let first = uplink.deliverOnce(spool: filled.spool)
@@ -176,7 +190,10 @@ struct UplinkCollectorTests {
         #expect(second.newConnections == 0)
         #expect(filled.spool.counters.delivered == Tally(readings: 96, batches: 8))
         #expect(try collector.query("SELECT count(*) FROM readings") == "96")
-        #expect(try collector.query("SELECT group_concat(raw_text) FROM (SELECT raw_text FROM readings WHERE raw_text LIKE 'ok-7-%' ORDER BY time_ms)")
+        #expect(
+            try collector.query(
+                "SELECT group_concat(raw_text) FROM (SELECT raw_text FROM readings WHERE raw_text LIKE 'ok-7-%' ORDER BY time_ms)"
+            )
                 == "ok-7-0,ok-7-1,ok-7-2,ok-7-3")
     }
 
@@ -186,20 +203,24 @@ struct UplinkCollectorTests {
         let token = try collector.enroll("gw-u")
         let filled = try FilledSpool(gateway: "gw-u")
         try filled.append(4)
-        let wrong = try CurlTransport(TransportOptions(url: collector.url, gateway: "gw-u", token: "tramgw_wrong"), logger: quietLogger("t"))
+        let wrong = try CurlTransport(
+            TransportOptions(url: collector.url, gateway: "gw-u", token: "tramgw_wrong"), logger: quietLogger("t"))
         let paused = Uplink(transport: wrong, logger: quietLogger("u"))
         for _ in 0..<2 {
             let report = paused.deliverOnce(spool: filled.spool)
             #expect(report.status == 401)
             #expect(report.batches.count == 4)
-            guard case .pause? = report.action, case .paused = paused.state else { Issue.record("not paused: \(report)"); return }
+            guard case .pause? = report.action, case .paused = paused.state else {
+                Issue.record("not paused: \(report)"); return
+            }
             #expect(report.waitMilliseconds == paused.pauseMilliseconds)
         }
         #expect(filled.spool.counters.buffered == Tally(readings: 48, batches: 4))
         #expect(filled.spool.counters.delivered == Tally())
         #expect(try collector.query("SELECT count(*) FROM readings") == "0")
 
-        let right = try CurlTransport(TransportOptions(url: collector.url, gateway: "gw-u", token: token), logger: quietLogger("t"))
+        let right = try CurlTransport(
+            TransportOptions(url: collector.url, gateway: "gw-u", token: token), logger: quietLogger("t"))
         let resumed = Uplink(transport: right, logger: quietLogger("u"))
         let report = resumed.deliverOnce(spool: filled.spool)
         #expect(report.action == .acknowledge)
@@ -215,9 +236,12 @@ struct UplinkCollectorTests {
         filled.spool.release(sink: "collector", all.map(\.identity))
         let largest = all.map(\.frame.count).max()!
         // Room for the dictionary and two batches, not three.
-        let collector = try CollectorProcess(extra: ["--max-body", "\(filled.dictionary.frame().count + largest * 2 + largest / 2)"])
+        let collector = try CollectorProcess(extra: [
+            "--max-body", "\(filled.dictionary.frame().count + largest * 2 + largest / 2)",
+        ])
         let token = try collector.enroll("gw-u")
-        let transport = try CurlTransport(TransportOptions(url: collector.url, gateway: "gw-u", token: token), logger: quietLogger("t"))
+        let transport = try CurlTransport(
+            TransportOptions(url: collector.url, gateway: "gw-u", token: token), logger: quietLogger("t"))
         let uplink = Uplink(transport: transport, logger: quietLogger("u"))
         var actions: [DeliveryAction?] = []
         for _ in 0..<20 {
@@ -239,7 +263,8 @@ struct UplinkCollectorTests {
         try filled.append(2)
         let bad = try filled.append(1, corrupt: true)
         try filled.append(2)
-        let transport = try CurlTransport(TransportOptions(url: collector.url, gateway: "gw-u", token: token), logger: quietLogger("t"))
+        let transport = try CurlTransport(
+            TransportOptions(url: collector.url, gateway: "gw-u", token: token), logger: quietLogger("t"))
         let deadLetters = collector.directory.appendingPathComponent("dead-letter.frames").path
         let uplink = Uplink(transport: transport, deadLetterPath: FilePath(deadLetters), logger: quietLogger("u"))
         var dead: [BatchIdentity] = []
@@ -261,7 +286,9 @@ struct UplinkCollectorTests {
         let filled = try FilledSpool(gateway: "gw-u")
         try filled.append(2)
         // Port 9 on loopback: nothing listens (discard service off).
-        let transport = try CurlTransport(TransportOptions(url: "http://127.0.0.1:9/v1/ingest", gateway: "gw-u", token: "x"), logger: quietLogger("t"))
+        let transport = try CurlTransport(
+            TransportOptions(url: "http://127.0.0.1:9/v1/ingest", gateway: "gw-u", token: "x"), logger: quietLogger("t")
+        )
         let uplink = Uplink(transport: transport, logger: quietLogger("u"))
         let report = uplink.deliverOnce(spool: filled.spool)
         #expect(report.action == .retry(retryAfterSeconds: nil))
@@ -290,7 +317,10 @@ final class CapturedLogs: @unchecked Sendable {
             get { metadata[key] }
             set { metadata[key] = newValue }
         }
-        func log(level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String, function: String, line: UInt) {
+        func log(
+            level: Logger.Level, message: Logger.Message, metadata: Logger.Metadata?, source: String, file: String,
+            function: String, line: UInt
+        ) {
             sink.append("\(level) \(message) \(metadata ?? [:])")
         }
     }
@@ -305,7 +335,8 @@ struct UplinkRetryAfterTests {
         let filled = try FilledSpool(gateway: "gw-u")
         try filled.append(2)
         let logs = CapturedLogs()
-        let transport = try CurlTransport(TransportOptions(url: collector.url, gateway: "gw-u", token: token), logger: logs.logger("t"))
+        let transport = try CurlTransport(
+            TransportOptions(url: collector.url, gateway: "gw-u", token: token), logger: logs.logger("t"))
         let uplink = Uplink(transport: transport, logger: logs.logger("u"))
         // The first request (409: no dictionary yet) spends the burst; the resend with the dictionary is refused.
         let report = uplink.deliverOnce(spool: filled.spool)
@@ -315,8 +346,10 @@ struct UplinkRetryAfterTests {
         #expect(report.waitMilliseconds >= Int64(seconds) * 1000)
         #expect(filled.spool.counters.buffered == Tally(readings: 24, batches: 2))
 
-        let wrong = Uplink(transport: try CurlTransport(TransportOptions(url: collector.url, gateway: "gw-u", token: "tramgw_secret-never-logged"),
-                                                       logger: logs.logger("t")), logger: logs.logger("u"))
+        let wrong = Uplink(
+            transport: try CurlTransport(
+                TransportOptions(url: collector.url, gateway: "gw-u", token: "tramgw_secret-never-logged"),
+                logger: logs.logger("t")), logger: logs.logger("u"))
         _ = wrong.deliverOnce(spool: filled.spool)
         #expect(!logs.text.isEmpty)
         #expect(!logs.text.contains(token))

@@ -23,10 +23,11 @@ final class VictoriaMetricsProcess {
         // The port the kernel gave a loopback listener, free again once that listener is gone.
         port = try UplinkLinkFailureTests.SilentPeer().port
         process.executableURL = URL(fileURLWithPath: Self.binary)
-        process.arguments = [
-            "-httpListenAddr=127.0.0.1:\(port)", "-storageDataPath=\(directory.path)",
-            "-retentionPeriod=100y", "-search.latencyOffset=0s", "-search.disableCache", "-loggerLevel=WARN",
-        ] + extra
+        process.arguments =
+            [
+                "-httpListenAddr=127.0.0.1:\(port)", "-storageDataPath=\(directory.path)",
+                "-retentionPeriod=100y", "-search.latencyOffset=0s", "-search.disableCache", "-loggerLevel=WARN",
+            ] + extra
         process.standardOutput = FileHandle.nullDevice
         process.standardError = FileHandle.nullDevice
         try process.run()
@@ -34,7 +35,9 @@ final class VictoriaMetricsProcess {
         while ask("/health") != "OK" {
             guard Date() < deadline, process.isRunning else {
                 process.terminate()
-                throw CocoaError(.fileReadUnknown, userInfo: [NSDebugDescriptionErrorKey: "victoria-metrics did not come up on port \(port)"])
+                throw CocoaError(
+                    .fileReadUnknown,
+                    userInfo: [NSDebugDescriptionErrorKey: "victoria-metrics did not come up on port \(port)"])
             }
             Thread.sleep(forTimeInterval: 0.1)
         }
@@ -53,8 +56,9 @@ final class VictoriaMetricsProcess {
         var options = TransportOptions(url: url + path, gateway: "test", token: nil)
         options.contentType = "application/x-www-form-urlencoded"
         guard let transport = try? CurlTransport(options, logger: quietLogger("vm")),
-              case .success(let response) = transport.post(Array(form.utf8), batches: ""),
-              (200..<300).contains(response.status) else { return nil }
+            case .success(let response) = transport.post(Array(form.utf8), batches: ""),
+            (200..<300).contains(response.status)
+        else { return nil }
         return response.bodyText
     }
 
@@ -74,14 +78,16 @@ final class VictoriaMetricsProcess {
         var out: [SampleKey: [Double]] = [:]
         for line in text.split(separator: "\n") {
             guard let series = try JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any],
-                  let metric = series["metric"] as? [String: String],
-                  let values = series["values"] as? [NSNumber], let times = series["timestamps"] as? [NSNumber] else {
+                let metric = series["metric"] as? [String: String],
+                let values = series["values"] as? [NSNumber], let times = series["timestamps"] as? [NSNumber]
+            else {
                 Issue.record("unexpected export line: \(line)")
                 continue
             }
             for (value, time) in zip(values, times) {
-                let key = SampleKey(metric: metric["__name__"] ?? "", gateway: metric["gateway"] ?? "", device: metric["device"] ?? "",
-                                    time: time.int64Value)
+                let key = SampleKey(
+                    metric: metric["__name__"] ?? "", gateway: metric["gateway"] ?? "", device: metric["device"] ?? "",
+                    time: time.int64Value)
                 out[key, default: []].append(value.doubleValue)
             }
         }
@@ -108,23 +114,26 @@ final class LineProtocolSpool {
     let baseTime = Int64(Date().timeIntervalSince1970 * 1000) - 3_600_000
 
     init(sinks: [String] = ["victoria"]) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tram-uplink-lp-spool-\(UUID().uuidString)")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "tram-uplink-lp-spool-\(UUID().uuidString)")
         var logger = Logger(label: "test.spool")
         logger.logLevel = .critical
         spool = try Spool(options: SpoolOptions(directory: FilePath(directory.path), sinks: sinks), logger: logger)
-        dictionary = SchemaDictionary(gateway: Self.gateway, points: [
-            PointDescriptor(device: "meter", name: "voltage", unit: "V", type: .float32),                 // 0
-            PointDescriptor(device: "meter", name: "energy", unit: "kWh", type: .uint32, scale: 0.5),    // 1
-            PointDescriptor(device: "meter", name: "status", type: .string),                             // 2
-            PointDescriptor(device: "meter", name: "breaker_closed", type: .bool),                       // 3
-            PointDescriptor(device: "meter", name: "counter", type: .int64),                             // 4
-            PointDescriptor(device: "meter", name: "temperature", unit: "°C", type: .int16),            // 5
-            PointDescriptor(device: "pv", name: "w_sf", type: .int16),                                   // 6
-            PointDescriptor(device: "pv", name: "power", unit: "W", type: .int16, exponentAlias: 6),     // 7
-            PointDescriptor(device: "pv", name: "frequency", unit: "Hz", type: .float64),                // 8
-            PointDescriptor(device: "pv", name: "dc_power", unit: "W", type: .uint16),                   // 9
-            PointDescriptor(device: "pv", name: "insulation", unit: "kOhm", type: .float32),             // 10
-        ])
+        dictionary = SchemaDictionary(
+            gateway: Self.gateway,
+            points: [
+                PointDescriptor(device: "meter", name: "voltage", unit: "V", type: .float32),  // 0
+                PointDescriptor(device: "meter", name: "energy", unit: "kWh", type: .uint32, scale: 0.5),  // 1
+                PointDescriptor(device: "meter", name: "status", type: .string),  // 2
+                PointDescriptor(device: "meter", name: "breaker_closed", type: .bool),  // 3
+                PointDescriptor(device: "meter", name: "counter", type: .int64),  // 4
+                PointDescriptor(device: "meter", name: "temperature", unit: "°C", type: .int16),  // 5
+                PointDescriptor(device: "pv", name: "w_sf", type: .int16),  // 6
+                PointDescriptor(device: "pv", name: "power", unit: "W", type: .int16, exponentAlias: 6),  // 7
+                PointDescriptor(device: "pv", name: "frequency", unit: "Hz", type: .float64),  // 8
+                PointDescriptor(device: "pv", name: "dc_power", unit: "W", type: .uint16),  // 9
+                PointDescriptor(device: "pv", name: "insulation", unit: "kOhm", type: .float32),  // 10
+            ])
         let frame = dictionary.frame()
         _ = frame.withUnsafeBytes { spool.appendDictionary($0, schemaID: dictionary.schemaID) }
     }
@@ -141,7 +150,8 @@ final class LineProtocolSpool {
     /// Appends `count` batches of `groups` meter and pv groups each. `corrupt` damages the frames (their checksum);
     /// `year1970` stamps them with an unset clock's time (held back, never sent).
     @discardableResult
-    func append(_ count: Int, groups: Int = 3, corrupt: Bool = false, year1970: Bool = false) throws -> [BatchIdentity] {
+    func append(_ count: Int, groups: Int = 3, corrupt: Bool = false, year1970: Bool = false) throws -> [BatchIdentity]
+    {
         var identities: [BatchIdentity] = []
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 8)
         defer { buffer.deallocate() }
@@ -155,18 +165,26 @@ final class LineProtocolSpool {
             encoder.begin(epoch: identity.epoch, sequence: identity.sequence, baseTimeMilliseconds: t0)
             for g in 0..<Int64(groups) {
                 let time = t0 + g * 1000
-                let voltage = Float(230.5) + Float(g) * 0.25 + Float(s)                       // exact in float32 and in decimal
-                let energy = UInt64(1_000_001 + s * 100 + g)                                   // × 0.5: 500000.5 …
-                let counter = Int64(9_007_199_254_740_000) + s * 10 + g                        // exact up to 2^53
-                let meter: [WireValue] = [.float32(bits: voltage.bitPattern), .uint(energy), .string("ok-\(s)-\(g)"),
-                                          .bool(g % 2 == 0), .int(counter), .int(-5 - g)]
+                let voltage = Float(230.5) + Float(g) * 0.25 + Float(s)  // exact in float32 and in decimal
+                let energy = UInt64(1_000_001 + s * 100 + g)  // × 0.5: 500000.5 …
+                let counter = Int64(9_007_199_254_740_000) + s * 10 + g  // exact up to 2^53
+                let meter: [WireValue] = [
+                    .float32(bits: voltage.bitPattern), .uint(energy), .string("ok-\(s)-\(g)"),
+                    .bool(g % 2 == 0), .int(counter), .int(-5 - g),
+                ]
                 let clock: ClockFlags = year1970 ? [] : .synchronised
-                try meter.withUnsafeBufferPointer { try encoder.append(timeMilliseconds: time, clock: clock, firstAlias: 0, values: $0) }
-                let power = Int64(17822 + s * 10 + g)                                          // × 10^-1: 1782.2 …
+                try meter.withUnsafeBufferPointer {
+                    try encoder.append(timeMilliseconds: time, clock: clock, firstAlias: 0, values: $0)
+                }
+                let power = Int64(17822 + s * 10 + g)  // × 10^-1: 1782.2 …
                 let frequency = [50.02, 49.98, 50.0, 50.01][Int(g) % 4]
-                let pv: [WireValue] = [.int(-1), .int(power), .float64(bits: frequency.bitPattern),
-                                       g == 1 ? .missing(.timeout) : .uint(UInt64(1000 + g)), .float32(bits: Float.nan.bitPattern)]
-                try pv.withUnsafeBufferPointer { try encoder.append(timeMilliseconds: time + 3, clock: clock, firstAlias: 6, values: $0) }
+                let pv: [WireValue] = [
+                    .int(-1), .int(power), .float64(bits: frequency.bitPattern),
+                    g == 1 ? .missing(.timeout) : .uint(UInt64(1000 + g)), .float32(bits: Float.nan.bitPattern),
+                ]
+                try pv.withUnsafeBufferPointer {
+                    try encoder.append(timeMilliseconds: time + 3, clock: clock, firstAlias: 6, values: $0)
+                }
                 batchReadings += meter.count + pv.count
                 guard !corrupt else { continue }
                 if year1970 { heldBack += meter.count + pv.count; continue }
@@ -179,12 +197,14 @@ final class LineProtocolSpool {
                 expect("power", "pv", time + 3, Double(power) / 10)
                 expect("frequency", "pv", time + 3, frequency)
                 if g != 1 { expect("dc_power", "pv", time + 3, Double(1000 + g)) }
-                skipped += g == 1 ? 3 : 2                                                      // status, NaN, and the timeout
+                skipped += g == 1 ? 3 : 2  // status, NaN, and the timeout
             }
             var frame = Array(try compressor.compress(try encoder.seal()))
             if corrupt { frame[frame.count - 1] ^= 0xFF }
             frames[identity] = frame
-            let outcome = frame.withUnsafeBytes { spool.appendBatch($0, identity: identity, readings: batchReadings, schemaID: dictionary.schemaID) }
+            let outcome = frame.withUnsafeBytes {
+                spool.appendBatch($0, identity: identity, readings: batchReadings, schemaID: dictionary.schemaID)
+            }
             #expect(outcome == .stored)
             if !corrupt { readings += batchReadings }
             identities.append(identity)
@@ -207,8 +227,9 @@ final class LineProtocolSpool {
 func lineProtocolUplink(sink: String = "victoria", url: String, deadLetterPath: FilePath? = nil) throws -> Uplink {
     var options = TransportOptions(url: url, gateway: LineProtocolSpool.gateway, token: nil)
     options.contentType = "text/plain; charset=utf-8"
-    return Uplink(sink: sink, kind: .lineProtocol, transport: try CurlTransport(options, logger: quietLogger("t")),
-                  deadLetterPath: deadLetterPath, logger: quietLogger("u"))
+    return Uplink(
+        sink: sink, kind: .lineProtocol, transport: try CurlTransport(options, logger: quietLogger("t")),
+        deadLetterPath: deadLetterPath, logger: quietLogger("u"))
 }
 
 @Suite("Uplink: the line-protocol body")
@@ -223,13 +244,14 @@ struct LineProtocolBodyTests {
         let rendered = body.render(batches, now: filled.baseTime + 3_600_000) { filled.spool.dictionary(schemaID: $0) }
         #expect(rendered.batches.count == 2 && rendered.malformed.isEmpty && rendered.unknownSchemas.isEmpty)
         let t = filled.baseTime
-        #expect(String(decoding: rendered.body, as: UTF8.self) == """
-            tram,gateway=gw-lp,device=meter voltage=230.5,energy=500000.5,breaker_closed=true,counter=9007199254740000i,temperature=-5i \(t)
-            tram,gateway=gw-lp,device=pv w_sf=-1i,power=1782.2,frequency=50.02,dc_power=1000i \(t + 3)
-            tram,gateway=gw-lp,device=meter voltage=230.75,energy=500001.0,breaker_closed=false,counter=9007199254740001i,temperature=-6i \(t + 1000)
-            tram,gateway=gw-lp,device=pv w_sf=-1i,power=1782.3,frequency=49.98 \(t + 1003)
+        #expect(
+            String(decoding: rendered.body, as: UTF8.self) == """
+                tram,gateway=gw-lp,device=meter voltage=230.5,energy=500000.5,breaker_closed=true,counter=9007199254740000i,temperature=-5i \(t)
+                tram,gateway=gw-lp,device=pv w_sf=-1i,power=1782.2,frequency=50.02,dc_power=1000i \(t + 3)
+                tram,gateway=gw-lp,device=meter voltage=230.75,energy=500001.0,breaker_closed=false,counter=9007199254740001i,temperature=-6i \(t + 1000)
+                tram,gateway=gw-lp,device=pv w_sf=-1i,power=1782.3,frequency=49.98 \(t + 1003)
 
-            """)
+                """)
         var tally = LineTally()
         tally.sent = 17
         tally.skipped = 5
@@ -238,7 +260,8 @@ struct LineProtocolBodyTests {
         #expect(rendered.lines == 4)
     }
 
-    @Test("a frame that does not decode is reported as malformed, not trapped on; a missing dictionary is reported apart")
+    @Test(
+        "a frame that does not decode is reported as malformed, not trapped on; a missing dictionary is reported apart")
     func malformedAndUnknown() throws {
         let filled = try LineProtocolSpool()
         try filled.append(1)
@@ -258,11 +281,15 @@ struct LineProtocolBodyTests {
     }
 }
 
-@Suite("Uplink against the real VictoriaMetrics (line protocol)", .serialized,
-       .enabled(if: VictoriaMetricsProcess.installed, "victoria-metrics is not installed at /usr/bin/victoria-metrics (scripts/setup --test installs it)"))
+@Suite(
+    "Uplink against the real VictoriaMetrics (line protocol)", .serialized,
+    .enabled(
+        if: VictoriaMetricsProcess.installed,
+        "victoria-metrics is not installed at /usr/bin/victoria-metrics (scripts/setup --test installs it)"))
 struct UplinkVictoriaMetricsTests {
 
-    @Test("every value sent arrives exactly: floats, scaled and SunSpec values, integers, booleans, timestamps and tags")
+    @Test(
+        "every value sent arrives exactly: floats, scaled and SunSpec values, integers, booleans, timestamps and tags")
     func valuesArriveExactly() throws {
         let vm = try VictoriaMetricsProcess()
         let filled = try LineProtocolSpool()
@@ -276,7 +303,8 @@ struct UplinkVictoriaMetricsTests {
         for report in reports { tally += report.lines }
         #expect(tally.sent == filled.expected.count)
         #expect(tally.skipped == filled.skipped)
-        #expect(tally.heldUnsynchronised == filled.heldBack && tally.heldSynchronised == 0 && tally.unsynchronisedSent == 0)
+        #expect(
+            tally.heldUnsynchronised == filled.heldBack && tally.heldSynchronised == 0 && tally.unsynchronisedSent == 0)
 
         let stored = try vm.samples()
         #expect(stored.count == filled.expected.count)

@@ -19,9 +19,13 @@ struct UplinkLinkFailureTests {
             address.sin_addr.s_addr = inet_addr("127.0.0.1")
             address.sin_port = 0
             var length = socklen_t(MemoryLayout<sockaddr_in>.size)
-            let bound = withUnsafePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) } }
+            let bound = withUnsafePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) }
+            }
             guard bound == 0, listen(listener, 4) == 0 else { throw CocoaError(.fileWriteUnknown) }
-            _ = withUnsafeMutablePointer(to: &address) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) } }
+            _ = withUnsafeMutablePointer(to: &address) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(listener, $0, &length) }
+            }
             fd = listener
             port = Int(UInt16(bigEndian: address.sin_port))
             thread = Thread {
@@ -77,6 +81,8 @@ struct UplinkLinkFailureTests {
         let closed = CapturedLogs()
         _ = try TokenFile.read(path, logger: closed.logger("token"))
         #expect(closed.text.isEmpty)
-        #expect(throws: TokenFile.Problem.self) { try TokenFile.read(path + ".missing", logger: closed.logger("token")) }
+        #expect(throws: TokenFile.Problem.self) {
+            try TokenFile.read(path + ".missing", logger: closed.logger("token"))
+        }
     }
 }

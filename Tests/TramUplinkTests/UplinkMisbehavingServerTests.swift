@@ -44,14 +44,18 @@ final class MisbehavingPeer {
     init(script: String) throws {
         record = FileManager.default.temporaryDirectory.appendingPathComponent("tram-misbehaving-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: record, withIntermediateDirectories: true)
-        let python = FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : "/usr/bin/env"
+        let python =
+            FileManager.default.isExecutableFile(atPath: "/usr/bin/python3") ? "/usr/bin/python3" : "/usr/bin/env"
         process.executableURL = URL(fileURLWithPath: python)
-        process.arguments = (python.hasSuffix("env") ? ["python3"] : [])
+        process.arguments =
+            (python.hasSuffix("env") ? ["python3"] : [])
             + [Self.script.path, "--listen", "127.0.0.1:0", "--record", record.path, "--script", script]
             + (ProcessInfo.processInfo.environment["TRAM_UPLINK_TEST_LOG"] == nil ? [] : ["--verbose"])
         process.standardInput = input
         process.standardOutput = output
-        if ProcessInfo.processInfo.environment["TRAM_UPLINK_TEST_LOG"] == nil { process.standardError = FileHandle.nullDevice }
+        if ProcessInfo.processInfo.environment["TRAM_UPLINK_TEST_LOG"] == nil {
+            process.standardError = FileHandle.nullDevice
+        }
         try process.run()
         while port == 0 {
             let line = try readLine()
@@ -99,7 +103,8 @@ final class MisbehavingPeer {
         let file = record.appendingPathComponent("requests.jsonl")
         guard FileManager.default.fileExists(atPath: file.path) else { return [] }
         let text = try String(contentsOf: file, encoding: .utf8)
-        return try text.split(separator: "\n").map { try JSONDecoder().decode(Request.self, from: Data($0.utf8)) }.sorted { $0.n < $1.n }
+        return try text.split(separator: "\n").map { try JSONDecoder().decode(Request.self, from: Data($0.utf8)) }
+            .sorted { $0.n < $1.n }
     }
 
     /// Polls the record until `condition` holds (outcomes such as `blackholed` are written when the client leaves).
@@ -158,7 +163,9 @@ struct UplinkMisbehavingServerTests {
 
     /// Delivers until the spool has nothing left for the sink, waiting what each report asks (as the agent's loop
     /// does). Stops at the deadline or after `attempts` uploads.
-    static func drive(_ uplink: Uplink, _ filled: FilledSpool, seconds: Double = 30, attempts limit: Int = 50) -> [Attempt] {
+    static func drive(_ uplink: Uplink, _ filled: FilledSpool, seconds: Double = 30, attempts limit: Int = 50)
+        -> [Attempt]
+    {
         let deadline = ContinuousClock.now + .seconds(seconds)
         var attempts: [Attempt] = []
         while ContinuousClock.now < deadline, attempts.count < limit {
@@ -175,7 +182,9 @@ struct UplinkMisbehavingServerTests {
         var offset = 0
         var found: [BatchIdentity] = []
         while offset < body.count {
-            let matching = frames.filter { offset + $0.value.count <= body.count && body[offset..<offset + $0.value.count].elementsEqual($0.value) }
+            let matching = frames.filter {
+                offset + $0.value.count <= body.count && body[offset..<offset + $0.value.count].elementsEqual($0.value)
+            }
             guard matching.count == 1, let match = matching.first else { return nil }
             found.append(match.key)
             offset += match.value.count
@@ -185,8 +194,10 @@ struct UplinkMisbehavingServerTests {
 
     /// Nothing lost, nothing twice: the bodies the server accepted hold every appended batch exactly once, each
     /// request's `Tram-Batches` names what its body held, and the spool's books say delivered == appended.
-    static func expectDeliveredExactlyOnce(_ peer: MisbehavingPeer, _ filled: FilledSpool, _ frames: [BatchIdentity: [UInt8]],
-                                           sourceLocation: SourceLocation = #_sourceLocation) throws {
+    static func expectDeliveredExactlyOnce(
+        _ peer: MisbehavingPeer, _ filled: FilledSpool, _ frames: [BatchIdentity: [UInt8]],
+        sourceLocation: SourceLocation = #_sourceLocation
+    ) throws {
         var arrived: [BatchIdentity] = []
         for request in try peer.requests() where request.outcome == "accepted" {
             let body = try peer.acceptedBody(request.n)
@@ -199,9 +210,13 @@ struct UplinkMisbehavingServerTests {
             #expect(request.tram_gateway == "gw-m" && request.authorization, sourceLocation: sourceLocation)
             arrived += batches
         }
-        #expect(arrived.sorted() == frames.keys.sorted(), "every batch accepted exactly once", sourceLocation: sourceLocation)
+        #expect(
+            arrived.sorted() == frames.keys.sorted(), "every batch accepted exactly once",
+            sourceLocation: sourceLocation)
         let counters = filled.spool.counters
-        #expect(counters.appended == Tally(readings: filled.readings, batches: frames.count), sourceLocation: sourceLocation)
+        #expect(
+            counters.appended == Tally(readings: filled.readings, batches: frames.count), sourceLocation: sourceLocation
+        )
         #expect(counters.delivered == counters.appended, sourceLocation: sourceLocation)
         #expect(counters.buffered == Tally() && counters.droppedTotal == Tally(), sourceLocation: sourceLocation)
         #expect(counters.balances, sourceLocation: sourceLocation)
@@ -217,8 +232,11 @@ struct UplinkMisbehavingServerTests {
 
         let attempts = Self.drive(uplink, filled)
         #expect(attempts.map(\.report.status) == [500, 503, 429, 200])
-        #expect(attempts.map(\.report.action) == [.retry(retryAfterSeconds: nil), .retry(retryAfterSeconds: nil),
-                                                   .retry(retryAfterSeconds: 2), .acknowledge])
+        #expect(
+            attempts.map(\.report.action) == [
+                .retry(retryAfterSeconds: nil), .retry(retryAfterSeconds: nil),
+                .retry(retryAfterSeconds: 2), .acknowledge,
+            ])
         #expect(attempts.allSatisfy { $0.report.batches == frames.keys.sorted() }, "the same six batches each time")
         guard attempts.count == 4 else { return }
         // Exponential with jitter: base 40 ms, then 80 ms (half fixed, half random).
@@ -230,7 +248,9 @@ struct UplinkMisbehavingServerTests {
         // The server's own clock: the next request came no sooner than Retry-After after the 429.
         let requests = try peer.requests()
         #expect(requests.map(\.status) == [500, 503, 429, 200])
-        if requests.count == 4 { #expect(requests[3].start - requests[2].end >= 2.0, "\(requests[3].start - requests[2].end) s") }
+        if requests.count == 4 {
+            #expect(requests[3].start - requests[2].end >= 2.0, "\(requests[3].start - requests[2].end) s")
+        }
         try Self.expectDeliveredExactlyOnce(peer, filled, frames)
     }
 
@@ -248,7 +268,8 @@ struct UplinkMisbehavingServerTests {
 
         let attempts = Self.drive(uplink, filled)
         #expect(attempts.map(\.report.batches.count) == [8, 4, 2, 2, 2, 2])
-        #expect(attempts.map(\.report.action) == [.split, .split, .acknowledge, .acknowledge, .acknowledge, .acknowledge])
+        #expect(
+            attempts.map(\.report.action) == [.split, .split, .acknowledge, .acknowledge, .acknowledge, .acknowledge])
         #expect(uplink.maximumBatches == 2)
         let requests = try peer.requests()
         #expect(requests.filter { $0.status == 413 }.allSatisfy { $0.length > limit })
@@ -256,7 +277,9 @@ struct UplinkMisbehavingServerTests {
         try Self.expectDeliveredExactlyOnce(peer, filled, frames)
     }
 
-    @Test("413 for a single batch: never split, the whole batch is kept and delivery pauses; it resumes once the limit is lifted")
+    @Test(
+        "413 for a single batch: never split, the whole batch is kept and delivery pauses; it resumes once the limit is lifted"
+    )
     func singleBatchTooLargePauses() throws {
         let filled = try FilledSpool(gateway: "gw-m")
         try filled.append(1, groups: 20)
@@ -268,7 +291,9 @@ struct UplinkMisbehavingServerTests {
             let report = uplink.deliverOnce(spool: filled.spool)
             #expect(report.status == 413)
             #expect(report.batches == Array(frames.keys))
-            guard case .pause(let why)? = report.action, case .paused = uplink.state else { Issue.record("not paused: \(report)"); return }
+            guard case .pause(let why)? = report.action, case .paused = uplink.state else {
+                Issue.record("not paused: \(report)"); return
+            }
             #expect(why.contains("413"))
             #expect(report.waitMilliseconds == uplink.pauseMilliseconds)
             #expect(filled.spool.counters.buffered == Tally(readings: filled.readings, batches: 1))
@@ -320,9 +345,14 @@ struct UplinkMisbehavingServerTests {
         let uplink = try Self.uplink(Self.fastOptions(peer.url))
 
         let direct = uplink.transport.post(Array(frames.values.first!), batches: "0/0-0")
-        guard case .failure(.connection) = direct else { Issue.record("a reset must be a connection failure, got \(direct)"); return }
+        guard case .failure(.connection) = direct else {
+            Issue.record("a reset must be a connection failure, got \(direct)"); return
+        }
         let attempts = Self.drive(uplink, filled)
-        #expect(attempts.map(\.report.action) == [.retry(retryAfterSeconds: nil), .retry(retryAfterSeconds: nil), .acknowledge])
+        #expect(
+            attempts.map(\.report.action) == [
+                .retry(retryAfterSeconds: nil), .retry(retryAfterSeconds: nil), .acknowledge,
+            ])
         #expect(attempts.map(\.report.status) == [nil, nil, 200])
         #expect(attempts.allSatisfy { $0.seconds < 1 }, "a reset is noticed at once")
         let requests = try peer.requests()
@@ -340,7 +370,9 @@ struct UplinkMisbehavingServerTests {
         let uplink = try Self.uplink(Self.fastOptions(peer.url))  // 3 s per request
 
         let (direct, directTook) = timed { uplink.transport.post(Array(frames.values.first!), batches: "0/0-0") }
-        guard case .failure(.timeout) = direct else { Issue.record("a black hole must end in a timeout, got \(direct)"); return }
+        guard case .failure(.timeout) = direct else {
+            Issue.record("a black hole must end in a timeout, got \(direct)"); return
+        }
         #expect(directTook >= 2.9 && directTook < 4.5, "\(directTook) s")
 
         let attempts = Self.drive(uplink, filled)
@@ -366,7 +398,9 @@ struct UplinkMisbehavingServerTests {
 
         try peer.control("hole on")
         let (direct, directTook) = timed { uplink.transport.post([1, 2, 3], batches: "0/0-0") }
-        guard case .failure(.timeout) = direct else { Issue.record("no SYN-ACK must end in a timeout, got \(direct)"); return }
+        guard case .failure(.timeout) = direct else {
+            Issue.record("no SYN-ACK must end in a timeout, got \(direct)"); return
+        }
         #expect(directTook >= 1.9 && directTook < 3, "\(directTook) s")
         let (report, took) = timed { uplink.deliverOnce(spool: filled.spool) }
         #expect(report.action == .retry(retryAfterSeconds: nil) && report.status == nil)
@@ -380,7 +414,9 @@ struct UplinkMisbehavingServerTests {
         try Self.expectDeliveredExactlyOnce(peer, filled, frames)
     }
 
-    @Test("with the default limits a black hole before the handshake is detected within 30 s and no request runs over 20 s")
+    @Test(
+        "with the default limits a black hole before the handshake is detected within 30 s and no request runs over 20 s"
+    )
     func blackHoleBeforeHandshakeDefaultLimits() throws {
         let peer = try MisbehavingPeer(script: "")
         let filled = try FilledSpool(gateway: "gw-m")
@@ -391,7 +427,9 @@ struct UplinkMisbehavingServerTests {
 
         try peer.control("hole on")
         let (report, took) = timed { uplink.deliverOnce(spool: filled.spool) }
-        print("black hole before the handshake detected after \(took) s (connect timeout \(options.connectTimeoutSeconds) s)")
+        print(
+            "black hole before the handshake detected after \(took) s (connect timeout \(options.connectTimeoutSeconds) s)"
+        )
         #expect(report.action == .retry(retryAfterSeconds: nil) && report.status == nil)
         // The connect timeout is what fired: not sooner, and well inside both goals.
         #expect(took >= Double(options.connectTimeoutSeconds) - 0.1, "\(took) s")
@@ -416,8 +454,11 @@ struct UplinkMisbehavingServerTests {
         let uplink = try Self.uplink(Self.fastOptions(peer.url))
 
         var attempts = Self.drive(uplink, filled)
-        #expect(attempts.map(\.report.action) == [.retry(retryAfterSeconds: nil), .retry(retryAfterSeconds: 1),
-                                                   .retry(retryAfterSeconds: nil), .acknowledge])
+        #expect(
+            attempts.map(\.report.action) == [
+                .retry(retryAfterSeconds: nil), .retry(retryAfterSeconds: 1),
+                .retry(retryAfterSeconds: nil), .acknowledge,
+            ])
         if attempts.count == 4 { #expect(attempts[1].report.waitMilliseconds >= 1000) }
 
         // Two more batches sealed; then a black hole, and a server that takes one batch but not two.
@@ -432,7 +473,10 @@ struct UplinkMisbehavingServerTests {
         #expect(attempts.map(\.report.batches.count) == [2, 2, 1, 1])
 
         let requests = try peer.requests { $0.count >= 9 }
-        #expect(requests.map(\.outcome) == ["answered", "answered", "reset", "reset", "accepted", "blackholed", "answered", "accepted", "accepted"])
+        #expect(
+            requests.map(\.outcome) == [
+                "answered", "answered", "reset", "reset", "accepted", "blackholed", "answered", "accepted", "accepted",
+            ])
         #expect(filled.frames().isEmpty, "nothing left in the spool")
         try Self.expectDeliveredExactlyOnce(peer, filled, frames)
     }

@@ -19,7 +19,9 @@ func freeLoopbackPort() throws -> Int {
     address.sin_port = 0
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     let bound = withUnsafeMutablePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0 }
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+            bind(fd, $0, length) == 0 && getsockname(fd, $0, &length) == 0
+        }
     }
     guard bound else { throw POSIXError(.EADDRNOTAVAIL) }
     return Int(UInt16(bigEndian: address.sin_port))
@@ -45,14 +47,17 @@ final class SharedFilledSpool {
     private let compressor = FrameCompressor(capacity: 1 << 20)
 
     init(gateway: String, sinks: [String] = ["collector"]) throws {
-        directory = FileManager.default.temporaryDirectory.appendingPathComponent("tram-worker-spool-\(UUID().uuidString)")
+        directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "tram-worker-spool-\(UUID().uuidString)")
         var options = SpoolOptions(directory: FilePath(directory.path))
         options.sinks = sinks
         shared = SharedSpool(try Spool(options: options, logger: quietLogger("spool")))
-        dictionary = SchemaDictionary(gateway: gateway, points: [
-            PointDescriptor(device: "meter", name: "voltage", unit: "V", type: .float32),
-            PointDescriptor(device: "meter", name: "energy", unit: "kWh", type: .uint32, scale: 0.1),
-        ])
+        dictionary = SchemaDictionary(
+            gateway: gateway,
+            points: [
+                PointDescriptor(device: "meter", name: "voltage", unit: "V", type: .float32),
+                PointDescriptor(device: "meter", name: "energy", unit: "kWh", type: .uint32, scale: 0.1),
+            ])
         let frame = dictionary.frame(), id = dictionary.schemaID
         _ = shared.withSpool { spool in frame.withUnsafeBytes { spool.appendDictionary($0, schemaID: id) } }
     }
@@ -70,12 +75,19 @@ final class SharedFilledSpool {
         let t0: Int64 = 1_764_000_000_000 + Int64(identity.sequence) * 10_000
         encoder.begin(epoch: identity.epoch, sequence: identity.sequence, baseTimeMilliseconds: t0)
         for g in 0..<groups {
-            let values: [WireValue] = [.float32(bits: Float(230 + Float(g) / 10).bitPattern), .uint(identity.sequence * 100 + UInt64(g))]
-            try values.withUnsafeBufferPointer { try encoder.append(timeMilliseconds: t0 + Int64(g) * 1000, clock: .synchronised, firstAlias: 0, values: $0) }
+            let values: [WireValue] = [
+                .float32(bits: Float(230 + Float(g) / 10).bitPattern), .uint(identity.sequence * 100 + UInt64(g)),
+            ]
+            try values.withUnsafeBufferPointer {
+                try encoder.append(
+                    timeMilliseconds: t0 + Int64(g) * 1000, clock: .synchronised, firstAlias: 0, values: $0)
+            }
         }
         let frame = Array(try compressor.compress(try encoder.seal()))
         let id = dictionary.schemaID
-        let outcome = shared.withSpool { spool in frame.withUnsafeBytes { spool.appendBatch($0, identity: identity, readings: groups * 2, schemaID: id) } }
+        let outcome = shared.withSpool { spool in
+            frame.withUnsafeBytes { spool.appendBatch($0, identity: identity, readings: groups * 2, schemaID: id) }
+        }
         #expect(outcome == .stored)
         appended.append(identity)
     }
@@ -85,15 +97,18 @@ final class SharedFilledSpool {
 
 @Suite("Uplink worker: the delivery loop on its own thread", .serialized)
 struct UplinkWorkerTests {
-    @Test("collector down for a while, then up: every reading arrives exactly once, in timestamp order, while appends go on")
+    @Test(
+        "collector down for a while, then up: every reading arrives exactly once, in timestamp order, while appends go on"
+    )
     func outageThenRecovery() throws {
         let port = try freeLoopbackPort()
         let filled = try SharedFilledSpool(gateway: "gw-w")
         let tokenFile = filled.directory.appendingPathComponent("token").path
         var settings = SinkSettings(name: "collector", url: "http://127.0.0.1:\(port)/v1/ingest", tokenFile: tokenFile)
         settings.connectTimeout = .seconds(2)
-        let worker = UplinkWorker(options: SinkOptions(settings: settings, gateway: "gw-w"), queue: filled.shared,
-                                  spoolDirectory: FilePath(filled.directory.path), pauseMilliseconds: 200, logger: quietLogger("w"))
+        let worker = UplinkWorker(
+            options: SinkOptions(settings: settings, gateway: "gw-w"), queue: filled.shared,
+            spoolDirectory: FilePath(filled.directory.path), pauseMilliseconds: 200, logger: quietLogger("w"))
         worker.start()
         // No token file yet: paused, every batch kept.
         for _ in 0..<10 { try filled.appendBatch(); worker.batchesAppended() }
@@ -106,7 +121,10 @@ struct UplinkWorkerTests {
         try token.write(toFile: tokenFile, atomically: true, encoding: .utf8)
         try FileManager.default.setAttributes([.posixPermissions: 0o600], ofItemAtPath: tokenFile)
         #expect(eventually(within: 5) { worker.status.failedUploads >= 2 && worker.status.state != .paused("") })
-        if case .backingOff = worker.status.state {} else { Issue.record("expected backing-off, got \(worker.status.state)") }
+        if case .backingOff = worker.status.state {
+        } else {
+            Issue.record("expected backing-off, got \(worker.status.state)")
+        }
         for _ in 0..<10 { try filled.appendBatch(); worker.batchesAppended() }
         #expect(filled.counters.delivered == Tally())
 
@@ -124,7 +142,10 @@ struct UplinkWorkerTests {
         #expect(try collector0.query("SELECT count(*) FROM readings") == "300")
         #expect(try collector0.query("SELECT count(DISTINCT time_ms || '/' || point) FROM readings") == "300")
         // Sequence 7's energies, read back in the store's timestamp order.
-        #expect(try collector0.query("SELECT group_concat(raw_int) FROM (SELECT raw_int FROM readings WHERE raw_int BETWEEN 700 AND 799 ORDER BY time_ms)")
+        #expect(
+            try collector0.query(
+                "SELECT group_concat(raw_int) FROM (SELECT raw_int FROM readings WHERE raw_int BETWEEN 700 AND 799 ORDER BY time_ms)"
+            )
                 == "700,701,702,703,704")
         let status = worker.status
         #expect(status.state == .stopped)
@@ -143,12 +164,16 @@ struct UplinkWorkerTests {
         address.sin_addr.s_addr = inet_addr("127.0.0.1")
         var length = socklen_t(MemoryLayout<sockaddr_in>.size)
         _ = withUnsafeMutablePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(listener, $0, length) == 0 && listen(listener, 8) == 0 && getsockname(listener, $0, &length) == 0 }
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                bind(listener, $0, length) == 0 && listen(listener, 8) == 0 && getsockname(listener, $0, &length) == 0
+            }
         }
         let port = Int(UInt16(bigEndian: address.sin_port))
         let filled = try SharedFilledSpool(gateway: "gw-s")
-        let worker = UplinkWorker(options: SinkOptions(settings: SinkSettings(name: "collector", url: "http://127.0.0.1:\(port)/v1/ingest"), gateway: "gw-s"),
-                                  queue: filled.shared, spoolDirectory: FilePath(filled.directory.path), logger: quietLogger("w"))
+        let worker = UplinkWorker(
+            options: SinkOptions(
+                settings: SinkSettings(name: "collector", url: "http://127.0.0.1:\(port)/v1/ingest"), gateway: "gw-s"),
+            queue: filled.shared, spoolDirectory: FilePath(filled.directory.path), logger: quietLogger("w"))
         worker.start()
         try filled.appendBatch()
         worker.batchesAppended()
@@ -160,12 +185,15 @@ struct UplinkWorkerTests {
         #expect(worker.status.state == .stopped)
         // Abandoned, not lost: the batch is still buffered and goes again later.
         #expect(filled.counters.buffered == Tally(readings: 10, batches: 1))
-        #expect(filled.shared.nextBatches(for: "collector", limit: 10, maximumBytes: 1 << 20).map(\.identity) == filled.appended)
+        #expect(
+            filled.shared.nextBatches(for: "collector", limit: 10, maximumBytes: 1 << 20).map(\.identity)
+                == filled.appended)
     }
 
     @Test("a daily budget stops delivery once spent, keeps the batches, and survives a restart")
     func dailyBudget() throws {
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("tram-budget-\(UUID().uuidString)")
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent(
+            "tram-budget-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
         defer { try? FileManager.default.removeItem(at: directory) }
         let file = FilePath(directory.appendingPathComponent("budget").path)
@@ -188,10 +216,12 @@ struct UplinkWorkerTests {
         #expect(restarted.millisecondsUntilAvailable(nowMilliseconds: day + 100) != nil)
     }
 
-    @Test("bytes on the wire count each body once, small (sent with the headers) or large", arguments: [10_000, 300_000])
+    @Test(
+        "bytes on the wire count each body once, small (sent with the headers) or large", arguments: [10_000, 300_000])
     func bytesOnWireCountsTheBodyOnce(size: Int) throws {
         let collector = try CollectorProcess()
-        let transport = try CurlTransport(TransportOptions(url: collector.url, gateway: "gw-b", token: "tramgw_unknown"), logger: quietLogger("t"))
+        let transport = try CurlTransport(
+            TransportOptions(url: collector.url, gateway: "gw-b", token: "tramgw_unknown"), logger: quietLogger("t"))
         _ = transport.post([UInt8](repeating: 0x41, count: size), batches: "1/1-1")
         // Headers both ways and a short JSON refusal: a few hundred bytes over the body, never a second body.
         #expect(transport.bytesOnWire > size + 100, "\(transport.bytesOnWire)")
@@ -201,7 +231,10 @@ struct UplinkWorkerTests {
     @Test("line-protocol bodies go out gzip-compressed, and gzip itself reads them back exactly")
     func gzipBodies() throws {
         var text = ""
-        for i in 0..<2_000 { text += "tram,gateway=gw,device=meter voltage=\(230 + Double(i % 50) / 10),energy=\(100_000 + i)i \(1_764_000_000_000 + Int64(i) * 1000)\n" }
+        for i in 0..<2_000 {
+            text +=
+                "tram,gateway=gw,device=meter voltage=\(230 + Double(i % 50) / 10),energy=\(100_000 + i)i \(1_764_000_000_000 + Int64(i) * 1000)\n"
+        }
         let lines = Array(text.utf8)
         let gzip = Gzip()
         let first = gzip.compress(lines)

@@ -25,7 +25,8 @@ enum CollectorBenchmark {
         var durability: Durability = .normal
     }
 
-    static let usage = "usage: tram-bench collector [--dir DIR] [--gateways G] [--batches B] [--points P] [--seconds S] [--durability normal|full]"
+    static let usage =
+        "usage: tram-bench collector [--dir DIR] [--gateways G] [--batches B] [--points P] [--seconds S] [--durability normal|full]"
 
     /// The flags `tram-collector bench` took: the directory for the two databases (replaced), concurrent gateways (one
     /// client each), batches each gateway sends, points in each gateway's dictionary, seconds in a batch (one group of
@@ -41,12 +42,16 @@ enum CollectorBenchmark {
             case "--points": options.points = flags.number(flag)
             case "--seconds": options.seconds = flags.number(flag)
             case "--durability":
-                guard let durability = Durability(rawValue: flags.value(flag)) else { fail("collector: --durability is normal or full") }
+                guard let durability = Durability(rawValue: flags.value(flag)) else {
+                    fail("collector: --durability is normal or full")
+                }
                 options.durability = durability
             default: fail(usage)
             }
         }
-        guard options.gateways > 0, options.batches > 0, options.points > 0, options.seconds > 0 else { fail("collector: sizes must be positive") }
+        guard options.gateways > 0, options.batches > 0, options.points > 0, options.seconds > 0 else {
+            fail("collector: sizes must be positive")
+        }
         do {
             try await run(options)
         } catch {
@@ -56,10 +61,14 @@ enum CollectorBenchmark {
 
     /// The benchmark's plant: like the wire benchmark's standard trace (60 % float32 random walks, 20 % uint16
     /// constants, 20 % uint32 counters), one group a second with every point.
-    static func makeBatches(gateway: String, options: Options) throws -> (dictionary: SchemaDictionary, frames: [[UInt8]]) {
+    static func makeBatches(gateway: String, options: Options) throws -> (
+        dictionary: SchemaDictionary, frames: [[UInt8]]
+    ) {
         let floats = options.points * 6 / 10, constants = options.points * 2 / 10
         let points = (0..<options.points).map { i in
-            PointDescriptor(device: "dev\(i / 10)", name: "p\(i)", unit: "", type: i < floats ? .float32 : i < floats + constants ? .uint16 : .uint32)
+            PointDescriptor(
+                device: "dev\(i / 10)", name: "p\(i)", unit: "",
+                type: i < floats ? .float32 : i < floats + constants ? .uint16 : .uint32)
         }
         let dictionary = SchemaDictionary(gateway: gateway, points: points)
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 16 << 20, alignment: 8)
@@ -86,7 +95,9 @@ enum CollectorBenchmark {
                         values[i] = .uint(counters[i])
                     }
                 }
-                try values.withUnsafeBufferPointer { try encoder.append(timeMilliseconds: time, clock: .synchronised, firstAlias: 0, values: $0) }
+                try values.withUnsafeBufferPointer {
+                    try encoder.append(timeMilliseconds: time, clock: .synchronised, firstAlias: 0, values: $0)
+                }
                 time += 1000
             }
             frames.append(Array(try compressor.compress(try encoder.seal())))
@@ -98,8 +109,10 @@ enum CollectorBenchmark {
         try FileManager.default.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
         let readingsPerBatch = options.points * options.seconds
         let total = options.gateways * options.batches * readingsPerBatch
-        print("tram-bench collector: \(options.gateways) gateways × \(options.batches) batches × \(readingsPerBatch) readings"
-              + " (\(options.points) points, \(options.seconds) s a batch) = \(total) readings; one batch per request")
+        print(
+            "tram-bench collector: \(options.gateways) gateways × \(options.batches) batches × \(readingsPerBatch) readings"
+                + " (\(options.points) points, \(options.seconds) s a batch) = \(total) readings; one batch per request"
+        )
         var sets: [(name: String, dictionary: SchemaDictionary, frames: [[UInt8]])] = []
         for g in 0..<options.gateways {
             let (dictionary, frames) = try makeBatches(gateway: "bench-\(g)", options: options)
@@ -109,8 +122,10 @@ enum CollectorBenchmark {
         print(String(format: "wire: %.2f bytes a reading (zstd)", Double(bytes) / Double(total)))
 
         // 1. Baseline: the same rows, a minimal loop, one prepared statement, one transaction per batch.
-        let baselineRate = try baseline(sets.map { ($0.dictionary, $0.frames) }, path: options.directory + "/baseline.db")
-        print(String(format: "raw SQLite baseline (prepared insert, one transaction a batch): %.0f rows/s", baselineRate))
+        let baselineRate = try baseline(
+            sets.map { ($0.dictionary, $0.frames) }, path: options.directory + "/baseline.db")
+        print(
+            String(format: "raw SQLite baseline (prepared insert, one transaction a batch): %.0f rows/s", baselineRate))
 
         // 2. End to end: HTTP over loopback, decode + dedupe + store, one concurrent client per gateway.
         let path = options.directory + "/collector.db"
@@ -122,15 +137,19 @@ enum CollectorBenchmark {
         }
         var logger = Logger(label: "tram-collector-bench")
         logger.logLevel = .critical
-        let server = try CollectorServer(.init(databasePath: path, port: 0, limits: .init(maximumBody: 64 << 20), rate: 0,
-                                               durability: options.durability), logger: logger)
+        let server = try CollectorServer(
+            .init(
+                databasePath: path, port: 0, limits: .init(maximumBody: 64 << 20), rate: 0,
+                durability: options.durability), logger: logger)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let serverTask = Task { try await server.run { continuation.yield($0) } }
         var iterator = ports.makeAsyncIterator()
         guard let port = await iterator.next() else { throw CocoaError(.featureUnsupported) }
         for (set, token) in zip(sets, tokens) {
             let reply = try HTTPReply.ingest(port: port, token: token, body: set.dictionary.frame())
-            guard reply.status == 200 else { throw HTTPReply.Failure(what: "dictionary: \(reply.status) \(reply.body)") }
+            guard reply.status == 200 else {
+                throw HTTPReply.Failure(what: "dictionary: \(reply.status) \(reply.body)")
+            }
         }
         let started = DispatchTime.now().uptimeNanoseconds
         let latencies = try await withThrowingTaskGroup(of: [Double].self) { group in
@@ -138,16 +157,19 @@ enum CollectorBenchmark {
                 group.addTask {
                     try await withCheckedThrowingContinuation { (done: CheckedContinuation<[Double], any Error>) in
                         Thread.detachNewThread {
-                            done.resume(with: Result {
-                                var times: [Double] = []
-                                for frame in set.frames {
-                                    let t0 = DispatchTime.now().uptimeNanoseconds
-                                    let reply = try HTTPReply.ingest(port: port, token: token, body: frame)
-                                    guard reply.status == 200 else { throw HTTPReply.Failure(what: "ingest: \(reply.status) \(reply.body)") }
-                                    times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
-                                }
-                                return times
-                            })
+                            done.resume(
+                                with: Result {
+                                    var times: [Double] = []
+                                    for frame in set.frames {
+                                        let t0 = DispatchTime.now().uptimeNanoseconds
+                                        let reply = try HTTPReply.ingest(port: port, token: token, body: frame)
+                                        guard reply.status == 200 else {
+                                            throw HTTPReply.Failure(what: "ingest: \(reply.status) \(reply.body)")
+                                        }
+                                        times.append(Double(DispatchTime.now().uptimeNanoseconds - t0) / 1e6)
+                                    }
+                                    return times
+                                })
                         }
                     }
                 }
@@ -161,9 +183,12 @@ enum CollectorBenchmark {
         _ = await serverTask.result
         let rate = Double(total) / elapsed
         let p50 = latencies[latencies.count / 2], p99 = latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
-        print(String(format: "collector end to end (HTTP, decode, dedupe, store; durability \(options.durability.rawValue)): %.0f readings/s, %.1f batches/s; "
-                     + "latency per %d-reading batch p50 %.1f ms, p99 %.1f ms, max %.1f ms",
-                     rate, Double(latencies.count) / elapsed, readingsPerBatch, p50, p99, latencies.last ?? 0))
+        print(
+            String(
+                format:
+                    "collector end to end (HTTP, decode, dedupe, store; durability \(options.durability.rawValue)): %.0f readings/s, %.1f batches/s; "
+                    + "latency per %d-reading batch p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+                rate, Double(latencies.count) / elapsed, readingsPerBatch, p50, p99, latencies.last ?? 0))
         print(String(format: "end to end / baseline: %.2f", rate / baselineRate))
         let stored = try CollectorStore(path: path).countReadings()
         print("stored readings: \(stored) (expected \(total))")
@@ -180,23 +205,32 @@ enum CollectorBenchmark {
         var batches: [[(point: Int64, time: Int64, stored: ReadingValue, type: Int64, clock: Int64)]] = []
         for (index, (dictionary, frames)) in sets.enumerated() {
             for frame in frames {
-                guard case .batch(let batch) = try FrameCodec.decode(frame, dictionary: { _ in dictionary }).frame else { continue }
+                guard case .batch(let batch) = try FrameCodec.decode(frame, dictionary: { _ in dictionary }).frame
+                else { continue }
                 var rows: [(Int64, Int64, ReadingValue, Int64, Int64)] = []
                 for group in batch.groups {
                     for (offset, value) in group.values.enumerated() {
                         let alias = group.firstAlias + offset
                         let descriptor = dictionary.points[alias]
-                        rows.append((Int64(index * 10_000 + alias), group.timeMilliseconds, ReadingValue(value, descriptor: descriptor, exponent: nil),
-                                     Int64(descriptor.type.rawValue), Int64(group.clock.rawValue)))
+                        rows.append(
+                            (
+                                Int64(index * 10_000 + alias), group.timeMilliseconds,
+                                ReadingValue(value, descriptor: descriptor, exponent: nil),
+                                Int64(descriptor.type.rawValue), Int64(group.clock.rawValue)
+                            ))
                     }
                 }
                 batches.append(rows)
             }
         }
         var statement: OpaquePointer?
-        guard sqlite3_prepare_v2(db.handle, """
-            INSERT INTO readings(point, time_ms, value, raw_int, raw_text, type, quality, exception, clock) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
-            """, -1, &statement, nil) == SQLITE_OK else { throw db.error(1) }
+        guard
+            sqlite3_prepare_v2(
+                db.handle,
+                """
+                INSERT INTO readings(point, time_ms, value, raw_int, raw_text, type, quality, exception, clock) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
+                """, -1, &statement, nil) == SQLITE_OK
+        else { throw db.error(1) }
         defer { sqlite3_finalize(statement) }
         let started = DispatchTime.now().uptimeNanoseconds
         var count = 0
@@ -205,8 +239,16 @@ enum CollectorBenchmark {
             for row in rows {
                 sqlite3_bind_int64(statement, 1, row.point)
                 sqlite3_bind_int64(statement, 2, row.time)
-                if let v = row.stored.engineering { sqlite3_bind_double(statement, 3, v) } else { sqlite3_bind_null(statement, 3) }
-                if let v = row.stored.rawInt { sqlite3_bind_int64(statement, 4, v) } else { sqlite3_bind_null(statement, 4) }
+                if let v = row.stored.engineering {
+                    sqlite3_bind_double(statement, 3, v)
+                } else {
+                    sqlite3_bind_null(statement, 3)
+                }
+                if let v = row.stored.rawInt {
+                    sqlite3_bind_int64(statement, 4, v)
+                } else {
+                    sqlite3_bind_null(statement, 4)
+                }
                 sqlite3_bind_null(statement, 5)
                 sqlite3_bind_int64(statement, 6, row.type)
                 sqlite3_bind_int64(statement, 7, Int64(row.stored.quality))

@@ -23,7 +23,9 @@ struct FlagReader {
     /// The value after `flag`, as a number (`_` allowed as a digit separator).
     mutating func number<T: LosslessStringConvertible>(_ flag: String) -> T {
         let text = value(flag)
-        guard let number = T(text.filter { $0 != "_" }) else { fail("\(command): \(flag) takes a number, not '\(text)'") }
+        guard let number = T(text.filter { $0 != "_" }) else {
+            fail("\(command): \(flag) takes a number, not '\(text)'")
+        }
         return number
     }
 }

@@ -27,14 +27,23 @@ final class SpoolBatches {
 
     /// - Parameter traceSeconds: how long each device's trace is (batches cycle through it).
     init(batchSeconds: Int, devices: Int = 1, traceSeconds: Int = 3600) {
-        precondition(batchSeconds >= 1 && batchSeconds <= traceSeconds && devices >= 1, "a batch lasts 1 s to one trace, from one device or more")
+        precondition(
+            batchSeconds >= 1 && batchSeconds <= traceSeconds && devices >= 1,
+            "a batch lasts 1 s to one trace, from one device or more")
         self.batchSeconds = batchSeconds
         self.devices = devices
         let traces = (0..<devices).map { Trace.standard(seconds: traceSeconds, seed: 1755 + UInt64($0)) }
         self.traces = traces
-        dictionary = devices == 1 ? traces[0].dictionary : SchemaDictionary(gateway: "gw-bench", points: (0..<devices).flatMap { device in
-            zip(traces[0].names, traces[0].types).map { PointDescriptor(device: "line\(device + 1)", name: $0, type: $1) }
-        })
+        dictionary =
+            devices == 1
+            ? traces[0].dictionary
+            : SchemaDictionary(
+                gateway: "gw-bench",
+                points: (0..<devices).flatMap { device in
+                    zip(traces[0].names, traces[0].types).map {
+                        PointDescriptor(device: "line\(device + 1)", name: $0, type: $1)
+                    }
+                })
         schemaID = dictionary.schemaID
         dictionaryFrame = dictionary.frame()
         // A raw batch takes about 1.1 B a reading on the standard trace: 4 B is ample.
@@ -51,16 +60,20 @@ final class SpoolBatches {
     /// every batch this way, and the flat-out phases cycle a pool of them (`pool(epoch:)`).
     func seal(_ identity: BatchIdentity) -> UnsafeRawBufferPointer {
         let index = Int(identity.sequence % UInt64(windows))
-        let shift = Int64(identity.sequence / UInt64(windows)) * Int64(traces[0].ticks.count) * 1000 + timeOffsetMilliseconds
+        let shift =
+            Int64(identity.sequence / UInt64(windows)) * Int64(traces[0].ticks.count) * 1000 + timeOffsetMilliseconds
         let seconds = index * batchSeconds..<(index + 1) * batchSeconds
-        encoder.begin(epoch: identity.epoch, sequence: identity.sequence, baseTimeMilliseconds: traces[0].ticks[seconds.lowerBound].timeMilliseconds + shift)
+        encoder.begin(
+            epoch: identity.epoch, sequence: identity.sequence,
+            baseTimeMilliseconds: traces[0].ticks[seconds.lowerBound].timeMilliseconds + shift)
         for second in seconds {
             for (device, trace) in traces.enumerated() {
                 let tick = trace.ticks[second]
                 tick.values.withUnsafeBufferPointer { values in
                     do {
-                        try encoder.append(timeMilliseconds: tick.timeMilliseconds + shift, clock: .synchronised,
-                                           firstAlias: device * pointsPerDevice, values: values)
+                        try encoder.append(
+                            timeMilliseconds: tick.timeMilliseconds + shift, clock: .synchronised,
+                            firstAlias: device * pointsPerDevice, values: values)
                     } catch {
                         fatalError("spool benchmark: encoding a batch failed: \(error)")
                     }
@@ -82,4 +95,3 @@ final class SpoolBatches {
         (0..<windows).map { Array(seal(BatchIdentity(epoch: epoch, sequence: UInt64($0)))) }
     }
 }
-

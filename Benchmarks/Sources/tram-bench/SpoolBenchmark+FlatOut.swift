@@ -6,8 +6,9 @@ import Glibc
 
 extension SpoolBenchmark {
     static func flatOut(settings: Settings, batches: SpoolBatches, directory: String) {
-        print("spool: \(batches.batchSeconds) s batches of the standard trace (\(batches.readingsPerBatch) readings, zstd), "
-              + "default sync policy (fdatasync at most once per 1 s), tick() once a second; in \(directory)")
+        print(
+            "spool: \(batches.batchSeconds) s batches of the standard trace (\(batches.readingsPerBatch) readings, zstd), "
+                + "default sync policy (fdatasync at most once per 1 s), tick() once a second; in \(directory)")
         append(settings: settings, batches: batches, directory: directory)
         backlog(settings: settings, batches: batches, directory: directory)
     }
@@ -32,7 +33,8 @@ extension SpoolBenchmark {
             let frame = pool[appended % pool.count]
             let callStart = WireBenchmark.now()
             let outcome = frame.withUnsafeBytes {
-                spool.appendBatch($0, identity: spool.nextIdentity, readings: batches.readingsPerBatch, schemaID: batches.schemaID)
+                spool.appendBatch(
+                    $0, identity: spool.nextIdentity, readings: batches.readingsPerBatch, schemaID: batches.schemaID)
             }
             guard outcome == .stored else { fail("append phase: batch \(appended) was \(outcome)") }
             var callEnd = WireBenchmark.now()
@@ -53,13 +55,19 @@ extension SpoolBenchmark {
         let fdatasyncs = syncs.fdatasync - syncsBefore.fdatasync, fsyncs = syncs.fsync - syncsBefore.fsync
         let readings = appended * batches.readingsPerBatch
 
-        print("\nappend, flat out: \(appended) batches, \(formatted(megabytes(frameBytes), 1)) MB of frames "
-              + "(\(frameBytes / appended) B a batch, \(formatted(Double(frameBytes) / Double(readings), 3)) B a reading) in \(formatted(elapsed, 2)) s, close included")
-        print("  throughput  \(formatted(megabytes(frameBytes) / elapsed, 1)) MB/s  \(whole(Double(readings) / elapsed)) readings/s  "
-              + "\(whole(Double(appended) / elapsed)) batches/s")
-        print("  calls       append mean \(formatted(elapsed * 1e6 / Double(appended), 1)) us (syncs included), slowest append or tick \(formatted(Double(slowest) / 1e6, 1)) ms")
-        print("  syncs       \(fdatasyncs) fdatasync (\(formatted(Double(fdatasyncs) / elapsed, 2))/s), \(fsyncs) fsync of the directory "
-              + "(counted by interposing both in tram-bench)")
+        print(
+            "\nappend, flat out: \(appended) batches, \(formatted(megabytes(frameBytes), 1)) MB of frames "
+                + "(\(frameBytes / appended) B a batch, \(formatted(Double(frameBytes) / Double(readings), 3)) B a reading) in \(formatted(elapsed, 2)) s, close included"
+        )
+        print(
+            "  throughput  \(formatted(megabytes(frameBytes) / elapsed, 1)) MB/s  \(whole(Double(readings) / elapsed)) readings/s  "
+                + "\(whole(Double(appended) / elapsed)) batches/s")
+        print(
+            "  calls       append mean \(formatted(elapsed * 1e6 / Double(appended), 1)) us (syncs included), slowest append or tick \(formatted(Double(slowest) / 1e6, 1)) ms"
+        )
+        print(
+            "  syncs       \(fdatasyncs) fdatasync (\(formatted(Double(fdatasyncs) / elapsed, 2))/s), \(fsyncs) fsync of the directory "
+                + "(counted by interposing both in tram-bench)")
         print("  books       \(describe(counters))")
 
         let files = SpoolFiles.list(path)
@@ -67,10 +75,11 @@ extension SpoolBenchmark {
         let segmentBytes = segments.reduce(0) { $0 + $1.size }
         let allBytes = files.reduce(0) { $0 + $1.size }
         let recordOverhead = segmentBytes - segments.count * SegmentFormat.headerSize - dictionaryRecord - frameBytes
-        print("  overhead    per record \(formatted(Double(recordOverhead) / Double(appended), 1)) B = "
-              + "\(formatted(100 * Double(recordOverhead) / Double(frameBytes), 3))% of the frames (goal <= 1%): 12 B framing + record header; "
-              + "with segment headers, dictionary and ledger (\(segments.count) segments, ledger \(files.first { $0.name == "ledger" }?.size ?? 0) B) "
-              + "\(formatted(100 * Double(allBytes - frameBytes) / Double(frameBytes), 3))%")
+        print(
+            "  overhead    per record \(formatted(Double(recordOverhead) / Double(appended), 1)) B = "
+                + "\(formatted(100 * Double(recordOverhead) / Double(frameBytes), 3))% of the frames (goal <= 1%): 12 B framing + record header; "
+                + "with segment headers, dictionary and ledger (\(segments.count) segments, ledger \(files.first { $0.name == "ledger" }?.size ?? 0) B) "
+                + "\(formatted(100 * Double(allBytes - frameBytes) / Double(frameBytes), 3))%")
         if !settings.keep { SpoolFiles.remove(path) }
     }
 
@@ -83,8 +92,9 @@ extension SpoolBenchmark {
         let fillSeconds = seconds(since: start)
         let files = SpoolFiles.list(path)
         let backlogBytes = files.reduce(0) { $0 + $1.size }
-        print("\nbacklog: \(appended) batches, \(formatted(Double(backlogBytes) / Double(1 << 30), 3)) GiB in \(files.filter { $0.name.hasSuffix(".seg") }.count) segments "
-              + "(written at \(formatted(megabytes(backlogBytes) / fillSeconds, 1)) MB/s)")
+        print(
+            "\nbacklog: \(appended) batches, \(formatted(Double(backlogBytes) / Double(1 << 30), 3)) GiB in \(files.filter { $0.name.hasSuffix(".seg") }.count) segments "
+                + "(written at \(formatted(megabytes(backlogBytes) / fillSeconds, 1)) MB/s)")
 
         // Each spool is released before the next opens: close() syncs and records a clean stop,
         // but the directory's lock is only let go when the Spool object is.
@@ -113,7 +123,10 @@ extension SpoolBenchmark {
             close(opened)
         }
         func line(_ label: String, _ times: [Double]) {
-            print("  " + label.padding(44) + "median \(formatted(median(times), 1)) ms  (min \(formatted(times.min()!, 1)), max \(formatted(times.max()!, 1)); \(times.count) runs)")
+            print(
+                "  " + label.padding(44)
+                    + "median \(formatted(median(times), 1)) ms  (min \(formatted(times.min()!, 1)), max \(formatted(times.max()!, 1)); \(times.count) runs)"
+            )
         }
         print("  start-up, Spool(options:) with the backlog (goal < 1 s):")
         line("after a clean close, page cache warm", warm)
@@ -137,7 +150,8 @@ extension SpoolBenchmark {
         while spool.diskBytes + 2 * largest <= target {
             let frame = pool[appended % pool.count]
             let outcome = frame.withUnsafeBytes {
-                spool.appendBatch($0, identity: spool.nextIdentity, readings: batches.readingsPerBatch, schemaID: batches.schemaID)
+                spool.appendBatch(
+                    $0, identity: spool.nextIdentity, readings: batches.readingsPerBatch, schemaID: batches.schemaID)
             }
             guard outcome == .stored else { fail("filling the backlog: batch \(appended) was \(outcome)") }
             appended += 1
@@ -155,7 +169,10 @@ extension SpoolBenchmark {
         var written = 0, index = 0
         while written < spool.options.segmentBytes / 2 {
             let frame = pool[index % pool.count]
-            frame.withUnsafeBytes { _ = spool.appendBatch($0, identity: spool.nextIdentity, readings: batches.readingsPerBatch, schemaID: batches.schemaID) }
+            frame.withUnsafeBytes {
+                _ = spool.appendBatch(
+                    $0, identity: spool.nextIdentity, readings: batches.readingsPerBatch, schemaID: batches.schemaID)
+            }
             written += frame.count
             index += 1
         }
@@ -183,9 +200,12 @@ extension SpoolBenchmark {
         spool.tick()
         close(spool)
         let elapsed = seconds(since: start)
-        print("  drain, cold cache: \(drained) batches (\(formatted(megabytes(frameBytes), 1)) MB of frames) in \(formatted(elapsed, 2)) s, \(calls) nextBatches calls")
-        print("    \(whole(Double(drained) / elapsed)) batches/s  \(formatted(megabytes(frameBytes) / elapsed, 1)) MB/s  "
-              + "\(whole(Double(readings) / elapsed)) readings/s; buffered before \(backlog.batches) batches")
+        print(
+            "  drain, cold cache: \(drained) batches (\(formatted(megabytes(frameBytes), 1)) MB of frames) in \(formatted(elapsed, 2)) s, \(calls) nextBatches calls"
+        )
+        print(
+            "    \(whole(Double(drained) / elapsed)) batches/s  \(formatted(megabytes(frameBytes) / elapsed, 1)) MB/s  "
+                + "\(whole(Double(readings) / elapsed)) readings/s; buffered before \(backlog.batches) batches")
         print("    after: \(spool.status.segments) segments, \(spool.diskBytes) B on disk; \(describe(spool.counters))")
     }
 }

@@ -25,7 +25,9 @@ extension SpoolBenchmark {
     static func paced(rate: Double, settings: Settings, directory: String) {
         guard rate > 0, settings.seconds > 0 else { fail("spool: --rate and --seconds must be positive") }
         let devices = settings.perDevice ? 1 : max(1, Int((rate / 100).rounded()))
-        let traceSeconds = settings.perDevice ? 3600 : min(3600, (Int(settings.seconds) / settings.batchSeconds + 1) * settings.batchSeconds)
+        let traceSeconds =
+            settings.perDevice
+            ? 3600 : min(3600, (Int(settings.seconds) / settings.batchSeconds + 1) * settings.batchSeconds)
         let batches = SpoolBatches(batchSeconds: settings.batchSeconds, devices: devices, traceSeconds: traceSeconds)
         let path = SpoolFiles.fresh(directory + "/rate-\(Int(rate))")
         let interval = Double(batches.readingsPerBatch) / rate
@@ -47,7 +49,8 @@ extension SpoolBenchmark {
             if nextAppend <= WireBenchmark.now() {
                 let identity = spool.nextIdentity
                 let frame = batches.seal(identity)
-                let outcome = spool.appendBatch(frame, identity: identity, readings: batches.readingsPerBatch, schemaID: batches.schemaID)
+                let outcome = spool.appendBatch(
+                    frame, identity: identity, readings: batches.readingsPerBatch, schemaID: batches.schemaID)
                 guard outcome == .stored else { fail("paced run: batch \(appended) was \(outcome)") }
                 appended += 1
                 frameBytes += frame.count
@@ -71,20 +74,27 @@ extension SpoolBenchmark {
         let fdatasyncs = syncs.fdatasync - syncsBefore.fdatasync, fsyncs = syncs.fsync - syncsBefore.fsync
         let files = SpoolFiles.list(path)
 
-        print("spool, paced at \(whole(rate)) readings/s for \(formatted(elapsed, 1)) s, \(settings.perDevice ? "device" : "gateway") model: "
-              + "one \(batches.batchSeconds) s batch of \(devices) device(s) (\(batches.readingsPerBatch) readings) every \(formatted(interval, 3)) s, "
-              + "acknowledged at once by a live sink")
-        print("  appended    \(appended) batches, \(appended * batches.readingsPerBatch) readings, \(frameBytes) B of frames "
-              + "(\(whole(Double(frameBytes) / elapsed)) B/s); \(acknowledged) acknowledged")
-        print("  syncs       \(fdatasyncs) fdatasync (\(formatted(Double(fdatasyncs) / elapsed, 2))/s), \(fsyncs) fsync of the directory")
+        print(
+            "spool, paced at \(whole(rate)) readings/s for \(formatted(elapsed, 1)) s, \(settings.perDevice ? "device" : "gateway") model: "
+                + "one \(batches.batchSeconds) s batch of \(devices) device(s) (\(batches.readingsPerBatch) readings) every \(formatted(interval, 3)) s, "
+                + "acknowledged at once by a live sink")
+        print(
+            "  appended    \(appended) batches, \(appended * batches.readingsPerBatch) readings, \(frameBytes) B of frames "
+                + "(\(whole(Double(frameBytes) / elapsed)) B/s); \(acknowledged) acknowledged")
+        print(
+            "  syncs       \(fdatasyncs) fdatasync (\(formatted(Double(fdatasyncs) / elapsed, 2))/s), \(fsyncs) fsync of the directory"
+        )
         print("  on disk     \(files.map { "\($0.name) \($0.size) B" }.joined(separator: ", "))")
         print("  books       \(describe(counters))")
         if let sectorsBefore, let sectorsAfter {
             let written = Int(sectorsAfter - sectorsBefore) * 512
-            print("  device      \(settings.device!): \(written) B written in steady state (spool open to close) = "
-                  + "\(whole(Double(written) / elapsed)) B/s; write amplification \(formatted(Double(written) / Double(max(1, frameBytes)), 2))")
+            print(
+                "  device      \(settings.device!): \(written) B written in steady state (spool open to close) = "
+                    + "\(whole(Double(written) / elapsed)) B/s; write amplification \(formatted(Double(written) / Double(max(1, frameBytes)), 2))"
+            )
         }
-        print("  dictionary  \(batches.dictionaryFrame.count) B, stored before the measurement (once per config change)")
+        print(
+            "  dictionary  \(batches.dictionaryFrame.count) B, stored before the measurement (once per config change)")
         // For spool.sh: the payload it divides the device's bytes by, batches alone and with the dictionary.
         print("payload_bytes=\(frameBytes)")
         print("dictionary_bytes=\(batches.dictionaryFrame.count)")

@@ -62,7 +62,10 @@ enum SpoolBenchmark {
                 default: fail("spool: --model is gateway or device")
                 }
             case "--keep": settings.keep = true
-            default: fail("usage: tram-bench spool [--dir DIR] [--seconds S] [--append-mib M] [--backlog-mib M] [--runs N] [--batch-seconds B] [--keep] | spool --rate R --seconds S [--model gateway|device] [--device loopN]")
+            default:
+                fail(
+                    "usage: tram-bench spool [--dir DIR] [--seconds S] [--append-mib M] [--backlog-mib M] [--runs N] [--batch-seconds B] [--keep] | spool --rate R --seconds S [--model gateway|device] [--device loopN]"
+                )
             }
         }
         let madeDirectory = settings.directory == nil
@@ -72,7 +75,8 @@ enum SpoolBenchmark {
         if let rate = settings.rate {
             paced(rate: rate, settings: settings, directory: directory)
         } else {
-            flatOut(settings: settings, batches: SpoolBatches(batchSeconds: settings.batchSeconds), directory: directory)
+            flatOut(
+                settings: settings, batches: SpoolBatches(batchSeconds: settings.batchSeconds), directory: directory)
         }
         if madeDirectory && !settings.keep { rmdir(directory) }
     }
@@ -85,7 +89,9 @@ enum SpoolBenchmark {
 
     static func open(_ directory: String, maximumBytes: Int = 1 << 30) -> Spool {
         do {
-            return try Spool(options: SpoolOptions(directory: FilePath(directory), maximumBytes: maximumBytes, sinks: [sink]), logger: logger())
+            return try Spool(
+                options: SpoolOptions(directory: FilePath(directory), maximumBytes: maximumBytes, sinks: [sink]),
+                logger: logger())
         } catch {
             fail("cannot open a spool in \(directory): \(error)")
         }
@@ -101,7 +107,9 @@ enum SpoolBenchmark {
         let before = SpoolFiles.syncCalls.fdatasync
         let spool = open(path)
         close(spool)
-        guard SpoolFiles.syncCalls.fdatasync > before else { fail("the fdatasync counter saw none of the spool's syncs") }
+        guard SpoolFiles.syncCalls.fdatasync > before else {
+            fail("the fdatasync counter saw none of the spool's syncs")
+        }
         SpoolFiles.remove(path)
     }
 
@@ -117,12 +125,14 @@ enum SpoolBenchmark {
 
     static func median(_ values: [Double]) -> Double {
         let sorted = values.sorted()
-        return sorted.count % 2 == 1 ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
+        return sorted.count % 2 == 1
+            ? sorted[sorted.count / 2] : (sorted[sorted.count / 2 - 1] + sorted[sorted.count / 2]) / 2
     }
 
     static func describe(_ counters: SpoolCounters) -> String {
         let dropped = counters.dropped.filter { $0.value.batches > 0 }.map { "\($0.key) \($0.value.readings)" }.sorted()
-        return "appended \(counters.appended.readings), delivered \(counters.delivered.readings), buffered \(counters.buffered.readings), "
+        return
+            "appended \(counters.appended.readings), delivered \(counters.delivered.readings), buffered \(counters.buffered.readings), "
             + "dropped \(dropped.isEmpty ? "0" : dropped.joined(separator: " ")) readings; books \(counters.balances ? "balance" : "DO NOT BALANCE")"
     }
 }

@@ -18,9 +18,12 @@ enum SpoolFiles {
         defer { closedir(dir) }
         var entries: [Entry] = []
         while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+            let name = withUnsafeBytes(of: entry.pointee.d_name) {
+                String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self)
+            }
             var info = stat()
-            guard name != ".", name != "..", stat(directory + "/" + name, &info) == 0, info.st_mode & S_IFMT == S_IFREG else { continue }
+            guard name != ".", name != "..", stat(directory + "/" + name, &info) == 0, info.st_mode & S_IFMT == S_IFREG
+            else { continue }
             entries.append(Entry(name: name, size: Int(info.st_size), allocated: Int(info.st_blocks) * 512))
         }
         return entries.sorted { $0.name < $1.name }
@@ -42,7 +45,9 @@ enum SpoolFiles {
     /// A new directory under /tmp.
     static func temporary() -> String {
         var template = Array("/tmp/tram-spool-bench.XXXXXX".utf8CString)
-        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else { fail("mkdtemp failed: errno \(errno)") }
+        guard let made = template.withUnsafeMutableBufferPointer({ mkdtemp($0.baseAddress!) }) else {
+            fail("mkdtemp failed: errno \(errno)")
+        }
         return String(cString: made)
     }
 
@@ -63,7 +68,9 @@ enum SpoolFiles {
         defer { fclose(file) }
         var line = [CChar](repeating: 0, count: 512)
         while fgets(&line, Int32(line.count), file) != nil {
-            let text = line.withUnsafeBufferPointer { String(decoding: $0.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self) }
+            let text = line.withUnsafeBufferPointer {
+                String(decoding: $0.prefix { $0 != 0 }.map { UInt8(bitPattern: $0) }, as: UTF8.self)
+            }
             let fields = text.split(whereSeparator: { $0 == " " || $0 == "\n" })
             if fields.count > 9, fields[2] == device { return UInt64(fields[9]) }
         }

@@ -30,7 +30,8 @@ struct Trace {
     var readings: Int { ticks.reduce(0) { $0 + $1.values.count } }
 
     var dictionary: SchemaDictionary {
-        SchemaDictionary(gateway: "gw-bench", points: zip(names, types).map { PointDescriptor(device: "line1", name: $0, type: $1) })
+        SchemaDictionary(
+            gateway: "gw-bench", points: zip(names, types).map { PointDescriptor(device: "line1", name: $0, type: $1) })
     }
 
     /// The standard trace (seed 1755): 100 points read in one request at 1 Hz for an hour, poll time
@@ -81,7 +82,8 @@ struct Trace {
             let fields = line.split(separator: ",", maxSplits: 3, omittingEmptySubsequences: false).map(String.init)
             if number == 0, fields.first == "timestamp_ms" { continue }
             guard fields.count == 4, let time = Int64(fields[0]), let type = typeNamed(fields[2]) else {
-                throw TraceError(message: "line \(number + 1): expected timestamp_ms,point,type,raw_value, found '\(line)'")
+                throw TraceError(
+                    message: "line \(number + 1): expected timestamp_ms,point,type,raw_value, found '\(line)'")
             }
             let alias: Int
             if let known = aliases[fields[1]] {
@@ -92,8 +94,14 @@ struct Trace {
                 names.append(fields[1])
                 types.append(type)
             }
-            guard let value = parse(fields[3], type) else { throw TraceError(message: "line \(number + 1): '\(fields[3])' is not a \(fields[2])") }
-            if byTime.last?.0 == time { byTime[byTime.count - 1].1.append((alias, value)) } else { byTime.append((time, [(alias, value)])) }
+            guard let value = parse(fields[3], type) else {
+                throw TraceError(message: "line \(number + 1): '\(fields[3])' is not a \(fields[2])")
+            }
+            if byTime.last?.0 == time {
+                byTime[byTime.count - 1].1.append((alias, value))
+            } else {
+                byTime.append((time, [(alias, value)]))
+            }
         }
         // Each poll carries every point; points a row does not mention are missing (not available).
         let ticks = byTime.map { time, readings in
@@ -105,13 +113,16 @@ struct Trace {
     }
 
     static func typeNamed(_ name: String) -> WireType? {
-        ["bool": .bool, "int16": .int16, "uint16": .uint16, "int32": .int32, "uint32": .uint32, "int64": .int64,
-         "uint64": .uint64, "float32": .float32, "float64": .float64, "string": .string][name]
+        [
+            "bool": .bool, "int16": .int16, "uint16": .uint16, "int32": .int32, "uint32": .uint32, "int64": .int64,
+            "uint64": .uint64, "float32": .float32, "float64": .float64, "string": .string,
+        ][name]
     }
 
     static func parse(_ text: String, _ type: WireType) -> WireValue? {
         switch type {
-        case .bool: return text == "1" || text == "true" ? .bool(true) : text == "0" || text == "false" ? .bool(false) : nil
+        case .bool:
+            return text == "1" || text == "true" ? .bool(true) : text == "0" || text == "false" ? .bool(false) : nil
         case .int16, .int32, .int64: return Int64(text).map { .int($0) }
         case .uint16, .uint32, .uint64: return UInt64(text).map { .uint($0) }
         case .float32: return Float(text).map { .float32(bits: $0.bitPattern) }

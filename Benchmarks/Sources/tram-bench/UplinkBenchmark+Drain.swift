@@ -43,7 +43,9 @@ final class TimedQueue: DeliveryQueue, @unchecked Sendable {
         self.backlogBatches = backlogBatches
     }
 
-    func isBacklog(_ identity: BatchIdentity) -> Bool { identity.epoch == backlogEpoch && identity.sequence < liveStart }
+    func isBacklog(_ identity: BatchIdentity) -> Bool {
+        identity.epoch == backlogEpoch && identity.sequence < liveStart
+    }
 
     /// The writer calls this just before it appends a live batch.
     func appending(_ identity: BatchIdentity) {
@@ -90,7 +92,9 @@ final class JoinableThread: @unchecked Sendable {
 
     init(_ name: String, _ body: @escaping @Sendable () -> Void) {
         let done = self.done
-        let thread = Thread { body(); done.signal() }
+        let thread = Thread {
+            body(); done.signal()
+        }
         thread.name = name
         thread.start()
     }
@@ -106,7 +110,9 @@ extension UplinkBenchmark {
         let count = max(1, (settings.backlog + backlog.readingsPerBatch - 1) / backlog.readingsPerBatch)
         // Live polling: rate / 100 devices of 100 points at 1 Hz, one gateway-wide batch per live batch age.
         let liveDevices = max(1, Int((settings.liveRate / 100).rounded()))
-        let live = SpoolBatches(batchSeconds: settings.liveBatchSeconds, devices: liveDevices, traceSeconds: max(settings.liveBatchSeconds, 120))
+        let live = SpoolBatches(
+            batchSeconds: settings.liveBatchSeconds, devices: liveDevices,
+            traceSeconds: max(settings.liveBatchSeconds, 120))
         // Live timestamps start well after the backlog's last, so every stored (point, time) is one reading.
         let backlogHours = Int64(count / backlog.windows + 2)
         live.timeOffsetMilliseconds = backlogHours * Int64(backlog.traces[0].ticks.count) * 1000
@@ -119,26 +125,33 @@ extension UplinkBenchmark {
         for _ in 0..<count {
             let identity = filling.nextIdentity
             let frame = backlog.seal(identity)
-            guard filling.appendBatch(frame, identity: identity, readings: backlog.readingsPerBatch, schemaID: backlog.schemaID) == .stored else {
+            guard
+                filling.appendBatch(
+                    frame, identity: identity, readings: backlog.readingsPerBatch, schemaID: backlog.schemaID)
+                    == .stored
+            else {
                 fail("uplink: appending the backlog failed")
             }
             backlogBytes += frame.count
         }
         SpoolBenchmark.close(filling)
         let backlogReadings = count * backlog.readingsPerBatch
-        print("\n2. drain: a backlog of \(SpoolBenchmark.whole(Double(backlogReadings))) readings in \(count) batches of \(backlog.readingsPerBatch) "
-              + "(\(backlog.batchSeconds) s × \(backlog.devices) devices), \(formatted(Double(backlogBytes) / 1e6, 2)) MB of frames, "
-              + "spooled in \(formatted(SpoolBenchmark.seconds(since: fillStart), 1)) s and reopened; live polling meanwhile: "
-              + "\(SpoolBenchmark.whole(Double(live.readingsPerBatch) / Double(live.batchSeconds))) readings/s "
-              + "(\(liveDevices) devices × \(live.pointsPerDevice) points at 1 Hz), one batch of \(live.readingsPerBatch) readings every "
-              + "\(live.batchSeconds) s, tick() once a second; replay live_first")
+        print(
+            "\n2. drain: a backlog of \(SpoolBenchmark.whole(Double(backlogReadings))) readings in \(count) batches of \(backlog.readingsPerBatch) "
+                + "(\(backlog.batchSeconds) s × \(backlog.devices) devices), \(formatted(Double(backlogBytes) / 1e6, 2)) MB of frames, "
+                + "spooled in \(formatted(SpoolBenchmark.seconds(since: fillStart), 1)) s and reopened; live polling meanwhile: "
+                + "\(SpoolBenchmark.whole(Double(live.readingsPerBatch) / Double(live.batchSeconds))) readings/s "
+                + "(\(liveDevices) devices × \(live.pointsPerDevice) points at 1 Hz), one batch of \(live.readingsPerBatch) readings every "
+                + "\(live.batchSeconds) s, tick() once a second; replay live_first")
 
-        let collector = CollectorUnderTest(binary: binary, directory: SpoolFiles.fresh(root + "/drain-collector"), gateway: gateway,
-                                           durability: settings.durability)
+        let collector = CollectorUnderTest(
+            binary: binary, directory: SpoolFiles.fresh(root + "/drain-collector"), gateway: gateway,
+            durability: settings.durability)
         let reopened = SpoolBenchmark.open(path, maximumBytes: 4 << 30)
         let liveStart = reopened.nextIdentity
         let shared = SharedSpool(reopened)
-        let queue = TimedQueue(shared, backlogEpoch: liveStart.epoch, liveStart: liveStart.sequence, backlogBatches: count)
+        let queue = TimedQueue(
+            shared, backlogEpoch: liveStart.epoch, liveStart: liveStart.sequence, backlogBatches: count)
         // The agent appends its dictionary after every open; the collector gets both dictionaries by the 409 exchange.
         shared.withSpool { dictionaryAppended($0, live) }
         let transport = transport(to: collector)
@@ -149,7 +162,8 @@ extension UplinkBenchmark {
         let liveAppended = Atomic<Int>(0), liveBytes = Atomic<Int>(0), slowestAppend = Atomic<UInt64>(0)
         let sendable = Unchecked((uplink: uplink, live: live))
 
-        let agentCPUStart = UplinkProcesses.ownCPUSeconds(), collectorCPUStart = collector.cpuSplit, collectorIOStart = collector.io
+        let agentCPUStart = UplinkProcesses.ownCPUSeconds(), collectorCPUStart = collector.cpuSplit,
+            collectorIOStart = collector.io
         let wireStart = transport.bytesOnWire
         let start = WireBenchmark.now()
         // The uplink thread: the worker's loop (deliver; when the spool has nothing, sleep until an append wakes it).
@@ -180,7 +194,10 @@ extension UplinkBenchmark {
                     let frame = Array(live.seal(identity))
                     queue.appending(identity)
                     let outcome = shared.withSpool { spool in
-                        frame.withUnsafeBytes { spool.appendBatch($0, identity: identity, readings: live.readingsPerBatch, schemaID: live.schemaID) }
+                        frame.withUnsafeBytes {
+                            spool.appendBatch(
+                                $0, identity: identity, readings: live.readingsPerBatch, schemaID: live.schemaID)
+                        }
                     }
                     guard outcome == .stored else { fail("uplink: a live batch was \(outcome)") }
                     let took = WireBenchmark.now() - now
@@ -212,20 +229,28 @@ extension UplinkBenchmark {
             if WireBenchmark.now() - progress >= 10_000_000_000 {
                 progress = WireBenchmark.now()
                 let done = queue.state.withLock { $0.backlogAcknowledged }
-                print("   … \(SpoolBenchmark.seconds(since: start).rounded()) s: \(done) of \(count) backlog batches delivered, "
-                      + "\(liveAppended.load(ordering: .relaxed)) live batches appended, \(failedUploads.load(ordering: .relaxed)) failed uploads")
+                print(
+                    "   … \(SpoolBenchmark.seconds(since: start).rounded()) s: \(done) of \(count) backlog batches delivered, "
+                        + "\(liveAppended.load(ordering: .relaxed)) live batches appended, \(failedUploads.load(ordering: .relaxed)) failed uploads"
+                )
             }
-            if WireBenchmark.now() - start > 3_600_000_000_000 { fail("uplink: the backlog did not drain within an hour") }
+            if WireBenchmark.now() - start > 3_600_000_000_000 {
+                fail("uplink: the backlog did not drain within an hour")
+            }
         }
         let drainSeconds = Double(drainedAt! - start) / 1e9
-        let (drainAcknowledgedBytes, uploadsDuringDrain) = (queue.state.withLock { $0.acknowledgedBytes }, uploads.load(ordering: .relaxed))
+        let (drainAcknowledgedBytes, uploadsDuringDrain) = (
+            queue.state.withLock { $0.acknowledgedBytes }, uploads.load(ordering: .relaxed)
+        )
         wireBytes = transport.bytesOnWire - wireStart
         // The backlog is gone: stop polling, let the last live batches arrive, stop the uplink.
         stopWriter.store(true, ordering: .releasing)
         writerThread.join()
         let appendedLive = liveAppended.load(ordering: .relaxed)
         let settleDeadline = WireBenchmark.now() + 60_000_000_000
-        while queue.state.withLock({ $0.liveAcknowledged }) < appendedLive, WireBenchmark.now() < settleDeadline { wake.signal(); usleep(20_000) }
+        while queue.state.withLock({ $0.liveAcknowledged }) < appendedLive, WireBenchmark.now() < settleDeadline {
+            wake.signal(); usleep(20_000)
+        }
         stopUplink.store(true, ordering: .releasing)
         wake.signal()
         uplinkThread.join()
@@ -243,24 +268,35 @@ extension UplinkBenchmark {
         let duplicates = Int(collector.query("SELECT sum(duplicates) FROM ingest_days")) ?? -1
         let megabytes = Double(drainAcknowledgedBytes) / 1e6
         func ms(_ ns: UInt64) -> String { SpoolBenchmark.whole(Double(ns) / 1e6) }
-        func percentile(_ p: Double) -> UInt64 { during.isEmpty ? 0 : during[min(during.count - 1, Int(Double(during.count) * p))] }
+        func percentile(_ p: Double) -> UInt64 {
+            during.isEmpty ? 0 : during[min(during.count - 1, Int(Double(during.count) * p))]
+        }
 
-        print("   drain time  \(formatted(drainSeconds, 1)) s for \(SpoolBenchmark.whole(Double(backlogReadings))) backlog readings: "
-              + "\(SpoolBenchmark.whole(Double(backlogReadings) / drainSeconds)) backlog readings/s, "
-              + "\(SpoolBenchmark.whole(Double(backlogReadings + state.latencies.filter(\.duringDrain).count * live.readingsPerBatch) / drainSeconds)) readings/s with the live ones, "
-              + "\(uploadsDuringDrain) uploads, \(failedUploads.load(ordering: .relaxed)) failed, \(dictionariesSent.load(ordering: .relaxed)) dictionaries sent on the collector's 409")
-        print("   live        \(during.count) live batches appended during the drain, append → acknowledged: p50 \(ms(percentile(0.5))) ms, "
-              + "p99 \(ms(percentile(0.99))) ms, max \(ms(during.last ?? 0)) ms (\(liveBytes.load(ordering: .relaxed) / max(1, appendedLive)) B a batch; slowest seal + append \(formatted(Double(slowestAppend.load(ordering: .relaxed)) / 1e6, 1)) ms)")
-        print("   CPU         agent (writer + spool + uplink) \(formatted(agentCPU, 2)) s = \(formatted(agentCPU * 1000 / megabytes, 1)) ms per MB; "
-              + "collector \(formatted(collectorCPU, 1)) s = \(SpoolBenchmark.whole(collectorCPU * 1000 / megabytes)) ms per MB "
-              + "(\(formatted(megabytes, 2)) MB of frames acknowledged during the drain, CurlTransport.bytesOnWire \(formatted(Double(wireBytes) / 1e6, 2)) MB); "
-              + "collector: \(formatted(collectorSystem, 1)) s of its CPU in the kernel, I/O \(describe(collectorIO))")
+        print(
+            "   drain time  \(formatted(drainSeconds, 1)) s for \(SpoolBenchmark.whole(Double(backlogReadings))) backlog readings: "
+                + "\(SpoolBenchmark.whole(Double(backlogReadings) / drainSeconds)) backlog readings/s, "
+                + "\(SpoolBenchmark.whole(Double(backlogReadings + state.latencies.filter(\.duringDrain).count * live.readingsPerBatch) / drainSeconds)) readings/s with the live ones, "
+                + "\(uploadsDuringDrain) uploads, \(failedUploads.load(ordering: .relaxed)) failed, \(dictionariesSent.load(ordering: .relaxed)) dictionaries sent on the collector's 409"
+        )
+        print(
+            "   live        \(during.count) live batches appended during the drain, append → acknowledged: p50 \(ms(percentile(0.5))) ms, "
+                + "p99 \(ms(percentile(0.99))) ms, max \(ms(during.last ?? 0)) ms (\(liveBytes.load(ordering: .relaxed) / max(1, appendedLive)) B a batch; slowest seal + append \(formatted(Double(slowestAppend.load(ordering: .relaxed)) / 1e6, 1)) ms)"
+        )
+        print(
+            "   CPU         agent (writer + spool + uplink) \(formatted(agentCPU, 2)) s = \(formatted(agentCPU * 1000 / megabytes, 1)) ms per MB; "
+                + "collector \(formatted(collectorCPU, 1)) s = \(SpoolBenchmark.whole(collectorCPU * 1000 / megabytes)) ms per MB "
+                + "(\(formatted(megabytes, 2)) MB of frames acknowledged during the drain, CurlTransport.bytesOnWire \(formatted(Double(wireBytes) / 1e6, 2)) MB); "
+                + "collector: \(formatted(collectorSystem, 1)) s of its CPU in the kernel, I/O \(describe(collectorIO))"
+        )
         let exact = stored == expected && distinct == expected && batchesStored == count + appendedLive
-        print("   exactly once \(exact ? "yes" : "NO"): appended \(SpoolBenchmark.whole(Double(expected))) readings "
-              + "(\(count) backlog + \(appendedLive) live batches), the collector stored \(SpoolBenchmark.whole(Double(stored))) rows, "
-              + "\(SpoolBenchmark.whole(Double(distinct))) distinct (point, time), \(batchesStored) batches, \(duplicates) duplicate batches dropped; "
-              + "spool: \(SpoolBenchmark.describe(counters))")
-        guard exact, counters.balances, counters.delivered.readings == expected else { fail("uplink: the drain lost or repeated readings") }
+        print(
+            "   exactly once \(exact ? "yes" : "NO"): appended \(SpoolBenchmark.whole(Double(expected))) readings "
+                + "(\(count) backlog + \(appendedLive) live batches), the collector stored \(SpoolBenchmark.whole(Double(stored))) rows, "
+                + "\(SpoolBenchmark.whole(Double(distinct))) distinct (point, time), \(batchesStored) batches, \(duplicates) duplicate batches dropped; "
+                + "spool: \(SpoolBenchmark.describe(counters))")
+        guard exact, counters.balances, counters.delivered.readings == expected else {
+            fail("uplink: the drain lost or repeated readings")
+        }
         removeTree(root + "/drain-collector", settings)
         removeTree(path, settings)
     }

@@ -85,22 +85,31 @@ enum UplinkBenchmark {
                 settings.readings = 200_000
                 settings.backlog = 500_000
             default:
-                fail("usage: tram-bench uplink [--collector PATH] [--readings N] [--backlog N] [--batch-seconds S] [--devices D] "
-                     + "[--live-rate R] [--live-batch-seconds S] [--durability full|normal] [--only throughput|drain] [--dir DIR] [--keep] [--quick]")
+                fail(
+                    "usage: tram-bench uplink [--collector PATH] [--readings N] [--backlog N] [--batch-seconds S] [--devices D] "
+                        + "[--live-rate R] [--live-batch-seconds S] [--durability full|normal] [--only throughput|drain] [--dir DIR] [--keep] [--quick]"
+                )
             }
         }
         guard settings.readings > 0, settings.backlog > 0, settings.batchSeconds >= 1, settings.devices >= 1,
-              settings.liveRate >= 100, settings.liveBatchSeconds >= 1 else { fail("uplink: sizes must be positive (--live-rate at least 100)") }
+            settings.liveRate >= 100, settings.liveBatchSeconds >= 1
+        else { fail("uplink: sizes must be positive (--live-rate at least 100)") }
         guard ["full", "normal"].contains(settings.durability) else { fail("uplink: --durability is full or normal") }
-        let binary = settings.collector ?? ["../.build/release/tram-collector", ".build/release/tram-collector"].first(where: UplinkProcesses.isExecutable)
+        let binary =
+            settings.collector
+            ?? ["../.build/release/tram-collector", ".build/release/tram-collector"].first(
+                where: UplinkProcesses.isExecutable)
         guard let binary, UplinkProcesses.isExecutable(binary) else {
-            fail("uplink: no tram-collector; build it (swift build -c release --product tram-collector in the repository) or pass --collector PATH")
+            fail(
+                "uplink: no tram-collector; build it (swift build -c release --product tram-collector in the repository) or pass --collector PATH"
+            )
         }
         let root = settings.directory ?? SpoolFiles.temporary()
         mkdir(root, 0o750)
         CurlTransport.globalInit()
-        print("uplink: to \(binary) serve --durability \(settings.durability) on 127.0.0.1 (a fresh database for every path and phase); "
-              + "work in \(root)")
+        print(
+            "uplink: to \(binary) serve --durability \(settings.durability) on 127.0.0.1 (a fresh database for every path and phase); "
+                + "work in \(root)")
         if settings.throughput { throughput(settings: settings, binary: binary, root: root) }
         if settings.drain { drain(settings: settings, binary: binary, root: root) }
         if settings.directory == nil && !settings.keep { rmdir(root) }
@@ -114,7 +123,9 @@ enum UplinkBenchmark {
 
     static func transport(to collector: CollectorUnderTest) -> CurlTransport {
         do {
-            return try CurlTransport(TransportOptions(url: collector.url, gateway: gateway, token: collector.token), logger: quietLogger("tram.uplink"))
+            return try CurlTransport(
+                TransportOptions(url: collector.url, gateway: gateway, token: collector.token),
+                logger: quietLogger("tram.uplink"))
         } catch {
             fail("uplink: cannot make the transport: \(error)")
         }
@@ -169,7 +180,12 @@ enum UplinkBenchmark {
         for _ in 0..<count {
             let identity = filling.nextIdentity
             let frame = Array(batches.seal(identity))
-            guard frame.withUnsafeBytes({ filling.appendBatch($0, identity: identity, readings: batches.readingsPerBatch, schemaID: batches.schemaID) }) == .stored else {
+            guard
+                frame.withUnsafeBytes({
+                    filling.appendBatch(
+                        $0, identity: identity, readings: batches.readingsPerBatch, schemaID: batches.schemaID)
+                }) == .stored
+            else {
                 fail("uplink: appending the throughput batches failed")
             }
             frames.append(frame)
@@ -182,67 +198,104 @@ enum UplinkBenchmark {
         var start = 0
         while start < frames.count {
             var end = start + 1, size = frames[start].count
-            while end < frames.count, end - start < maximumBatches, size + frames[end].count <= maximumBytes { size += frames[end].count; end += 1 }
-            uploads.append((frames[start..<end].reduce(into: []) { $0 += $1 }, "\(identities[start].epoch)/\(identities[start].sequence)-\(identities[end - 1].sequence)"))
+            while end < frames.count, end - start < maximumBatches, size + frames[end].count <= maximumBytes {
+                size += frames[end].count; end += 1
+            }
+            uploads.append(
+                (
+                    frames[start..<end].reduce(into: []) { $0 += $1 },
+                    "\(identities[start].epoch)/\(identities[start].sequence)-\(identities[end - 1].sequence)"
+                ))
             start = end
         }
         let bodyBytes = frames.reduce(0) { $0 + $1.count }
         let readings = count * batches.readingsPerBatch
-        print("\n1. throughput: \(SpoolBenchmark.whole(Double(readings))) readings in \(count) batches of \(batches.readingsPerBatch) "
-              + "(\(batches.batchSeconds) s × \(batches.devices) devices × \(batches.pointsPerDevice) points of the standard trace, zstd, "
-              + "\(bodyBytes / count) B a batch, \(formatted(Double(bodyBytes) / Double(readings), 3)) B a reading), "
-              + "\(uploads.count) uploads of up to \(maximumBatches) batches / 1 MiB (the uplink's defaults), \(formatted(Double(bodyBytes) / 1e6, 2)) MB of bodies")
+        print(
+            "\n1. throughput: \(SpoolBenchmark.whole(Double(readings))) readings in \(count) batches of \(batches.readingsPerBatch) "
+                + "(\(batches.batchSeconds) s × \(batches.devices) devices × \(batches.pointsPerDevice) points of the standard trace, zstd, "
+                + "\(bodyBytes / count) B a batch, \(formatted(Double(bodyBytes) / Double(readings), 3)) B a reading), "
+                + "\(uploads.count) uploads of up to \(maximumBatches) batches / 1 MiB (the uplink's defaults), \(formatted(Double(bodyBytes) / 1e6, 2)) MB of bodies"
+        )
 
         var results: [PathResult] = []
-        results.append(onFreshCollector("spool → Uplink.deliverOnce → libcurl", binary, root + "/throughput-uplink", settings, batches,
-                                          expected: (count, bodyBytes)) { collector, startClocks in
-            let shared = SharedSpool(SpoolBenchmark.open(spoolPath))
-            let transport = transport(to: collector)
-            send(batches.dictionaryFrame, through: transport, what: "the dictionary")
-            let uplink = Uplink(sink: sink, transport: transport, logger: quietLogger("tram.uplink"))
-            startClocks()
-            let wireBefore = transport.bytesOnWire
-            var lastTick = WireBenchmark.now(), sent = 0, batchesSent = 0, failed = 0
-            while true {
-                let report = uplink.deliverOnce(spool: shared)
-                if report.batches.isEmpty { break }
-                if report.action == .acknowledge { batchesSent += report.batches.count } else { failed += 1; usleep(UInt32(max(0, report.waitMilliseconds)) * 1000) }
-                sent += 1
-                if WireBenchmark.now() - lastTick >= 1_000_000_000 { shared.withSpool { $0.tick() }; lastTick = WireBenchmark.now() }
-            }
-            let wire = transport.bytesOnWire - wireBefore
-            guard failed == 0, batchesSent == count else { fail("uplink path: \(failed) failed uploads, \(batchesSent) of \(count) batches acknowledged") }
-            let counters = shared.withSpool { $0.counters }
-            guard counters.delivered.batches == count, counters.balances else { fail("uplink path: the spool's books say \(SpoolBenchmark.describe(counters))") }
-            do { try shared.withSpool { try $0.close() } } catch { fail("spool close failed: \(error)") }
-            return (sent, wire)
-        })
-        results.append(onFreshCollector("CurlTransport.post, bodies in memory (no spool)", binary, root + "/throughput-libcurl", settings, batches,
-                                          expected: (count, bodyBytes)) { collector, startClocks in
-            let transport = transport(to: collector)
-            send(batches.dictionaryFrame, through: transport, what: "the dictionary")
-            startClocks()
-            let wireBefore = transport.bytesOnWire
-            for upload in uploads { send(upload.body, through: transport, what: "upload \(upload.batches)") }
-            return (uploads.count, transport.bytesOnWire - wireBefore)
-        })
+        results.append(
+            onFreshCollector(
+                "spool → Uplink.deliverOnce → libcurl", binary, root + "/throughput-uplink", settings, batches,
+                expected: (count, bodyBytes)
+            ) { collector, startClocks in
+                let shared = SharedSpool(SpoolBenchmark.open(spoolPath))
+                let transport = transport(to: collector)
+                send(batches.dictionaryFrame, through: transport, what: "the dictionary")
+                let uplink = Uplink(sink: sink, transport: transport, logger: quietLogger("tram.uplink"))
+                startClocks()
+                let wireBefore = transport.bytesOnWire
+                var lastTick = WireBenchmark.now(), sent = 0, batchesSent = 0, failed = 0
+                while true {
+                    let report = uplink.deliverOnce(spool: shared)
+                    if report.batches.isEmpty { break }
+                    if report.action == .acknowledge {
+                        batchesSent += report.batches.count
+                    } else {
+                        failed += 1; usleep(UInt32(max(0, report.waitMilliseconds)) * 1000)
+                    }
+                    sent += 1
+                    if WireBenchmark.now() - lastTick >= 1_000_000_000 {
+                        shared.withSpool { $0.tick() }; lastTick = WireBenchmark.now()
+                    }
+                }
+                let wire = transport.bytesOnWire - wireBefore
+                guard failed == 0, batchesSent == count else {
+                    fail("uplink path: \(failed) failed uploads, \(batchesSent) of \(count) batches acknowledged")
+                }
+                let counters = shared.withSpool { $0.counters }
+                guard counters.delivered.batches == count, counters.balances else {
+                    fail("uplink path: the spool's books say \(SpoolBenchmark.describe(counters))")
+                }
+                do { try shared.withSpool { try $0.close() } } catch { fail("spool close failed: \(error)") }
+                return (sent, wire)
+            })
+        results.append(
+            onFreshCollector(
+                "CurlTransport.post, bodies in memory (no spool)", binary, root + "/throughput-libcurl", settings,
+                batches,
+                expected: (count, bodyBytes)
+            ) { collector, startClocks in
+                let transport = transport(to: collector)
+                send(batches.dictionaryFrame, through: transport, what: "the dictionary")
+                startClocks()
+                let wireBefore = transport.bytesOnWire
+                for upload in uploads { send(upload.body, through: transport, what: "upload \(upload.batches)") }
+                return (uploads.count, transport.bytesOnWire - wireBefore)
+            })
         // curl reads its bodies from files (page cache), its headers from a file (so the token is on no command line).
         let bodies = SpoolFiles.fresh(root + "/throughput-bodies")
         for (i, upload) in uploads.enumerated() { UplinkProcesses.write(bodies + "/\(i).frames", upload.body) }
         var childCPU = 0.0
-        var curlResult = onFreshCollector("curl command line, one process per upload", binary, root + "/throughput-curl", settings, batches,
-                                            expected: (count, bodyBytes)) { collector, startClocks in
-            UplinkProcesses.write(bodies + "/headers", Array(("Content-Type: application/x-tram-frames\nTram-Gateway: \(gateway)\n"
-                + "Authorization: Bearer \(collector.token)\nExpect:\n").utf8))
+        var curlResult = onFreshCollector(
+            "curl command line, one process per upload", binary, root + "/throughput-curl", settings, batches,
+            expected: (count, bodyBytes)
+        ) { collector, startClocks in
+            UplinkProcesses.write(
+                bodies + "/headers",
+                Array(
+                    ("Content-Type: application/x-tram-frames\nTram-Gateway: \(gateway)\n"
+                        + "Authorization: Bearer \(collector.token)\nExpect:\n").utf8))
             let transport = transport(to: collector)
             send(batches.dictionaryFrame, through: transport, what: "the dictionary")
             startClocks()
             for (i, upload) in uploads.enumerated() {
-                let pid = UplinkProcesses.spawn("/usr/bin/curl", ["-sS", "-f", "-o", "/dev/null", "-H", "@" + bodies + "/headers",
-                                                                  "-H", "Tram-Batches: \(upload.batches)", "--data-binary", "@\(bodies)/\(i).frames", collector.url],
-                                                stderr: bodies + "/curl.err")
+                let pid = UplinkProcesses.spawn(
+                    "/usr/bin/curl",
+                    [
+                        "-sS", "-f", "-o", "/dev/null", "-H", "@" + bodies + "/headers",
+                        "-H", "Tram-Batches: \(upload.batches)", "--data-binary", "@\(bodies)/\(i).frames",
+                        collector.url,
+                    ],
+                    stderr: bodies + "/curl.err")
                 let (status, cpu) = UplinkProcesses.wait(pid)
-                guard status == 0 else { fail("curl upload \(i) exited \(status): \(UplinkProcesses.read(bodies + "/curl.err") ?? "")") }
+                guard status == 0 else {
+                    fail("curl upload \(i) exited \(status): \(UplinkProcesses.read(bodies + "/curl.err") ?? "")")
+                }
                 childCPU += cpu
             }
             return (uploads.count, nil)
@@ -252,19 +305,25 @@ enum UplinkBenchmark {
         removeTree(bodies, settings)
         removeTree(spoolPath, settings)
 
-        print("   path                                               readings/s  batches/s  uploads/s   MB/s   CPU ms per MB: agent  collector   wall s")
+        print(
+            "   path                                               readings/s  batches/s  uploads/s   MB/s   CPU ms per MB: agent  collector   wall s"
+        )
         for r in results {
             let mb = Double(r.bodyBytes) / 1e6
-            print("   " + r.name.padding(51) + SpoolBenchmark.whole(Double(r.readings) / r.seconds).padding(12)
-                  + SpoolBenchmark.whole(Double(r.batches) / r.seconds).padding(11) + formatted(Double(r.uploads) / r.seconds, 1).padding(12)
-                  + formatted(mb / r.seconds, 2).padding(23) + formatted(r.agentCPU * 1000 / mb, 1).padding(11)
-                  + SpoolBenchmark.whole(r.collectorCPU * 1000 / mb).padding(9) + formatted(r.seconds, 2))
+            print(
+                "   " + r.name.padding(51) + SpoolBenchmark.whole(Double(r.readings) / r.seconds).padding(12)
+                    + SpoolBenchmark.whole(Double(r.batches) / r.seconds).padding(11)
+                    + formatted(Double(r.uploads) / r.seconds, 1).padding(12)
+                    + formatted(mb / r.seconds, 2).padding(23) + formatted(r.agentCPU * 1000 / mb, 1).padding(11)
+                    + SpoolBenchmark.whole(r.collectorCPU * 1000 / mb).padding(9) + formatted(r.seconds, 2))
         }
         for r in results {
             let wire = r.wireBytes.map { ", CurlTransport.bytesOnWire \(formatted(Double($0) / 1e6, 3)) MB" } ?? ""
-            print("   \(r.name): agent CPU \(formatted(r.agentCPU, 3)) s (\(formatted(r.agentCPU * 1e9 / Double(r.readings), 1)) ns a reading)\(wire); "
-                  + "collector CPU \(formatted(r.collectorCPU, 2)) s (\(SpoolBenchmark.whole(r.collectorCPU * 1e9 / Double(r.readings))) ns a reading, "
-                  + "\(formatted(r.collectorSystem, 2)) s of it in the kernel), collector I/O \(describe(r.collectorIO)); stored \(r.stored) rows")
+            print(
+                "   \(r.name): agent CPU \(formatted(r.agentCPU, 3)) s (\(formatted(r.agentCPU * 1e9 / Double(r.readings), 1)) ns a reading)\(wire); "
+                    + "collector CPU \(formatted(r.collectorCPU, 2)) s (\(SpoolBenchmark.whole(r.collectorCPU * 1e9 / Double(r.readings))) ns a reading, "
+                    + "\(formatted(r.collectorSystem, 2)) s of it in the kernel), collector I/O \(describe(r.collectorIO)); stored \(r.stored) rows"
+            )
         }
     }
 
@@ -276,13 +335,18 @@ enum UplinkBenchmark {
 
     /// Runs one path against a fresh collector. `body` sends the dictionary, calls its second argument to start the
     /// clocks, sends every batch, and returns the uploads it made and the bytes on the wire (when it knows them).
-    static func onFreshCollector(_ name: String, _ binary: String, _ directory: String, _ settings: Settings, _ batches: SpoolBatches,
-                                 expected: (batches: Int, bodyBytes: Int),
-                                 _ body: (CollectorUnderTest, () -> Void) -> (uploads: Int, wire: Int?)) -> PathResult {
-        let collector = CollectorUnderTest(binary: binary, directory: SpoolFiles.fresh(directory), gateway: gateway, durability: settings.durability)
-        var agentStart = 0.0, collectorStart = (user: 0.0, system: 0.0), ioStart = UplinkProcesses.IO(), wallStart: UInt64 = 0
+    static func onFreshCollector(
+        _ name: String, _ binary: String, _ directory: String, _ settings: Settings, _ batches: SpoolBatches,
+        expected: (batches: Int, bodyBytes: Int),
+        _ body: (CollectorUnderTest, () -> Void) -> (uploads: Int, wire: Int?)
+    ) -> PathResult {
+        let collector = CollectorUnderTest(
+            binary: binary, directory: SpoolFiles.fresh(directory), gateway: gateway, durability: settings.durability)
+        var agentStart = 0.0, collectorStart = (user: 0.0, system: 0.0), ioStart = UplinkProcesses.IO(),
+            wallStart: UInt64 = 0
         let (uploads, wire) = body(collector) {
-            agentStart = UplinkProcesses.ownCPUSeconds(); collectorStart = collector.cpuSplit; ioStart = collector.io; wallStart = WireBenchmark.now()
+            agentStart = UplinkProcesses.ownCPUSeconds(); collectorStart = collector.cpuSplit; ioStart = collector.io;
+            wallStart = WireBenchmark.now()
         }
         let seconds = Double(WireBenchmark.now() - wallStart) / 1e9
         let agentCPU = UplinkProcesses.ownCPUSeconds() - agentStart
@@ -294,12 +358,17 @@ enum UplinkBenchmark {
         let stored = Int(collector.query("SELECT count(*) FROM readings")) ?? -1
         let batchCount = Int(collector.query("SELECT sum(batches) FROM ingest_days")) ?? -1
         let duplicates = Int(collector.query("SELECT sum(duplicates) FROM ingest_days")) ?? -1
-        guard stored == expected.batches * batches.readingsPerBatch, batchCount == expected.batches, duplicates == 0 else {
-            fail("\(name): the collector stored \(stored) readings in \(batchCount) batches (\(duplicates) duplicates); expected \(expected.batches) batches")
+        guard stored == expected.batches * batches.readingsPerBatch, batchCount == expected.batches, duplicates == 0
+        else {
+            fail(
+                "\(name): the collector stored \(stored) readings in \(batchCount) batches (\(duplicates) duplicates); expected \(expected.batches) batches"
+            )
         }
         removeTree(directory, settings)
-        return PathResult(name: name, seconds: seconds, readings: stored, batches: batchCount, uploads: uploads, bodyBytes: expected.bodyBytes,
-                          wireBytes: wire, agentCPU: agentCPU, collectorCPU: collectorCPU,
-                          collectorSystem: collectorEnd.system - collectorStart.system, collectorIO: collectorIO, stored: stored)
+        return PathResult(
+            name: name, seconds: seconds, readings: stored, batches: batchCount, uploads: uploads,
+            bodyBytes: expected.bodyBytes,
+            wireBytes: wire, agentCPU: agentCPU, collectorCPU: collectorCPU,
+            collectorSystem: collectorEnd.system - collectorStart.system, collectorIO: collectorIO, stored: stored)
     }
 }

@@ -6,7 +6,9 @@ import Glibc
 /// posix_spawn so that each one's CPU time can be read (/proc for a running collector, wait4 for a curl).
 enum UplinkProcesses {
     /// Starts `path` with `arguments`; stdout to `stdout`, stderr to `stderr` (files, created or truncated).
-    static func spawn(_ path: String, _ arguments: [String], stdout: String = "/dev/null", stderr: String = "/dev/null") -> pid_t {
+    static func spawn(_ path: String, _ arguments: [String], stdout: String = "/dev/null", stderr: String = "/dev/null")
+        -> pid_t
+    {
         var actions = posix_spawn_file_actions_t()
         posix_spawn_file_actions_init(&actions)
         defer { posix_spawn_file_actions_destroy(&actions) }
@@ -28,7 +30,9 @@ enum UplinkProcesses {
         while wait4(pid, &status, 0, &usage) < 0 {
             guard errno == EINTR else { fail("wait4 failed: \(String(cString: strerror(errno)))") }
         }
-        let cpu = Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
+        let cpu =
+            Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) + Double(
+                usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6
         let exited = status & 0x7f == 0
         return (exited ? (status >> 8) & 0xff : -1, cpu)
     }
@@ -66,8 +70,9 @@ enum UplinkProcesses {
         var readBytes = 0, writeBytes = 0, readCalls = 0, writeCalls = 0
 
         static func - (a: IO, b: IO) -> IO {
-            IO(readBytes: a.readBytes - b.readBytes, writeBytes: a.writeBytes - b.writeBytes,
-               readCalls: a.readCalls - b.readCalls, writeCalls: a.writeCalls - b.writeCalls)
+            IO(
+                readBytes: a.readBytes - b.readBytes, writeBytes: a.writeBytes - b.writeBytes,
+                readCalls: a.readCalls - b.readCalls, writeCalls: a.writeCalls - b.writeCalls)
         }
     }
 
@@ -148,17 +153,22 @@ final class CollectorUnderTest {
         }
         token = enrolled.output
         let out = directory + "/collector.out"
-        pid = UplinkProcesses.spawn(binary, ["serve", "--db", database, "--listen", "127.0.0.1:0", "--durability", durability],
-                                    stdout: out, stderr: directory + "/collector.log")
+        pid = UplinkProcesses.spawn(
+            binary, ["serve", "--db", database, "--listen", "127.0.0.1:0", "--durability", durability],
+            stdout: out, stderr: directory + "/collector.log")
         var found: Int?
         let deadline = WireBenchmark.now() + 30_000_000_000
         while found == nil, WireBenchmark.now() < deadline {
-            if let text = UplinkProcesses.read(out), let line = text.split(separator: "\n").first(where: { $0.hasPrefix("LISTENING ") }) {
+            if let text = UplinkProcesses.read(out),
+                let line = text.split(separator: "\n").first(where: { $0.hasPrefix("LISTENING ") })
+            {
                 found = Int(line.split(separator: ":").last ?? "")
             } else {
                 var status: Int32 = 0
                 if waitpid(pid, &status, WNOHANG) == pid {
-                    fail("tram-collector serve exited at start: \(UplinkProcesses.read(directory + "/collector.log") ?? "")")
+                    fail(
+                        "tram-collector serve exited at start: \(UplinkProcesses.read(directory + "/collector.log") ?? "")"
+                    )
                 }
                 usleep(20_000)
             }

@@ -29,21 +29,29 @@ enum WireBenchmark {
         for seconds in batchSeconds {
             // TRAM_WIRE_FORMATS=tram,influx limits the run (for profiling one format).
             let only = ProcessInfo.processInfo.environment["TRAM_WIRE_FORMATS"]?.split(separator: ",").map(String.init)
-            let formats: [(String, (Trace, Int) -> Result)] = [("tram", tram), ("influx", influx), ("json", json),
-                ("sparkplug", { sparkplug($0, $1) }), ("sparkplug+ts", { sparkplug($0, $1, metricTimestamps: true) })]
+            let formats: [(String, (Trace, Int) -> Result)] = [
+                ("tram", tram), ("influx", influx), ("json", json),
+                ("sparkplug", { sparkplug($0, $1) }), ("sparkplug+ts", { sparkplug($0, $1, metricTimestamps: true) }),
+            ]
             for (name, measure) in formats where only?.contains(name) ?? true {
                 let result = measure(trace, seconds)
                 let n = Double(max(1, result.readings))
-                print(result.format.padding(14) + "\(seconds)s".padding(7) + fmt(Double(result.rawBytes) / n).padding(15)
-                      + fmt(Double(result.gzipBytes) / n).padding(7) + fmt(Double(result.zstdBytes) / n).padding(7)
-                      + fmt(Double(result.encodeNanoseconds) / n, 1).padding(14) + fmt(Double(result.decodeNanoseconds) / n, 1).padding(14)
-                      + fmt(Double(result.allocations) / Double(max(1, result.batches)), 1))
+                print(
+                    result.format.padding(14) + "\(seconds)s".padding(7) + fmt(Double(result.rawBytes) / n).padding(15)
+                        + fmt(Double(result.gzipBytes) / n).padding(7) + fmt(Double(result.zstdBytes) / n).padding(7)
+                        + fmt(Double(result.encodeNanoseconds) / n, 1).padding(14)
+                        + fmt(Double(result.decodeNanoseconds) / n, 1).padding(14)
+                        + fmt(Double(result.allocations) / Double(max(1, result.batches)), 1))
                 if result.zstdNanoseconds > 0 {
-                    print("         compressing tram frames: zstd \(fmt(Double(result.zstdNanoseconds) / n, 1)) ns/rd, gzip \(fmt(Double(result.gzipNanoseconds) / n, 1)) ns/rd")
+                    print(
+                        "         compressing tram frames: zstd \(fmt(Double(result.zstdNanoseconds) / n, 1)) ns/rd, gzip \(fmt(Double(result.gzipNanoseconds) / n, 1)) ns/rd"
+                    )
                 }
             }
         }
-        print("(sparkplug: Sparkplug B DDATA, one payload per poll, metrics by alias with no name or timestamp, swift-protobuf;")
+        print(
+            "(sparkplug: Sparkplug B DDATA, one payload per poll, metrics by alias with no name or timestamp, swift-protobuf;"
+        )
         print(" sparkplug+ts: the same with each metric's timestamp, which Sparkplug 3.0 requires in DDATA.)")
     }
 
@@ -60,11 +68,16 @@ enum WireBenchmark {
     }
 
     static func windows(_ trace: Trace, _ seconds: Int) -> [ArraySlice<Tick>] {
-        stride(from: 0, to: trace.ticks.count, by: seconds).map { trace.ticks[$0..<min($0 + seconds, trace.ticks.count)] }
+        stride(from: 0, to: trace.ticks.count, by: seconds).map {
+            trace.ticks[$0..<min($0 + seconds, trace.ticks.count)]
+        }
     }
 
     /// Books one encoded batch: the encode time and allocations since `start`, then its sizes raw and compressed.
-    static func encoded(_ bytes: UnsafeRawBufferPointer, readings: Int, start: UInt64, allocationsBefore: UInt64, into result: inout Result) {
+    static func encoded(
+        _ bytes: UnsafeRawBufferPointer, readings: Int, start: UInt64, allocationsBefore: UInt64,
+        into result: inout Result
+    ) {
         result.encodeNanoseconds += now() - start
         result.allocations += tram_allocations_on_this_thread() - allocationsBefore
         result.batches += 1
@@ -95,11 +108,14 @@ enum WireBenchmark {
             encoder.begin(epoch: 1, sequence: sequence, baseTimeMilliseconds: window.first!.timeMilliseconds)
             for tick in window {
                 tick.values.withUnsafeBufferPointer { values in
-                    try? encoder.append(timeMilliseconds: tick.timeMilliseconds, clock: .synchronised, firstAlias: 0, values: values)
+                    try? encoder.append(
+                        timeMilliseconds: tick.timeMilliseconds, clock: .synchronised, firstAlias: 0, values: values)
                 }
             }
             guard let frame = try? encoder.seal() else { fatalError("encoder buffer too small") }
-            encoded(frame, readings: window.count * trace.names.count, start: start, allocationsBefore: allocationsBefore, into: &result)
+            encoded(
+                frame, readings: window.count * trace.names.count, start: start, allocationsBefore: allocationsBefore,
+                into: &result)
             sequence += 1
             let zstdStart = now()
             _ = try? compressor.compress(frame)
@@ -139,7 +155,11 @@ enum WireBenchmark {
                 }
             }
             let bytes = Array(text.utf8)
-            bytes.withUnsafeBytes { encoded($0, readings: window.count * trace.names.count, start: start, allocationsBefore: allocationsBefore, into: &result) }
+            bytes.withUnsafeBytes {
+                encoded(
+                    $0, readings: window.count * trace.names.count, start: start, allocationsBefore: allocationsBefore,
+                    into: &result)
+            }
             let decodeStart = now()
             var parsed = 0
             for line in bytes.split(separator: 0x0A) {
@@ -180,11 +200,15 @@ enum WireBenchmark {
                     case .bool(let b): number = b ? 1 : 0
                     default: number = 0
                     }
-                    readings.append(JSONReading(ts: tick.timeMilliseconds, device: "line1", point: trace.names[alias], value: number))
+                    readings.append(
+                        JSONReading(
+                            ts: tick.timeMilliseconds, device: "line1", point: trace.names[alias], value: number))
                 }
             }
             let data = (try? encoder.encode(readings)) ?? Data()
-            data.withUnsafeBytes { encoded($0, readings: readings.count, start: start, allocationsBefore: allocationsBefore, into: &result) }
+            data.withUnsafeBytes {
+                encoded($0, readings: readings.count, start: start, allocationsBefore: allocationsBefore, into: &result)
+            }
             let decodeStart = now()
             let decoded = try? decoder.decode([JSONReading].self, from: data)
             result.decodeNanoseconds += now() - decodeStart
@@ -224,11 +248,17 @@ enum WireBenchmark {
                     setSparkplugValue(&metric, value, trace.types[alias])
                     payload.metrics.append(metric)
                 }
-                guard let bytes: [UInt8] = try? payload.serializedBytes() else { fatalError("Sparkplug payload failed to encode") }
+                guard let bytes: [UInt8] = try? payload.serializedBytes() else {
+                    fatalError("Sparkplug payload failed to encode")
+                }
                 appendVarint(UInt64(bytes.count), to: &batch)
                 batch.append(contentsOf: bytes)
             }
-            batch.withUnsafeBytes { encoded($0, readings: window.count * trace.names.count, start: start, allocationsBefore: allocationsBefore, into: &result) }
+            batch.withUnsafeBytes {
+                encoded(
+                    $0, readings: window.count * trace.names.count, start: start, allocationsBefore: allocationsBefore,
+                    into: &result)
+            }
             let decodeStart = now()
             var metrics = 0
             batch.withUnsafeBytes { bytes in
@@ -236,7 +266,9 @@ enum WireBenchmark {
                 while offset < bytes.count {
                     let length = Int(readVarint(bytes, &offset))
                     let view = ByteView(bytes: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + length]))
-                    guard let payload = try? SparkplugPayload(serializedBytes: view) else { fatalError("Sparkplug payload failed to decode") }
+                    guard let payload = try? SparkplugPayload(serializedBytes: view) else {
+                        fatalError("Sparkplug payload failed to decode")
+                    }
                     metrics += payload.metrics.count
                     offset += length
                 }
@@ -254,9 +286,11 @@ enum WireBenchmark {
             var offset = 0
             for tick in window {
                 let length = Int(readVarint(bytes, &offset))
-                let payload = try! SparkplugPayload(serializedBytes: ByteView(bytes: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + length])))
+                let payload = try! SparkplugPayload(
+                    serializedBytes: ByteView(bytes: UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + length])))
                 offset += length
-                precondition(payload.timestamp == UInt64(tick.timeMilliseconds) && payload.metrics.count == tick.values.count)
+                precondition(
+                    payload.timestamp == UInt64(tick.timeMilliseconds) && payload.metrics.count == tick.values.count)
                 for (alias, value) in tick.values.enumerated() {
                     let metric = payload.metrics[alias]
                     var expected = SparkplugPayload.Metric()
@@ -264,7 +298,9 @@ enum WireBenchmark {
                     expected.datatype = UInt32(sparkplugDataType(trace.types[alias]).rawValue)
                     if metricTimestamps { expected.timestamp = UInt64(tick.timeMilliseconds) }
                     setSparkplugValue(&expected, value, trace.types[alias])
-                    precondition(metric == expected && !metric.hasName && metric.hasTimestamp == metricTimestamps, "Sparkplug metric \(alias) differs")
+                    precondition(
+                        metric == expected && !metric.hasName && metric.hasTimestamp == metricTimestamps,
+                        "Sparkplug metric \(alias) differs")
                 }
             }
         }
@@ -290,7 +326,12 @@ enum WireBenchmark {
     static func setSparkplugValue(_ metric: inout SparkplugPayload.Metric, _ value: WireValue, _ type: WireType) {
         let wide = type == .int64 || type == .uint64
         switch value {
-        case .int(let v): if wide { metric.longValue = UInt64(bitPattern: v) } else { metric.intValue = UInt32(bitPattern: Int32(truncatingIfNeeded: v)) }
+        case .int(let v):
+            if wide {
+                metric.longValue = UInt64(bitPattern: v)
+            } else {
+                metric.intValue = UInt32(bitPattern: Int32(truncatingIfNeeded: v))
+            }
         case .uint(let v): if wide { metric.longValue = v } else { metric.intValue = UInt32(truncatingIfNeeded: v) }
         case .float32(let bits): metric.floatValue = Float(bitPattern: bits)
         case .float64(let bits): metric.doubleValue = Double(bitPattern: bits)
@@ -339,7 +380,11 @@ enum WireBenchmark {
     /// gzip (zlib, level 6, gzip wrapper): compressed size.
     static func gzip(_ input: UnsafeRawBufferPointer) -> Int {
         var stream = z_stream()
-        guard deflateInit2_(&stream, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size)) == Z_OK else { return -1 }
+        guard
+            deflateInit2_(
+                &stream, 6, Z_DEFLATED, 31, 8, Z_DEFAULT_STRATEGY, ZLIB_VERSION, Int32(MemoryLayout<z_stream>.size))
+                == Z_OK
+        else { return -1 }
         defer { deflateEnd(&stream) }
         let bound = Int(deflateBound(&stream, UInt(input.count)))
         var output = [UInt8](repeating: 0, count: bound)

@@ -21,7 +21,8 @@ import Glibc
 func cpuMicroseconds() -> Double {
     var usage = rusage()
     getrusage(RUSAGE_SELF.rawValue, &usage)
-    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6 + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
+    return Double(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) * 1e6
+        + Double(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec)
 }
 
 func residentMegabytes() -> Double {
@@ -56,7 +57,9 @@ func optimum(_ atoms: [RequestPlanner.Atom], _ limits: RequestLimits) -> Int {
             var span = run.last!.last - run.first!.first + 1
             let table = run.first!.table
             if !table.holdsBits, limits.evenCount, span % 2 == 1 { span += 1 }
-            let maximum = table.holdsBits ? limits.maxBits : (limits.evenCount ? max(2, limits.maxRegisters & ~1) : limits.maxRegisters)
+            let maximum =
+                table.holdsBits
+                ? limits.maxBits : (limits.evenCount ? max(2, limits.maxRegisters & ~1) : limits.maxRegisters)
             guard span <= maximum else { break }
             if best[start] != Int.max { best[end] = min(best[end], best[start] + 1) }
         }
@@ -69,12 +72,16 @@ func planReport(_ directory: String) {
     let loader = DeviceMapLoader(source: source)
     print("profile                          points  one-per-point  planned  optimum  registers-read")
     for file in source.yamlFiles(under: directory) {
-        guard let profile = loader.loadProfile(directory + "/" + file).value else { print("\(file): invalid"); continue }
+        guard let profile = loader.loadProfile(directory + "/" + file).value else {
+            print("\(file): invalid"); continue
+        }
         let requests = RequestPlanner.plan(profile.points, limits: profile.limits)
         let best = optimum(RequestPlanner.atoms(of: profile.points), profile.limits)
         let registers = requests.reduce(0) { $0 + $1.count }
         let name = String(file.dropLast(5))
-        print(name.padding(33) + "\(profile.points.count)".padding(8) + "\(profile.points.count)".padding(15) + "\(requests.count)".padding(9) + "\(best)".padding(9) + "\(registers)")
+        print(
+            name.padding(33) + "\(profile.points.count)".padding(8) + "\(profile.points.count)".padding(15)
+                + "\(requests.count)".padding(9) + "\(best)".padding(9) + "\(registers)")
     }
 }
 
@@ -121,7 +128,10 @@ func engineReport(config path: String, seconds: Double, rate: Double) async {
         }
         try? await clock.sleep(until: deadline)
         engine.stopPolling()
-        totals = (tally.points.load(ordering: .relaxed), tally.good.load(ordering: .relaxed), tally.requests.load(ordering: .relaxed))
+        totals = (
+            tally.points.load(ordering: .relaxed), tally.good.load(ordering: .relaxed),
+            tally.requests.load(ordering: .relaxed)
+        )
     } else {
         // Flat out: each device's next cycle is requested as soon as the last one returns.
         totals = await withTaskGroup(of: (points: Int, good: Int, requests: Int).self) { group in
@@ -138,7 +148,9 @@ func engineReport(config path: String, seconds: Double, rate: Double) async {
                 }
             }
             var sum = (points: 0, good: 0, requests: 0)
-            for await partial in group { sum.points += partial.points; sum.good += partial.good; sum.requests += partial.requests }
+            for await partial in group {
+                sum.points += partial.points; sum.good += partial.good; sum.requests += partial.requests
+            }
             return sum
         }
     }
@@ -147,14 +159,24 @@ func engineReport(config path: String, seconds: Double, rate: Double) async {
     let wall = Double(elapsed.components.seconds) + Double(elapsed.components.attoseconds) / 1e18
     let overruns = engine.overruns
     await engine.shutdown()
-    print("engine (\(rate > 0 ? "scheduled at \(Int(rate)) points/s" : "flat out")): \(config.devices.count) devices, \(totals.points) points (\(totals.good) good) in \(totals.requests) requests over \(formatted(wall)) s")
-    print("  points/s \(formatted(Double(totals.points) / wall, 0))  requests/s \(formatted(Double(totals.requests) / wall, 0))\(rate > 0 ? "  overruns \(overruns)" : "")")
-    print("  CPU \(formatted(cpu / Double(max(1, totals.points)), 3)) us/point  \(formatted(cpu / Double(max(1, totals.requests)), 1)) us/request  max RSS \(formatted(residentMegabytes(), 1)) MB")
+    print(
+        "engine (\(rate > 0 ? "scheduled at \(Int(rate)) points/s" : "flat out")): \(config.devices.count) devices, \(totals.points) points (\(totals.good) good) in \(totals.requests) requests over \(formatted(wall)) s"
+    )
+    print(
+        "  points/s \(formatted(Double(totals.points) / wall, 0))  requests/s \(formatted(Double(totals.requests) / wall, 0))\(rate > 0 ? "  overruns \(overruns)" : "")"
+    )
+    print(
+        "  CPU \(formatted(cpu / Double(max(1, totals.points)), 3)) us/point  \(formatted(cpu / Double(max(1, totals.requests)), 1)) us/request  max RSS \(formatted(residentMegabytes(), 1)) MB"
+    )
 }
 
 func rawReport(url: String, unit: Int, count: Int, seconds: Double) {
-    guard case .success(.tcp(let host, let port)) = LinkConfig.Endpoint.parse(url) else { fail("raw takes a tcp:// URL") }
-    guard let ctx = modbus_new_tcp_pi(host, String(port)), modbus_connect(ctx) == 0 else { fail("cannot connect to \(url)") }
+    guard case .success(.tcp(let host, let port)) = LinkConfig.Endpoint.parse(url) else {
+        fail("raw takes a tcp:// URL")
+    }
+    guard let ctx = modbus_new_tcp_pi(host, String(port)), modbus_connect(ctx) == 0 else {
+        fail("cannot connect to \(url)")
+    }
     defer { modbus_close(ctx); modbus_free(ctx) }
     modbus_set_slave(ctx, Int32(unit))
     var registers = [UInt16](repeating: 0, count: count)
@@ -169,7 +191,9 @@ func rawReport(url: String, unit: Int, count: Int, seconds: Double) {
     let wall = Double(Timestamp.now().monotonicNanoseconds - startWall) / 1e9
     let cpu = cpuMicroseconds() - cpuStart
     print("raw libmodbus: \(requests) requests of \(count) registers (\(failures) failed) over \(formatted(wall)) s")
-    print("  registers/s \(formatted(Double(requests * count) / wall, 0))  CPU \(formatted(cpu / Double(requests * count), 3)) us/register  \(formatted(cpu / Double(requests), 1)) us/request")
+    print(
+        "  registers/s \(formatted(Double(requests * count) / wall, 0))  CPU \(formatted(cpu / Double(requests * count), 3)) us/register  \(formatted(cpu / Double(requests), 1)) us/request"
+    )
 }
 
 let arguments = CommandLine.arguments
@@ -177,16 +201,22 @@ switch arguments.dropFirst().first {
 case "plan":
     planReport(arguments.count > 2 ? arguments[2] : "Devices")
 case "engine":
-    guard arguments.count >= 4, let seconds = Double(arguments[3]) else { fail("usage: tram-bench engine CONFIG SECONDS [RATE]") }
-    await engineReport(config: arguments[2], seconds: seconds, rate: arguments.count > 4 ? Double(arguments[4]) ?? 0 : 0)
+    guard arguments.count >= 4, let seconds = Double(arguments[3]) else {
+        fail("usage: tram-bench engine CONFIG SECONDS [RATE]")
+    }
+    await engineReport(
+        config: arguments[2], seconds: seconds, rate: arguments.count > 4 ? Double(arguments[4]) ?? 0 : 0)
 case "raw":
-    guard arguments.count >= 6, let unit = Int(arguments[3]), let count = Int(arguments[4]), let seconds = Double(arguments[5]) else {
+    guard arguments.count >= 6, let unit = Int(arguments[3]), let count = Int(arguments[4]),
+        let seconds = Double(arguments[5])
+    else {
         fail("usage: tram-bench raw URL UNIT COUNT SECONDS")
     }
     rawReport(url: arguments[2], unit: unit, count: count, seconds: seconds)
 case "wire":
     if arguments.count > 2 {
-        guard let text = FileConfigSource().contents(of: arguments[2]).map({ String(decoding: $0, as: UTF8.self) }) else { fail("cannot read \(arguments[2])") }
+        guard let text = FileConfigSource().contents(of: arguments[2]).map({ String(decoding: $0, as: UTF8.self) })
+        else { fail("cannot read \(arguments[2])") }
         do {
             WireBenchmark.run(try Trace.csv(text), batchSeconds: [1, 10, 60])
         } catch let error as TraceError {
@@ -202,5 +232,7 @@ case "uplink":
 case "collector":
     await CollectorBenchmark.main(arguments.dropFirst(2))
 default:
-    fail("usage: tram-bench plan DIR | engine CONFIG SECONDS [RATE] | raw URL UNIT COUNT SECONDS | wire [TRACE.csv] | spool [OPTIONS] | uplink [OPTIONS] | collector [OPTIONS]")
+    fail(
+        "usage: tram-bench plan DIR | engine CONFIG SECONDS [RATE] | raw URL UNIT COUNT SECONDS | wire [TRACE.csv] | spool [OPTIONS] | uplink [OPTIONS] | collector [OPTIONS]"
+    )
 }
