@@ -47,6 +47,7 @@ let package = Package(
         // The runtime foundation every stage shares: the clock, the backoff, Duration units, the engineering-value
         // rule. Pure apart from reading the clocks.
         .target(name: "TramCore"),
+        .testTarget(name: "TramCoreTests", dependencies: ["TramCore"]),
         // libyaml → a node tree with source marks. Pure: parses bytes, does no I/O.
         .target(name: "TramYAML", dependencies: ["CYAML"]),
         // Device maps: model, decoding, validation, diagnostics. Pure.
@@ -202,7 +203,7 @@ let package = Package(
         // The shared contracts: TramJSON's writer and parser, and a round trip for every ingest and control message.
         .testTarget(
             name: "TramContractTests",
-            dependencies: ["TramJSON", "TramIngestProtocol", "TramControlProtocol", "TramSchema"]),
+            dependencies: ["TramJSON", "TramIngestProtocol", "TramControlProtocol", "TramSchema", "TramTestSupport"]),
     ]
 )
 

@@ -68,7 +68,8 @@ if [ -n "${SMAPS:-}" ]; then sleep 20; echo "== where the RSS is (after 20 s)"; 
   awk '/^[0-9a-f]+-/ {name=$6} /^Rss:/ {rss[name]+=$2} END {for (n in rss) if (rss[n] > 500) printf "%8d kB %s\n", rss[n], (n == "" ? "[anonymous]" : n)}' "/proc/$agent/smaps" | sort -rn | head -15; exit 0; fi
 sleep 15   # warm up: connections, the first batches, the spool's first segment
 echo "== tram-agent: $DEVICES devices × $POINTS points every second on $links TCP links, to tram-collector ($SECONDS_TOTAL s)"
-c0=$(cpu $agent); p0=$(produced); t0=$(date +%s.%N)
+# The count first: a `status` request costs the agent CPU of its own (see below), which is not the poll path's.
+p0=$(produced); c0=$(cpu $agent); t0=$(date +%s.%N)
 samples=()
 step=$(( SECONDS_TOTAL / 12 )); [ "$step" -ge 1 ] || step=1
 elapsed=0
@@ -89,6 +90,12 @@ print(f"  of which anonymous {anonymous / 1024:.1f} MB (the agent's data, stacks
 half = len(rss) // 2
 print(f"RSS growth           {(sum(rss[half:]) / len(rss[half:]) - sum(rss[:half]) / len(rss[:half])) / 1024:+.2f} MB second half vs first half")
 PY
+s0=$(cpu $agent)
+for _ in 1 2 3 4 5; do "$BIN/tramctl" status --json --socket "$work/agent.sock" > "$work/status.json"; done
+s1=$(cpu $agent)
+python3 -c "import sys; print(f'status request       {(int(sys.argv[2]) - int(sys.argv[1])) / int(sys.argv[3]) / 5 * 1000:.0f} ms of agent CPU each '
+                                f'({int(sys.argv[4]) / 1e6:.1f} MB of JSON for $((DEVICES * POINTS)) points; mean of 5)')" \
+  "$s0" "$s1" "$ticks" "$(stat -c %s "$work/status.json")"
 "$BIN/tramctl" status --socket "$work/agent.sock" | sed -n '/^SPOOL/,/^UPLINK/p' | head -4
 "$BIN/tramctl" status --json --socket "$work/agent.sock" | python3 -c '
 import json, sys

@@ -1,3 +1,4 @@
+internal import CLinux
 import Logging
 import Synchronization
 import TramControlProtocol
@@ -75,6 +76,11 @@ public final class ControlServer: @unchecked Sendable {
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)
             serve(client)
             close(client)
+            // An answer is built as a value tree first (TramControlProtocol, then TramJSON): `status` for 15,000
+            // points peaks at several MB of small blocks. Freed, they would stay in the arena as RSS for good
+            // (+6.6 MB anonymous at 500 devices after one `tramctl status`, measured by agent-footprint.sh); requests
+            // come from people, seconds apart, so handing the heap back after each costs nothing that matters.
+            _ = malloc_trim(0)
         }
     }
 

@@ -1,4 +1,5 @@
 import TramYAML
+import TramCore
 
 extension AgentDecoder {
     static let sinkKeys = [
@@ -90,7 +91,7 @@ extension AgentDecoder {
                 log.warning("'\(key)' has no effect on an http:// URL", at: map.location(ofKey: key))
             }
         }
-        if kind == .lineProtocol, let url, !url.contains("precision=ms") {
+        if kind == .lineProtocol, let url, !url.containsBytes(of: "precision=ms") {
             log.error(
                 "a line_protocol sink's URL must carry 'precision=ms' (Tram timestamps are milliseconds), such as "
                     + "http://127.0.0.1:8428/write?precision=ms", at: map.location(ofKey: "url"))

@@ -1,3 +1,4 @@
+import TramCore
 /// Parses link URLs: `tcp://host:port`, `rtu:///dev/ttyUSB0`, `rtu+tcp://host:port`.
 enum EndpointSyntax {
     enum Parsed {
@@ -10,7 +11,7 @@ enum EndpointSyntax {
 
     /// The endpoint, or a sentence saying what was expected.
     static func parse(_ text: String) -> Result<Parsed, EndpointError> {
-        guard let separator = text.firstRange(of: "://") else {
+        guard let separator = text.firstByteRange(of: "://") else {
             return .failure(
                 EndpointError(
                     "'\(text)' is not a link URL; expected tcp://host:port, rtu:///dev/ttyX or rtu+tcp://host:port"))
@@ -52,7 +53,7 @@ enum EndpointSyntax {
             portText = host[host.index(after: colon)...]
             host = host[..<colon]
         }
-        guard !host.isEmpty, !host.contains("/") else { return nil }
+        guard !host.isEmpty, !host.contains(Character("/")) else { return nil }
         if let portText {
             guard let port = Int(portText), (1...65535).contains(port) else { return nil }
             return (String(host), port)

@@ -2,6 +2,7 @@ import CCurl
 import Logging
 import Synchronization
 import TramIngestProtocol
+import TramCore
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -309,7 +310,7 @@ public final class CurlTransport {
             "alert certificate revoked", "alert certificate expired", "alert unsupported certificate",
             "alert access denied",
             "alert handshake failure", "alert protocol version", "alert insufficient security",
-        ].contains { detail.contains($0) }
+        ].contains { detail.containsBytes(of: $0) }
     }
 
     /// Parses a `Retry-After` value: delta-seconds, or an HTTP date (through `curl_getdate`).

@@ -2,23 +2,12 @@ import Testing
 import TramControlProtocol
 import TramIngestProtocol
 import TramJSON
+import TramTestSupport
 
 /// Truncated and corrupted answers, as a broken peer or a hostile one might send: every reader answers with an error
 /// or a value, never a trap.
 @Suite("Contracts on hostile input")
 struct HostileInputTests {
-    /// A small seeded generator (SplitMix64), so a failure replays.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let samples: [[UInt8]] = [
         ControlProtocolTests.status.bytes,
         ControlCycles(
@@ -31,7 +20,7 @@ struct HostileInputTests {
 
     @Test("mutated and truncated answers decode to an error or a value", arguments: 0..<samples.count)
     func mutations(_ sample: Int) {
-        var random = SplitMix(state: UInt64(sample))
+        var random = SeededRandom(seed: UInt64(sample))
         let original = Self.samples[sample]
         for _ in 0..<2000 {
             var bytes = original
