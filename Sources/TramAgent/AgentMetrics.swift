@@ -90,7 +90,7 @@ public final class AgentMetrics: Sendable {
     /// - Parameter wallMilliseconds: the wall clock the oldest buffered batch's age is measured against.
     public init(
         registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry(),
-        wallMilliseconds: @escaping @Sendable () -> Int64 = AgentMetrics.systemWallMilliseconds
+        wallMilliseconds: @escaping @Sendable () -> Int64 = { TramClock.system.wallMilliseconds() }
     ) {
         self.registry = registry
         factory = PrometheusMetricsFactory(registry: registry)
@@ -260,5 +260,4 @@ public final class AgentMetrics: Sendable {
         MetricNameDescriptor(namespace: "tram", metricName: metric, unitName: unit, helpText: help)
     }
 
-    public static let systemWallMilliseconds: @Sendable () -> Int64 = { TramClock.system.wallMilliseconds() }
 }

@@ -103,9 +103,9 @@ public final class ClockWatch: Sendable {
     public func flags() -> ClockFlags {
         let wall = clocks.wallNanoseconds()
         let monotonic = clocks.monotonicNanoseconds()
-        let threshold = Self.nanoseconds(stepThreshold)
-        let cache = Self.nanoseconds(statusCacheDuration)
-        let mark = Self.nanoseconds(markDuration)
+        let threshold = stepThreshold.nanoseconds
+        let cache = statusCacheDuration.nanoseconds
+        let mark = markDuration.nanoseconds
 
         var step: Step?
         var syncChange: Bool?
@@ -154,10 +154,8 @@ public final class ClockWatch: Sendable {
     /// The most recent step seen, if any.
     public var lastStep: Step? { state.withLock { $0.lastStep } }
 
-    private static func nanoseconds(_ duration: Duration) -> Int64 { duration.nanoseconds }
-
     /// Whole milliseconds as seconds, for messages (`-3600.25`).
     private static func seconds(_ duration: Duration) -> Double {
-        Double(nanoseconds(duration) / 1_000_000) / 1000
+        Double(duration.nanoseconds / 1_000_000) / 1000
     }
 }

@@ -320,7 +320,7 @@ public struct CollectorServer: Sendable {
         case 9:
             if let v = row.rawInt {
                 raw = .double(Double(bitPattern: UInt64(bitPattern: v)))
-                bits = .string(hex(UInt64(bitPattern: v)))
+                bits = .string(SchemaIDText.encode(UInt64(bitPattern: v)))
             }
         case 10: raw = row.rawText.map { .string($0) } ?? .null
         default: break

@@ -30,10 +30,10 @@ public struct Backoff: Sendable, Equatable {
     public static let reconnect = Backoff(
         initial: .milliseconds(250), maximum: .seconds(30), jitter: .proportional(0.2))
     /// Delivering to a sink: 500 ms doubling to 5 min, half fixed, half jitter.
-    public static let delivery = Backoff(initial: .milliseconds(500), maximum: .seconds(300), jitter: .halfFixed)
+    public static let delivery = Backoff(baseMilliseconds: 500, capMilliseconds: 300_000)
 
     /// The delivery shape (half fixed, half jitter) in whole milliseconds.
-    public init(baseMilliseconds: Int64 = 500, capMilliseconds: Int64 = 300_000) {
+    public init(baseMilliseconds: Int64, capMilliseconds: Int64) {
         self.init(initial: .milliseconds(baseMilliseconds), maximum: .milliseconds(capMilliseconds), jitter: .halfFixed)
     }
 

@@ -2,6 +2,7 @@ import Logging
 import SystemPackage
 import TramSchema
 import TramCore
+import TramThreads
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -282,8 +283,7 @@ public final class Spool {
         // descriptors (and so the lock) until its exec closes them.
         var locked = flock(fd, LOCK_EX | LOCK_NB) == 0
         for _ in 0..<50 where !locked {
-            var pause = timespec(tv_sec: 0, tv_nsec: 20_000_000)
-            nanosleep(&pause, nil)
+            OwnedThread.sleep(nanoseconds: 20_000_000)
             locked = flock(fd, LOCK_EX | LOCK_NB) == 0
         }
         guard locked else {
