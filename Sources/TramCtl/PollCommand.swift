@@ -7,7 +7,6 @@ import TramModbus
 import SystemPackage
 import TramSchema
 import TramSpool
-import TramSchema
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -2,7 +2,6 @@ import SystemPackage
 import TramSchema
 #if canImport(Glibc)
 import Glibc
-import TramSchema
 #endif
 
 /// What became of an appended batch.

@@ -2,7 +2,6 @@ import SystemPackage
 import TramSchema
 #if canImport(Glibc)
 import Glibc
-import TramSchema
 #endif
 
 extension Spool {

@@ -1,6 +1,5 @@
 import TramSchema
 import TramSpool
-import TramSchema
 
 /// What the uplink needs from the spool: batches to send, and where each one ended up.
 ///

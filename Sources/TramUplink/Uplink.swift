@@ -6,7 +6,6 @@ import TramCompression
 import TramSchema
 import TramSpool
 import TramCore
-import TramSchema
 #if canImport(Glibc)
 import Glibc
 #endif

@@ -3,7 +3,6 @@ import SpoolCrashWorkload
 import TramSchema
 import TramSpool
 import TramTestSupport
-import TramSchema
 #if canImport(Glibc)
 import Glibc
 #endif

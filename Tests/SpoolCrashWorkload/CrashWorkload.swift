@@ -2,7 +2,6 @@ import SystemPackage
 import TramSchema
 import TramSpool
 import TramTestSupport
-import TramSchema
 
 // What the kill -9 child appends, derived from each batch's identity alone so the test can
 // check any byte it gets back without being told. One library for the child and the test.

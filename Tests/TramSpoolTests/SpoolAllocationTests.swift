@@ -2,7 +2,6 @@ import CAllocationCounter
 import Testing
 import TramSchema
 import TramSpool
-import TramSchema
 
 /// The poll → encode → spool path stays allocation-free: appending a batch to the active segment
 /// allocates nothing but the summary's occasional growth (four bytes a batch, doubling).

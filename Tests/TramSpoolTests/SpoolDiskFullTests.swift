@@ -3,7 +3,6 @@ import Testing
 @_spi(Testing) import TramSpool
 import TramSchema
 import TramTestSupport
-import TramSchema
 import TramCore
 #if canImport(Glibc)
 import Glibc

@@ -5,7 +5,6 @@ import TramSchema
 import TramSpool
 import TramTestSupport
 import TramCore
-import TramSchema
 #if canImport(Glibc)
 import Glibc
 #endif

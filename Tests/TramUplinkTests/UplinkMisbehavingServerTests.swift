@@ -6,7 +6,6 @@ import TramSchema
 import TramSpool
 @testable import TramUplink
 import TramCore
-import TramSchema
 
 /// `Tests/integration/peers/misbehaving_http.py` on a loopback ephemeral port: an HTTP server that answers each
 /// request by the next step of a script (500, 429 with Retry-After, 413 over a size, slow, reset, black hole), can
