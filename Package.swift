@@ -253,6 +253,9 @@ package.targets += [
             .product(name: "NIOSSL", package: "swift-nio-ssl"),
             .product(name: "Logging", package: "swift-log"),
         ]),
+    // The console: server-rendered pages for people (fleet, gateway, device, problems, report), sessions, SVG plots.
+    .target(name: "TramCollectorConsole", dependencies: ["TramCollectorStore"]),
+    .testTarget(name: "TramCollectorConsoleTests", dependencies: ["TramCollectorConsole"]),
     // tram-collector's verbs (serve, gateway, token, relay status).
     .target(
         name: "TramCollectorCLI",

@@ -1,6 +1,8 @@
 /// The collector's SQLite layout (docs/collector.md describes every table).
 public enum StoreSchema {
-    static let version = 1
+    /// 2: sites, point kinds and intervals, each point's latest state, rollups, hourly ingest tallies, per-gateway
+    /// relay hold-backs and console sessions (docs/collector.md, "Store"). A version-1 file is migrated on open.
+    static let version = 2
 
     /// Public for the collector benchmark, whose raw-SQLite baseline creates the same `readings` table.
     public static let statements = [
@@ -10,7 +12,14 @@ public enum StoreSchema {
             name TEXT NOT NULL UNIQUE,
             created_ms INTEGER NOT NULL,
             revoked_ms INTEGER,
-            last_seen_ms INTEGER)
+            last_seen_ms INTEGER,
+            -- set by `gateway add --site` / `gateway set-site`, never by what a gateway sends
+            site TEXT NOT NULL DEFAULT '',
+            -- from the newest dictionary: the agent's batch max age (silence is judged against it)
+            batch_age_ms INTEGER,
+            -- the newest reading's clock flag (1 synchronised), and since when it has had that value
+            clock INTEGER,
+            clock_since_ms INTEGER)
         """,
         """
         CREATE TABLE IF NOT EXISTS tokens(
@@ -46,6 +55,10 @@ public enum StoreSchema {
             name TEXT NOT NULL,
             unit TEXT NOT NULL,
             type INTEGER NOT NULL,
+            -- 0 gauge, 1 counter (from the dictionary's point kinds)
+            kind INTEGER NOT NULL DEFAULT 0,
+            -- the agent's poll interval for the point (from the dictionary), bounding how long a reading is held
+            interval_ms INTEGER,
             UNIQUE (device, name))
         """,
         """
@@ -81,15 +94,77 @@ public enum StoreSchema {
             PRIMARY KEY (gateway, epoch)) WITHOUT ROWID
         """,
         """
-        CREATE TABLE IF NOT EXISTS ingest_days(
+        CREATE TABLE IF NOT EXISTS ingest_hours(
             gateway INTEGER NOT NULL REFERENCES gateways(id),
-            day INTEGER NOT NULL,
+            hour INTEGER NOT NULL,
             bytes INTEGER NOT NULL,
             batches INTEGER NOT NULL,
             duplicates INTEGER NOT NULL,
             readings INTEGER NOT NULL,
-            PRIMARY KEY (gateway, day)) WITHOUT ROWID
+            PRIMARY KEY (gateway, hour)) WITHOUT ROWID
         """,
+        // Each point's newest reading (by reading time) and since when its quality has been what it is now: the
+        // console's latest values, device states and problems, without a search per point in `readings`, and kept
+        // when retention has deleted the raw row.
+        """
+        CREATE TABLE IF NOT EXISTS point_latest(
+            point INTEGER PRIMARY KEY REFERENCES points(id),
+            time_ms INTEGER NOT NULL,
+            value REAL,
+            raw_int INTEGER,
+            raw_text TEXT,
+            type INTEGER NOT NULL,
+            quality INTEGER NOT NULL,
+            exception INTEGER,
+            clock INTEGER NOT NULL,
+            quality_since_ms INTEGER NOT NULL) WITHOUT ROWID
+        """,
+        // Per point and time bucket (width 60,000 ms or 3,600,000 ms, aligned to 1970 UTC), written in the same
+        // transaction as the readings they summarise. `numeric` counts readings with a value (engineering value, or a
+        // bool's 0/1): the mean is sum / numeric. `good_ms` is time-weighted: each reading holds until its point's
+        // next reading, at most twice the point's interval, and the part of that hold spent good is split over the
+        // buckets it covers. `increase` is for counters: the sum of rises between consecutive readings, a fall counted
+        // as a reset from zero. Later per-point histograms and time-in-state go in tables of their own keyed the same
+        // way (point, width_ms, bucket_ms, …), so they never rewrite this one or the readings.
+        """
+        CREATE TABLE IF NOT EXISTS rollups(
+            point INTEGER NOT NULL,
+            width_ms INTEGER NOT NULL,
+            bucket_ms INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            good INTEGER NOT NULL,
+            numeric INTEGER NOT NULL,
+            sum REAL NOT NULL,
+            min REAL,
+            max REAL,
+            first_ms INTEGER NOT NULL,
+            last_ms INTEGER NOT NULL,
+            last_value REAL,
+            increase REAL NOT NULL,
+            good_ms INTEGER NOT NULL,
+            PRIMARY KEY (point, width_ms, bucket_ms)) WITHOUT ROWID
+        """,
+        // What each relay held back (implausible timestamps), per gateway: the console's "held back" problem.
+        """
+        CREATE TABLE IF NOT EXISTS relay_held(
+            relay TEXT NOT NULL,
+            gateway INTEGER NOT NULL,
+            unsynchronised INTEGER NOT NULL,
+            synchronised INTEGER NOT NULL,
+            first_ms INTEGER NOT NULL,
+            last_ms INTEGER NOT NULL,
+            PRIMARY KEY (relay, gateway)) WITHOUT ROWID
+        """,
+        // Console sign-ins: the SHA-256 of the session cookie, the read token it was opened with (revoking the token
+        // ends its sessions at once: every check joins `tokens`), and when it expires.
+        """
+        CREATE TABLE IF NOT EXISTS sessions(
+            hash TEXT PRIMARY KEY,
+            token TEXT NOT NULL REFERENCES tokens(hash),
+            created_ms INTEGER NOT NULL,
+            expires_ms INTEGER NOT NULL) WITHOUT ROWID
+        """,
+        "CREATE INDEX IF NOT EXISTS sessions_token ON sessions(token)",
         """
         CREATE TABLE IF NOT EXISTS dedupe_runs(
             gateway INTEGER NOT NULL,
