@@ -26,6 +26,7 @@ struct LinkFingerprint: Equatable {
                 points: device.points.map { point in
                     var point = point
                     point.location = .unknown
+                    point.kind = .gauge  // what readers make of the values; polling reads the same registers
                     return point
                 },
                 limits: device.limits, pollInterval: device.pollInterval, timeout: device.timeout)

@@ -1,9 +1,12 @@
 import TramConfig
+import TramCore
 import TramModbus
 import TramSchema
 
 /// How a config's points become the wire dictionary: every device's points in
 /// config order, aliases counted across devices, and each device's alias range.
+/// Each point also carries its kind and its device's poll interval, and the
+/// dictionary the batch max age, so a receiver knows what to expect and when.
 ///
 /// Aliases depend only on the config, never on the request plan (which changes
 /// when a device rejects an address), so a plan change never changes the schema.
@@ -27,11 +30,27 @@ public struct SchemaMapping: Sendable {
                     PointDescriptor(
                         device: device.name, name: point.name, unit: point.unit, type: Self.wireType(point.type),
                         scale: point.scale, offset: point.offset,
-                        exponentAlias: point.scaleFrom.flatMap { indexByName[$0] }.map { base + $0 }))
+                        exponentAlias: point.scaleFrom.flatMap { indexByName[$0] }.map { base + $0 },
+                        kind: Self.kind(point.kind), intervalMilliseconds: Self.milliseconds(device.pollInterval)))
             }
         }
-        dictionary = SchemaDictionary(gateway: config.gateway.id, points: points)
+        dictionary = SchemaDictionary(
+            gateway: config.gateway.id, points: points,
+            batchMaximumAgeMilliseconds: Self.milliseconds(config.batch.maximumAge))
         firstAlias = first
+    }
+
+    static func kind(_ kind: Point.Kind) -> PointKind {
+        switch kind {
+        case .gauge: .gauge
+        case .counter: .counter
+        }
+    }
+
+    /// Whole milliseconds for the dictionary; nil (unknown) for a duration below one.
+    static func milliseconds(_ duration: Duration) -> UInt64? {
+        let milliseconds = duration.milliseconds
+        return milliseconds > 0 ? UInt64(milliseconds) : nil
     }
 
     static func wireType(_ type: ValueType) -> WireType {

@@ -19,12 +19,24 @@ public struct Point: Sendable, Hashable {
     /// the map does not fit the device, and its neighbours cannot be trusted either.
     public var expected: UInt64?
     public var description: String
+    /// A level or a running total (`kind: counter`); the dictionary carries it to whoever shows the point.
+    public var kind: Kind
     public var location: SourceLocation
+
+    /// What a point's values mean over time.
+    public enum Kind: String, Sendable, Hashable, CaseIterable {
+        /// A level that goes up and down (volts, kW). The default.
+        case gauge
+        /// A running total that only grows until it wraps or the meter is replaced (kWh imported).
+        case counter
+
+        static let spellings: [(String, Kind)] = allCases.map { ($0.rawValue, $0) }
+    }
 
     public init(
         name: String, table: RegisterTable, address: Int, type: ValueType, order: WordOrder = .abcd,
         scale: Double = 1, offset: Double = 0, scaleFrom: String? = nil, unit: String = "",
-        isOptional: Bool = false, notAvailable: [Sentinel] = [], description: String = "",
+        isOptional: Bool = false, notAvailable: [Sentinel] = [], description: String = "", kind: Kind = .gauge,
         location: SourceLocation = SourceLocation.unknown
     ) {
         self.name = name
@@ -40,6 +52,7 @@ public struct Point: Sendable, Hashable {
         self.notAvailable = notAvailable
         self.expected = nil
         self.description = description
+        self.kind = kind
         self.location = location
     }
 

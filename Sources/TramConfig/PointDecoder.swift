@@ -12,7 +12,7 @@ struct PointDefaults {
 struct PointDecoder {
     static let keys = [
         "name", "table", "address", "type", "order", "bit", "length", "scale", "offset", "scale_from",
-        "unit", "optional", "not_available", "expect", "description",
+        "unit", "optional", "not_available", "expect", "description", "kind",
     ]
 
     let file: String
@@ -51,6 +51,10 @@ struct PointDecoder {
                 "'scale' of 0 would turn every reading into the offset", at: map.location(of: map.value("scale")!))
         }
         let notAvailable = type.map { decodeSentinels(map, type: $0) } ?? []
+        let kind = map.choice("kind", Point.Kind.spellings) ?? .gauge
+        if kind == .counter, let type, !(type.isInteger || type.isFloat) {
+            log.error("'kind: counter' applies to numbers, not to type \(type)", at: map.location(ofKey: "kind"))
+        }
 
         var expected: UInt64?
         if let type, let (text, node) = map.scalarText("expect", expected: "the value this register always holds") {
@@ -67,7 +71,8 @@ struct PointDecoder {
             name: name, table: table, address: address, type: type, order: order, scale: scale, offset: offset,
             scaleFrom: map.string("scale_from"), unit: map.string("unit") ?? "",
             isOptional: map.bool("optional") ?? false,
-            notAvailable: notAvailable, description: map.string("description") ?? "", location: map.location)
+            notAvailable: notAvailable, description: map.string("description") ?? "", kind: kind,
+            location: map.location)
         point.expected = expected
         return point
     }

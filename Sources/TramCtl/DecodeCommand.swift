@@ -19,9 +19,13 @@ struct DecodeCommand: ParsableCommand {
     @Flag(help: "Print one JSON object per reading.")
     var json = false
 
+    @Flag(help: "List each dictionary's points: type, unit, scale, kind (gauge or counter) and poll interval.")
+    var points = false
+
     func run() throws {
         guard let bytes = FileConfigSource().contents(of: file) else { throw ValidationError("cannot read \(file)") }
         var printer = FramePrinter(json: json)
+        printer.listsPoints = points
         var offset = 0
         while offset < bytes.count {
             let decoded: (frame: FrameDecoder.Decoded, size: Int)
@@ -46,6 +50,8 @@ struct DecodeCommand: ParsableCommand {
 /// Prints decoded frames as `tramctl decode` and `tramctl spool dump --decode` show them.
 struct FramePrinter {
     let json: Bool
+    /// Whether a dictionary's points are listed under it (text output only).
+    var listsPoints = false
     var dictionaries: [UInt64: SchemaDictionary] = [:]
     var frames = 0
     var readings = 0
@@ -58,9 +64,12 @@ struct FramePrinter {
         case .dictionary(let dictionary, let id):
             dictionaries[id] = dictionary
             if !json {
-                Swift.print(
-                    "dictionary 0x\(String(id, radix: 16)) gateway \(dictionary.gateway): \(dictionary.points.count) points"
-                )
+                Swift.print(DictionaryDescription.summary(dictionary, id: id))
+                if listsPoints {
+                    for (alias, point) in dictionary.points.enumerated() {
+                        Swift.print(DictionaryDescription.point(point, alias: alias))
+                    }
+                }
             }
         case .batch(let batch):
             guard let dictionary = dictionaries[batch.schemaID] else {

@@ -39,13 +39,11 @@ public enum FrameDecoder {
         switch kind {
         case .dictionary:
             let id = try reader.littleEndian64()
-            let decoded = try SchemaDictionary.decodeBody(&reader)
-            guard reader.remaining == 0 else {
-                throw .invalid("\(reader.remaining) stray byte(s) after the dictionary")
-            }
-            guard decoded.schemaID == id else {
+            // The id is checked against the bytes as sent: they may hold trailer sections this build skips.
+            guard SchemaDictionary.hash(UnsafeRawBufferPointer(rebasing: payload[reader.offset...])) == id else {
                 throw .invalid("schema id 0x\(String(id, radix: 16)) does not match the dictionary's content")
             }
+            let decoded = try SchemaDictionary.decodeBody(&reader)
             return (.dictionary(decoded, schemaID: id), size)
         case .batch:
             return (.batch(try decodeBatch(&reader, dictionary: dictionary)), size)

@@ -5,15 +5,23 @@
 public struct SchemaDictionary: Sendable, Hashable {
     public var gateway: String
     public var points: [PointDescriptor]
+    /// The gateway's batch max age (how long a reading can wait before its batch is sealed), in milliseconds; nil
+    /// when the dictionary does not say. A receiver can tell a silent gateway from a slow one by it. 0 is nil.
+    public var batchMaximumAgeMilliseconds: UInt64?
 
-    public init(gateway: String, points: [PointDescriptor]) {
+    public init(gateway: String, points: [PointDescriptor], batchMaximumAgeMilliseconds: UInt64? = nil) {
         self.gateway = gateway
         self.points = points
+        self.batchMaximumAgeMilliseconds = batchMaximumAgeMilliseconds == 0 ? nil : batchMaximumAgeMilliseconds
     }
 
     /// FNV-1a 64 over the canonical body (everything after the id).
     public var schemaID: UInt64 {
-        let body = canonicalBody()
+        canonicalBody().withUnsafeBytes { Self.hash($0) }
+    }
+
+    /// FNV-1a 64, the schema id of a body.
+    static func hash(_ body: UnsafeRawBufferPointer) -> UInt64 {
         var hash: UInt64 = 0xCBF2_9CE4_8422_2325
         for byte in body { hash = (hash ^ UInt64(byte)) &* 0x0000_0100_0000_01B3 }
         return hash
@@ -45,6 +53,7 @@ public struct SchemaDictionary: Sendable, Hashable {
             writer.littleEndian64(point.offset.bitPattern)
             writer.uvarint(point.exponentAlias.map { UInt64($0) + 1 } ?? 0)
         }
+        DictionaryTrailer.write(self, to: &writer)
     }
 
     /// The dictionary as a frame.
@@ -58,6 +67,7 @@ public struct SchemaDictionary: Sendable, Hashable {
         return Frame.wrap(kind: .dictionary, payload: payload)
     }
 
+    /// Reads the body to the end of `reader`'s input (the trailer runs to the payload's end).
     static func decodeBody(_ reader: inout WireReader) throws(WireError) -> SchemaDictionary {
         let gateway = try reader.string()
         let count = try reader.count(minimumSize: 20)
@@ -80,6 +90,8 @@ public struct SchemaDictionary: Sendable, Hashable {
                     device: device, name: name, unit: unit, type: type, scale: scale, offset: offset,
                     exponentAlias: exponent == 0 ? nil : Int(exponent - 1)))
         }
-        return SchemaDictionary(gateway: gateway, points: points)
+        var dictionary = SchemaDictionary(gateway: gateway, points: points)
+        try DictionaryTrailer.read(&reader, into: &dictionary)
+        return dictionary
     }
 }

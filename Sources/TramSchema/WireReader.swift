@@ -58,6 +58,14 @@ public struct WireReader {
         return value
     }
 
+    /// The next `length` bytes as a reader of their own (offsets stay those of the whole input), and moves past them.
+    public mutating func section(length: Int) throws(WireError) -> WireReader {
+        guard length <= remaining else { throw .truncated(needed: length - remaining, at: offset) }
+        let section = WireReader(UnsafeRawBufferPointer(rebasing: bytes[..<(offset + length)]), offset: offset)
+        offset += length
+        return section
+    }
+
     public mutating func string() throws(WireError) -> String {
         let length = try count()
         let slice = UnsafeRawBufferPointer(rebasing: bytes[offset..<offset + length])

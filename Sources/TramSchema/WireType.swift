@@ -20,10 +20,15 @@ public struct PointDescriptor: Sendable, Hashable {
     public var offset: Double
     /// Alias of the int16 point whose raw value is this point's power-of-ten exponent (SunSpec `_SF`), if any.
     public var exponentAlias: Int?
+    /// A gauge (a level: volts, kW) or a counter (a running total: kWh imported), which a reader may show as a rate.
+    public var kind: PointKind
+    /// How often the gateway polls the point's device, in milliseconds; nil when the dictionary does not say.
+    /// The wire spells unknown as 0, so 0 is normalised to nil here.
+    public var intervalMilliseconds: UInt64?
 
     public init(
         device: String, name: String, unit: String = "", type: WireType, scale: Double = 1, offset: Double = 0,
-        exponentAlias: Int? = nil
+        exponentAlias: Int? = nil, kind: PointKind = .gauge, intervalMilliseconds: UInt64? = nil
     ) {
         self.device = device
         self.name = name
@@ -32,6 +37,8 @@ public struct PointDescriptor: Sendable, Hashable {
         self.scale = scale
         self.offset = offset
         self.exponentAlias = exponentAlias
+        self.kind = kind
+        self.intervalMilliseconds = intervalMilliseconds == 0 ? nil : intervalMilliseconds
     }
 }
 

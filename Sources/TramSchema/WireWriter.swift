@@ -27,6 +27,17 @@ public struct WireWriter {
         byte(UInt8(v))
     }
 
+    /// Bytes `uvarint(value)` writes.
+    public static func uvarintSize(_ value: UInt64) -> Int {
+        var size = 1
+        var v = value
+        while v >= 0x80 {
+            size += 1
+            v >>= 7
+        }
+        return size
+    }
+
     /// Zigzag, then LEB128: small magnitudes of either sign take one byte.
     @inline(__always)
     public mutating func svarint(_ value: Int64) {

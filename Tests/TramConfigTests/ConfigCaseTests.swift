@@ -13,7 +13,8 @@ import TramModbus
 /// - `expected.plan`: the read requests for each device, one a line:
 ///   `device FCnn table address+count point,point,...`
 ///   (`device` is `profile` for a `profile.yaml` case). A plan case without
-///   `expected.err` must load with no diagnostics at all.
+///   `expected.err` must load with no diagnostics at all;
+/// - optionally `expected.kinds`: every point's kind, one `device point gauge|counter` a line.
 ///
 /// A new config bug becomes a new folder, not new code. To draft the expected
 /// files of a new case, run with `TRAM_RECORD_TESTCASES=1`: a case without
@@ -26,7 +27,7 @@ enum ConfigCases {
         TestFiles.list(root).filter { TestFiles.isDirectory(root + "/" + $0) }
     }
 
-    static let expectedFiles: Set<String> = ["expected.err", "expected.plan"]
+    static let expectedFiles: Set<String> = ["expected.err", "expected.plan", "expected.kinds"]
 
     /// The case folder as an in-memory source, keyed by paths relative to the folder.
     static func source(_ directory: String) -> InMemoryConfigSource {
@@ -71,6 +72,7 @@ struct ConfigCaseTests {
 
         let diagnostics: [Diagnostic]
         var plan: [String]?
+        var kinds: [String]?
         if source.files["agent.yaml"] != nil {
             let result = loader.loadAgent("agent.yaml")
             diagnostics = result.diagnostics
@@ -78,6 +80,9 @@ struct ConfigCaseTests {
             if let agent = result.value {
                 plan = agent.devices.flatMap {
                     ConfigCases.planText(device: $0.name, points: $0.points, limits: $0.limits)
+                }
+                kinds = agent.devices.flatMap { device in
+                    device.points.map { "\(device.name) \($0.name) \($0.kind.rawValue)" }
                 }
                 for device in agent.devices {
                     let planned = RequestPlanner.plan(device.points, limits: device.limits).flatMap(\.points).sorted()
@@ -92,6 +97,7 @@ struct ConfigCaseTests {
             #expect((result.value == nil) == result.hasErrors, "a profile is returned exactly when there are no errors")
             if let profile = result.value {
                 plan = ConfigCases.planText(device: "profile", points: profile.points, limits: profile.limits)
+                kinds = profile.points.map { "profile \($0.name) \($0.kind.rawValue)" }
             }
         } else {
             Issue.record("case \(name) has neither agent.yaml nor profile.yaml")
@@ -125,6 +131,14 @@ struct ConfigCaseTests {
             )
         } else {
             #expect(actualErr.isEmpty, "a plan case must load cleanly:\n\(actualErr.joined(separator: "\n"))")
+        }
+        if let expectedKinds = TestFiles.readText(directory + "/expected.kinds") {
+            let expected = ConfigCases.lines(expectedKinds)
+            let actual = try #require(kinds, "no config to read kinds from")
+            #expect(
+                actual == expected,
+                "kinds differ:\n--- expected\n\(expected.joined(separator: "\n"))\n--- actual\n\(actual.joined(separator: "\n"))"
+            )
         }
         if let expectedPlan {
             let expected = ConfigCases.lines(expectedPlan)

@@ -14,9 +14,13 @@ struct RandomTrace {
             PointDescriptor(
                 device: "d\(i % 3)", name: "p\(i)", unit: ["", "V", "kWh"].randomElement(using: &random)!,
                 type: WireType.allCases.randomElement(using: &random)!,
-                scale: [1, 0.1, 0.001].randomElement(using: &random)!)
+                scale: [1, 0.1, 0.001].randomElement(using: &random)!,
+                kind: PointKind.allCases.randomElement(using: &random)!,
+                intervalMilliseconds: [nil, 1000, 60_000, UInt64.max].randomElement(using: &random)!)
         }
-        let dictionary = SchemaDictionary(gateway: "gw-\(count)", points: points)
+        let dictionary = SchemaDictionary(
+            gateway: "gw-\(count)", points: points,
+            batchMaximumAgeMilliseconds: [nil, 10_000, 1 << 40].randomElement(using: &random)!)
         var time = Int64.random(in: 1_600_000_000_000...1_900_000_000_000, using: &random)
         var groups: [(Int64, ClockFlags, Int, [WireValue])] = []
         for _ in 0..<Int.random(in: 0...30, using: &random) {

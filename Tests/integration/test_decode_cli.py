@@ -76,3 +76,27 @@ def test_poll_frames_round_trip(tramctl, plc_tcp, tmp_path):
         assert wire_raw == raw, name
     assert {r["quality"] for r in rows if r["point"] == "gone"} == {"exception(2)"}
     assert {r["value"] for r in rows if r["point"] == "n"} == {-21.0}
+
+
+def test_tramctl_decode_shows_the_dictionary_trailer(tramctl, tmp_path):
+    """`--points` lists each point with its kind and poll interval; the summary names counters and the batch age."""
+    from test_wire_python import TRAILER_DICT_BYTES
+    path = tmp_path / "frames.bin"
+    path.write_bytes(TRAILER_DICT_BYTES)
+    proc = tramctl("decode", path, "--points")
+    assert proc.returncode == 0, proc.stderr
+    lines = proc.stdout.splitlines()
+    d, _ = tw.decode_frame(TRAILER_DICT_BYTES)
+    assert lines[0] == f"dictionary 0x{d.schema_id:x} gateway gw-demo: 6 points (1 counter), batch max age 10s"
+    assert lines[1:7] == [
+        "  #0 incomer/voltage_l1 float32 V gauge every 1s",
+        "  #1 incomer/energy uint32 kWh scale 0.1 counter every 1s",
+        "  #2 incomer/breaker_closed bool gauge every 1s",
+        "  #3 pv/power int16 W exponent #4 gauge every 60s",
+        "  #4 pv/w_sf int16 gauge every 60s",
+        "  #5 pv/model string gauge every 60s",
+    ]
+    plain = tmp_path / "plain.bin"
+    plain.write_bytes(DICT_BYTES)
+    proc = tramctl("decode", plain)
+    assert proc.stdout.splitlines()[0] == "dictionary 0x3730411dc17d8009 gateway gw-demo: 6 points"

@@ -27,6 +27,10 @@ def read_hex(name: str) -> bytes:
 
 DICT_BYTES = read_hex("dictionary.hex")
 BATCH_BYTES = read_hex("batch.hex")
+TRAILER_DICT_BYTES = read_hex("dictionary-trailer.hex")
+TRAILER_SCHEMA_ID = 0xC75E107AE2B65A01
+# vectors/README.md: kinds (energy a counter), intervals (incomer 1000 ms, pv 60000 ms), batch max age 10000 ms
+TRAILER = bytes.fromhex("01 06 000100000000  02 0f e807e807e807 e0d403e0d403e0d403  03 02 904e")
 
 
 @pytest.fixture(scope="module")
@@ -102,6 +106,16 @@ def f32(x: float) -> int:
 def f64(x: float) -> int:
     return struct.unpack("<Q", struct.pack("<d", x))[0]
 
+
+# The points of the golden dictionary, as the builders write them
+GOLDEN_POINTS = [
+    point("incomer", "voltage_l1", "float32", unit="V"),
+    point("incomer", "energy", "uint32", unit="kWh", scale=0.1),
+    point("incomer", "breaker_closed", "bool"),
+    point("pv", "power", "int16", unit="W", exp_alias=4),
+    point("pv", "w_sf", "int16"),
+    point("pv", "model", "string"),
+]
 
 # Group-1 values of the demo dictionary (float32, uint32, bool), as in the vectors
 G1_VALUES = bytes.fromhex("814801 f2c001 01")
@@ -246,15 +260,7 @@ def test_back_to_back_frames_and_trailing_input(dicts):
 def test_builders_reproduce_the_vectors():
     """The test-side builders below write exactly the golden bytes, so hand-built invalid frames
     differ from valid ones only where intended."""
-    pts = [
-        point("incomer", "voltage_l1", "float32", unit="V"),
-        point("incomer", "energy", "uint32", unit="kWh", scale=0.1),
-        point("incomer", "breaker_closed", "bool"),
-        point("pv", "power", "int16", unit="W", exp_alias=4),
-        point("pv", "w_sf", "int16"),
-        point("pv", "model", "string"),
-    ]
-    assert frame(tw.KIND_DICTIONARY, dict_payload("gw-demo", pts)) == DICT_BYTES
+    assert frame(tw.KIND_DICTIONARY, dict_payload("gw-demo", GOLDEN_POINTS)) == DICT_BYTES
     groups = [
         group(G1_VALUES, count=3),
         group(bytes.fromhex("04 04 01"), dt=1000, count=3),
@@ -267,7 +273,7 @@ def test_builders_reproduce_the_vectors():
 
 # ------------------------------------------------------------------ corruption sweeps
 
-@pytest.mark.parametrize("name", ["dictionary.hex", "batch.hex"])
+@pytest.mark.parametrize("name", ["dictionary.hex", "batch.hex", "dictionary-trailer.hex"])
 @pytest.mark.parametrize("mask", [0x01, 0x80, 0xFF])
 def test_every_single_byte_flip_is_rejected(name, mask, dicts):
     data = read_hex(name)
@@ -282,7 +288,7 @@ def test_every_single_byte_flip_is_rejected(name, mask, dicts):
             assert "checksum" in str(err.value) or "beyond" in str(err.value), (i, err.value)
 
 
-@pytest.mark.parametrize("name", ["dictionary.hex", "batch.hex"])
+@pytest.mark.parametrize("name", ["dictionary.hex", "batch.hex", "dictionary-trailer.hex"])
 def test_every_truncation_is_rejected(name, dicts):
     data = read_hex(name)
     for n in range(len(data)):
@@ -467,7 +473,7 @@ def test_dictionary_rejections():
 
     cases = [
         (dict_payload("gw", DEMO_POINTS, schema_id=SCHEMA_ID), "does not match the FNV-1a 64"),
-        (dict_payload("gw", DEMO_POINTS, trailing=b"\x00"), "stray bytes after the last point"),
+        (dict_payload("gw", DEMO_POINTS, trailing=b"\x00"), "tag 0 is reserved"),
         (dict_payload("gw", DEMO_POINTS[:1] + [point("pv", "p", "int16", exp_alias=3)]
                       + DEMO_POINTS[2:]), "exponent alias 3, outside"),
         (dict_payload("gw", DEMO_POINTS + [point("a", "b", "int16", type_code=11)]), "unknown type code 11"),
@@ -580,3 +586,81 @@ def test_group_times(all_types):
     b = all_types_batch(all_types, groups)
     assert [(g.time_ms, g.synchronised, g.stepped) for g in b.groups] == [
         (BASE_TIME - 5, True, False), (BASE_TIME + 5, False, False), (BASE_TIME + 4, False, True)]
+
+
+# ------------------------------------------------------------------ dictionary trailer
+
+def golden_with_trailer(trailer: bytes) -> bytes:
+    """The golden dictionary's gateway and points followed by `trailer`, schema id and CRC right."""
+    return frame(tw.KIND_DICTIONARY, dict_payload("gw-demo", GOLDEN_POINTS, trailing=trailer))
+
+
+def test_plain_vector_has_no_trailer(dictionary):
+    assert [(p.kind, p.interval_ms) for p in dictionary.points] == [("gauge", None)] * 6
+    assert dictionary.batch_max_age_ms is None
+
+
+def test_trailer_vector():
+    d, size = tw.decode_frame(TRAILER_DICT_BYTES)
+    assert size == len(TRAILER_DICT_BYTES)
+    assert TRAILER_DICT_BYTES == golden_with_trailer(TRAILER)
+    assert TRAILER_DICT_BYTES[9:17] == bytes.fromhex("01 5a b6 e2 7a 10 5e c7")
+    assert d.schema_id == TRAILER_SCHEMA_ID != SCHEMA_ID
+    assert [p.kind for p in d.points] == ["gauge", "counter", "gauge", "gauge", "gauge", "gauge"]
+    assert [p.interval_ms for p in d.points] == [1000, 1000, 1000, 60000, 60000, 60000]
+    assert d.batch_max_age_ms == 10000
+    # the points themselves are the plain vector's
+    plain, _ = tw.decode_frame(DICT_BYTES)
+    strip = lambda p: (p.alias, p.device, p.name, p.unit, p.type, p.scale, p.offset, p.exponent_alias)  # noqa: E731
+    assert [strip(p) for p in d.points] == [strip(p) for p in plain.points]
+    # the batch vector decodes the same under either dictionary (the trailer says nothing about decoding)
+    b1, _ = tw.decode_frame(BATCH_BYTES, {SCHEMA_ID: plain})
+    b2, _ = tw.decode_frame(BATCH_BYTES, {SCHEMA_ID: d})
+    assert b1.groups == b2.groups and b1.groups[0].values == (("float32", 0x43666666), 12345, True)
+
+
+def test_invalid_vectors():
+    with pytest.raises(ValueError, match="length 5 overruns the 2 bytes left"):
+        tw.decode_frame(read_hex("invalid-trailer-overrun.hex"))
+    assert read_hex("invalid-trailer-overrun.hex") == golden_with_trailer(bytes.fromhex("03 05 904e"))
+    with pytest.raises(ValueError, match="point 5: unknown kind 2"):
+        tw.decode_frame(read_hex("invalid-point-kind.hex"))
+    assert read_hex("invalid-point-kind.hex") == golden_with_trailer(bytes.fromhex("01 06 000100000002"))
+
+
+def test_each_section_alone():
+    d, _ = tw.decode_frame(golden_with_trailer(bytes.fromhex("03 01 05")))
+    assert d.batch_max_age_ms == 5 and {p.kind for p in d.points} == {"gauge"}
+    d, _ = tw.decode_frame(golden_with_trailer(bytes.fromhex("02 06 00 00 00 00 00 64")))
+    assert [p.interval_ms for p in d.points] == [None] * 5 + [100]
+    d, _ = tw.decode_frame(golden_with_trailer(bytes.fromhex("02 06 000000000000 03 01 00")))
+    assert [p.interval_ms for p in d.points] == [None] * 6 and d.batch_max_age_ms is None   # 0 = unknown
+
+
+def test_unknown_sections_are_skipped():
+    trailer = bytes.fromhex("01 06 000100000000  04 03 aabbcc  07 00")
+    data = golden_with_trailer(trailer)
+    d, _ = tw.decode_frame(data)
+    assert [p.kind for p in d.points] == ["gauge", "counter", "gauge", "gauge", "gauge", "gauge"]
+    assert d.schema_id == tw.fnv1a64(data[17:-4])      # the id covers the skipped bytes too
+    d, _ = tw.decode_frame(golden_with_trailer(bytes.fromhex("7f 00")))
+    assert d.batch_max_age_ms is None
+
+
+@pytest.mark.parametrize("trailer, message", [
+    ("00 00", "tag 0 is reserved"),
+    ("03 01 05 03 01 05", "tag 3 does not follow tag 3"),
+    ("03 01 05 01 06 000000000000", "tag 1 does not follow tag 3"),
+    ("01 05 0000000000", "5 bytes for 6 points"),
+    ("01 07 00000000000000", "7 bytes for 6 points"),
+    ("02 05 0101010101", "varint runs past the end"),
+    ("02 07 01010101010101", "1 stray bytes after 6 points"),
+    ("03 02 0500", "1 stray bytes after the value"),
+    ("03 00", "varint runs past the end"),
+    ("09", "length: varint runs past the end"),
+    ("09 ffffffff0f", "overruns the 0 bytes left"),
+    ("01 06 00 01 00 00 00 ff", "point 5: unknown kind 255"),
+])
+def test_malformed_trailers(trailer, message):
+    with pytest.raises(ValueError, match=message):
+        tw.decode_frame(golden_with_trailer(bytes.fromhex(trailer)))

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from typing import NamedTuple, Union
 
 __all__ = [
-    "FORMAT_VERSION", "KIND_DICTIONARY", "KIND_BATCH", "TYPE_NAMES", "QUALITY_NAMES",
+    "FORMAT_VERSION", "KIND_DICTIONARY", "KIND_BATCH", "TYPE_NAMES", "QUALITY_NAMES", "KIND_NAMES",
     "UnsupportedVersion", "FloatValue", "Missing", "Point", "Dictionary", "Group", "Batch",
     "crc32c", "fnv1a64", "zigzag", "unzigzag", "encode_uvarint", "encode_svarint",
     "decode_frame", "decode_frames", "engineering_value", "group_readings",
@@ -48,6 +48,10 @@ QUALITY_NAMES = {
     5: "io_error", 6: "unsupported", 7: "unexpected",
 }
 QUALITY_EXCEPTION = 2
+KIND_NAMES = {0: "gauge", 1: "counter"}
+TRAILER_POINT_KINDS = 1
+TRAILER_POINT_INTERVALS = 2
+TRAILER_BATCH_MAX_AGE = 3
 
 # inclusive (min, max) of each integer type, checked on the decoded value
 INT_RANGES = {
@@ -170,6 +174,8 @@ class Point:
     scale: float
     offset: float
     exponent_alias: int | None     # alias of the point holding the decimal exponent (SunSpec _SF)
+    kind: str = "gauge"            # "gauge" or "counter" (trailer tag 1)
+    interval_ms: int | None = None  # poll interval of the point's device (trailer tag 2); None unknown
 
 
 @dataclass(frozen=True)
@@ -177,6 +183,7 @@ class Dictionary:
     gateway: str
     schema_id: int
     points: tuple[Point, ...]
+    batch_max_age_ms: int | None = None   # the gateway's batch max age (trailer tag 3); None unknown
 
 
 DictionaryFrame = Dictionary
@@ -370,9 +377,7 @@ def _decode_dictionary(payload: bytes) -> Dictionary:
         offset = r.f64le(f"point {alias} offset")
         exp_plus_1 = r.uvarint(f"point {alias} exponent alias")
         raw_points.append((alias, device, name, unit, TYPE_NAMES[code], scale, offset, exp_plus_1))
-    if r.left:
-        # GUESS: the rule "stray bytes after the last group" is applied to dictionaries too
-        raise r.fail(f"{r.left} stray bytes after the last point")
+    kinds, intervals, batch_max_age = _decode_trailer(r, n)
     points = []
     for alias, device, name, unit, type_name, scale, offset, exp_plus_1 in raw_points:
         exponent_alias = None
@@ -383,8 +388,48 @@ def _decode_dictionary(payload: bytes) -> Dictionary:
                                  f"outside the dictionary of {n} points")
             # GUESS: the spec does not say what type an exponent point must have, nor whether a
             # point may be its own exponent; neither is checked here.
-        points.append(Point(alias, device, name, unit, type_name, scale, offset, exponent_alias))
-    return Dictionary(gateway, schema_id, tuple(points))
+        points.append(Point(alias, device, name, unit, type_name, scale, offset, exponent_alias,
+                            kinds[alias], intervals[alias]))
+    return Dictionary(gateway, schema_id, tuple(points), batch_max_age)
+
+
+def _decode_trailer(r: _Reader, n: int) -> tuple[list[str], list[int | None], int | None]:
+    """The sections after the last point, to the payload's end: (kinds, intervals, batch max age)."""
+    kinds: list[str] = ["gauge"] * n
+    intervals: list[int | None] = [None] * n
+    batch_max_age = None
+    previous = 0
+    while r.left:
+        tag = r.uvarint("trailer section tag")
+        if tag == 0:
+            raise r.fail("trailer section tag 0 is reserved")
+        if tag <= previous:
+            raise r.fail(f"trailer section tag {tag} does not follow tag {previous}")
+        previous = tag
+        length = r.uvarint(f"trailer section {tag} length")
+        if length > r.left:
+            raise r.fail(f"trailer section {tag} length {length} overruns the {r.left} bytes left")
+        section = _Reader(r.take(length, f"trailer section {tag}"), f"dictionary trailer section {tag}")
+        if tag == TRAILER_POINT_KINDS:
+            if length != n:
+                raise section.fail(f"point kinds: {length} bytes for {n} points")
+            for alias in range(n):
+                code = section.u8(f"point {alias} kind")
+                if code not in KIND_NAMES:
+                    raise section.fail(f"point {alias}: unknown kind {code}")
+                kinds[alias] = KIND_NAMES[code]
+        elif tag == TRAILER_POINT_INTERVALS:
+            for alias in range(n):
+                interval = section.uvarint(f"point {alias} interval")
+                intervals[alias] = interval or None
+            if section.left:
+                raise section.fail(f"point intervals: {section.left} stray bytes after {n} points")
+        elif tag == TRAILER_BATCH_MAX_AGE:
+            batch_max_age = section.uvarint("batch max age") or None
+            if section.left:
+                raise section.fail(f"batch max age: {section.left} stray bytes after the value")
+        # any other tag: a later version's section, skipped (its bytes are in the schema id)
+    return kinds, intervals, batch_max_age
 
 
 # --------------------------------------------------------------------- batch
