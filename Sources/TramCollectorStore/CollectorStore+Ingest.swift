@@ -135,7 +135,7 @@ extension CollectorStore {
                 }
                 summary.readings += try insertReadings(batch, schema: schema, into: &aggregate)
             }
-            if maintainsRollups { try write(aggregate, gateway: gateway, now: now) }
+            if maintainsRollups { try write(&aggregate, gateway: gateway, now: now) }
             for (epoch, state) in epochs { try saveDedupe(state, gateway: gateway, epoch: epoch) }
             try statement("UPDATE gateways SET last_seen_ms = ? WHERE id = ?").run([.integer(now), .integer(gateway)])
             let duplicates = summary.batches.count { $0.duplicate }
@@ -192,6 +192,8 @@ extension CollectorStore {
             """)
         let points = schema.dictionary.points
         let rollups = maintainsRollups
+        // Each alias's slot in the aggregate, found the first time the batch meets it.
+        var slots = [Int](repeating: -1, count: rollups ? points.count : 0)
         var count = 0
         for group in batch.groups {
             if rollups { aggregate.addGroup(time: group.timeMilliseconds, clock: group.clock.rawValue) }
@@ -213,13 +215,13 @@ extension CollectorStore {
                 try insert.execute()
                 count += 1
                 guard rollups else { continue }
+                if slots[alias] < 0 { slots[alias] = try aggregate.slot(for: point, previous: loadLatest) }
                 // NaN is stored as NULL (bindDouble), so the aggregate sees what the row holds.
-                try aggregate.add(
-                    point: point, time: group.timeMilliseconds,
+                aggregate.add(
+                    slot: slots[alias], time: group.timeMilliseconds,
                     engineering: stored.engineering.flatMap { $0.isNaN ? nil : $0 }, rawInt: stored.rawInt,
                     rawText: stored.rawText, type: descriptor.type.rawValue, quality: stored.quality,
-                    exception: stored.exception, clock: group.clock.rawValue, holdLimit: schema.holdLimits[alias],
-                    previous: loadLatest)
+                    exception: stored.exception, clock: group.clock.rawValue, holdLimit: schema.holdLimits[alias])
             }
         }
         return count

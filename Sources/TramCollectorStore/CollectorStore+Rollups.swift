@@ -17,8 +17,8 @@ extension CollectorStore {
         }
     }
 
-    func write(_ aggregate: IngestAggregate, gateway: Int64, now: Int64) throws {
-        try writeBuckets(aggregate.buckets)
+    func write(_ aggregate: inout IngestAggregate, gateway: Int64, now: Int64) throws {
+        try writeBuckets(aggregate.buckets())
         let latest = try statement(
             """
             INSERT INTO point_latest(point, time_ms, value, raw_int, raw_text, type, quality, exception, clock,
@@ -26,9 +26,9 @@ extension CollectorStore {
             ON CONFLICT (point) DO UPDATE SET time_ms = ?2, value = ?3, raw_int = ?4, raw_text = ?5, type = ?6,
               quality = ?7, exception = ?8, clock = ?9, quality_since_ms = ?10, increase_base = ?11
             """)
-        for (point, entry) in aggregate.points where entry.moved {
-            guard let row = entry.latest else { continue }
-            latest.bindInt(1, point)
+        for slot in aggregate.slots where slot.moved {
+            guard let row = slot.latest else { continue }
+            latest.bindInt(1, slot.point)
             latest.bindInt(2, row.time)
             latest.bindDouble(3, row.value)
             latest.bindInt(4, row.rawInt)
