@@ -272,7 +272,7 @@ package.targets += [
         name: "TramCollectorTests",
         dependencies: [
             "TramCollector", "TramCollectorStore", "TramCollectorRelay", "TramCollectorTestSupport",
-            "TramSchema", "TramCompression", "TramLineProtocol", "CSQLite",
+            "TramSchema", "TramCompression", "TramLineProtocol", "CSQLite", "TramTestSupport",
             .product(name: "Logging", package: "swift-log"),
             .product(name: "InMemoryLogging", package: "swift-log"),
         ]),

@@ -14,6 +14,7 @@ public final class CollectorMetrics: Sendable {
         var rejects: [String: Int] = [:]
         var requests: [Int: Int] = [:]
         var retentionDeleted = 0
+        var retentionDeletedRollups = 0
         var retentionPasses = 0
     }
     private let counters = Mutex(Counters())
@@ -39,6 +40,10 @@ public final class CollectorMetrics: Sendable {
 
     func retentionDeleted(_ rows: Int) {
         counters.withLock { $0.retentionDeleted += rows }
+    }
+
+    func retentionDeletedRollups(_ rows: Int) {
+        counters.withLock { $0.retentionDeletedRollups += rows }
     }
 
     func retentionPassed() {
@@ -73,6 +78,10 @@ public final class CollectorMetrics: Sendable {
             "tram_collector_retention_deleted_readings_total",
             "Readings deleted by --retention (older than the limit).",
             [("", c.retentionDeleted)])
+        counter(
+            "tram_collector_retention_deleted_rollups_total",
+            "Rollup rows deleted by --retention (minute rollups after 45 days, hour rollups after --rollup-retention).",
+            [("", c.retentionDeletedRollups)])
         counter("tram_collector_retention_passes_total", "Retention passes completed.", [("", c.retentionPasses)])
         return out
     }

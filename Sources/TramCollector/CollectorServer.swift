@@ -4,7 +4,7 @@ import HummingbirdCore
 import HummingbirdTLS
 import Logging
 import TramCollectorRelay
-import TramCollectorStore
+@_spi(Benchmark) import TramCollectorStore
 import TramIngestProtocol
 
 /// The collector's HTTP server: ingest, read API, /health and /metrics.
@@ -24,6 +24,8 @@ public struct CollectorServer: Sendable {
         public var retention: Retention?
         /// Time-series targets fed from the store (`--relay-influx`); see Relay.swift.
         public var relays: [RelayTarget] = []
+        /// Ingest maintains the rollups and latest states (always, but for the benchmark measuring what they cost).
+        @_spi(Benchmark) public var rollups = true
 
         /// This configuration with relays to these targets.
         public func relaying(_ targets: [RelayTarget]) -> Configuration {
@@ -58,12 +60,13 @@ public struct CollectorServer: Sendable {
 
     public init(_ configuration: Configuration, logger: Logger = Logger(label: "tram-collector")) throws {
         self.configuration = configuration
-        executor = StoreExecutor(
-            store: try CollectorStore(path: configuration.databasePath, durability: configuration.durability))
+        let store = try CollectorStore(path: configuration.databasePath, durability: configuration.durability)
+        store.maintainsRollups = configuration.rollups
+        executor = StoreExecutor(store: store)
         limiter = RateLimiter(rate: configuration.rate, burst: configuration.burst)
         self.logger = logger
-        let store = executor
-        relays = configuration.relays.map { Relay(target: $0, executor: store, logger: logger) }
+        let executor = executor
+        relays = configuration.relays.map { Relay(target: $0, executor: executor, logger: logger) }
     }
 
     /// Serves until the task is cancelled (or SIGTERM/SIGINT). `onListening` gets the bound port (useful with port 0).

@@ -79,8 +79,16 @@ extension CollectorCommand {
             help: "With --tls-client-ca: required (no certificate, no handshake) or optional (token instead).")
         var tlsClientAuth: String = CollectorTLS.ClientAuth.required.rawValue
         @Option(
-            help: "Delete readings older than this, by reading time (30d, 12h, 90m; w/d/h/m/s). Default: keep forever.")
+            help:
+                "Delete readings older than this, by reading time, cut at a whole hour (30d, 12h, 90m; w/d/h/m/s). Default: keep forever."
+        )
         var retention: String?
+        @Option(
+            name: .customLong("rollup-retention"),
+            help:
+                "With --retention: delete hour rollups older than this (at least --retention). Minute rollups go after 45 days, or --retention if longer."
+        )
+        var rollupRetention: String = "396d"
         @Option(name: .customLong("retention-interval"), help: "Time between retention passes (also at start).")
         var retentionInterval: String = "5m"
         @Option(
@@ -139,7 +147,11 @@ extension CollectorCommand {
                 guard let interval = Retention.parseDuration(retentionInterval) else {
                     throw ValidationError("--retention-interval takes a duration such as 5m")
                 }
-                retentionSetting = Retention(limitMilliseconds: limit, intervalMilliseconds: interval)
+                guard let rollupLimit = Retention.parseDuration(rollupRetention), rollupLimit >= limit else {
+                    throw ValidationError("--rollup-retention takes a duration such as 396d, at least --retention")
+                }
+                retentionSetting = Retention(
+                    limitMilliseconds: limit, rollupLimitMilliseconds: rollupLimit, intervalMilliseconds: interval)
             }
             var logger = Logger(label: "tram-collector")
             logger.logLevel = .info

@@ -41,6 +41,8 @@ public final class Relay: Sendable {
         public var body: [UInt8] = []
         /// What the batch adds to the relay's totals (sent, held back, skipped).
         public var delta: CollectorStore.RelayPosition
+        /// What it held back, per gateway row (`relay_held`).
+        public var held: [Int64: CollectorStore.RelayHeld] = [:]
         public var lines = 0
     }
 
@@ -49,20 +51,24 @@ public final class Relay: Sendable {
     {
         var writer = InfluxLine.Writer(measurement: measurement)
         var tally = LineTally()
+        var held: [Int64: CollectorStore.RelayHeld] = [:]
         for row in rows {
             let r = row.reading
+            let before = (tally.heldUnsynchronised, tally.heldSynchronised)
             writer.append(
                 gateway: r.gateway, device: r.device, point: r.point, time: r.timeMilliseconds,
                 synchronised: r.clock & 1 != 0,
                 type: r.type, value: r.value, rawInt: r.rawInt, rawText: r.rawText, quality: r.quality, now: now,
                 tally: &tally)
+            if tally.heldUnsynchronised != before.0 { held[row.gatewayID, default: .init()].unsynchronised += 1 }
+            if tally.heldSynchronised != before.1 { held[row.gatewayID, default: .init()].synchronised += 1 }
         }
         let delta = CollectorStore.RelayPosition(
             name: name, sent: Int64(tally.sent), heldUnsynchronised: Int64(tally.heldUnsynchronised),
             heldSynchronised: Int64(tally.heldSynchronised),
             unsynchronisedSent: Int64(tally.unsynchronisedSent), skipped: Int64(tally.skipped))
         let lines = writer.lines
-        return Encoded(body: writer.finish(), delta: delta, lines: lines)
+        return Encoded(body: writer.finish(), delta: delta, held: held, lines: lines)
     }
 
     /// Runs until cancelled.
@@ -142,8 +148,10 @@ public final class Relay: Sendable {
         }
         let name = target.name
         let delta = encoded.delta
+        let held = encoded.held
         let now = nowMilliseconds()
-        let persisted = try await executor.run { store in try store.advanceRelay(name, to: end, adding: delta, now: now)
+        let persisted = try await executor.run { store in
+            try store.advanceRelay(name, to: end, adding: delta, held: held, now: now)
         }
         state.withLock {
             $0.persisted = persisted

@@ -31,14 +31,28 @@ extension CollectorStore {
         }
     }
 
-    /// One stored reading, as the relay reads it: the reading and its place in the store (rowid).
+    /// One stored reading, as the relay reads it: the reading, its place in the store (rowid) and its gateway's row.
     public struct RelayRow: Sendable, Equatable {
         public var rowid: Int64
         public var reading: ReadingRow
+        /// `gateways.id`: what the relay holds back is counted per gateway (`relay_held`).
+        public var gatewayID: Int64
 
-        public init(rowid: Int64, reading: ReadingRow) {
+        public init(rowid: Int64, reading: ReadingRow, gatewayID: Int64 = 0) {
             self.rowid = rowid
             self.reading = reading
+            self.gatewayID = gatewayID
+        }
+    }
+
+    /// What a relay held back of one gateway's readings in one batch (``Relay/Encoded``), by clock flag.
+    public struct RelayHeld: Sendable, Equatable {
+        public var unsynchronised: Int64 = 0
+        public var synchronised: Int64 = 0
+
+        public init(unsynchronised: Int64 = 0, synchronised: Int64 = 0) {
+            self.unsynchronised = unsynchronised
+            self.synchronised = synchronised
         }
     }
 
@@ -68,12 +82,12 @@ extension CollectorStore {
     public func relayRows(after position: Int64, limit: Int) throws -> [RelayRow] {
         try statement(
             """
-            SELECT \(Self.readingColumns), r.rowid
+            SELECT \(Self.readingColumns), r.rowid, g.id
             FROM readings r JOIN points p ON p.id = r.point JOIN devices d ON d.id = p.device JOIN gateways g ON g.id = d.gateway
             WHERE r.rowid > ? ORDER BY r.rowid LIMIT ?
             """
         ).rows([.integer(position), .integer(Int64(limit))]) { s in
-            RelayRow(rowid: s.int64(12), reading: Self.readingRow(s))
+            RelayRow(rowid: s.int64(12), reading: Self.readingRow(s), gatewayID: s.int64(13))
         }
     }
 
@@ -82,13 +96,27 @@ extension CollectorStore {
         try statement("SELECT coalesce(max(rowid), 0) FROM readings").first { $0.int64(0) } ?? 0
     }
 
-    /// Moves a relay's position to `position` (never backwards) and adds `delta`'s totals, in one transaction.
+    /// Moves a relay's position to `position` (never backwards) and adds `delta`'s totals and `held`'s per-gateway
+    /// hold-backs (`relay_held`; `first_ms`/`last_ms` are when it first and last held one back), in one transaction.
     /// Called only after the target acknowledged the batch (or when nothing in it was to be sent).
     @discardableResult
-    public func advanceRelay(_ name: String, to position: Int64, adding delta: RelayPosition, now: Int64) throws
-        -> RelayPosition
-    {
+    public func advanceRelay(
+        _ name: String, to position: Int64, adding delta: RelayPosition, held: [Int64: RelayHeld] = [:], now: Int64
+    ) throws -> RelayPosition {
         try db.transaction {
+            for (gateway, count) in held.sorted(by: { $0.key < $1.key }) {
+                try statement(
+                    """
+                    INSERT INTO relay_held(relay, gateway, unsynchronised, synchronised, first_ms, last_ms)
+                    VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+                    ON CONFLICT (relay, gateway) DO UPDATE SET unsynchronised = unsynchronised + ?3,
+                      synchronised = synchronised + ?4, last_ms = ?5
+                    """
+                ).run([
+                    .text(name), .integer(gateway), .integer(count.unsynchronised), .integer(count.synchronised),
+                    .integer(now),
+                ])
+            }
             try statement(
                 """
                 INSERT INTO relay_positions(name, position, sent, held_unsynchronised, held_synchronised, unsynchronised_sent, skipped, updated_ms)

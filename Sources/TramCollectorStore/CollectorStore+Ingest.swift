@@ -62,13 +62,19 @@ extension CollectorStore {
                 ]) { $0.int64(0) }!
                 devices[point.device] = device
             }
-            // The point keeps the unit and type of the newest dictionary that names it; each reading keeps its own type.
+            // The point keeps the unit, type, kind and interval of the newest dictionary that names it; each reading
+            // keeps its own type.
             try statement(
                 """
-                INSERT INTO points(device, name, unit, type) VALUES (?, ?, ?, ?)
-                ON CONFLICT (device, name) DO UPDATE SET unit = excluded.unit, type = excluded.type
+                INSERT INTO points(device, name, unit, type, kind, interval_ms) VALUES (?, ?, ?, ?, ?, ?)
+                ON CONFLICT (device, name) DO UPDATE SET unit = excluded.unit, type = excluded.type,
+                  kind = excluded.kind, interval_ms = excluded.interval_ms
                 """
-            ).run([.integer(device), .text(point.name), .text(point.unit), .integer(Int64(point.type.rawValue))])
+            ).run([
+                .integer(device), .text(point.name), .text(point.unit), .integer(Int64(point.type.rawValue)),
+                .integer(DictionaryExtras.kind(of: point)),
+                DictionaryExtras.intervalMilliseconds(of: point).map { .integer(Int64(clamping: $0)) } ?? .null,
+            ])
             let id = try statement("SELECT id FROM points WHERE device = ? AND name = ?").first([
                 .integer(device), .text(point.name),
             ]) { $0.int64(0) }!
@@ -83,17 +89,24 @@ extension CollectorStore {
                 .real(point.scale), .real(point.offset), point.exponentAlias.map { .integer(Int64($0)) } ?? .null,
             ])
         }
+        // The gateway's batch age is the newest dictionary's (silence is judged against it).
+        try statement("UPDATE gateways SET batch_age_ms = ? WHERE id = ?").run([
+            DictionaryExtras.batchAgeMilliseconds(of: dictionary).map { .integer(Int64(clamping: $0)) } ?? .null,
+            .integer(gateway),
+        ])
         return KnownSchema(row: row, dictionary: dictionary, pointIDs: pointIDs)
     }
 
     // MARK: Ingest
 
     /// Stores what a parsed request holds, in one transaction: new dictionaries, then each batch that is not a
-    /// duplicate (its readings and its sequence number in the dedupe state). Returns only after the commit.
+    /// duplicate (its readings, its sequence number in the dedupe state, and what its readings add to the rollups,
+    /// `point_latest` and the gateway's clock state), then the hour's tally. A duplicate touches none of them.
+    /// Returns only after the commit.
     /// - Parameters:
     ///   - dictionaries: the request's dictionary frames, decoded, each with its schema id and its plain frame.
     ///   - batches: the request's batches, decoded; every one's schema is among `dictionaries` or already stored.
-    ///   - bytes: the request's body size, for the per-day tally.
+    ///   - bytes: the request's body size, for the hour's tally.
     public func store(
         dictionaries: [(dictionary: SchemaDictionary, schemaID: UInt64, frame: [UInt8])], batches: [DecodedBatch],
         gateway: Int64, bytes: Int = 0, now: Int64
@@ -108,6 +121,7 @@ extension CollectorStore {
                 summary.dictionaries += 1
             }
             var epochs: [UInt64: EpochDedupe] = [:]
+            var aggregate = IngestAggregate()
             for batch in batches {
                 if epochs[batch.epoch] == nil {
                     epochs[batch.epoch] = try loadDedupe(gateway: gateway, epoch: batch.epoch)
@@ -119,19 +133,21 @@ extension CollectorStore {
                     // The parser resolved every batch's schema; reaching here is a bug, not a client error.
                     throw SQLiteError(code: -1, message: "schema 0x\(String(batch.schemaID, radix: 16)) vanished")
                 }
-                summary.readings += try insertReadings(batch, schema: schema)
+                summary.readings += try insertReadings(batch, schema: schema, into: &aggregate)
             }
+            if maintainsRollups { try write(&aggregate, gateway: gateway, now: now) }
             for (epoch, state) in epochs { try saveDedupe(state, gateway: gateway, epoch: epoch) }
             try statement("UPDATE gateways SET last_seen_ms = ? WHERE id = ?").run([.integer(now), .integer(gateway)])
             let duplicates = summary.batches.count { $0.duplicate }
             try statement(
                 """
-                INSERT INTO ingest_days(gateway, day, bytes, batches, duplicates, readings) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                ON CONFLICT (gateway, day) DO UPDATE SET bytes = bytes + ?3, batches = batches + ?4, duplicates = duplicates + ?5,
-                  readings = readings + ?6
+                INSERT INTO ingest_hours(gateway, hour, bytes, batches, duplicates, readings) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                ON CONFLICT (gateway, hour) DO UPDATE SET bytes = bytes + ?3, batches = batches + ?4,
+                  duplicates = duplicates + ?5, readings = readings + ?6
                 """
             ).run([
-                .integer(gateway), .integer(now / 86_400_000), .integer(Int64(bytes)),
+                .integer(gateway), .integer(RollupRules.bucket(now, width: RollupRules.hourMilliseconds) / 3_600_000),
+                .integer(Int64(bytes)),
                 .integer(Int64(summary.batches.count - duplicates)), .integer(Int64(duplicates)),
                 .integer(Int64(summary.readings)),
             ])
@@ -167,20 +183,27 @@ extension CollectorStore {
         }
     }
 
-    private func insertReadings(_ batch: DecodedBatch, schema: KnownSchema) throws -> Int {
+    private func insertReadings(_ batch: DecodedBatch, schema: KnownSchema, into aggregate: inout IngestAggregate)
+        throws -> Int
+    {
         let insert = try statement(
             """
             INSERT INTO readings(point, time_ms, value, raw_int, raw_text, type, quality, exception, clock) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)
             """)
         let points = schema.dictionary.points
+        let rollups = maintainsRollups
+        // Each alias's slot in the aggregate, found the first time the batch meets it.
+        var slots = [Int](repeating: -1, count: rollups ? points.count : 0)
         var count = 0
         for group in batch.groups {
+            if rollups { aggregate.addGroup(time: group.timeMilliseconds, clock: group.clock.rawValue) }
             for (offset, value) in group.values.enumerated() {
                 let alias = group.firstAlias + offset
                 let descriptor = points[alias]
                 let stored = ReadingValue(
                     value, descriptor: descriptor, exponent: ReadingValue.exponent(of: descriptor, in: group))
-                insert.bindInt(1, schema.pointIDs[alias])
+                let point = schema.pointIDs[alias]
+                insert.bindInt(1, point)
                 insert.bindInt(2, group.timeMilliseconds)
                 insert.bindDouble(3, stored.engineering)
                 insert.bindInt(4, stored.rawInt)
@@ -191,6 +214,14 @@ extension CollectorStore {
                 insert.bindInt(9, Int64(group.clock.rawValue))
                 try insert.execute()
                 count += 1
+                guard rollups else { continue }
+                if slots[alias] < 0 { slots[alias] = try aggregate.slot(for: point, previous: loadLatest) }
+                // NaN is stored as NULL (bindDouble), so the aggregate sees what the row holds.
+                aggregate.add(
+                    slot: slots[alias], time: group.timeMilliseconds,
+                    engineering: stored.engineering.flatMap { $0.isNaN ? nil : $0 }, rawInt: stored.rawInt,
+                    rawText: stored.rawText, type: descriptor.type.rawValue, quality: stored.quality,
+                    exception: stored.exception, clock: group.clock.rawValue, holdLimit: schema.holdLimits[alias])
             }
         }
         return count

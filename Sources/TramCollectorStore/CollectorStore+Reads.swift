@@ -85,12 +85,14 @@ extension CollectorStore {
         public var readings: Int64
     }
 
-    /// What each gateway sent per UTC day (days since 1970), newest first, at most `days` days.
+    /// What each gateway sent per UTC day (days since 1970), newest first, at most `days` days: the sums of its
+    /// hour tallies (`ingest_hours`).
     public func tallies(gateway: String, days: Int) throws -> [DayTally] {
         try statement(
             """
-            SELECT t.day, t.bytes, t.batches, t.duplicates, t.readings FROM ingest_days t JOIN gateways g ON g.id = t.gateway
-            WHERE g.name = ? ORDER BY t.day DESC LIMIT ?
+            SELECT t.hour / 24 AS day, sum(t.bytes), sum(t.batches), sum(t.duplicates), sum(t.readings)
+            FROM ingest_hours t JOIN gateways g ON g.id = t.gateway
+            WHERE g.name = ? GROUP BY day ORDER BY day DESC LIMIT ?
             """
         ).rows([.text(gateway), .integer(Int64(days))]) {
             DayTally(

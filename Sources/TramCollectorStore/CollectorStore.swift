@@ -26,10 +26,25 @@ public final class CollectorStore {
     /// Dictionaries by gateway row, then schema id (loaded lazily; updated only after a commit).
     var schemas: [Int64: [UInt64: KnownSchema]] = [:]
 
+    /// Whether ingest writes the rollups, `point_latest` and the gateways' clock state (true). Off only in the collector
+    /// benchmark, which measures what they cost in the same run.
+    @_spi(Benchmark) public var maintainsRollups = true
+
     struct KnownSchema {
         var row: Int64
         var dictionary: SchemaDictionary
         var pointIDs: [Int64]
+        /// Per alias, how long a reading holds (``RollupRules/holdLimit(intervalMilliseconds:)``).
+        var holdLimits: [Int64]
+
+        init(row: Int64, dictionary: SchemaDictionary, pointIDs: [Int64]) {
+            self.row = row
+            self.dictionary = dictionary
+            self.pointIDs = pointIDs
+            holdLimits = dictionary.points.map {
+                RollupRules.holdLimit(intervalMilliseconds: DictionaryExtras.intervalMilliseconds(of: $0))
+            }
+        }
     }
 
     public init(path: String, durability: Durability = .normal) throws {
@@ -40,10 +55,7 @@ public final class CollectorStore {
         // touches more index pages than 2 MB holds, and the spill (to the WAL, and back) cost 3× the throughput
         // in the uplink benchmark (README, "Uplink").
         try db.execute("PRAGMA cache_size=-32768")
-        try db.transaction {
-            for statement in StoreSchema.statements { try db.execute(statement) }
-            try db.execute("PRAGMA user_version=\(StoreSchema.version)")
-        }
+        try StoreMigration.open(db)
     }
 
     /// The prepared statement for `sql`, prepared once and kept for the connection's life.

@@ -1,20 +1,49 @@
 import CSQLite
 import Foundation
 
-/// `--retention`: readings older than a limit (by reading time) are deleted, a chunk per transaction, at start and every
-/// `interval`. Dedupe state, dictionaries, devices, points and day tallies are kept. See docs/collector.md, "Retention".
+/// `--retention`: readings older than a limit (by reading time) are deleted, and rollups older than their own, longer
+/// limits, a chunk per transaction, at start and every `interval`. Every cut is at a whole hour, so a bucket is kept or
+/// deleted whole and the rollups of the hours kept still equal the SQL over their raw rows. Dedupe state, dictionaries,
+/// devices, points, `point_latest` and the hour tallies are kept. See docs/collector.md, "Retention".
 public struct Retention: Sendable, Equatable {
-    /// Readings with `time_ms < now − limit` go.
+    /// Readings with `time_ms` before the hour that holds `now − limit` go.
     public var limitMilliseconds: Int64
+    /// Hour rollups go by this limit (`--rollup-retention`): never shorter than `limitMilliseconds`, so rollups
+    /// outlive the readings they summarise.
+    public var rollupLimitMilliseconds: Int64
     /// Time between passes (each pass runs until nothing older is left).
     public var intervalMilliseconds: Int64
     /// Rows deleted per transaction: ingest waits for at most one chunk.
     public var chunk: Int
 
-    public init(limitMilliseconds: Int64, intervalMilliseconds: Int64 = 300_000, chunk: Int = 10_000) {
+    /// 13 months: a yearly report works when the raw readings are kept for less.
+    public static let defaultRollupLimitMilliseconds: Int64 = 396 * 86_400_000
+    /// Minute rollups serve plots of ranges under 1,000 hours (about 42 days); hour rollups serve longer ones.
+    public static let minuteRollupLimitMilliseconds: Int64 = 45 * 86_400_000
+
+    public init(
+        limitMilliseconds: Int64, rollupLimitMilliseconds: Int64 = Retention.defaultRollupLimitMilliseconds,
+        intervalMilliseconds: Int64 = 300_000, chunk: Int = 10_000
+    ) {
         self.limitMilliseconds = limitMilliseconds
+        self.rollupLimitMilliseconds = max(rollupLimitMilliseconds, limitMilliseconds)
         self.intervalMilliseconds = intervalMilliseconds
         self.chunk = max(chunk, 1)
+    }
+
+    /// Minute rollups: 45 days, but never fewer than the readings are kept, nor more than the hour rollups.
+    public var minuteRollupLimitMilliseconds: Int64 {
+        max(min(Self.minuteRollupLimitMilliseconds, rollupLimitMilliseconds), limitMilliseconds)
+    }
+
+    /// What a pass at `now` deletes before: readings, minute rollups and hour rollups, each at the start of the hour
+    /// that holds `now − limit`.
+    public func cutoffs(now: Int64) -> (readings: Int64, minuteRollups: Int64, hourRollups: Int64) {
+        func hour(_ limit: Int64) -> Int64 {
+            let (cut, overflow) = now.subtractingReportingOverflow(limit)
+            return overflow ? .min : RollupRules.bucket(cut, width: RollupRules.hourMilliseconds)
+        }
+        return (hour(limitMilliseconds), hour(minuteRollupLimitMilliseconds), hour(rollupLimitMilliseconds))
     }
 
     /// `30d`, `12h`, `90m`, `45s`, `2w` (a whole number and one unit) → milliseconds; nil if not of that form or not positive.
@@ -47,6 +76,21 @@ extension CollectorStore {
                   SELECT r.rowid FROM points p CROSS JOIN readings r ON r.point = p.id AND r.time_ms < ?1 LIMIT ?2)
                 """
             ).run([.integer(cutoff), .integer(Int64(limit))])
+            return Int(sqlite3_changes(db.handle))
+        }
+    }
+
+    /// Deletes at most `limit` rollup rows of `width` with `bucket_ms < cutoff`, in one transaction; returns how many
+    /// went. Like the readings: an index probe per point (the table's key is `(point, width_ms, bucket_ms)`).
+    public func deleteRollups(width: Int64, olderThan cutoff: Int64, limit: Int) throws -> Int {
+        try db.transaction {
+            try statement(
+                """
+                DELETE FROM rollups WHERE (point, width_ms, bucket_ms) IN (
+                  SELECT r.point, r.width_ms, r.bucket_ms FROM points p CROSS JOIN rollups r
+                  ON r.point = p.id AND r.width_ms = ?1 AND r.bucket_ms < ?2 LIMIT ?3)
+                """
+            ).run([.integer(width), .integer(cutoff), .integer(Int64(limit))])
             return Int(sqlite3_changes(db.handle))
         }
     }

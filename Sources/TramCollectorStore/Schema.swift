@@ -117,7 +117,10 @@ public enum StoreSchema {
             quality INTEGER NOT NULL,
             exception INTEGER,
             clock INTEGER NOT NULL,
-            quality_since_ms INTEGER NOT NULL) WITHOUT ROWID
+            quality_since_ms INTEGER NOT NULL,
+            -- the newest rollup value among the point's in-order readings: the next reading's increase is measured
+            -- from it (so a counter's rise across readings without a value, a timeout say, is not lost)
+            increase_base REAL) WITHOUT ROWID
         """,
         // Per point and time bucket (width 60,000 ms or 3,600,000 ms, aligned to 1970 UTC), written in the same
         // transaction as the readings they summarise. `numeric` counts readings with a value (engineering value, or a

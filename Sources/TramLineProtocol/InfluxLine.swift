@@ -66,7 +66,7 @@ public enum InfluxLine {
         case noValue = "no-value"
     }
 
-    /// The field value for one row of the readings table (docs/collector.md, "Storage"): integers exact with an `i`
+    /// The field value for one row of the readings table (docs/collector.md, "Store"): integers exact with an `i`
     /// when the engineering value is the raw integer itself (scale 1, offset 0), else the engineering value as a
     /// float; bool as a boolean; floats as their engineering value.
     public static func fieldValue(type: UInt8, value: Double?, rawInt: Int64?, rawText: String?, quality: Int)

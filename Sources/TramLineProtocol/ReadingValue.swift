@@ -3,7 +3,7 @@ import TramCore
 
 /// One wire value resolved against its point: the engineering value, the raw value, and the quality code.
 ///
-/// This is what the collector stores in its readings table (docs/collector.md, "Storage") and what line protocol is
+/// This is what the collector stores in its readings table (docs/collector.md, "Store") and what line protocol is
 /// rendered from (``InfluxLine/fieldValue(type:value:rawInt:rawText:quality:)``). The collector's relay renders
 /// stored rows and the uplink renders decoded batches; both resolve a wire value here, so they send the same field.
 public struct ReadingValue: Sendable, Equatable {

@@ -74,7 +74,8 @@ struct RelayTests {
                 rowid: id,
                 reading: .init(
                     gateway: "gw", device: "d", point: "p\(id)", type: 9, timeMilliseconds: time, value: value,
-                    clock: clock))
+                    clock: clock),
+                gatewayID: id <= 3 ? 1 : 2)
         }
         let rows = [
             row(1, time: now - 1000, clock: 1),  // synchronised, plausible: sent
@@ -89,6 +90,11 @@ struct RelayTests {
         #expect(encoded.delta.heldUnsynchronised == 2)
         #expect(encoded.delta.heldSynchronised == 1)
         #expect(encoded.delta.unsynchronisedSent == 2)
+        // Per gateway (rows 1–3 are gateway 1's): 2 (1970) of gateway 1; 4 (ahead) and 6 (2019) of gateway 2.
+        #expect(
+            encoded.held == [
+                1: .init(unsynchronised: 1, synchronised: 0), 2: .init(unsynchronised: 1, synchronised: 1),
+            ])
         let body = String(decoding: encoded.body, as: UTF8.self)
         #expect(!body.contains(" 5000\n") && !body.contains("p4=") && !body.contains("p6="))
         #expect(body.contains("p1=1.5 \(now - 1000)\n") && body.contains("p5=1.5 1577836800000\n"))
@@ -120,6 +126,14 @@ struct RelayTests {
         try store.advanceRelay("r", to: 10, adding: delta, now: 1)
         let back = try store.advanceRelay("r", to: 3, adding: delta, now: 2)
         #expect(back.position == 10 && back.sent == 10 && back.heldUnsynchronised == 4 && back.updatedMilliseconds == 2)
+        // The per-gateway hold-backs move with the position, in its transaction: summed, first and last time kept.
+        try store.advanceRelay("r", to: 11, adding: .init(name: "r"), held: [7: .init(unsynchronised: 2)], now: 3)
+        try store.advanceRelay(
+            "r", to: 12, adding: .init(name: "r"), held: [7: .init(unsynchronised: 1, synchronised: 4)], now: 5)
+        #expect(
+            try Peek(path).rows(
+                "SELECT relay, gateway, unsynchronised, synchronised, first_ms, last_ms FROM relay_held")
+                == [["r", Int64(7), Int64(3), Int64(4), Int64(3), Int64(5)]])
         try Peek.write(
             path,
             """

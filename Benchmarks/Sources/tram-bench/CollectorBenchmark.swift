@@ -2,7 +2,7 @@ import CSQLite
 import Dispatch
 import Foundation
 import Logging
-import TramCollector
+@_spi(Benchmark) import TramCollector
 import TramCollectorRelay
 import TramCollectorStore
 import TramCollectorTestSupport
@@ -22,15 +22,21 @@ enum CollectorBenchmark {
         var batches = 20
         var points = 100
         var seconds = 60
+        var step = 1
         var durability: Durability = .normal
+        /// Collector runs with rollups off and on, alternating (off, on, off, on, …): the same run, the same data.
+        var rounds = 1
+        var modes: [Bool] = [false, true]
     }
 
     static let usage =
-        "usage: tram-bench collector [--dir DIR] [--gateways G] [--batches B] [--points P] [--seconds S] [--durability normal|full]"
+        "usage: tram-bench collector [--dir DIR] [--gateways G] [--batches B] [--points P] [--seconds S] [--step S]"
+        + " [--durability normal|full] [--rollups on|off|both] [--rounds N]"
 
-    /// The flags `tram-collector bench` took: the directory for the two databases (replaced), concurrent gateways (one
-    /// client each), batches each gateway sends, points in each gateway's dictionary, seconds in a batch (one group of
-    /// every point a second), and the collector's durability.
+    /// The flags `tram-collector bench` took: the directory for the databases (replaced), concurrent gateways (one
+    /// client each), batches each gateway sends, points in each gateway's dictionary, seconds in a batch, seconds
+    /// between a point's readings (one group of every point each step), and the collector's durability. Then whether
+    /// ingest maintains the rollups (both: each round runs without, then with), and the rounds.
     static func main(_ arguments: ArraySlice<String>) async {
         var options = Options()
         var flags = FlagReader(command: "collector", usage: usage, arguments: arguments)
@@ -41,6 +47,15 @@ enum CollectorBenchmark {
             case "--batches": options.batches = flags.number(flag)
             case "--points": options.points = flags.number(flag)
             case "--seconds": options.seconds = flags.number(flag)
+            case "--step": options.step = flags.number(flag)
+            case "--rounds": options.rounds = flags.number(flag)
+            case "--rollups":
+                switch flags.value(flag) {
+                case "on": options.modes = [true]
+                case "off": options.modes = [false]
+                case "both": options.modes = [false, true]
+                default: fail("collector: --rollups is on, off or both")
+                }
             case "--durability":
                 guard let durability = Durability(rawValue: flags.value(flag)) else {
                     fail("collector: --durability is normal or full")
@@ -49,7 +64,9 @@ enum CollectorBenchmark {
             default: fail(usage)
             }
         }
-        guard options.gateways > 0, options.batches > 0, options.points > 0, options.seconds > 0 else {
+        guard options.gateways > 0, options.batches > 0, options.points > 0, options.seconds > 0, options.step > 0,
+            options.seconds % options.step == 0, options.rounds > 0
+        else {
             fail("collector: sizes must be positive")
         }
         do {
@@ -83,7 +100,7 @@ enum CollectorBenchmark {
         var frames: [[UInt8]] = []
         for sequence in 0..<options.batches {
             encoder.begin(epoch: 1, sequence: UInt64(sequence), baseTimeMilliseconds: time)
-            for _ in 0..<options.seconds {
+            for _ in 0..<options.seconds / options.step {
                 for i in 0..<options.points {
                     if i < floats {
                         walk[i] += Int.random(in: -10...10, using: &random)
@@ -98,7 +115,7 @@ enum CollectorBenchmark {
                 try values.withUnsafeBufferPointer {
                     try encoder.append(timeMilliseconds: time, clock: .synchronised, firstAlias: 0, values: $0)
                 }
-                time += 1000
+                time += Int64(options.step) * 1000
             }
             frames.append(Array(try compressor.compress(try encoder.seal())))
         }
@@ -107,11 +124,12 @@ enum CollectorBenchmark {
 
     static func run(_ options: Options) async throws {
         try FileManager.default.createDirectory(atPath: options.directory, withIntermediateDirectories: true)
-        let readingsPerBatch = options.points * options.seconds
+        let readingsPerBatch = options.points * options.seconds / options.step
         let total = options.gateways * options.batches * readingsPerBatch
         print(
             "tram-bench collector: \(options.gateways) gateways × \(options.batches) batches × \(readingsPerBatch) readings"
-                + " (\(options.points) points, \(options.seconds) s a batch) = \(total) readings; one batch per request"
+                + " (\(options.points) points, \(options.seconds) s a batch, a reading every \(options.step) s a point)"
+                + " = \(total) readings; one batch per request"
         )
         var sets: [(name: String, dictionary: SchemaDictionary, frames: [[UInt8]])] = []
         for g in 0..<options.gateways {
@@ -127,7 +145,32 @@ enum CollectorBenchmark {
         print(
             String(format: "raw SQLite baseline (prepared insert, one transaction a batch): %.0f rows/s", baselineRate))
 
-        // 2. End to end: HTTP over loopback, decode + dedupe + store, one concurrent client per gateway.
+        // 2. End to end, rollups off and on alternating, each on a fresh database.
+        var rates: [Bool: [Double]] = [:]
+        for round in 1...options.rounds {
+            for rollups in options.modes {
+                let rate = try await collector(sets, options: options, rollups: rollups, total: total)
+                rates[rollups, default: []].append(rate)
+                print(
+                    String(
+                        format: "round %d, rollups %@: %.0f readings/s (end to end / baseline %.2f)", round,
+                        rollups ? "on" : "off", rate, rate / baselineRate))
+            }
+        }
+        func median(_ values: [Double]) -> Double { values.sorted()[values.count / 2] }
+        if let on = rates[true], let off = rates[false] {
+            print(
+                String(
+                    format: "median of %d rounds: rollups off %.0f, on %.0f readings/s; on / off %.2f (goal ≥ 0.80)",
+                    options.rounds, median(off), median(on), median(on) / median(off)))
+        }
+    }
+
+    /// Starts a collector on a fresh database, has one client per gateway post its batches, and returns readings/s.
+    static func collector(
+        _ sets: [(name: String, dictionary: SchemaDictionary, frames: [[UInt8]])], options: Options, rollups: Bool,
+        total: Int
+    ) async throws -> Double {
         let path = options.directory + "/collector.db"
         for suffix in ["", "-wal", "-shm"] { try? FileManager.default.removeItem(atPath: path + suffix) }
         var tokens: [String] = []
@@ -137,10 +180,10 @@ enum CollectorBenchmark {
         }
         var logger = Logger(label: "tram-collector-bench")
         logger.logLevel = .critical
-        let server = try CollectorServer(
-            .init(
-                databasePath: path, port: 0, limits: .init(maximumBody: 64 << 20), rate: 0,
-                durability: options.durability), logger: logger)
+        var configuration = CollectorServer.Configuration(
+            databasePath: path, port: 0, limits: .init(maximumBody: 64 << 20), rate: 0, durability: options.durability)
+        configuration.rollups = rollups
+        let server = try CollectorServer(configuration, logger: logger)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let serverTask = Task { try await server.run { continuation.yield($0) } }
         var iterator = ports.makeAsyncIterator()
@@ -183,15 +226,29 @@ enum CollectorBenchmark {
         _ = await serverTask.result
         let rate = Double(total) / elapsed
         let p50 = latencies[latencies.count / 2], p99 = latencies[min(latencies.count - 1, latencies.count * 99 / 100)]
+        let readingsPerBatch = total / latencies.count
         print(
             String(
                 format:
-                    "collector end to end (HTTP, decode, dedupe, store; durability \(options.durability.rawValue)): %.0f readings/s, %.1f batches/s; "
-                    + "latency per %d-reading batch p50 %.1f ms, p99 %.1f ms, max %.1f ms",
-                rate, Double(latencies.count) / elapsed, readingsPerBatch, p50, p99, latencies.last ?? 0))
-        print(String(format: "end to end / baseline: %.2f", rate / baselineRate))
+                    "collector end to end (HTTP, decode, dedupe, store; durability \(options.durability.rawValue); rollups %@): "
+                    + "%.0f readings/s, %.1f batches/s; latency per %d-reading batch p50 %.1f ms, p99 %.1f ms, max %.1f ms",
+                rollups ? "on" : "off", rate, Double(latencies.count) / elapsed, readingsPerBatch, p50, p99,
+                latencies.last ?? 0))
         let stored = try CollectorStore(path: path).countReadings()
-        print("stored readings: \(stored) (expected \(total))")
+        let db = try SQLiteDatabase(path: path)
+        let summarised = scalar(db, "SELECT coalesce(sum(count), 0) FROM rollups WHERE width_ms = 60000")
+        let rows = scalar(db, "SELECT count(*) FROM rollups")
+        print(
+            "stored readings: \(stored) (expected \(total)); rollup rows \(rows), their minute counts sum to \(summarised)"
+        )
+        return rate
+    }
+
+    static func scalar(_ db: SQLiteDatabase, _ sql: String) -> Int64 {
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(db.handle, sql, -1, &statement, nil) == SQLITE_OK else { return -1 }
+        defer { sqlite3_finalize(statement) }
+        return sqlite3_step(statement) == SQLITE_ROW ? sqlite3_column_int64(statement, 0) : -1
     }
 
     /// Inserts the rows the collector would store, with nothing else around it.

@@ -264,8 +264,8 @@ extension UplinkBenchmark {
         let expected = backlogReadings + liveReadings
         let stored = Int(collector.query("SELECT count(*) FROM readings")) ?? -1
         let distinct = Int(collector.query("SELECT count(*) FROM (SELECT DISTINCT point, time_ms FROM readings)")) ?? -1
-        let batchesStored = Int(collector.query("SELECT sum(batches) FROM ingest_days")) ?? -1
-        let duplicates = Int(collector.query("SELECT sum(duplicates) FROM ingest_days")) ?? -1
+        let batchesStored = Int(collector.query("SELECT sum(batches) FROM ingest_hours")) ?? -1
+        let duplicates = Int(collector.query("SELECT sum(duplicates) FROM ingest_hours")) ?? -1
         let megabytes = Double(drainAcknowledgedBytes) / 1e6
         func ms(_ ns: UInt64) -> String { SpoolBenchmark.whole(Double(ns) / 1e6) }
         func percentile(_ p: Double) -> UInt64 {

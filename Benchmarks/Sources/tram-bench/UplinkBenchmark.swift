@@ -356,8 +356,8 @@ enum UplinkBenchmark {
         guard wallStart > 0 else { fail("\(name): the clocks never started") }
         collector.stop()
         let stored = Int(collector.query("SELECT count(*) FROM readings")) ?? -1
-        let batchCount = Int(collector.query("SELECT sum(batches) FROM ingest_days")) ?? -1
-        let duplicates = Int(collector.query("SELECT sum(duplicates) FROM ingest_days")) ?? -1
+        let batchCount = Int(collector.query("SELECT sum(batches) FROM ingest_hours")) ?? -1
+        let duplicates = Int(collector.query("SELECT sum(duplicates) FROM ingest_hours")) ?? -1
         guard stored == expected.batches * batches.readingsPerBatch, batchCount == expected.batches, duplicates == 0
         else {
             fail(
