@@ -1,5 +1,5 @@
 import Foundation
-import TramCollectorStore
+@testable import TramCollectorStore
 
 /// A store in a temporary file, filled row by row with SQL the way the ingest side fills it (readings, point_latest,
 /// rollups built from the readings by the shared rollup rule, ingest_hours, relay_held), so each test states its data.

@@ -2,7 +2,7 @@ import Foundation
 import Hummingbird
 import HummingbirdTesting
 import Testing
-import TramCollectorStore
+@testable import TramCollectorStore
 import TramCompression
 
 @testable import TramCollectorConsole

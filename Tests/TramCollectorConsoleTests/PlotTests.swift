@@ -1,15 +1,18 @@
 import Foundation
 import Testing
-import TramCollectorStore
+@testable import TramCollectorStore
 import TramTestSupport
 
 @testable import TramCollectorConsole
 
 @Suite struct PlotTests {
-    @Test(arguments: [
-        (Int64(3_600_000), Int64(60_000)), (86_400_000, 60_000), (7 * 86_400_000, 60_000),
-        (41 * 86_400_000, 60_000), (42 * 86_400_000, 3_600_000), (396 * 86_400_000, 3_600_000),
-    ])
+    static let groupings: [(span: Int64, source: Int64)] = [
+        (3_600_000, 60_000), (86_400_000, 60_000), (7 * 86_400_000, 60_000), (41 * 86_400_000, 60_000),
+        (42 * 86_400_000, 3_600_000), (396 * 86_400_000, 3_600_000),
+    ]
+    static let spans: [Int64] = [86_400_000 + 1, 7 * 86_400_000, 50 * 86_400_000]
+
+    @Test(arguments: groupings)
     func groupingIsAlignedAndHasAtMost2000Buckets(span: Int64, source: Int64) {
         let from: Int64 = 1_741_000_123_456
         let g = PlotSeries.grouping(from: from, to: from + span, sourceWidth: source)
@@ -31,7 +34,7 @@ import TramTestSupport
 
     /// Readings every 20 s with gaps and value-less readings over 7 days; the plot's buckets (from minute rollups,
     /// regrouped in SQL) equal count, min, max and mean computed from the raw rows with the plot's own width.
-    @Test(arguments: [Int64(86_400_000 + 1), 7 * 86_400_000, 50 * 86_400_000])
+    @Test(arguments: spans)
     func regroupedRollupsEqualAReferenceFromTheRows(span: Int64) throws {
         let f = try ConsoleFixture()
         let g = try f.gateway("gw")

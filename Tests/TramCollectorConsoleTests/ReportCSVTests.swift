@@ -1,5 +1,5 @@
 import Testing
-import TramCollectorStore
+@testable import TramCollectorStore
 
 @testable import TramCollectorConsole
 

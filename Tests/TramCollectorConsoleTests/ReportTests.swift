@@ -1,6 +1,6 @@
 import Foundation
 import Testing
-import TramCollectorStore
+@testable import TramCollectorStore
 
 @testable import TramCollectorConsole
 
@@ -28,8 +28,9 @@ import TramCollectorStore
         let g1 = try f.gateway("gw-1", site: "north")
         let g2 = try f.gateway("gw-2", site: "north")
         let other = try f.gateway("gw-3", site: "south")
-        let meter = try f.point(try f.device(g1, "meter"), "power")
-        let meterB = try f.point(try f.device(g1, "meter"), "energy")
+        let meterDevice = try f.device(g1, "meter")
+        let meter = try f.point(meterDevice, "power")
+        let meterB = try f.point(meterDevice, "energy")
         let pump = try f.point(try f.device(g2, "pump"), "speed")
         let elsewhere = try f.point(try f.device(other, "x"), "y")
         // Around both local midnights that bound March, and on 3 local days inside it.

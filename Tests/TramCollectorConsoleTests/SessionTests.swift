@@ -1,5 +1,5 @@
 import Testing
-import TramCollectorStore
+@testable import TramCollectorStore
 
 @Suite struct SessionTests {
     @Test func aSessionLastsItsLifetimeThenExpires() throws {
