@@ -6,7 +6,9 @@ enum StaticAssets {
         *, *::before, *::after { box-sizing: border-box; }
         html { -webkit-text-size-adjust: 100%; }
         body { margin: 0; font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", sans-serif;
-          color: #1d2430; background: #f6f7f9; overflow-wrap: anywhere; }
+          color: #1d2430; background: #f6f7f9; overflow-wrap: break-word; }
+        /* Names come from dictionaries and may be one long word: they break anywhere rather than widen the page. */
+        .name, td.where, td.problem, td.text, h1, code { overflow-wrap: anywhere; }
         a { color: #0b5cad; }
         header.top { display: flex; flex-wrap: wrap; align-items: center; gap: .5rem 1.25rem; padding: .6rem 1rem;
           background: #1d2a3a; color: #fff; }
@@ -73,8 +75,11 @@ enum StaticAssets {
             display: block; width: 100%; }
           table.stack thead { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); }
           table.stack tr { border-bottom: 2px solid #d5dbe3; padding: .25rem 0; }
-          table.stack td { border: 0; padding: .15rem .5rem; display: flex; gap: .75rem; }
-          table.stack td::before { content: attr(data-label); flex: 0 0 8.5rem; color: #5b6676; font-size: .85rem; }
+          table.stack td { border: 0; padding: .15rem .5rem .15rem 9.5rem; position: relative; min-height: 1.6rem; }
+          table.stack td::before { content: attr(data-label); position: absolute; left: .5rem; width: 8.5rem;
+            color: #5b6676; font-size: .85rem; }
+          table.stack tr.site-heading th { display: block; }
+          header.top nav { order: 3; flex-basis: 100%; }
           table.stack td.num { text-align: left; }
           svg.bars { width: 100%; }
         }

@@ -2,8 +2,9 @@
 extension CollectorStore {
     /// The report of `site` for a local month or year; nil when the period cannot be placed in the calendar.
     ///
-    /// Readings and availability come from hour rollups (their own retention, 13 months by default), grouped in SQL by
-    /// point and local day, so a year costs one row per point and day; bytes from the hourly ingest tallies.
+    /// Readings and availability come from the rollups (their own retention, 13 months by default): day rollups for
+    /// whole UTC days where the point has them, hour rollups for the rest (``reportTally(point:range:calendar:)``);
+    /// bytes from the hourly ingest tallies.
     public func report(site: String, period: SiteReport.Period, calendar: LocalCalendar, now: Int64) throws
         -> SiteReport?
     {
@@ -18,34 +19,26 @@ extension CollectorStore {
         let devices = try consoleRows(
             """
             SELECT g.id, g.name, d.id, d.name, count(p.id)
-            FROM gateways g JOIN devices d ON d.gateway = g.id JOIN points p ON p.device = d.id
+            FROM gateways g CROSS JOIN devices d ON d.gateway = g.id CROSS JOIN points p ON p.device = d.id
             WHERE g.site = ? GROUP BY d.id ORDER BY g.name, d.name
             """, [.text(site)]
         ) { s in
             (gateway: s.int64(0), gatewayName: s.text(1), device: s.int64(2), name: s.text(3), points: Int(s.int64(4)))
         }
 
-        struct Tally {
-            var readings: Int64 = 0
-            var goodMilliseconds: Int64 = 0
-            var days = Set<Int64>()
-        }
-        var tallies: [Int64: Tally] = [:]
-        let day = calendar.dayExpression("r.bucket_ms", from: range.lowerBound, to: range.upperBound)
-        for row in try consoleRows(
+        var tallies: [Int64: PointTally] = [:]
+        for point in try consoleRows(
             """
-            SELECT p.device, \(day) AS day, sum(r.count), sum(r.good_ms)
-            FROM gateways g JOIN devices d ON d.gateway = g.id JOIN points p ON p.device = d.id
-            JOIN rollups r ON r.point = p.id AND r.width_ms = 3600000 AND r.bucket_ms >= ?2 AND r.bucket_ms < ?3
-            WHERE g.site = ?1 GROUP BY p.id, day
-            """, [.text(site), .integer(range.lowerBound), .integer(range.upperBound)],
-            { s in (device: s.int64(0), day: s.int64(1), count: s.int64(2), good: s.int64(3)) })
+            SELECT p.device, p.id FROM gateways g CROSS JOIN devices d ON d.gateway = g.id
+            CROSS JOIN points p ON p.device = d.id WHERE g.site = ? ORDER BY p.id
+            """, [.text(site)], { s in (device: s.int64(0), point: s.int64(1)) })
         {
-            var tally = tallies[row.device] ?? Tally()
-            tally.readings += row.count
-            tally.goodMilliseconds += row.good
-            if row.count > 0 { tally.days.insert(row.day) }
-            tallies[row.device] = tally
+            let tally = try reportTally(point: point.point, range: range, calendar: calendar)
+            var device = tallies[point.device] ?? PointTally()
+            device.readings += tally.readings
+            device.goodMilliseconds += tally.goodMilliseconds
+            device.days.formUnion(tally.days)
+            tallies[point.device] = device
         }
 
         let fromHour = LocalCalendar.floorDivide(range.lowerBound, 3_600_000)
@@ -53,7 +46,7 @@ extension CollectorStore {
         var bytes: [Int64: Int64] = [:]
         for row in try consoleRows(
             """
-            SELECT g.id, sum(h.bytes) FROM gateways g JOIN ingest_hours h ON h.gateway = g.id AND h.hour >= ?2 AND h.hour < ?3
+            SELECT g.id, sum(h.bytes) FROM gateways g CROSS JOIN ingest_hours h ON h.gateway = g.id AND h.hour >= ?2 AND h.hour < ?3
             WHERE g.site = ?1 GROUP BY g.id
             """, [.text(site), .integer(fromHour), .integer(toHour)], { s in (s.int64(0), s.int64(1)) })
         {
@@ -75,7 +68,7 @@ extension CollectorStore {
             var gatewayDays = Set<Int64>()
             var good: Int64 = 0
             let rows = devices.filter { $0.gateway == id }.map { device -> SiteReport.Device in
-                let tally = tallies[device.device] ?? Tally()
+                let tally = tallies[device.device] ?? PointTally()
                 gatewayDays.formUnion(tally.days)
                 good += tally.goodMilliseconds
                 return SiteReport.Device(

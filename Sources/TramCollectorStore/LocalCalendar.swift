@@ -84,6 +84,19 @@ public struct LocalCalendar: Sendable {
         return "((\(column)) + CASE \(cases) ELSE \(current) END) / \(Self.dayMilliseconds)"
     }
 
+    /// The zone's offset when it is the same over all of `range` (no daylight-saving transition in it), else nil.
+    public func constantOffset(over range: Range<Int64>) -> Int64? {
+        let first = offset(at: range.lowerBound)
+        if let next = timeZone.nextDaylightSavingTimeTransition(after: Self.date(range.lowerBound)),
+            Self.milliseconds(next) < range.upperBound
+        {
+            return nil
+        }
+        return offset(at: max(range.lowerBound, range.upperBound - 1)) == first ? first : nil
+    }
+
+    static func floorMod(_ a: Int64, _ b: Int64) -> Int64 { a - floorDivide(a, b) * b }
+
     static func date(_ milliseconds: Int64) -> Date { Date(timeIntervalSince1970: Double(milliseconds) / 1000) }
 
     static func milliseconds(_ date: Date) -> Int64 { Int64((date.timeIntervalSince1970 * 1000).rounded()) }

@@ -100,11 +100,12 @@ final class ConsoleFixture {
         ])
     }
 
-    /// Minute and hour rollups of every reading, by the shared rule: count, good, numeric (readings with a value:
-    /// the engineering value, a bool's 0/1), sum, min, max; good_ms as each good reading holding `heldMilliseconds`.
-    func buildRollups(heldMilliseconds: Int64 = 60_000) throws {
+    /// Minute, hour and (with `days`) day rollups of every reading, by the shared rule: count, good, numeric
+    /// (readings with a value: the engineering value, a bool's 0/1), sum, min, max, first and last reading time;
+    /// good_ms as each good reading holding `heldMilliseconds`.
+    func buildRollups(heldMilliseconds: Int64 = 60_000, days: Bool = true) throws {
         try execute("DELETE FROM rollups")
-        for width in [60_000, 3_600_000] {
+        for width in [60_000, 3_600_000] + (days ? [86_400_000] : []) {
             try execute(
                 """
                 INSERT INTO rollups(point, width_ms, bucket_ms, count, good, numeric, sum, min, max, first_ms, last_ms,

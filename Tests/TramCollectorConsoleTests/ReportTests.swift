@@ -21,7 +21,9 @@ import Testing
             SiteReport.Period("2025-13") == nil && SiteReport.Period("25-01") == nil && SiteReport.Period("x") == nil)
     }
 
-    @Test func totalsInTheTimeZoneEqualSQLOverTheRows() throws {
+    /// With day rollups (whole UTC days) and without them (hour rollups only), the same numbers.
+    @Test(arguments: [true, false])
+    func totalsInTheTimeZoneEqualSQLOverTheRows(dayRollups: Bool) throws {
         let f = try ConsoleFixture()
         let march = try #require(calendar.period(year: 2025, month: 3))
         let (from, to) = (march.lowerBound, march.upperBound)
@@ -39,7 +41,7 @@ import Testing
         try f.readings(meterB, times.map { .init(time: $0, value: 2, quality: $0 == from ? 3 : 0) })
         try f.readings(pump, [.init(time: from + 3_600_000, value: 5)])
         try f.readings(elsewhere, [.init(time: from + 3_600_000, value: 5)])
-        try f.buildRollups()
+        try f.buildRollups(days: dayRollups)
         // Bytes by receive hour: one hour before March (local), two inside, one after.
         for (hour, bytes) in [
             (from / 3_600_000 - 1, 7), (from / 3_600_000, 100), (to / 3_600_000 - 1, 20), (to / 3_600_000, 9),
@@ -73,6 +75,12 @@ import Testing
 
         let csv = ReportCSV.render(report).split(separator: "\r\n")
         #expect(csv.last == "total,,,3,11,1120,\(ReportCSV.percent(report.availability)),4")
+
+        // Day rollups that start later (a store upgraded mid-month): the days before come from hour rollups.
+        try f.execute("DELETE FROM rollups WHERE width_ms = 86400000 AND bucket_ms < \(from + 5 * 86_400_000)")
+        #expect(
+            try f.store.report(site: "north", period: .month(year: 2025, month: 3), calendar: calendar, now: now)
+                == report)
 
         // A year holds the same March, and the readings on Feb 28 and Apr 1 (local).
         let year = try #require(try f.store.report(site: "north", period: .year(2025), calendar: calendar, now: now))
