@@ -244,8 +244,8 @@ package.targets += [
     .target(
         name: "TramCollector",
         dependencies: [
-            "TramCollectorStore", "TramCollectorRelay", "TramSchema", "TramCompression", "TramJSON",
-            "TramIngestProtocol",
+            "TramCollectorStore", "TramCollectorRelay", "TramCollectorConsole", "TramSchema", "TramCompression",
+            "TramJSON", "TramIngestProtocol", "TramCore",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTLS", package: "hummingbird"),
             .product(name: "HummingbirdCore", package: "hummingbird"),
@@ -254,13 +254,26 @@ package.targets += [
             .product(name: "Logging", package: "swift-log"),
         ]),
     // The console: server-rendered pages for people (fleet, gateway, device, problems, report), sessions, SVG plots.
-    .target(name: "TramCollectorConsole", dependencies: ["TramCollectorStore"]),
-    .testTarget(name: "TramCollectorConsoleTests", dependencies: ["TramCollectorConsole"]),
+    .target(
+        name: "TramCollectorConsole",
+        dependencies: [
+            "TramCollectorStore", "TramCompression", "TramCore", "TramJSON",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "NIOCore", package: "swift-nio"),
+            .product(name: "Logging", package: "swift-log"),
+        ]),
+    .testTarget(
+        name: "TramCollectorConsoleTests",
+        dependencies: [
+            "TramCollectorConsole", "TramCollectorStore", "TramCompression", "TramTestSupport",
+            .product(name: "Hummingbird", package: "hummingbird"),
+            .product(name: "HummingbirdTesting", package: "hummingbird"),
+        ]),
     // tram-collector's verbs (serve, gateway, token, relay status).
     .target(
         name: "TramCollectorCLI",
         dependencies: [
-            "TramCollector", "TramCollectorStore", "TramCollectorRelay",
+            "TramCollector", "TramCollectorStore", "TramCollectorRelay", "TramCollectorConsole",
             .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),

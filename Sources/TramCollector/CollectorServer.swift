@@ -5,6 +5,7 @@ import HummingbirdTLS
 import Logging
 import TramCollectorRelay
 @_spi(Benchmark) import TramCollectorStore
+import TramCore
 import TramIngestProtocol
 
 /// The collector's HTTP server: ingest, read API, /health and /metrics.
@@ -26,6 +27,8 @@ public struct CollectorServer: Sendable {
         public var relays: [RelayTarget] = []
         /// Ingest maintains the rollups and latest states (always, but for the benchmark measuring what they cost).
         @_spi(Benchmark) public var rollups = true
+        /// The console for people on its own listener (`--console-listen`); nil: no console.
+        public var console: ConsoleListener?
 
         /// This configuration with relays to these targets.
         public func relaying(_ targets: [RelayTarget]) -> Configuration {
@@ -54,7 +57,7 @@ public struct CollectorServer: Sendable {
     public let configuration: Configuration
     public let metrics = CollectorMetrics()
     let executor: StoreExecutor
-    let limiter: RateLimiter
+    let limiter: RateLimiter<Int64>
     let logger: Logger
     let relays: [Relay]
 
@@ -69,9 +72,13 @@ public struct CollectorServer: Sendable {
         relays = configuration.relays.map { Relay(target: $0, executor: executor, logger: logger) }
     }
 
-    /// Serves until the task is cancelled (or SIGTERM/SIGINT). `onListening` gets the bound port (useful with port 0).
-    /// With `retention`, a pass runs at start and every interval alongside the server, and stops with it.
-    public func run(onListening: @escaping @Sendable (Int) async -> Void = { _ in }) async throws {
+    /// Serves until the task is cancelled (or SIGTERM/SIGINT). `onListening` gets the bound port (useful with port 0),
+    /// `onConsoleListening` the console's. With `retention`, a pass runs at start and every interval alongside the
+    /// server, and stops with it; so does the console.
+    public func run(
+        onListening: @escaping @Sendable (Int) async -> Void = { _ in },
+        onConsoleListening: @escaping @Sendable (Int) async -> Void = { _ in }
+    ) async throws {
         let server: HTTPServerBuilder =
             try configuration.tls.map { try HTTPServerBuilder.tls(.http1(), tlsConfiguration: $0.tlsConfiguration()) }
             ?? .http1()
@@ -84,14 +91,18 @@ public struct CollectorServer: Sendable {
         // The relays run beside the server (off the cooperative pool for their blocking work) and stop with it.
         let relayTasks = relays.map { relay in Task { await relay.run() } }
         defer { for task in relayTasks { task.cancel() } }
-        guard let retention = configuration.retention else {
+        let console = try configuration.console.map {
+            try $0.application(executor: executor, logger: logger, onListening: onConsoleListening)
+        }
+        guard configuration.retention != nil || console != nil else {
             try await app.runService()
             return
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
             group.addTask { try await app.runService() }
-            group.addTask { await self.retentionLoop(retention) }
-            // The server returns on SIGTERM/SIGINT (or cancellation): stop the retention loop with it.
+            if let console { group.addTask { try await console.runService() } }
+            if let retention = configuration.retention { group.addTask { await self.retentionLoop(retention) } }
+            // Either server returns on SIGTERM/SIGINT (or cancellation): stop the rest with it.
             _ = try await group.next()
             group.cancelAll()
         }

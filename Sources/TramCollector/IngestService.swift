@@ -1,4 +1,5 @@
 import TramCollectorStore
+import TramCore
 import TramCompression
 import TramIngestProtocol
 import TramSchema
@@ -53,7 +54,8 @@ enum IngestService {
     /// - Parameter certificateGateway: the gateway a verified client certificate names (mTLS), nil without one. Either a
     ///   token or a certificate authenticates; when both are present they must name the same gateway.
     static func handle(
-        store: CollectorStore, limiter: RateLimiter, limits: IngestLimits, token: String?, claimedGateway: String?,
+        store: CollectorStore, limiter: RateLimiter<Int64>, limits: IngestLimits, token: String?,
+        claimedGateway: String?,
         certificateGateway: String? = nil, body: [UInt8], now: Int64
     ) throws -> (Answer, IngestSummary?) {
         let principal: Principal

@@ -21,6 +21,8 @@ public struct CollectorTLS: Sendable {
     /// PEM: the CA(s) whose client certificates are accepted. nil: no client certificates (TLS only).
     public var clientCAPath: String?
     public var clientAuth: ClientAuth
+    /// How the command line names these files, for error messages (`--tls`, or `--console-tls` for the console's).
+    public var optionPrefix = "--tls"
 
     public init(
         certificatePath: String, keyPath: String, clientCAPath: String? = nil, clientAuth: ClientAuth = .required
@@ -40,11 +42,13 @@ public struct CollectorTLS: Sendable {
         func load<T>(_ what: String, _ path: String, _ body: () throws -> T) throws -> T {
             do { return try body() } catch { throw ConfigurationError(description: "\(what) \(path): \(error)") }
         }
-        let chain = try load("--tls-cert", certificatePath) { try NIOSSLCertificate.fromPEMFile(certificatePath) }
-        guard !chain.isEmpty else {
-            throw ConfigurationError(description: "--tls-cert \(certificatePath): no certificate in the file")
+        let chain = try load("\(optionPrefix)-cert", certificatePath) {
+            try NIOSSLCertificate.fromPEMFile(certificatePath)
         }
-        let key = try load("--tls-key", keyPath) { try NIOSSLPrivateKey(file: keyPath, format: .pem) }
+        guard !chain.isEmpty else {
+            throw ConfigurationError(description: "\(optionPrefix)-cert \(certificatePath): no certificate in the file")
+        }
+        let key = try load("\(optionPrefix)-key", keyPath) { try NIOSSLPrivateKey(file: keyPath, format: .pem) }
         var configuration: TLSConfiguration
         if let clientCAPath {
             let roots = try load("--tls-client-ca", clientCAPath) { try NIOSSLCertificate.fromPEMFile(clientCAPath) }

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Logging
 import TramCollector
+import TramCollectorConsole
 import TramCollectorRelay
 import TramCollectorStore
 
@@ -103,6 +104,59 @@ extension CollectorCommand {
             name: .customLong("relay-max-backoff"),
             help: "Longest wait in seconds between retries while a relay target fails.")
         var relayMaxBackoff: Double = 30
+        @Option(
+            name: .customLong("console-listen"),
+            help:
+                "HOST:PORT for the console (pages for people, on a listener of its own; the bound one is printed as CONSOLE HOST:PORT). Default: no console."
+        )
+        var consoleListen: String?
+        @Option(
+            name: .customLong("console-tls-cert"),
+            help: "PEM certificate (chain) for the console: serve it over HTTPS (with --console-tls-key).")
+        var consoleTLSCert: String?
+        @Option(name: .customLong("console-tls-key"), help: "PEM private key of --console-tls-cert.")
+        var consoleTLSKey: String?
+        @Option(
+            name: .customLong("time-zone"),
+            help: "Time zone of the console's days, months and years, and of the times it shows (IANA name).")
+        var timeZone = "UTC"
+        @Option(name: .customLong("session-hours"), help: "How long a console sign-in lasts.")
+        var sessionHours: Double = 12
+
+        static func hostPort(_ text: String, option: String) throws -> (host: String, port: Int) {
+            guard let colon = text.lastIndex(of: ":"), let port = Int(text[text.index(after: colon)...]),
+                (0...65535).contains(port)
+            else {
+                throw ValidationError("\(option) takes HOST:PORT")
+            }
+            return (String(text[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]")), port)
+        }
+
+        func consoleListener() throws -> ConsoleListener? {
+            guard let consoleListen else {
+                if consoleTLSCert != nil || consoleTLSKey != nil {
+                    throw ValidationError("--console-tls-cert and --console-tls-key need --console-listen")
+                }
+                return nil
+            }
+            let (host, port) = try Self.hostPort(consoleListen, option: "--console-listen")
+            guard let zone = TimeZone(identifier: timeZone) else {
+                throw ValidationError(
+                    "--time-zone: unknown time zone '\(timeZone)' (an IANA name such as Asia/Ho_Chi_Minh)")
+            }
+            guard sessionHours > 0, sessionHours <= 24 * 366 else {
+                throw ValidationError("--session-hours is more than 0")
+            }
+            var tls: CollectorTLS?
+            switch (consoleTLSCert, consoleTLSKey) {
+            case (let cert?, let key?): tls = CollectorTLS(certificatePath: cert, keyPath: key)
+            case (nil, nil): tls = nil
+            default: throw ValidationError("--console-tls-cert and --console-tls-key go together")
+            }
+            return ConsoleListener(
+                host: host, port: port, tls: tls,
+                settings: ConsoleSettings(timeZone: zone, sessionMilliseconds: Int64(sessionHours * 3_600_000)))
+        }
 
         func relayTargets() throws -> [RelayTarget] {
             guard relayBatch > 0 else { throw ValidationError("--relay-batch is at least 1") }
@@ -118,15 +172,11 @@ extension CollectorCommand {
         }
 
         func run() async throws {
-            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
-                (0...65535).contains(port)
-            else {
-                throw ValidationError("--listen takes HOST:PORT")
-            }
+            let (host, port) = try Self.hostPort(listen, option: "--listen")
             guard let durability = Durability(rawValue: durability) else {
                 throw ValidationError("--durability is normal or full")
             }
-            let host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            let console = try consoleListener()
             var tls: CollectorTLS?
             switch (tlsCert, tlsKey) {
             case (let cert?, let key?):
@@ -155,18 +205,22 @@ extension CollectorCommand {
             }
             var logger = Logger(label: "tram-collector")
             logger.logLevel = .info
-            let server = try CollectorServer(
-                .init(
-                    databasePath: database.db, host: host, port: port,
-                    limits: IngestLimits(
-                        maximumBody: maxBody, maximumFrameDecoded: maxFrameDecoded, maximumDecoded: maxDecoded),
-                    rate: rate, burst: burst, durability: durability, tls: tls, retention: retentionSetting
-                )
-                .relaying(try relayTargets()),
-                logger: logger)
-            try await server.run { bound in
-                FileHandle.standardOutput.write(Data("LISTENING \(host):\(bound)\n".utf8))
-            }
+            var configuration = CollectorServer.Configuration(
+                databasePath: database.db, host: host, port: port,
+                limits: IngestLimits(
+                    maximumBody: maxBody, maximumFrameDecoded: maxFrameDecoded, maximumDecoded: maxDecoded),
+                rate: rate, burst: burst, durability: durability, tls: tls, retention: retentionSetting
+            )
+            .relaying(try relayTargets())
+            configuration.console = console
+            let server = try CollectorServer(configuration, logger: logger)
+            try await server.run(
+                onListening: { bound in
+                    FileHandle.standardOutput.write(Data("LISTENING \(host):\(bound)\n".utf8))
+                },
+                onConsoleListening: { bound in
+                    FileHandle.standardOutput.write(Data("CONSOLE \(console?.host ?? host):\(bound)\n".utf8))
+                })
         }
     }
 
@@ -195,15 +249,33 @@ extension CollectorCommand {
     struct Gateway: ParsableCommand {
         static let configuration = CommandConfiguration(
             abstract: "Enroll, rotate, revoke and list gateways.",
-            subcommands: [Add.self, Rotate.self, Revoke.self, List.self])
+            subcommands: [Add.self, SetSite.self, Rotate.self, Revoke.self, List.self])
 
         struct Add: ParsableCommand {
             static let configuration = CommandConfiguration(
                 abstract: "Create a gateway and print its token (once: only its hash is kept).")
             @Argument(help: "The gateway id, as its agent file names it.") var name: String
+            @Option(
+                help:
+                    "The site (plant) it belongs to, for the console's grouping and reports; only set here or by set-site, never by the gateway."
+            )
+            var site = ""
             @OptionGroup var database: DatabaseOption
             func run() throws {
-                print(try CollectorStore(path: database.db).addGateway(name, now: nowMilliseconds()))
+                print(try CollectorStore(path: database.db).addGateway(name, site: site, now: nowMilliseconds()))
+            }
+        }
+
+        struct SetSite: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                commandName: "set-site",
+                abstract: "Move a gateway to another site ('' for none); reports count it in its new site.")
+            @Argument var name: String
+            @Argument var site: String
+            @OptionGroup var database: DatabaseOption
+            func run() throws {
+                try CollectorStore(path: database.db).setSite(name, site)
+                print("\(name)\tsite=\(site)")
             }
         }
 
@@ -237,7 +309,7 @@ extension CollectorCommand {
             func run() throws {
                 for g in try CollectorStore(path: database.db).gateways(now: nowMilliseconds()) {
                     print(
-                        "\(g.name)\t\(g.revoked ? "revoked" : "active")\ttokens=\(g.activeTokens)\tlast_seen_ms=\(g.lastSeenMilliseconds.map(String.init) ?? "-")"
+                        "\(g.name)\t\(g.revoked ? "revoked" : "active")\tsite=\(g.site)\ttokens=\(g.activeTokens)\tlast_seen_ms=\(g.lastSeenMilliseconds.map(String.init) ?? "-")"
                     )
                 }
             }
@@ -246,7 +318,37 @@ extension CollectorCommand {
 
     struct Token: ParsableCommand {
         static let configuration = CommandConfiguration(
-            abstract: "Tokens for the read API.", subcommands: [AddReader.self])
+            abstract: "Tokens for the read API and the console.", subcommands: [AddReader.self, List.self, Revoke.self])
+
+        struct List: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract: "List read tokens by name (never the tokens themselves: only their hashes are kept).")
+            @OptionGroup var database: DatabaseOption
+            func run() throws {
+                for t in try CollectorStore(path: database.db).readTokens(now: nowMilliseconds()) {
+                    let state =
+                        t.revokedMilliseconds != nil
+                        ? "revoked"
+                        : (t.expiresMilliseconds.map { $0 <= nowMilliseconds() } ?? false) ? "expired" : "active"
+                    print(
+                        "\(t.name)\t\(state)\tcreated_ms=\(t.createdMilliseconds)\tsessions=\(t.sessions)"
+                            + (t.revokedMilliseconds.map { "\trevoked_ms=\($0)" } ?? ""))
+                }
+            }
+        }
+
+        struct Revoke: ParsableCommand {
+            static let configuration = CommandConfiguration(
+                abstract:
+                    "Revoke the read tokens with this name: the read API refuses them and their console sessions end at once."
+            )
+            @Argument var name: String
+            @OptionGroup var database: DatabaseOption
+            func run() throws {
+                let count = try CollectorStore(path: database.db).revokeReader(name, now: nowMilliseconds())
+                print("revoked \(name) (\(count) token\(count == 1 ? "" : "s"))")
+            }
+        }
 
         struct AddReader: ParsableCommand {
             static let configuration = CommandConfiguration(

@@ -80,6 +80,8 @@ extension CollectorStore {
 
     public struct GatewayInfo: Sendable, Equatable {
         public var name: String
+        /// Set by `gateway add --site` / `gateway set-site` ('' for none).
+        public var site: String
         public var createdMilliseconds: Int64
         public var revoked: Bool
         public var lastSeenMilliseconds: Int64?
@@ -89,14 +91,14 @@ extension CollectorStore {
     public func gateways(now: Int64) throws -> [GatewayInfo] {
         try statement(
             """
-            SELECT g.name, g.created_ms, g.revoked_ms IS NOT NULL, g.last_seen_ms,
+            SELECT g.name, g.created_ms, g.revoked_ms IS NOT NULL, g.last_seen_ms, g.site,
               (SELECT count(*) FROM tokens t WHERE t.gateway = g.id AND t.revoked_ms IS NULL AND (t.expires_ms IS NULL OR t.expires_ms > ?))
             FROM gateways g ORDER BY g.name
             """
         ).rows([.integer(now)]) {
             GatewayInfo(
-                name: $0.text(0), createdMilliseconds: $0.int64(1), revoked: $0.int64(2) != 0,
-                lastSeenMilliseconds: $0.optionalInt64(3), activeTokens: Int($0.int64(4)))
+                name: $0.text(0), site: $0.text(4), createdMilliseconds: $0.int64(1), revoked: $0.int64(2) != 0,
+                lastSeenMilliseconds: $0.optionalInt64(3), activeTokens: Int($0.int64(5)))
         }
     }
 }

@@ -5,11 +5,13 @@ public enum StoreError: Error, CustomStringConvertible, Equatable {
     case gatewayExists(String)
     case noSuchGateway(String)
     case invalidName(String)
+    case noSuchReader(String)
 
     public var description: String {
         switch self {
         case .gatewayExists(let name): "gateway '\(name)' already exists"
         case .noSuchGateway(let name): "no gateway named '\(name)'"
+        case .noSuchReader(let name): "no unrevoked read token named '\(name)'"
         case .invalidName(let name):
             "invalid name '\(name)': use 1–128 characters, none of them control characters or '/'"
         }

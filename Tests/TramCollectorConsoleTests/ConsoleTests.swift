@@ -1,5 +1,0 @@
-import Testing
-
-@testable import TramCollectorConsole
-
-@Suite struct ConsoleTests {}
