@@ -1,21 +1,19 @@
 import TramSchema
 
 /// What a dictionary says beyond names and scaling: each point's kind and poll interval, and the gateway's batch
-/// maximum age. The only place the store reads them, so switching on the dictionary's trailer (the wire change that
-/// adds `PointDescriptor.kind`, `PointDescriptor.intervalMilliseconds` and
-/// `SchemaDictionary.batchMaximumAgeMilliseconds`) is these three bodies. Until then: gauges, intervals and batch age
-/// unknown.
+/// maximum age, from the dictionary's trailer (docs/wire-format.md); a dictionary without one says gauges, intervals
+/// and batch age unknown. The one place the store reads them.
 enum DictionaryExtras {
     /// 0 gauge, 1 counter (`points.kind`).
     static func kind(of point: PointDescriptor) -> Int64 {
-        0  // point.kind == .counter ? 1 : 0
+        Int64(point.kind.rawValue)
     }
 
     static func intervalMilliseconds(of point: PointDescriptor) -> UInt64? {
-        nil  // point.intervalMilliseconds
+        point.intervalMilliseconds
     }
 
     static func batchAgeMilliseconds(of dictionary: SchemaDictionary) -> UInt64? {
-        nil  // dictionary.batchMaximumAgeMilliseconds
+        dictionary.batchMaximumAgeMilliseconds
     }
 }
