@@ -8,12 +8,18 @@ extension CollectorStore {
     public func fleet(site: String? = nil, calendar: LocalCalendar, now: Int64, days: Int = 31) throws
         -> [ConsoleGateway]
     {
+        try fleet(site: site, gateway: nil, calendar: calendar, now: now, days: days)
+    }
+
+    func fleet(site: String?, gateway name: String?, calendar: LocalCalendar, now: Int64, days: Int) throws
+        -> [ConsoleGateway]
+    {
         var gateways = try consoleRows(
             """
             SELECT g.id, g.name, g.site, g.revoked_ms IS NOT NULL, g.created_ms, g.last_seen_ms, g.batch_age_ms,
               g.clock, g.clock_since_ms
-            FROM gateways g WHERE ?1 IS NULL OR g.site = ?1 ORDER BY g.site, g.name
-            """, [site.map { .text($0) } ?? .null]
+            FROM gateways g WHERE (?1 IS NULL OR g.site = ?1) AND (?2 IS NULL OR g.name = ?2) ORDER BY g.site, g.name
+            """, [site.map { .text($0) } ?? .null, name.map { .text($0) } ?? .null]
         ) { s in
             (
                 id: s.int64(0),
@@ -27,8 +33,10 @@ extension CollectorStore {
         }
         var index: [Int64: Int] = [:]
         for (i, entry) in gateways.enumerated() { index[entry.id] = i }
+        // All gateways: no list; a site's or one: their ids (the per-device and per-day reads skip the others).
+        let ids: [Int64]? = site == nil && name == nil ? nil : gateways.map(\.id)
 
-        for row in try deviceCounts(gatewayID: nil) {
+        for row in try deviceCounts(gatewayIDs: ids) {
             guard let i = index[row.gateway] else { continue }
             switch DeviceState(points: row.points, good: row.good) {
             case .online: gateways[i].gateway.devicesOnline += 1
@@ -43,7 +51,7 @@ extension CollectorStore {
         }
         let today = calendar.dayNumber(now)
         let firstDay = today - Int64(max(days, 1)) + 1
-        for row in try dailyTotals(gatewayID: nil, calendar: calendar, firstDay: firstDay, lastDay: today) {
+        for row in try dailyTotals(gatewayIDs: ids, calendar: calendar, firstDay: firstDay, lastDay: today) {
             guard let i = index[row.gateway] else { continue }
             gateways[i].gateway.dailyBytes.append(row.total)
         }
@@ -84,7 +92,7 @@ extension CollectorStore {
         {
             problems[row.device] = row.problem
         }
-        return try deviceCounts(gatewayID: id).map { row in
+        return try deviceCounts(gatewayIDs: [id]).map { row in
             ConsoleDevice(
                 name: row.name, state: DeviceState(points: row.points, good: row.good), points: row.points,
                 goodPoints: row.good, lastReadingMilliseconds: row.last, problem: problems[row.device])
@@ -137,14 +145,14 @@ extension CollectorStore {
         var last: Int64?
     }
 
-    /// Points and good points per device (of one gateway, or of all), by device name.
-    func deviceCounts(gatewayID: Int64?) throws -> [DeviceCount] {
+    /// Points and good points per device (of these gateways, or of all), by device name.
+    func deviceCounts(gatewayIDs: [Int64]?) throws -> [DeviceCount] {
         try consoleRows(
             """
             SELECT d.gateway, d.id, d.name, count(p.id), count(CASE WHEN l.quality = 0 THEN 1 END), max(l.time_ms)
             FROM devices d JOIN points p ON p.device = d.id LEFT JOIN point_latest l ON l.point = p.id
-            WHERE ?1 IS NULL OR d.gateway = ?1 GROUP BY d.id ORDER BY d.gateway, d.name
-            """, [gatewayID.map { .integer($0) } ?? .null]
+            WHERE ?1 IS NULL OR d.gateway IN (SELECT value FROM json_each(?1)) GROUP BY d.id ORDER BY d.gateway, d.name
+            """, [Self.jsonList(gatewayIDs)]
         ) { s in
             DeviceCount(
                 gateway: s.int64(0), device: s.int64(1), name: s.text(2), points: Int(s.int64(3)),
@@ -162,24 +170,37 @@ extension CollectorStore {
         ) { s in (s.int64(0), s.int64(1), s.int64(2)) }
     }
 
-    /// Ingest tallies per gateway and local day, for days firstDay…lastDay.
-    func dailyTotals(gatewayID: Int64?, calendar: LocalCalendar, firstDay: Int64, lastDay: Int64) throws
+    /// Ingest tallies per gateway and local day, for days firstDay…lastDay (days with nothing left out).
+    ///
+    /// Each local day is a range of UTC hours, given as a JSON array; a correlated search of ingest_hours' primary key
+    /// per gateway and day sums it, with no sort (200 gateways × 31 days: 50–100 ms on the loaded 2-core machine,
+    /// against 130–400 ms for a GROUP BY over the same 149,000 rows). Unordered: callers key the rows by day.
+    func dailyTotals(gatewayIDs: [Int64]?, calendar: LocalCalendar, firstDay: Int64, lastDay: Int64) throws
         -> [(gateway: Int64, total: LocalDayTotal)]
     {
-        let from = calendar.start(ofDay: firstDay)
-        let to = calendar.start(ofDay: lastDay + 1)
-        let fromHour = LocalCalendar.floorDivide(from, 3_600_000)
-        let toHour = -LocalCalendar.floorDivide(-to, 3_600_000)
-        let day = calendar.dayExpression("h.hour * 3600000", from: from, to: to)
+        let days = (firstDay...lastDay).map { day in
+            let from = LocalCalendar.floorDivide(calendar.start(ofDay: day), 3_600_000)
+            let to = LocalCalendar.floorDivide(calendar.start(ofDay: day + 1), 3_600_000)
+            return "[\(day),\(from),\(to)]"
+        }
+        func sum(_ column: String) -> String {
+            "(SELECT sum(h.\(column)) FROM ingest_hours h WHERE h.gateway = g.id AND h.hour >= days.lo AND h.hour < days.hi)"
+        }
         return try consoleRows(
             """
-            SELECT g.id, \(day) AS day, sum(h.bytes), sum(h.readings)
-            FROM gateways g JOIN ingest_hours h ON h.gateway = g.id AND h.hour >= ?2 AND h.hour < ?3
-            WHERE ?1 IS NULL OR g.id = ?1 GROUP BY g.id, day ORDER BY g.id, day
-            """, [gatewayID.map { .integer($0) } ?? .null, .integer(fromHour), .integer(toHour)]
+            WITH days AS MATERIALIZED (SELECT json_extract(value, '$[0]') AS day, json_extract(value, '$[1]') AS lo,
+              json_extract(value, '$[2]') AS hi FROM json_each(?2))
+            SELECT g.id, days.day, \(sum("bytes")), \(sum("readings"))
+            FROM gateways g CROSS JOIN days WHERE ?1 IS NULL OR g.id IN (SELECT value FROM json_each(?1))
+            """, [Self.jsonList(gatewayIDs), .text("[" + days.joined(separator: ",") + "]")]
         ) { s in
             (s.int64(0), LocalDayTotal(day: s.int64(1), bytes: s.int64(2), readings: s.int64(3)))
-        }
+        }.filter { $0.total.bytes != 0 || $0.total.readings != 0 }
+    }
+
+    /// A list of row ids as a JSON array for `json_each` (NULL: no list).
+    static func jsonList(_ ids: [Int64]?) -> SQLiteStatement.Value {
+        ids.map { .text("[" + $0.map(String.init).joined(separator: ",") + "]") } ?? .null
     }
 
     static func filledDays(_ days: [LocalDayTotal], from first: Int64, through last: Int64) -> [LocalDayTotal] {

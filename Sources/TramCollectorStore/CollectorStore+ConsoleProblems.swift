@@ -37,7 +37,7 @@ extension CollectorStore {
             bad[row.gateway, default: []].append(row.point)
         }
         var devicesByGateway: [Int64: [DeviceCount]] = [:]
-        for row in try deviceCounts(gatewayID: nil) { devicesByGateway[row.gateway, default: []].append(row) }
+        for row in try deviceCounts(gatewayIDs: nil) { devicesByGateway[row.gateway, default: []].append(row) }
 
         var problems: [ConsoleProblem] = []
         for g in gateways {

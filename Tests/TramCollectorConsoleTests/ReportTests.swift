@@ -8,6 +8,16 @@ import Testing
 @Suite struct ReportTests {
     let calendar = LocalCalendar(timeZone: TimeZone(identifier: "Asia/Ho_Chi_Minh")!)
 
+    @Test func dayNumbersToDatesAgreeWithFoundation() {
+        var utc = Calendar(identifier: .gregorian)
+        utc.timeZone = TimeZone(identifier: "UTC")!
+        for day in stride(from: Int64(-800), to: 150_000, by: 37) {
+            let parts = utc.dateComponents(
+                [.year, .month, .day], from: Date(timeIntervalSince1970: Double(day) * 86_400))
+            #expect(calendar.date(ofDay: day) == (parts.year!, parts.month!, parts.day!), "day \(day)")
+        }
+    }
+
     @Test func localMonthBoundaries() throws {
         let march = try #require(calendar.period(year: 2025, month: 3))
         // 2025-03-01T00:00+07:00 = 2025-02-28T17:00Z; 2025-04-01T00:00+07:00 = 2025-03-31T17:00Z.
