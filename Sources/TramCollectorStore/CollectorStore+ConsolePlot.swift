@@ -12,7 +12,9 @@ extension CollectorStore {
                 """, [.integer(point), .integer(from), .integer(to), .integer(Int64(PlotSeries.rawLimit + 1))],
                 { Int($0.int64(0)) }) ?? 0
         switch PlotSeries.source(from: from, to: to, readings: readings) {
-        case .raw: return try rawPlot(point: point, from: from, to: to, rate: rate)
+        case .raw where readings <= PlotSeries.rawLimit:
+            return try rawPlot(point: point, from: from, to: to, rate: rate)
+        case .raw: return try groupedRawPlot(point: point, from: from, to: to, rate: rate)
         case .minute:
             return try rollupPlot(
                 point: point, from: from, to: to, source: .minute, width: PlotSeries.minuteWidth, rate: rate)
@@ -47,6 +49,37 @@ extension CollectorStore {
             buckets.append(PlotBucket(index: row.time - from, count: 1, minimum: value, maximum: value, mean: value))
         }
         return PlotSeries(source: .raw, from: from, to: to, widthMilliseconds: 1, buckets: buckets, rate: rate)
+    }
+
+    /// A dense short range (more than 2,000 readings in under 1,000 minutes: 1 h at 1 Hz, say): the raw readings
+    /// grouped in SQL into 1,000–2,000 buckets, by one search of the (point, time_ms) index. As a rate: each bucket's
+    /// rises between consecutive readings (a fall is a reset from zero) over the bucket width.
+    private func groupedRawPlot(point: Int64, from: Int64, to: Int64, rate: Bool) throws -> PlotSeries {
+        let grouping = PlotSeries.rawGrouping(from: from, to: to)
+        let buckets = try consoleRows(
+            """
+            SELECT (time_ms - ?2) / ?4 AS i, count(*), min(v), max(v), sum(v), count(v),
+              sum(CASE WHEN v IS NULL OR previous IS NULL THEN 0 WHEN v >= previous THEN v - previous ELSE v END)
+            FROM (SELECT time_ms, CASE WHEN type = 1 THEN raw_int ELSE value END AS v,
+                    lag(CASE WHEN type = 1 THEN raw_int ELSE value END) OVER (ORDER BY time_ms, rowid) AS previous
+                  FROM readings WHERE point = ?1 AND time_ms >= ?2 AND time_ms < ?3)
+            GROUP BY i ORDER BY i
+            """,
+            [.integer(point), .integer(grouping.from), .integer(grouping.to), .integer(grouping.width)]
+        ) { s -> PlotBucket in
+            let numeric = s.int64(5)
+            if rate {
+                let perSecond = s.double(6) / (Double(grouping.width) / 1000)
+                return PlotBucket(
+                    index: s.int64(0), count: s.int64(1), minimum: perSecond, maximum: perSecond, mean: perSecond)
+            }
+            return PlotBucket(
+                index: s.int64(0), count: s.int64(1), minimum: s.optionalDouble(2), maximum: s.optionalDouble(3),
+                mean: numeric > 0 ? s.double(4) / Double(numeric) : nil)
+        }
+        return PlotSeries(
+            source: .raw, from: grouping.from, to: grouping.to, widthMilliseconds: grouping.width, buckets: buckets,
+            rate: rate)
     }
 
     /// Rollups of `width`, grouped by the plot's bucket width in SQL (a search of the rollups' primary key).

@@ -1,10 +1,11 @@
 /// A point's plot for a range: where it came from and its buckets (``CollectorStore/plot(point:from:to:rate:)``).
 ///
 /// The source is chosen so no plot reads more than a few thousand rows: the raw readings when the range holds at most
-/// ``PlotSeries/rawLimit`` of them, else minute rollups for ranges under 1,000 hours, else hour rollups. Rollups are
-/// re-grouped into buckets of `widthMilliseconds` (a whole number of the source's buckets), so the plot has at most
-/// 2,000 buckets, and at least 1,000 when the source has that many in the range. Raw readings are each a bucket of
-/// their own (width 1 ms, min = max = mean = the value). A bucket that is not in `buckets` is a gap.
+/// ``PlotSeries/rawLimit`` of them, else (a dense range) raw readings grouped for ranges under 1,000 minutes, minute
+/// rollups under 1,000 hours, else hour rollups. Groups are buckets of `widthMilliseconds` (for rollups a whole
+/// number of the source's buckets), so the plot has at most 2,000 buckets, and at least 1,000 when the source has that
+/// many in the range. Raw readings of a sparse range are each a bucket of their own (width 1 ms, min = max = mean = the
+/// value). A bucket that is not in `buckets` is a gap.
 public struct PlotSeries: Sendable, Equatable {
     public enum Source: String, Sendable {
         case raw, minute, hour
@@ -30,10 +31,20 @@ public struct PlotSeries: Sendable, Equatable {
     /// From this range length on, hour rollups (minute rollups are kept 45 days).
     public static let hourSourceFrom: Int64 = 1_000 * 3_600_000
 
+    /// Below this range length, minute rollups would give fewer than 1,000 buckets: a dense range this short is
+    /// grouped from the raw readings instead (at most 1,000 minutes of them, one index search).
+    public static let minuteSourceFrom: Int64 = 1_000 * 60_000
+
     /// The source for a range that holds `readings` raw readings (counted up to `rawLimit + 1`).
     public static func source(from: Int64, to: Int64, readings: Int) -> Source {
-        if readings <= rawLimit { return .raw }
+        if readings <= rawLimit || to - from < minuteSourceFrom { return .raw }
         return to - from < hourSourceFrom ? .minute : .hour
+    }
+
+    /// The bucket grid for raw readings grouped over a short range: whole seconds when that still gives 1,000
+    /// buckets, else whole milliseconds.
+    public static func rawGrouping(from: Int64, to: Int64) -> (width: Int64, from: Int64, to: Int64) {
+        grouping(from: from, to: to, sourceWidth: to - from >= 1_000 * 1_000 ? 1_000 : 1)
     }
 
     /// The smallest whole multiple of `sourceWidth` whose aligned cover of [from, to) has at most 2,000 buckets, and

@@ -27,7 +27,8 @@ import TramTestSupport
 
     @Test func sourceChoice() {
         #expect(PlotSeries.source(from: 0, to: 3_600_000, readings: 2000) == .raw)
-        #expect(PlotSeries.source(from: 0, to: 3_600_000, readings: 2001) == .minute)
+        #expect(PlotSeries.source(from: 0, to: 3_600_000, readings: 2001) == .raw)  // grouped: 1 h at 1 Hz
+        #expect(PlotSeries.source(from: 0, to: 1000 * 60_000, readings: 2001) == .minute)
         #expect(PlotSeries.source(from: 0, to: 999 * 3_600_000, readings: 2001) == .minute)
         #expect(PlotSeries.source(from: 0, to: 1000 * 3_600_000, readings: 2001) == .hour)
     }
@@ -106,6 +107,22 @@ import TramTestSupport
         #expect(series.widthMilliseconds == 1)
         #expect(series.buckets.map(\.index) == rows.map { $0.time - 1_000_000 })
         #expect(series.buckets.map(\.minimum) == rows.map { Double($0.rawInt!) })
+    }
+
+    @Test func aDenseHourIsGroupedFromTheRawReadingsIntoAtLeast1000Buckets() throws {
+        let f = try ConsoleFixture()
+        let p = try f.point(try f.device(try f.gateway("gw"), "meter"), "flow")
+        let rows = (0..<3600).map { ConsoleFixture.Reading(time: Int64($0) * 1000, value: Double(($0 * 37) % 101)) }
+        try f.readings(p, rows)
+        let series = try f.store.plot(point: p, from: 0, to: 3_600_000)
+        #expect(series.source == .raw && series.widthMilliseconds == 2000)
+        #expect((1000...2000).contains(series.bucketCount) && series.buckets.count == 1800)
+        // Each bucket against a reference from the rows.
+        for bucket in series.buckets {
+            let values = rows.filter { $0.time / 2000 == bucket.index }.compactMap(\.value)
+            #expect(bucket.count == Int64(values.count))
+            #expect(bucket.minimum == values.min() && bucket.maximum == values.max())
+        }
     }
 
     @Test func counterRateFromIncrease() throws {
