@@ -8,7 +8,7 @@ extension CollectorServer {
         var rollups = 0
     }
 
-    /// One retention pass: the readings, then the minute and the hour rollups, each in chunks until a chunk comes
+    /// One retention pass: the readings, then the minute, hour and day rollups, each in chunks until a chunk comes
     /// back short. Each chunk is its own call on the store's queue, so ingest requests queued meanwhile run between
     /// chunks. `point_latest` is never touched.
     @discardableResult
@@ -22,6 +22,7 @@ extension CollectorServer {
         for (width, cutoff) in [
             (RollupRules.minuteMilliseconds, cutoffs.minuteRollups),
             (RollupRules.hourMilliseconds, cutoffs.hourRollups),
+            (RollupRules.dayMilliseconds, cutoffs.dayRollups),
         ] {
             deleted.rollups += try await chunks(retention.chunk) { store in
                 try store.deleteRollups(width: width, olderThan: cutoff, limit: retention.chunk)

@@ -12,7 +12,7 @@ extension CollectorStore {
         var days = Set<Int64>()
     }
 
-    static let dayWidth: Int64 = 86_400_000
+    static let dayWidth = RollupRules.dayMilliseconds
 
     func reportTally(point: Int64, range: Range<Int64>, calendar: LocalCalendar) throws -> PointTally {
         var tally = PointTally()

@@ -20,7 +20,7 @@ struct PointLatest: Equatable {
 ///
 /// The hot path is a few comparisons a reading: each point the request touches has a slot (found once per alias and
 /// batch, through ``slot(for:previous:)``) holding its newest reading and its open minute and hour buckets, the ones
-/// its last reading went to. A reading or a hold in another bucket closes the open one into `closed` and opens that
+/// its last reading went to (minute, hour and day). A reading or a hold in another bucket closes the open one into `closed` and opens that
 /// one (taking it back out of `closed` if it was there), so a key is never both open and closed.
 struct IngestAggregate {
     struct Slot {
@@ -30,6 +30,7 @@ struct IngestAggregate {
         var moved = false
         var minute = Open()
         var hour = Open()
+        var day = Open()
     }
 
     struct Open {
@@ -92,6 +93,10 @@ struct IngestAggregate {
             $0.add(time: time, good: good, value: value)
             $0.increase += increase
         }
+        open(index, width: RollupRules.dayMilliseconds, at: time) {
+            $0.add(time: time, good: good, value: value)
+            $0.increase += increase
+        }
         if inOrder {
             slots[index].latest = next
             slots[index].moved = true
@@ -121,8 +126,7 @@ struct IngestAggregate {
     /// Every bucket the request touched, the open ones closed.
     mutating func buckets() -> [RollupKey: RollupBucket] {
         for index in slots.indices {
-            close(index, width: RollupRules.minuteMilliseconds)
-            close(index, width: RollupRules.hourMilliseconds)
+            for width in RollupRules.widths { close(index, width: width) }
         }
         return closed
     }
@@ -140,16 +144,20 @@ struct IngestAggregate {
     @inline(__always)
     private mutating func open(_ index: Int, width: Int64, at time: Int64, _ body: (inout RollupBucket) -> Void) {
         let start = RollupRules.bucket(time, width: width)
-        if width == RollupRules.minuteMilliseconds {
-            if !slots[index].minute.isOpen || slots[index].minute.start != start {
-                slots[index].minute = reopen(index, width: width, start: start)
-            }
-            body(&slots[index].minute.bucket)
-        } else {
-            if !slots[index].hour.isOpen || slots[index].hour.start != start {
-                slots[index].hour = reopen(index, width: width, start: start)
-            }
-            body(&slots[index].hour.bucket)
+        let field = Self.field(width)
+        if !slots[index][keyPath: field].isOpen || slots[index][keyPath: field].start != start {
+            slots[index][keyPath: field] = reopen(index, width: width, start: start)
+        }
+        body(&slots[index][keyPath: field].bucket)
+    }
+
+    /// The slot's open bucket of `width`.
+    @inline(__always)
+    private static func field(_ width: Int64) -> WritableKeyPath<Slot, Open> {
+        switch width {
+        case RollupRules.minuteMilliseconds: \.minute
+        case RollupRules.hourMilliseconds: \.hour
+        default: \.day
         }
     }
 
@@ -161,16 +169,10 @@ struct IngestAggregate {
     }
 
     private mutating func close(_ index: Int, width: Int64) {
-        let point = slots[index].point
-        if width == RollupRules.minuteMilliseconds {
-            guard slots[index].minute.isOpen else { return }
-            closed[RollupKey(point: point, width: width, bucket: slots[index].minute.start)] =
-                slots[index].minute.bucket
-            slots[index].minute.isOpen = false
-        } else {
-            guard slots[index].hour.isOpen else { return }
-            closed[RollupKey(point: point, width: width, bucket: slots[index].hour.start)] = slots[index].hour.bucket
-            slots[index].hour.isOpen = false
-        }
+        let field = Self.field(width)
+        guard slots[index][keyPath: field].isOpen else { return }
+        closed[RollupKey(point: slots[index].point, width: width, bucket: slots[index][keyPath: field].start)] =
+            slots[index][keyPath: field].bucket
+        slots[index][keyPath: field].isOpen = false
     }
 }

@@ -38,12 +38,17 @@ public struct Retention: Sendable, Equatable {
 
     /// What a pass at `now` deletes before: readings, minute rollups and hour rollups, each at the start of the hour
     /// that holds `now − limit`.
-    public func cutoffs(now: Int64) -> (readings: Int64, minuteRollups: Int64, hourRollups: Int64) {
-        func hour(_ limit: Int64) -> Int64 {
+    /// Day rollups go with the hour rollups' limit, at the start of the UTC day that holds it, so a day is kept whole.
+    public func cutoffs(now: Int64) -> (readings: Int64, minuteRollups: Int64, hourRollups: Int64, dayRollups: Int64) {
+        func cut(_ limit: Int64, _ width: Int64) -> Int64 {
             let (cut, overflow) = now.subtractingReportingOverflow(limit)
-            return overflow ? .min : RollupRules.bucket(cut, width: RollupRules.hourMilliseconds)
+            return overflow ? .min : RollupRules.bucket(cut, width: width)
         }
-        return (hour(limitMilliseconds), hour(minuteRollupLimitMilliseconds), hour(rollupLimitMilliseconds))
+        let hour = RollupRules.hourMilliseconds
+        return (
+            cut(limitMilliseconds, hour), cut(minuteRollupLimitMilliseconds, hour), cut(rollupLimitMilliseconds, hour),
+            cut(rollupLimitMilliseconds, RollupRules.dayMilliseconds)
+        )
     }
 
     /// `30d`, `12h`, `90m`, `45s`, `2w` (a whole number and one unit) → milliseconds; nil if not of that form or not positive.

