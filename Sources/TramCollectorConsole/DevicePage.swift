@@ -68,12 +68,18 @@ enum DevicePage {
             + (p.counter ? " data-kind=\"counter\"" : "") + ">"
             + cell("Point", HTML.escape(p.name), class: "name")
             + cell(
-                "Value", HTML.escape(value ?? "—"), class: "value",
+                "Value", HTML.escape(value.map(shown) ?? "—"), class: "value",
                 attributes: " data-value=\"\(HTML.escape(value ?? ""))\"")
             + cell("Unit", HTML.escape(p.unit), class: "unit")
             + cell("Quality", HTML.escape(qualityText), class: "quality", attributes: " data-quality=\"\(quality)\"")
             + cell("Age", age, class: "age", attributes: " data-time-ms=\"\(p.latest?.timeMilliseconds ?? 0)\"")
             + "</tr>"
+    }
+
+    /// The exact value as a person reads it: a whole number without its ".0" (`data-value` keeps the stored text).
+    static func shown(_ text: String) -> String {
+        guard text.hasSuffix(".0"), let whole = Int64(text.dropLast(2)) else { return text }
+        return String(whole)
     }
 
     static func figure(_ plot: Plot, _ formatting: Formatting, rate: Bool) -> String {

@@ -114,13 +114,15 @@ enum StaticAssets {
             document.querySelectorAll(selector).forEach(function (row) { rows[row.getAttribute(attribute)] = row; });
             return rows;
           }
+          // As the page shows it: the exact value, without the ".0" of a whole number (data-value keeps it).
+          function shown(value) { return String(value).replace(/^(-?[0-9]+)\\.0$/, "$1"); }
           function points(data) {
             var rows = byName("tr.point", "data-point");
             (data.points || []).forEach(function (p) {
               var row = rows[p.point];
               if (!row) { return; }
               row.setAttribute("data-quality", p.quality);
-              set(row, "td.value", p.value === null ? "\\u2014" : p.value, "data-value", p.value === null ? "" : p.value);
+              set(row, "td.value", p.value === null ? "\\u2014" : shown(p.value), "data-value", p.value === null ? "" : p.value);
               set(row, "td.quality", p.quality_text, "data-quality", p.quality);
               set(row, "td.age", p.age, "data-time-ms", String(p.time_ms));
             });

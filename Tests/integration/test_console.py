@@ -378,6 +378,8 @@ def test_device_page_shows_the_stored_latest_value_exactly(plant, browser):
         cell = shown[name].find_element(By.CSS_SELECTOR, "td.value")
         assert float(cell.get_attribute("data-value")) == value, name
     assert stored["voltage"] == 230.5 and stored["energy"] == 12345.6
+    # A whole number reads without its ".0"; data-value keeps the stored text.
+    assert shown["status"].find_element(By.CSS_SELECTOR, "td.value").text == "7"
     assert shown["voltage"].find_element(By.CSS_SELECTOR, "[data-quality]").get_attribute("data-quality") == "good"
 
 
