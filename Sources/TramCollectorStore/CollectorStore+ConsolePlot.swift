@@ -66,17 +66,7 @@ extension CollectorStore {
             GROUP BY i ORDER BY i
             """,
             [.integer(point), .integer(grouping.from), .integer(grouping.to), .integer(grouping.width)]
-        ) { s -> PlotBucket in
-            let numeric = s.int64(5)
-            if rate {
-                let perSecond = s.double(6) / (Double(grouping.width) / 1000)
-                return PlotBucket(
-                    index: s.int64(0), count: s.int64(1), minimum: perSecond, maximum: perSecond, mean: perSecond)
-            }
-            return PlotBucket(
-                index: s.int64(0), count: s.int64(1), minimum: s.optionalDouble(2), maximum: s.optionalDouble(3),
-                mean: numeric > 0 ? s.double(4) / Double(numeric) : nil)
-        }
+        ) { Self.plotBucket($0, width: grouping.width, rate: rate) }
         return PlotSeries(
             source: .raw, from: grouping.from, to: grouping.to, widthMilliseconds: grouping.width, buckets: buckets,
             rate: rate)
@@ -97,19 +87,23 @@ extension CollectorStore {
                 .integer(point), .integer(width), .integer(grouping.from), .integer(grouping.to),
                 .integer(grouping.width),
             ]
-        ) { s -> PlotBucket in
-            let numeric = s.int64(5)
-            if rate {
-                let perSecond = s.double(6) / (Double(grouping.width) / 1000)
-                return PlotBucket(
-                    index: s.int64(0), count: s.int64(1), minimum: perSecond, maximum: perSecond, mean: perSecond)
-            }
-            return PlotBucket(
-                index: s.int64(0), count: s.int64(1), minimum: s.optionalDouble(2), maximum: s.optionalDouble(3),
-                mean: numeric > 0 ? s.double(4) / Double(numeric) : nil)
-        }
+        ) { Self.plotBucket($0, width: grouping.width, rate: rate) }
         return PlotSeries(
             source: source, from: grouping.from, to: grouping.to, widthMilliseconds: grouping.width, buckets: buckets,
             rate: rate)
+    }
+
+    /// One grouped row of either plot query, whose columns are: bucket index, readings, min, max, sum, readings with
+    /// a value, and the rises (as a rate: the rises over the bucket width, drawn flat).
+    private static func plotBucket(_ s: SQLiteStatement, width: Int64, rate: Bool) -> PlotBucket {
+        if rate {
+            let perSecond = s.double(6) / (Double(width) / 1000)
+            return PlotBucket(
+                index: s.int64(0), count: s.int64(1), minimum: perSecond, maximum: perSecond, mean: perSecond)
+        }
+        let numeric = s.int64(5)
+        return PlotBucket(
+            index: s.int64(0), count: s.int64(1), minimum: s.optionalDouble(2), maximum: s.optionalDouble(3),
+            mean: numeric > 0 ? s.double(4) / Double(numeric) : nil)
     }
 }

@@ -11,7 +11,6 @@ import os
 import random
 import signal
 import sqlite3
-import struct
 import subprocess
 import threading
 import time
@@ -19,6 +18,7 @@ from pathlib import Path
 
 import pytest
 
+import frames
 import tram_wire as tw
 from test_wire_python import BATCH_BYTES, DICT_BYTES
 
@@ -67,32 +67,20 @@ def curl(*args) -> tuple[int, str]:
     return int(code), body
 
 
-# -------------------------------------------------- an independent encoder (uint32 points only)
-
-def frame(kind: int, payload: bytes) -> bytes:
-    head = b"TR" + bytes([1, kind, 0]) + struct.pack("<I", len(payload)) + payload
-    return head + struct.pack("<I", tw.crc32c(head))
-
-
-def string(s: str) -> bytes:
-    data = s.encode()
-    return tw.encode_uvarint(len(data)) + data
-
+# -------------------------------------------------- frames of uint32 points, by the independent encoder
 
 def dictionary(gateway: str, device: str, names: list[str]) -> tuple[bytes, int]:
-    body = string(gateway) + tw.encode_uvarint(len(names))
-    for name in names:
-        body += string(device) + string(name) + string("") + bytes([5]) + struct.pack("<dd", 1.0, 0.0) + b"\x00"
-    schema_id = tw.fnv1a64(body)
-    return frame(1, struct.pack("<Q", schema_id) + body), schema_id
+    return frames.dictionary(gateway, uint32_points(device, names))
 
 
 def batch(gateway: str, schema_id: int, epoch: int, sequence: int, time_ms: int, values: list[int]) -> bytes:
-    payload = string(gateway) + tw.encode_uvarint(epoch) + tw.encode_uvarint(sequence) + struct.pack("<Q", schema_id)
-    payload += tw.encode_svarint(time_ms) + struct.pack("<I", 1)
-    payload += tw.encode_svarint(0) + b"\x01" + tw.encode_uvarint(0) + tw.encode_uvarint(len(values)) + tw.encode_uvarint(0)
-    payload += b"".join(tw.encode_svarint(v) for v in values)  # deltas from 0: the first value of each alias
-    return frame(2, payload)
+    """One group at time_ms, one value per point (the points as `dictionary` names them, all uint32)."""
+    points = [frames.PointSpec("", "", type="uint32")] * len(values)
+    return frames.batch(gateway, schema_id, epoch, sequence, points, [(time_ms, values)])
+
+
+def uint32_points(device: str, names: list[str]) -> list[frames.PointSpec]:
+    return [frames.PointSpec(device, name, type="uint32") for name in names]
 
 
 # ---------------------------------------------------------------------------------------- tests
