@@ -211,11 +211,12 @@ let package = Package(
 // targets; only the collector and its tests use Hummingbird, swift-crypto and SQLite. The agent never links them.
 package.products += [
     .executable(name: "tram-collector", targets: ["tram-collector"]),
-    // For the Benchmarks package's `tram-bench collector`.
+    // For the Benchmarks package's `tram-bench collector` and `tram-bench console`.
     .library(name: "TramCollector", targets: ["TramCollector"]),
     .library(name: "TramCollectorStore", targets: ["TramCollectorStore"]),
     .library(name: "TramCollectorRelay", targets: ["TramCollectorRelay"]),
     .library(name: "TramCollectorTestSupport", targets: ["TramCollectorTestSupport"]),
+    .library(name: "TramCollectorConsole", targets: ["TramCollectorConsole"]),
 ]
 package.dependencies += [
     .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
@@ -273,8 +274,8 @@ package.targets += [
     .target(
         name: "TramCollectorCLI",
         dependencies: [
-            "TramCollector", "TramCollectorStore", "TramCollectorRelay", "TramCollectorConsole",
-            .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            "TramCollector", "TramCollectorStore", "TramCollectorRelay", "TramCollectorConsole", "TramIngestProtocol",
+            "TramSchema", .product(name: "ArgumentParser", package: "swift-argument-parser"),
             .product(name: "Logging", package: "swift-log"),
         ]),
     .executableTarget(name: "tram-collector", dependencies: ["TramCollectorCLI"]),

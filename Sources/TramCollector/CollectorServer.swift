@@ -7,6 +7,7 @@ import TramCollectorRelay
 @_spi(Benchmark) import TramCollectorStore
 import TramCore
 import TramIngestProtocol
+import TramSchema
 
 /// The collector's HTTP server: ingest, read API, /health and /metrics.
 public struct CollectorServer: Sendable {
@@ -27,6 +28,9 @@ public struct CollectorServer: Sendable {
         public var relays: [RelayTarget] = []
         /// Ingest maintains the rollups and latest states (always, but for the benchmark measuring what they cost).
         @_spi(Benchmark) public var rollups = true
+        /// The wire format versions ingest accepts and advertises (`--wire-versions`): 1...2, or 1...1 to hold agents'
+        /// version-2 batches back during a staged upgrade (docs/wire-format.md, "Who may receive version 2").
+        public var wireVersions: ClosedRange<UInt8> = Frame.versions
         /// The console for people on its own listener (`--console-listen`); nil: no console.
         public var console: ConsoleListener?
 
@@ -108,6 +112,9 @@ public struct CollectorServer: Sendable {
         }
     }
 
+    /// `Tram-Wire-Versions`, on every answer of the ingest listener.
+    static let wireVersionsHeader = HTTPFields.Element.Name(IngestHeader.wireVersions)!
+
     func makeRouter() -> Router<CollectorRequestContext> {
         let router = Router(context: CollectorRequestContext.self)
         let server = self
@@ -119,6 +126,13 @@ public struct CollectorServer: Sendable {
                 certificateGateway = CertificateIdentity.gatewayName(certificate)
             }
             return try await server.ingest(request, certificateGateway: certificateGateway)
+        }
+        // The negotiation's question, asked before a version-2 frame is sent: no body, no credentials, 204 and the
+        // header (an older collector answers 404 or 405 without it, which reads as version 1 only).
+        router.get("/v1/ingest") { _, _ in
+            var headers = HTTPFields()
+            headers[Self.wireVersionsHeader] = WireVersions.render(server.configuration.wireVersions)
+            return Response(status: .noContent, headers: headers)
         }
         router.get("/health") { _, _ in
             let ok = (try? await server.executor.run { store in try store.ping() }) ?? false
@@ -206,12 +220,14 @@ public struct CollectorServer: Sendable {
         let token = Self.bearer(request)
         let claimed = Self.header(request, IngestHeader.gateway.lowercased())
         let limiter = self.limiter
+        let wireVersions = configuration.wireVersions
         let answer: Answer
         do {
             let (result, summary) = try await executor.run { store in
                 try IngestService.handle(
                     store: store, limiter: limiter, limits: limits, token: token, claimedGateway: claimed,
-                    certificateGateway: certificateGateway, body: body, now: nowMilliseconds())
+                    certificateGateway: certificateGateway, body: body, wireVersions: wireVersions,
+                    now: nowMilliseconds())
             }
             if let summary { metrics.stored(summary, bytes: body.count) }
             answer = result
@@ -259,6 +275,7 @@ public struct CollectorServer: Sendable {
     func response(_ answer: Answer) -> Response {
         var headers = HTTPFields()
         headers[.contentType] = "application/json"
+        headers[Self.wireVersionsHeader] = WireVersions.render(configuration.wireVersions)
         if let wait = answer.retryAfter { headers[.retryAfter] = String(wait) }
         return Response(
             status: .init(code: answer.status), headers: headers,
@@ -313,10 +330,6 @@ public struct CollectorServer: Sendable {
         return .object([("gateways", .array(gateways))])
     }
 
-    static let qualityNames = [
-        "good", "not_available", "exception", "timeout", "link_down", "io_error", "unsupported", "unexpected",
-    ]
-
     /// A reading as the read API shows it: the engineering value, and the raw value typed as the point's type.
     static func json(_ row: CollectorStore.ReadingRow) -> JSON {
         var raw: JSON = .null
@@ -345,7 +358,7 @@ public struct CollectorServer: Sendable {
             ("time_ms", .int(row.timeMilliseconds)), ("value", row.value.map { .double($0) } ?? .null), ("raw", raw),
         ]
         if let bits { members.append(("raw_bits", bits)) }
-        members.append(("quality", .string(row.quality < qualityNames.count ? qualityNames[row.quality] : "unknown")))
+        members.append(("quality", .string(WireQuality.name(code: row.quality))))
         if let exception = row.exception { members.append(("exception", .int(Int64(exception)))) }
         members.append(("clock_synchronised", .bool(row.clock & 1 != 0)))
         return .object(members)

@@ -23,6 +23,9 @@ public enum IngestParser {
         case schemaUnknown(schemaIDs: [UInt64], batches: [BatchIdentity])
         /// The frames are fine, but together they decode to more than one request may (413: send fewer at a time).
         case decodedTooLarge(frame: Int, limit: Int)
+        /// A frame of a wire format version the collector does not accept (or know): not malformed, and never to be
+        /// set aside for it.
+        case unsupportedVersion(version: UInt8, frame: Int)
     }
 
     /// - Parameters:
@@ -30,10 +33,13 @@ public enum IngestParser {
     ///     that claims more is malformed: no Tram encoder writes one (the wire format caps payloads at
     ///     `FrameCodec.maximumPayload`), and it is refused from its header, before anything is allocated.
     ///   - maximumDecodedSize: the budget for the whole body's decoded payloads; over it the request is too large.
+    ///   - acceptedVersions: the wire format versions taken (`serve --wire-versions`); a frame of another is refused
+    ///     before its payload is read.
     ///   - known: a dictionary the collector already stores for this gateway.
     public static func parse(
         _ body: [UInt8], gateway: String, maximumFrameDecodedSize: Int = FrameCodec.maximumPayload,
-        maximumDecodedSize: Int, known: (UInt64) -> SchemaDictionary?
+        maximumDecodedSize: Int, acceptedVersions: ClosedRange<UInt8> = Frame.versions,
+        known: (UInt64) -> SchemaDictionary?
     ) -> Result<Parsed, Failure> {
         var parsed = Parsed()
         var inBody: [UInt64: SchemaDictionary] = [:]
@@ -43,12 +49,20 @@ public enum IngestParser {
         var index = 0
         while offset < body.count {
             let frameSize: Int
+            var version = Frame.version
             do {
-                frameSize = try body.withUnsafeBytes { raw throws(WireError) in
-                    try Frame.open(UnsafeRawBufferPointer(rebasing: raw[offset...])).size
+                frameSize = try body.withUnsafeBytes { raw throws(WireError) -> Int in
+                    let opened = try Frame.open(UnsafeRawBufferPointer(rebasing: raw[offset...]))
+                    version = opened.version
+                    return opened.size
                 }
+            } catch WireError.unsupportedVersion(let unknown) {
+                return .failure(.unsupportedVersion(version: unknown, frame: index))
             } catch {
                 return .failure(.malformed(detail: "\(error)", frame: index, offset: offset, batch: nil))
+            }
+            guard acceptedVersions.contains(version) else {
+                return .failure(.unsupportedVersion(version: version, frame: index))
             }
             let frame = Array(body[offset..<offset + frameSize])
             let plain: [UInt8]

@@ -56,7 +56,8 @@ enum IngestService {
     static func handle(
         store: CollectorStore, limiter: RateLimiter<Int64>, limits: IngestLimits, token: String?,
         claimedGateway: String?,
-        certificateGateway: String? = nil, body: [UInt8], now: Int64
+        certificateGateway: String? = nil, body: [UInt8], wireVersions: ClosedRange<UInt8> = Frame.versions,
+        now: Int64
     ) throws -> (Answer, IngestSummary?) {
         let principal: Principal
         if let token {
@@ -102,7 +103,7 @@ enum IngestService {
         var lookupError: (any Error)?
         let result = IngestParser.parse(
             body, gateway: name, maximumFrameDecodedSize: limits.maximumFrameDecoded,
-            maximumDecodedSize: limits.maximumDecoded
+            maximumDecodedSize: limits.maximumDecoded, acceptedVersions: wireVersions
         ) { schemaID in
             do { return try store.dictionary(gateway: id, schemaID: schemaID) } catch {
                 lookupError = error; return nil
@@ -125,6 +126,14 @@ enum IngestService {
                         detail:
                             "the frames up to frame \(frame) decode to more than \(limit) bytes: send fewer batches per request",
                         maximumDecoded: limit)), nil
+            )
+        case .failure(.unsupportedVersion(let version, let frame)):
+            return (
+                .refuse(
+                    .unsupportedVersion(
+                        detail:
+                            "frame \(frame) is wire format version \(version); this collector accepts \(WireVersions.render(wireVersions))",
+                        accepted: Array(wireVersions))), nil
             )
         case .failure(.schemaUnknown(let ids, let batches)):
             return (.refuse(.schemaUnknown(schemaIDs: ids, batches: batches)), nil)

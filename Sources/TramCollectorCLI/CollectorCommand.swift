@@ -5,6 +5,8 @@ import TramCollector
 import TramCollectorConsole
 import TramCollectorRelay
 import TramCollectorStore
+import TramIngestProtocol
+import TramSchema
 
 /// `tram-collector`: serve, and manage gateways and read tokens.
 public struct CollectorCommand: AsyncParsableCommand {
@@ -105,6 +107,12 @@ extension CollectorCommand {
             help: "Longest wait in seconds between retries while a relay target fails.")
         var relayMaxBackoff: Double = 30
         @Option(
+            name: .customLong("wire-versions"),
+            help:
+                "The wire format versions ingest accepts and advertises: 1,2 (the default), or 1 to hold agents' version-2 batches back until every consumer is ready."
+        )
+        var wireVersions: String = "1,2"
+        @Option(
             name: .customLong("console-listen"),
             help:
                 "HOST:PORT for the console (pages for people, on a listener of its own; the bound one is printed as CONSOLE HOST:PORT). Default: no console."
@@ -156,6 +164,17 @@ extension CollectorCommand {
             return ConsoleListener(
                 host: host, port: port, tls: tls,
                 settings: ConsoleSettings(timeZone: zone, sessionMilliseconds: Int64(sessionHours * 3_600_000)))
+        }
+
+        /// `1` or `1,2`: the versions must run from 1 up to one this build knows.
+        static func wireVersionRange(_ text: String) throws -> ClosedRange<UInt8> {
+            let versions = WireVersions.parse(text)
+            guard let top = versions.last, versions == Array(1...top), Frame.versions.contains(top) else {
+                throw ValidationError(
+                    "--wire-versions lists versions from 1 up, at most \(Frame.versions.upperBound): 1 or 1,2 (not '\(text)')"
+                )
+            }
+            return 1...top
         }
 
         func relayTargets() throws -> [RelayTarget] {
@@ -213,6 +232,7 @@ extension CollectorCommand {
             )
             .relaying(try relayTargets())
             configuration.console = console
+            configuration.wireVersions = try Self.wireVersionRange(wireVersions)
             let server = try CollectorServer(configuration, logger: logger)
             try await server.run(
                 onListening: { bound in

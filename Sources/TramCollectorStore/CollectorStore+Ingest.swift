@@ -198,7 +198,7 @@ extension CollectorStore {
         for group in batch.groups {
             if rollups { aggregate.addGroup(time: group.timeMilliseconds, clock: group.clock.rawValue) }
             for (offset, value) in group.values.enumerated() {
-                let alias = group.firstAlias + offset
+                let alias = group.alias(at: offset)
                 let descriptor = points[alias]
                 let stored = ReadingValue(
                     value, descriptor: descriptor, exponent: ReadingValue.exponent(of: descriptor, in: group))

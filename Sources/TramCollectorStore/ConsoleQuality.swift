@@ -9,6 +9,9 @@ public enum ConsoleQuality: Int, Sendable, CaseIterable {
     case ioError = 5
     case unsupported = 6
     case unexpected = 7
+    case disabled = 8
+    case absent = 9
+    case notReady = 10
 
     /// An unknown code reads as `unexpected`.
     public init(code: Int) { self = ConsoleQuality(rawValue: code) ?? .unexpected }
@@ -24,6 +27,9 @@ public enum ConsoleQuality: Int, Sendable, CaseIterable {
         case .ioError: "io_error"
         case .unsupported: "unsupported"
         case .unexpected: "unexpected"
+        case .disabled: "disabled"
+        case .absent: "absent"
+        case .notReady: "not_ready"
         }
     }
 
@@ -43,6 +49,9 @@ public enum ConsoleQuality: Int, Sendable, CaseIterable {
         case .ioError: "I/O error"
         case .unsupported: "unsupported"
         case .unexpected: "unexpected answer"
+        case .disabled: "turned off"
+        case .absent: "absent"
+        case .notReady: "not ready"
         }
     }
 

@@ -14,7 +14,7 @@ public enum FrameCodec {
     {
         do {
             return try bytes.withUnsafeBytes { raw throws(WireError) -> [UInt8] in
-                let (kind, flags, payload, size) = try Frame.open(raw)
+                let (kind, flags, payload, size, version) = try Frame.open(raw)
                 guard flags & Frame.compressedFlag != 0 else { return Array(raw[..<size]) }
                 let expected = ZSTD_getFrameContentSize(payload.baseAddress, payload.count)
                 guard expected != TRAM_ZSTD_CONTENTSIZE_ERROR, expected != TRAM_ZSTD_CONTENTSIZE_UNKNOWN else {
@@ -31,7 +31,7 @@ public enum FrameCodec {
                 guard ZSTD_isError(got) == 0, got == Int(expected) else {
                     throw .invalid("zstd payload does not decompress")
                 }
-                return Frame.wrap(kind: kind, payload: plain, flags: flags & ~Frame.compressedFlag)
+                return Frame.wrap(kind: kind, payload: plain, flags: flags & ~Frame.compressedFlag, version: version)
             }
         } catch let error as WireError {
             throw error

@@ -35,7 +35,7 @@ public final class FrameCompressor {
 
     /// The compressed frame, valid until the next call; or `frame` itself when compression does not pay.
     public func compress(_ frame: UnsafeRawBufferPointer) throws(WireError) -> UnsafeRawBufferPointer {
-        let (kind, flags, payload, _) = try Frame.open(frame)
+        let (kind, flags, payload, _, version) = try Frame.open(frame)
         guard flags & Frame.compressedFlag == 0 else { return frame }
         let room = output.count - Frame.headerSize - Frame.trailerSize
         guard ZSTD_compressBound(payload.count) <= room else { throw .bufferFull(capacity: output.count) }
@@ -45,7 +45,8 @@ public final class FrameCompressor {
             throw .invalid("zstd: \(String(cString: ZSTD_getErrorName(size)))")
         }
         guard size < payload.count else { return frame }
-        Frame.writeHeader(kind: kind, flags: flags | Frame.compressedFlag, payloadLength: size, into: output)
+        Frame.writeHeader(
+            kind: kind, flags: flags | Frame.compressedFlag, payloadLength: size, into: output, version: version)
         let total = Frame.writeTrailer(output, length: Frame.headerSize + size)
         return UnsafeRawBufferPointer(rebasing: output[..<total])
     }

@@ -85,7 +85,7 @@ struct FramePrinter {
             }
             for group in batch.groups {
                 for (index, value) in group.values.enumerated() {
-                    let point = dictionary.points[group.firstAlias + index]
+                    let point = dictionary.points[group.alias(at: index)]
                     readings += 1
                     let text = Self.describe(value)
                     // Unscaled points show their raw value (a float32's own digits, not its double expansion).
@@ -126,8 +126,7 @@ struct FramePrinter {
         }
         var exponent = 0
         if let alias = point.exponentAlias {
-            let index = alias - group.firstAlias
-            guard index >= 0, index < group.values.count, case .int(let e) = group.values[index],
+            guard let index = group.offset(of: alias), case .int(let e) = group.values[index],
                 (-300...300).contains(e)
             else { return nil }
             exponent = Int(e)

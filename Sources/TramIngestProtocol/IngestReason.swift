@@ -16,6 +16,9 @@ public enum IngestReason: String, Sendable, CaseIterable {
     case unsupportedMediaType = "unsupported-media-type"
     /// 422: a frame is malformed; the one answer after which an agent may set a batch aside (the one in `batch`).
     case malformed
+    /// 422: a frame's wire format version is not one the collector accepts (`accepted` lists them); nothing is
+    /// malformed, so the agent keeps the batch and pauses.
+    case unsupportedVersion = "unsupported-version"
     /// 429: this gateway sends too often; retry after `retry_after` seconds.
     case rateLimited = "rate-limited"
     /// 500: the store failed and nothing was committed; retry with backoff.
@@ -30,7 +33,7 @@ public enum IngestReason: String, Sendable, CaseIterable {
         case .schemaUnknown: 409
         case .tooLarge: 413
         case .unsupportedMediaType: 415
-        case .malformed: 422
+        case .malformed, .unsupportedVersion: 422
         case .rateLimited: 429
         case .storeError: 500
         }

@@ -21,6 +21,9 @@ public enum IngestRefusal: Sendable, Equatable {
     /// 422 `malformed`: `detail`, the `frame`'s index and byte `offset` in the body, and the `batch` when its header
     /// named one.
     case malformed(detail: String, frame: Int, offset: Int, batch: BatchIdentity?)
+    /// 422 `unsupported-version`: a frame of a wire format version the collector does not accept (`detail`, and
+    /// `accepted`, the versions it does). Nothing is malformed: the agent keeps the batch and pauses.
+    case unsupportedVersion(detail: String, accepted: [UInt8])
     /// 429 `rate-limited`: `retry_after` seconds (also sent as `Retry-After`).
     case rateLimited(retryAfterSeconds: Int)
     /// 500 `store-error`, with `detail`.
@@ -35,6 +38,7 @@ public enum IngestRefusal: Sendable, Equatable {
         case .bodyTooLarge, .decodedTooLarge: .tooLarge
         case .unsupportedMediaType: .unsupportedMediaType
         case .malformed: .malformed
+        case .unsupportedVersion: .unsupportedVersion
         case .rateLimited: .rateLimited
         case .storeError: .storeError
         }
@@ -66,6 +70,8 @@ public enum IngestRefusal: Sendable, Equatable {
         case .malformed(let detail, let frame, let offset, let batch):
             members += [("detail", .string(detail)), ("frame", .int(Int64(frame))), ("offset", .int(Int64(offset)))]
             if let batch { members.append(("batch", batch.json)) }
+        case .unsupportedVersion(let detail, let accepted):
+            members += [("detail", .string(detail)), ("accepted", .array(accepted.map { .int(Int64($0)) }))]
         case .rateLimited(let seconds):
             members.append(("retry_after", .int(Int64(seconds))))
         }
@@ -99,6 +105,11 @@ public enum IngestRefusal: Sendable, Equatable {
             return .malformed(
                 detail: detail, frame: json["frame"]?.intValue ?? 0, offset: json["offset"]?.intValue ?? 0,
                 batch: json["batch"].flatMap { try? BatchIdentity(json: $0) })
+        case .unsupportedVersion:
+            let accepted = (json["accepted"]?.arrayValue ?? []).compactMap { $0.intValue }.filter {
+                (1...255).contains($0)
+            }
+            return .unsupportedVersion(detail: detail, accepted: accepted.map { UInt8($0) })
         case .rateLimited:
             return .rateLimited(retryAfterSeconds: json["retry_after"]?.intValue ?? 0)
         }

@@ -14,7 +14,7 @@ public struct ReadingValue: Sendable, Equatable {
     public var rawInt: Int64?
     /// A string's text, or a `uint64` too large for `Int64`, in decimal.
     public var rawText: String?
-    /// 0 for a good value; else the quality code of docs/wire-format.md (1 not available … 7 unexpected).
+    /// 0 for a good value; else the quality code of docs/wire-format.md (1 not available … 10 not ready).
     public var quality: UInt8 = 0
     /// The Modbus exception code, for quality 2.
     public var exception: UInt8?
@@ -32,15 +32,8 @@ public struct ReadingValue: Sendable, Equatable {
         case .string(let s): rawText = s; raw = nil
         case .missing(let quality):
             raw = nil
-            switch quality {
-            case .notAvailable: self.quality = 1
-            case .exception(let code): self.quality = 2; exception = code
-            case .timeout: self.quality = 3
-            case .linkDown: self.quality = 4
-            case .ioError: self.quality = 5
-            case .unsupported: self.quality = 6
-            case .unexpected: self.quality = 7
-            }
+            self.quality = quality.code
+            if case .exception(let code) = quality { exception = code }
         }
         guard let raw else { return }
         if descriptor.exponentAlias != nil && exponent == nil { return }
@@ -56,8 +49,7 @@ public struct ReadingValue: Sendable, Equatable {
     /// SunSpec's scale factor: the raw value of the point's exponent point in the same group, if it is there.
     public static func exponent(of descriptor: PointDescriptor, in group: DecodedGroup) -> Int64? {
         guard let alias = descriptor.exponentAlias else { return nil }
-        let index = alias - group.firstAlias
-        guard index >= 0, index < group.values.count, case .int(let raw) = group.values[index] else { return nil }
+        guard let index = group.offset(of: alias), case .int(let raw) = group.values[index] else { return nil }
         return raw
     }
 }

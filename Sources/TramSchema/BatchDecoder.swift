@@ -6,6 +6,11 @@ public struct DecodedBatch: Sendable, Equatable {
     public var schemaID: UInt64
     public var baseTimeMilliseconds: Int64
     public var groups: [DecodedGroup]
+    /// The frame's wire format version (1 or 2).
+    public var version: UInt8 = 1
+    /// Sequences of this epoch the gateway dropped before they were delivered (spool overflow, say), as it knew
+    /// them when it sealed this batch. Version 2; always empty in version 1.
+    public var droppedSequences: [Range<UInt64>] = []
 
     /// The batch's epoch and sequence, as the spool, the uplink and the collector name it.
     public var identity: BatchIdentity { BatchIdentity(epoch: epoch, sequence: sequence) }
@@ -14,8 +19,32 @@ public struct DecodedBatch: Sendable, Equatable {
 public struct DecodedGroup: Sendable, Equatable {
     public var timeMilliseconds: Int64
     public var clock: ClockFlags
+    /// A range group's first alias (its values are aliases `firstAlias ..< firstAlias + values.count`); a sparse
+    /// group's lowest.
     public var firstAlias: Int
     public var values: [WireValue]
+    /// A sparse group's aliases, rising, one per value (version 2); nil for a range group.
+    public var aliases: [Int]? = nil
+    /// The group holds every point of its devices: a full state, not only what changed (version 2).
+    public var snapshot = false
+
+    /// The alias of `values[offset]`.
+    @inline(__always)
+    public func alias(at offset: Int) -> Int { aliases?[offset] ?? firstAlias + offset }
+
+    /// Where `alias` is in `values` (nil: the group does not hold it).
+    public func offset(of alias: Int) -> Int? {
+        guard let aliases else {
+            let offset = alias - firstAlias
+            return offset >= 0 && offset < values.count ? offset : nil
+        }
+        var low = 0, high = aliases.count
+        while low < high {
+            let middle = (low + high) / 2
+            if aliases[middle] < alias { low = middle + 1 } else { high = middle }
+        }
+        return low < aliases.count && aliases[low] == alias ? low : nil
+    }
 }
 
 /// Decodes frames. Shared by tramctl and the collector; every malformed input is an error, never a trap.
@@ -31,7 +60,7 @@ public enum FrameDecoder {
     public static func decode(_ bytes: UnsafeRawBufferPointer, dictionary: (UInt64) -> SchemaDictionary?)
         throws(WireError) -> (frame: Decoded, size: Int)
     {
-        let (kind, flags, payload, size) = try Frame.open(bytes)
+        let (kind, flags, payload, size, version) = try Frame.open(bytes)
         guard flags & Frame.compressedFlag == 0 else {
             throw .invalid("the payload is compressed: decode it with TramCompression's FrameCodec")
         }
@@ -46,7 +75,7 @@ public enum FrameDecoder {
             let decoded = try SchemaDictionary.decodeBody(&reader)
             return (.dictionary(decoded, schemaID: id), size)
         case .batch:
-            return (.batch(try decodeBatch(&reader, dictionary: dictionary)), size)
+            return (.batch(try decodeBatch(&reader, version: version, dictionary: dictionary)), size)
         }
     }
 
@@ -62,9 +91,9 @@ public enum FrameDecoder {
         }
     }
 
-    private static func decodeBatch(_ reader: inout WireReader, dictionary lookup: (UInt64) -> SchemaDictionary?)
-        throws(WireError) -> DecodedBatch
-    {
+    private static func decodeBatch(
+        _ reader: inout WireReader, version: UInt8, dictionary lookup: (UInt64) -> SchemaDictionary?
+    ) throws(WireError) -> DecodedBatch {
         let gateway = try reader.string()
         let epoch = try reader.uvarint()
         let sequence = try reader.uvarint()
@@ -87,39 +116,112 @@ public enum FrameDecoder {
         groups.reserveCapacity(groupCount)
         for _ in 0..<groupCount {
             time = time &+ (try reader.svarint())
-            let clock = ClockFlags(rawValue: try reader.byte())
-            let first = try reader.uvarint()
-            let count = try reader.uvarint()
-            guard first <= UInt64(types.count), count <= UInt64(types.count) - first else {
-                throw .invalid("group aliases \(first)+\(count) outside the dictionary's \(types.count) points")
+            var flags = try reader.byte()
+            var snapshot = false
+            var aliases: [Int]?
+            let first: Int
+            let count: Int
+            if version >= 2 {
+                snapshot = flags & GroupFlags.snapshot != 0
+                let sparse = flags & GroupFlags.sparse != 0
+                flags &= ~(GroupFlags.snapshot | GroupFlags.sparse)
+                if sparse {
+                    let listed = try readSparseAliases(&reader, points: types.count)
+                    aliases = listed
+                    first = listed.first ?? 0
+                    count = listed.count
+                } else {
+                    (first, count) = try readRange(&reader, points: types.count)
+                }
+            } else {
+                (first, count) = try readRange(&reader, points: types.count)
             }
-            var values = [WireValue?](repeating: nil, count: Int(count))
+            var values = [WireValue?](repeating: nil, count: count)
             let missing = try reader.uvarint()
-            guard missing <= count else { throw .invalid("\(missing) missing values in a group of \(count)") }
+            guard missing <= UInt64(count) else { throw .invalid("\(missing) missing values in a group of \(count)") }
             for _ in 0..<missing {
                 let offset = try reader.uvarint()
-                guard offset < count, values[Int(offset)] == nil else {
+                guard offset < UInt64(count), values[Int(offset)] == nil else {
                     throw .invalid("missing-value offset \(offset) repeated or outside the group")
                 }
                 let code = try reader.byte()
                 let detail = code == 2 ? try reader.byte() : 0
-                guard let quality = WireQuality(code: code, detail: detail) else {
-                    throw .invalid("unknown quality code \(code)")
+                guard let quality = WireQuality(code: code, detail: detail, version: version) else {
+                    throw .invalid("unknown quality code \(code) in a version-\(version) frame")
                 }
                 values[Int(offset)] = .missing(quality)
             }
-            for offset in 0..<Int(count) where values[offset] == nil {
-                let alias = Int(first) + offset
+            for offset in 0..<count where values[offset] == nil {
+                let alias = aliases?[offset] ?? first + offset
                 values[offset] = try readValue(
                     &reader, type: types[alias], previous: &previous[alias], exponent: &exponent[alias])
             }
             groups.append(
-                DecodedGroup(timeMilliseconds: time, clock: clock, firstAlias: Int(first), values: values.map { $0! }))
+                DecodedGroup(
+                    timeMilliseconds: time, clock: ClockFlags(rawValue: flags), firstAlias: first,
+                    values: values.map { $0! }, aliases: aliases, snapshot: snapshot))
         }
+        var dropped: [Range<UInt64>] = []
+        if version >= 2 { dropped = try readDroppedSequences(&reader, sequence: sequence) }
         guard reader.remaining == 0 else { throw .invalid("\(reader.remaining) stray byte(s) after the last group") }
         return DecodedBatch(
             gateway: gateway, epoch: epoch, sequence: sequence, schemaID: schemaID, baseTimeMilliseconds: base,
-            groups: groups)
+            groups: groups, version: version, droppedSequences: dropped)
+    }
+
+    /// A range group's first alias and count.
+    private static func readRange(_ reader: inout WireReader, points: Int) throws(WireError) -> (Int, Int) {
+        let first = try reader.uvarint()
+        let count = try reader.uvarint()
+        guard first <= UInt64(points), count <= UInt64(points) - first else {
+            throw .invalid("group aliases \(first)+\(count) outside the dictionary's \(points) points")
+        }
+        return (Int(first), Int(count))
+    }
+
+    /// A sparse group's aliases: a count, the first alias, then each next one as its gap after the previous minus 1.
+    private static func readSparseAliases(_ reader: inout WireReader, points: Int) throws(WireError) -> [Int] {
+        let count = try reader.uvarint()
+        guard count <= UInt64(points), count <= UInt64(reader.remaining) else {
+            throw .invalid("sparse group of \(count) aliases in a dictionary of \(points) points")
+        }
+        var aliases: [Int] = []
+        aliases.reserveCapacity(Int(count))
+        var next: UInt64 = 0
+        for _ in 0..<count {
+            let gap = try reader.uvarint()
+            let (alias, overflow) = next.addingReportingOverflow(gap)
+            guard !overflow, alias < UInt64(points) else {
+                throw .invalid("sparse group alias beyond the dictionary's \(points) points")
+            }
+            aliases.append(Int(alias))
+            next = alias + 1
+        }
+        return aliases
+    }
+
+    /// Version 2's batch end: the dropped ranges, rising and apart, each before this batch's own sequence.
+    private static func readDroppedSequences(_ reader: inout WireReader, sequence: UInt64) throws(WireError)
+        -> [Range<UInt64>]
+    {
+        let count = try reader.uvarint()
+        guard count <= UInt64(reader.remaining) / 2 else {
+            throw .invalid("\(count) dropped ranges exceed the bytes left")
+        }
+        var ranges: [Range<UInt64>] = []
+        var floor: UInt64 = 0
+        for _ in 0..<count {
+            let first = try reader.uvarint()
+            let length = try reader.uvarint()
+            let (end, overflow) = first.addingReportingOverflow(length)
+            guard length > 0, !overflow, first >= floor, end <= sequence else {
+                throw .invalid(
+                    "dropped range \(first)+\(length) empty, out of order, or not before sequence \(sequence)")
+            }
+            ranges.append(first..<end)
+            floor = end == .max ? .max : end + 1
+        }
+        return ranges
     }
 
     private static func readValue(

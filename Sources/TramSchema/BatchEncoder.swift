@@ -20,11 +20,15 @@ public final class BatchEncoder {
     private let gatewayID: [UInt8]
     private let pointCount: Int
     private var lastTime: Int64 = 0
+    private var sequence: UInt64 = 0
     private var groupCountOffset = 0
     private var lengthOffset = 0
     public private(set) var groupCount = 0
     public private(set) var readingCount = 0
     private var open = false
+    /// The open batch uses a rule of version 2 (a quality code of its, a snapshot or sparse group): it is sealed as a
+    /// version-2 frame. Otherwise it stays version 1, byte for byte what it always was.
+    public private(set) var needsVersion2 = false
 
     /// - Parameter buffer: where frames are built; owned by the caller and reused for every batch.
     public init(dictionary: SchemaDictionary, buffer: UnsafeMutableRawBufferPointer) {
@@ -71,6 +75,7 @@ public final class BatchEncoder {
         }
         writer.uvarint(epoch)
         writer.uvarint(sequence)
+        self.sequence = sequence
         writer.littleEndian64(schemaID)
         writer.svarint(baseTimeMilliseconds)
         groupCountOffset = writer.count
@@ -78,14 +83,17 @@ public final class BatchEncoder {
         lastTime = baseTimeMilliseconds
         groupCount = 0
         readingCount = 0
+        needsVersion2 = false
         previous.update(repeating: 0, count: pointCount)
         previousExponent.update(repeating: -1, count: pointCount)
         open = true
     }
 
     /// Appends one group: the values of aliases `firstAlias ..< firstAlias + values.count`, stamped `timeMilliseconds`.
+    /// A `snapshot` group holds every point of its devices (version 2).
     public func append(
-        timeMilliseconds: Int64, clock: ClockFlags, firstAlias: Int, values: UnsafeBufferPointer<WireValue>
+        timeMilliseconds: Int64, clock: ClockFlags, firstAlias: Int, values: UnsafeBufferPointer<WireValue>,
+        snapshot: Bool = false
     ) throws(WireError) {
         guard open else { throw .invalid("append before begin") }
         guard firstAlias >= 0, firstAlias + values.count <= pointCount else {
@@ -97,7 +105,7 @@ public final class BatchEncoder {
         defer { writer = w }
         let mark = w.count
         w.svarint(timeMilliseconds &- lastTime)
-        w.byte(clock.rawValue)
+        w.byte(Self.flags(clock, snapshot: snapshot, sparse: false))
         w.uvarint(UInt64(firstAlias))
         w.uvarint(UInt64(values.count))
         // Most groups have no missing values: write them in one pass, optimistically, with the
@@ -122,10 +130,11 @@ public final class BatchEncoder {
             sawMissing = true
             break
         }
+        var usesVersion2 = snapshot
         if sawMissing {
             restore(range)
             w.rewind(to: missingCountOffset)
-            try writeWithMissing(values, firstAlias: firstAlias, into: &w, mark: mark)
+            if try writeWithMissing(values, firstAlias: firstAlias, into: &w, mark: mark) { usesVersion2 = true }
         }
         if w.overflowed {
             // The group is dropped whole, and its aliases' state with it, so the batch stays decodable.
@@ -136,6 +145,88 @@ public final class BatchEncoder {
         lastTime = timeMilliseconds
         groupCount += 1
         readingCount += values.count
+        if usesVersion2 { needsVersion2 = true }
+    }
+
+    /// Appends one sparse group (version 2): `values[i]` is alias `aliases[i]`, the aliases rising. For a group that
+    /// holds a few of many points (report by exception), where a range would have to mark the rest missing.
+    public func append(
+        timeMilliseconds: Int64, clock: ClockFlags, aliases: UnsafeBufferPointer<Int>,
+        values: UnsafeBufferPointer<WireValue>, snapshot: Bool = false
+    ) throws(WireError) {
+        guard open else { throw .invalid("append before begin") }
+        guard aliases.count == values.count else {
+            throw .invalid("\(aliases.count) aliases for \(values.count) values")
+        }
+        var next = 0
+        for alias in aliases {
+            guard alias >= next, alias < pointCount else {
+                throw .invalid("sparse aliases must rise within the dictionary's \(pointCount) points")
+            }
+            next = alias + 1
+        }
+        var w = writer
+        defer { writer = w }
+        let mark = w.count
+        w.svarint(timeMilliseconds &- lastTime)
+        w.byte(Self.flags(clock, snapshot: snapshot, sparse: true))
+        w.uvarint(UInt64(aliases.count))
+        next = 0
+        for (index, alias) in aliases.enumerated() {
+            w.uvarint(UInt64(alias - next))
+            next = alias + 1
+            savedPrevious[index] = previous[alias]
+            savedExponent[index] = previousExponent[alias]
+        }
+        func undo() {
+            w.rewind(to: mark)
+            for (index, alias) in aliases.enumerated() {
+                previous[alias] = savedPrevious[index]
+                previousExponent[alias] = savedExponent[index]
+            }
+        }
+        _ = Self.writeMissingList(values, into: &w)  // a sparse group is version 2 whatever its qualities
+        for index in values.indices {
+            if case .missing = values[index] { continue }
+            guard write(values[index], alias: aliases[index], into: &w) else {
+                undo()
+                throw .invalid("value for alias \(aliases[index]) does not match its type \(types[aliases[index]])")
+            }
+        }
+        if w.overflowed {
+            undo()
+            throw .bufferFull(capacity: buffer.count)
+        }
+        lastTime = timeMilliseconds
+        groupCount += 1
+        readingCount += values.count
+        needsVersion2 = true
+    }
+
+    /// The missing list: its count, then each missing value's offset, quality and (for an exception) its code.
+    /// Returns whether a quality of version 2 is among them.
+    private static func writeMissingList(_ values: UnsafeBufferPointer<WireValue>, into w: inout WireWriter) -> Bool {
+        var missing = 0
+        for index in values.indices {
+            if case .missing = values[index] { missing += 1 }
+        }
+        w.uvarint(UInt64(missing))
+        var usesVersion2 = false
+        for index in values.indices {
+            guard case .missing(let quality) = values[index] else { continue }
+            w.uvarint(UInt64(index))
+            w.byte(quality.code)
+            if quality.code == 2 { w.byte(quality.detail) }
+            if quality.minimumVersion >= 2 { usesVersion2 = true }
+        }
+        return usesVersion2
+    }
+
+    /// The group's flags byte: the clock's bits 0–1, and version 2's snapshot and sparse bits.
+    @inline(__always)
+    private static func flags(_ clock: ClockFlags, snapshot: Bool, sparse: Bool) -> UInt8 {
+        (clock.rawValue & ~(GroupFlags.snapshot | GroupFlags.sparse)) | (snapshot ? GroupFlags.snapshot : 0)
+            | (sparse ? GroupFlags.sparse : 0)
     }
 
     private func restore(_ range: Range<Int>) {
@@ -143,21 +234,12 @@ public final class BatchEncoder {
         (previousExponent + range.lowerBound).update(from: savedExponent, count: range.count)
     }
 
-    /// The general path: the missing list first, then the present values.
+    /// The general path: the missing list first, then the present values. Returns whether a missing value has a
+    /// quality of version 2.
     private func writeWithMissing(
         _ values: UnsafeBufferPointer<WireValue>, firstAlias: Int, into w: inout WireWriter, mark: Int
-    ) throws(WireError) {
-        var missing = 0
-        for index in values.indices {
-            if case .missing = values[index] { missing += 1 }
-        }
-        w.uvarint(UInt64(missing))
-        for index in values.indices {
-            guard case .missing(let quality) = values[index] else { continue }
-            w.uvarint(UInt64(index))
-            w.byte(quality.code)
-            if quality.code == 2 { w.byte(quality.detail) }
-        }
+    ) throws(WireError) -> Bool {
+        let usesVersion2 = Self.writeMissingList(values, into: &w)
         var alias = firstAlias
         for index in values.indices {
             defer { alias += 1 }
@@ -168,12 +250,36 @@ public final class BatchEncoder {
                 throw .invalid("value for alias \(alias) does not match its type \(types[alias])")
             }
         }
+        return usesVersion2
     }
 
     /// Closes the batch: patches its length and group count, appends the checksum.
     /// Returns the frame, valid until the next `begin`.
-    public func seal() throws(WireError) -> UnsafeRawBufferPointer {
+    ///
+    /// - Parameter droppedSequences: sequences of this epoch the gateway dropped undelivered since its previous
+    ///   batch was sealed, rising and apart, each before this batch's own. Any make the frame version 2; so does
+    ///   any version-2 rule the groups used. A version-1 seal writes exactly the bytes it always did.
+    public func seal(droppedSequences: [Range<UInt64>] = []) throws(WireError) -> UnsafeRawBufferPointer {
         guard open else { throw .invalid("seal before begin") }
+        if needsVersion2 || !droppedSequences.isEmpty {
+            let mark = writer.count
+            writer.uvarint(UInt64(droppedSequences.count))
+            var floor: UInt64 = 0
+            for range in droppedSequences {
+                guard !range.isEmpty, range.lowerBound >= floor, range.upperBound <= sequence else {
+                    writer.rewind(to: mark)
+                    throw .invalid("dropped ranges must be non-empty, rising, apart and before the batch's sequence")
+                }
+                writer.uvarint(range.lowerBound)
+                writer.uvarint(range.upperBound - range.lowerBound)
+                floor = range.upperBound == .max ? .max : range.upperBound + 1
+            }
+            if writer.overflowed || writer.count + Frame.trailerSize > buffer.count {
+                writer.rewind(to: mark)
+                throw .bufferFull(capacity: buffer.count)
+            }
+            writer.patch(at: Frame.versionOffset, 2)
+        }
         guard writer.count + Frame.trailerSize <= buffer.count else { throw .bufferFull(capacity: buffer.count) }
         open = false
         let payload = UInt32(writer.count - Frame.headerSize)

@@ -13,13 +13,20 @@ public enum Frame {
     public static let magic: (UInt8, UInt8) = (0x54, 0x52)
     /// Flags bit 0: the payload is zstd-compressed (TramCompression undoes it).
     public static let compressedFlag: UInt8 = 1
+    /// The version an encoder writes unless a frame needs a later one's rules (a frame is as old as it can be, so a
+    /// version-1 reader takes every frame that does not need more).
     public static let version: UInt8 = 1
+    /// The versions this build reads and writes (docs/wire-format.md: "Version 2").
+    public static let versions: ClosedRange<UInt8> = 1...2
+    /// The envelope's version byte.
+    public static let versionOffset = 2
     public static let headerSize = 9
     public static let trailerSize = 4
 
     /// Writes a header for `payloadLength` bytes at the start of `buffer`.
     public static func writeHeader(
-        kind: Kind, flags: UInt8, payloadLength: Int, into buffer: UnsafeMutableRawBufferPointer
+        kind: Kind, flags: UInt8, payloadLength: Int, into buffer: UnsafeMutableRawBufferPointer,
+        version: UInt8 = Frame.version
     ) {
         buffer[0] = magic.0
         buffer[1] = magic.1
@@ -36,7 +43,7 @@ public enum Frame {
         return length + trailerSize
     }
 
-    public static func wrap(kind: Kind, payload: [UInt8], flags: UInt8 = 0) -> [UInt8] {
+    public static func wrap(kind: Kind, payload: [UInt8], flags: UInt8 = 0, version: UInt8 = Frame.version) -> [UInt8] {
         var frame: [UInt8] = [magic.0, magic.1, version, kind.rawValue, flags]
         let length = UInt32(payload.count)
         for shift in stride(from: 0, to: 32, by: 8) { frame.append(UInt8(truncatingIfNeeded: length >> UInt32(shift))) }
@@ -46,18 +53,23 @@ public enum Frame {
         return frame
     }
 
-    /// Checks the envelope and returns the frame's kind, flags, payload, and the frame's total size.
+    /// The version byte of the frame at the start of `bytes` (nil: too short to have one), without checking it.
+    public static func peekVersion(_ bytes: some Collection<UInt8>) -> UInt8? {
+        bytes.count > versionOffset ? bytes[bytes.index(bytes.startIndex, offsetBy: versionOffset)] : nil
+    }
+
+    /// Checks the envelope and returns the frame's kind, flags, payload, the frame's total size, and its version.
     public static func open(_ bytes: UnsafeRawBufferPointer) throws(WireError) -> (
-        kind: Kind, flags: UInt8, payload: UnsafeRawBufferPointer, size: Int
+        kind: Kind, flags: UInt8, payload: UnsafeRawBufferPointer, size: Int, version: UInt8
     ) {
         guard bytes.count >= headerSize + trailerSize else {
             throw .truncated(needed: headerSize + trailerSize - bytes.count, at: bytes.count)
         }
         guard bytes[0] == magic.0, bytes[1] == magic.1 else { throw .badMagic }
-        guard bytes[2] == version else { throw .unsupportedVersion(bytes[2]) }
+        guard versions.contains(bytes[2]) else { throw .unsupportedVersion(bytes[2]) }
         guard let kind = Kind(rawValue: bytes[3]) else { throw .unknownFrameKind(bytes[3]) }
         guard bytes[4] & ~compressedFlag == 0 else {
-            throw .invalid("flags 0x\(String(bytes[4], radix: 16)) are not defined in version 1")
+            throw .invalid("flags 0x\(String(bytes[4], radix: 16)) are not defined in version \(bytes[2])")
         }
         var reader = WireReader(bytes, offset: 5)
         let length = Int(try reader.littleEndian32())
@@ -69,6 +81,6 @@ public enum Frame {
         var trailer = WireReader(bytes, offset: end)
         let found = try trailer.littleEndian32()
         guard expected == found else { throw .checksumMismatch(expected: found, found: expected) }
-        return (kind, bytes[4], UnsafeRawBufferPointer(rebasing: bytes[headerSize..<end]), end + trailerSize)
+        return (kind, bytes[4], UnsafeRawBufferPointer(rebasing: bytes[headerSize..<end]), end + trailerSize, bytes[2])
     }
 }

@@ -53,7 +53,19 @@ public struct ClockFlags: OptionSet, Sendable, Hashable {
     public static let stepped = ClockFlags(rawValue: 2)
 }
 
+/// The group flag bits beside the clock's, defined by version 2 (in version 1 they are reserved: kept, ignored).
+enum GroupFlags {
+    /// The group is a full snapshot of its devices' points.
+    static let snapshot: UInt8 = 1 << 2
+    /// The group lists its aliases instead of naming a range (docs/wire-format.md, "Version 2").
+    static let sparse: UInt8 = 1 << 3
+}
+
 /// Why a value is missing or not to be trusted. Good values carry no quality on the wire.
+///
+/// Codes 1–7 are version 1's. Codes 8–10 came with version 2, for sources that are not Modbus devices (the
+/// gateway's own health, its modem): a frame that uses one is a version-2 frame, which an encoder only writes and a
+/// sink only receives once the sink has said it accepts version 2 (docs/wire-format.md, "Version 2").
 public enum WireQuality: Sendable, Hashable {
     case notAvailable
     case exception(UInt8)
@@ -62,8 +74,16 @@ public enum WireQuality: Sendable, Hashable {
     case ioError
     case unsupported
     case unexpected
+    /// The source is turned off by configuration or policy (a modem's signal polling not enabled, say). Version 2.
+    case disabled
+    /// The source is not there at the moment (no modem, or one that vanished in a USB reset). Version 2.
+    case absent
+    /// The source is there but cannot give this value yet (a modem not registered; a rate before its second
+    /// sample). Version 2.
+    case notReady
 
-    var code: UInt8 {
+    /// The code on the wire (readings.quality in the collector's store; 0 there is good).
+    public var code: UInt8 {
         switch self {
         case .notAvailable: 1
         case .exception: 2
@@ -72,6 +92,9 @@ public enum WireQuality: Sendable, Hashable {
         case .ioError: 5
         case .unsupported: 6
         case .unexpected: 7
+        case .disabled: 8
+        case .absent: 9
+        case .notReady: 10
         }
     }
 
@@ -80,7 +103,20 @@ public enum WireQuality: Sendable, Hashable {
         return 0
     }
 
-    init?(code: UInt8, detail: UInt8) {
+    /// The names of the codes, good (0) included: what the read API, tramctl and the relay call them.
+    public static let names = [
+        "good", "not_available", "exception", "timeout", "link_down", "io_error", "unsupported", "unexpected",
+        "disabled", "absent", "not_ready",
+    ]
+
+    /// The name of a stored quality code; a code this build does not know reads as `unexpected`.
+    public static func name(code: Int) -> String { names.indices.contains(code) ? names[code] : "unexpected" }
+
+    /// The first wire format version that has this quality.
+    public var minimumVersion: UInt8 { code >= 8 ? 2 : 1 }
+
+    /// The quality with `code` in frames of `version` (nil: not defined there).
+    init?(code: UInt8, detail: UInt8, version: UInt8) {
         switch code {
         case 1: self = .notAvailable
         case 2: self = .exception(detail)
@@ -89,6 +125,9 @@ public enum WireQuality: Sendable, Hashable {
         case 5: self = .ioError
         case 6: self = .unsupported
         case 7: self = .unexpected
+        case 8 where version >= 2: self = .disabled
+        case 9 where version >= 2: self = .absent
+        case 10 where version >= 2: self = .notReady
         default: return nil
         }
     }

@@ -56,6 +56,8 @@ public struct TransportResponse: Sendable, Equatable {
     public var body: [UInt8]
     /// New connections this request opened (0: an existing connection was reused).
     public var newConnections: Int
+    /// The `Tram-Wire-Versions` header: the wire format versions the sink accepts (nil: the answer did not say).
+    public var wireVersions: [UInt8]? = nil
 
     public var bodyText: String { String(decoding: body, as: UTF8.self) }
 }
@@ -197,7 +199,6 @@ public final class CurlTransport {
     public func post(_ body: [UInt8], batches: String, contentEncoding: String? = nil) -> Result<
         TransportResponse, TransportFailure
     > {
-        var headers: UnsafeMutablePointer<curl_slist>? = nil
         var lines = [
             "Content-Type: \(options.contentType)", "\(IngestHeader.gateway): \(options.gateway)",
             "\(IngestHeader.batches): \(batches)",
@@ -206,6 +207,22 @@ public final class CurlTransport {
         ]
         if let contentEncoding { lines.append("Content-Encoding: \(contentEncoding)") }
         if let token = options.token { lines.append("Authorization: \(options.authorizationScheme) \(token)") }
+        return perform(body: body, headers: lines, what: batches)
+    }
+
+    /// Asks the sink which wire format versions it accepts: `GET` on the ingest URL, no body (docs/wire-format.md,
+    /// "Who may receive version 2"). Blocks, like `post`.
+    public func askWireVersions() -> Result<TransportResponse, TransportFailure> {
+        var lines = ["\(IngestHeader.gateway): \(options.gateway)"]
+        if let token = options.token { lines.append("Authorization: \(options.authorizationScheme) \(token)") }
+        return perform(body: nil, headers: lines, what: "wire versions")
+    }
+
+    /// One request on the handle: a POST of `body`, or a GET when it is nil (the handle stays a POST handle).
+    private func perform(body: [UInt8]?, headers lines: [String], what: String) -> Result<
+        TransportResponse, TransportFailure
+    > {
+        var headers: UnsafeMutablePointer<curl_slist>? = nil
         for line in lines { headers = curl_slist_append(headers, line) }
         defer { curl_slist_free_all(headers) }
 
@@ -213,20 +230,25 @@ public final class CurlTransport {
         let context = Unmanaged.passRetained(collected)
         defer { context.release() }
         errorBuffer[0] = 0
-        let code: CURLcode = body.withUnsafeBytes { bytes in
+        let code: CURLcode = (body ?? []).withUnsafeBytes { bytes in
             _ = tram_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headers)
             _ = tram_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context.toOpaque())
             _ = tram_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, context.toOpaque())
             _ = tram_curl_setopt_pointer(handle, CURLOPT_XFERINFODATA, context.toOpaque())
-            // POSTFIELDS does not copy: the buffer lives until perform returns.
-            _ = tram_curl_setopt_off(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count))
-            _ = tram_curl_setopt_pointer(
-                handle, CURLOPT_POSTFIELDS,
-                UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(errorBuffer)))
+            if body == nil {
+                _ = try? set(CURLOPT_HTTPGET, 1)
+            } else {
+                // POSTFIELDS does not copy: the buffer lives until perform returns.
+                _ = tram_curl_setopt_off(handle, CURLOPT_POSTFIELDSIZE_LARGE, curl_off_t(bytes.count))
+                _ = tram_curl_setopt_pointer(
+                    handle, CURLOPT_POSTFIELDS,
+                    UnsafeMutableRawPointer(mutating: bytes.baseAddress ?? UnsafeRawPointer(errorBuffer)))
+            }
             let code = curl_easy_perform(handle)
-            // Nothing may point at the freed body or headers afterwards.
+            // Nothing may point at the freed body or headers afterwards, and the handle goes back to POST.
             _ = tram_curl_setopt_pointer(handle, CURLOPT_POSTFIELDS, nil)
             _ = tram_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, nil)
+            if body == nil { _ = try? set(CURLOPT_POST, 1) }
             return code
         }
         bytesOnWire += transferredBytes()
@@ -236,7 +258,7 @@ public final class CurlTransport {
             let failure = Self.classify(code, detail: detail)
             logger.warning(
                 "uplink request failed",
-                metadata: ["url": "\(options.url)", "batches": "\(batches)", "error": "\(detail)"])
+                metadata: ["url": "\(options.url)", "batches": "\(what)", "error": "\(detail)"])
             return .failure(failure)
         }
         var status = 0
@@ -246,7 +268,7 @@ public final class CurlTransport {
         return .success(
             TransportResponse(
                 status: status, retryAfterSeconds: collected.retryAfterSeconds, body: collected.body,
-                newConnections: connects))
+                newConnections: connects, wireVersions: collected.wireVersions))
     }
 
     private func timings() -> TransportTimings {
@@ -327,17 +349,27 @@ public final class CurlTransport {
 final class Collected {
     var body: [UInt8] = []
     var retryAfterSeconds: Int?
+    var wireVersions: [UInt8]?
     let cancellation: TransportCancellation?
 
     init(cancellation: TransportCancellation?) { self.cancellation = cancellation }
 
     func header(_ line: UnsafeBufferPointer<UInt8>) {
         // A new status line (an interim 1xx answer came first): forget headers seen so far.
-        if line.starts(with: "HTTP/".utf8) { retryAfterSeconds = nil; return }
+        if line.starts(with: "HTTP/".utf8) {
+            retryAfterSeconds = nil
+            wireVersions = nil
+            return
+        }
         guard let colon = line.firstIndex(of: UInt8(ascii: ":")) else { return }
         let name = String(decoding: line[..<colon], as: UTF8.self).lowercased()
-        guard name == "retry-after" else { return }
-        retryAfterSeconds = CurlTransport.parseRetryAfter(String(decoding: line[(colon + 1)...], as: UTF8.self))
+        let value = String(decoding: line[(colon + 1)...], as: UTF8.self)
+        switch name {
+        case "retry-after": retryAfterSeconds = CurlTransport.parseRetryAfter(value)
+        case IngestHeader.wireVersions.lowercased():
+            wireVersions = WireVersions.parse(value)
+        default: break
+        }
     }
 }
 

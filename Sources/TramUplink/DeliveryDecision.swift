@@ -57,6 +57,11 @@ public enum DeliveryDecision {
                         "one batch is larger than the sink accepts (413): raise its body limit or seal smaller batches")
             case 409 where sink == .collector && reason == IngestReason.schemaUnknown.rawValue:
                 return .sendDictionaries
+            case 422 where sink == .collector && reason == IngestReason.unsupportedVersion.rawValue:
+                // Not malformed: the collector takes an older wire format. Nothing is set aside.
+                return .pause(
+                    "the collector does not accept this wire format version (422 unsupported-version): upgrade it; every batch is kept"
+                )
             case 422 where sink == .collector:
                 return .deadLetter
             case 400 where sink == .lineProtocol:

@@ -67,7 +67,7 @@ public struct LineProtocolBody {
             for group in decoded.groups {
                 let synchronised = group.clock.contains(.synchronised)
                 for index in group.values.indices {
-                    let point = dictionary.points[group.firstAlias + index]
+                    let point = dictionary.points[group.alias(at: index)]
                     let value = ReadingValue(group, index: index, descriptor: point)
                     writer.append(
                         gateway: decoded.gateway, device: point.device, point: point.name, time: group.timeMilliseconds,

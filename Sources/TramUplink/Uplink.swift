@@ -67,6 +67,9 @@ public final class Uplink {
     public var lineCompressor: Gzip?
     /// A line-protocol sink's renderer, with the dictionaries it has decoded.
     private var lineBody = LineProtocolBody()
+    /// The wire format versions the collector last said it accepts (`Tram-Wire-Versions`); nil: not heard yet, or
+    /// to be asked again. A frame of a later version than these is never sent to it.
+    public private(set) var sinkWireVersions: [UInt8]?
 
     public init(
         sink: String = "collector", kind: SinkKind = .collector, transport: CurlTransport,
@@ -97,6 +100,17 @@ public final class Uplink {
         if fitting < batches.count {
             spool.release(sink: sink, batches[fitting...].map(\.identity))
             batches.removeSubrange(fitting...)
+        }
+        if kind == .collector, let (sendable, hold) = wireVersionCut(batches) {
+            if let hold {
+                var report = DeliveryReport(batches: batches.map(\.identity))
+                report.action = hold
+                apply(hold, batches: batches, body: [], spool: spool, report: &report)
+                return report
+            }
+            // The batches before the first one the collector cannot take go now, in order; that one waits.
+            spool.release(sink: sink, batches[sendable...].map(\.identity))
+            batches.removeSubrange(sendable...)
         }
         var report = DeliveryReport(batches: batches.map(\.identity))
         var lines: [UInt8]?
@@ -135,6 +149,35 @@ public final class Uplink {
         report.action = action
         apply(action, batches: batches, body: answer.1, spool: spool, report: &report)
         return report
+    }
+
+    /// The negotiation (docs/wire-format.md, "Who may receive version 2"): a frame of a version above 1 goes only to a
+    /// collector that has named that version; one not heard from yet is asked first (`GET`). Returns nil when every
+    /// batch may go; else how many leading batches may (`sendable`, at least 1), or, when the first may not, what
+    /// to do instead (`hold`: a pause that keeps every batch, or the retry of a question that failed).
+    private func wireVersionCut(_ batches: [SpoolBatch]) -> (sendable: Int, hold: DeliveryAction?)? {
+        func version(_ batch: SpoolBatch) -> UInt8 { Frame.peekVersion(batch.frame) ?? Frame.version }
+        guard let needed = batches.map(version).max(), needed > Frame.version else { return nil }
+        if sinkWireVersions == nil {
+            switch transport.askWireVersions() {
+            case .success(let response):
+                // A collector older than version 2 answers 404 or 405 without the header: version 1 only.
+                sinkWireVersions = response.wireVersions ?? [Frame.version]
+            case .failure(let failure):
+                return (0, DeliveryDecision.decide(.failed(failure), sink: kind, batches: batches.count))
+            }
+        }
+        let accepted = sinkWireVersions.flatMap { $0.isEmpty ? nil : $0 } ?? [Frame.version]
+        guard let first = batches.firstIndex(where: { !accepted.contains(version($0)) }) else { return nil }
+        if first > 0 { return (first, nil) }
+        sinkWireVersions = nil  // ask again after the pause: the collector may have been upgraded meanwhile
+        return (
+            0,
+            .pause(
+                "the collector accepts wire format version \(WireVersions.render(accepted)); batch "
+                    + "\(batches[0].identity) is version \(version(batches[0])): upgrade the collector "
+                    + "(every batch is kept, none is set aside)")
+        )
     }
 
     /// A line-protocol sink gets lines instead of frames: renders them (``LineProtocolBody``). A batch whose frame
@@ -201,6 +244,7 @@ public final class Uplink {
         case .success(let response):
             report.status = response.status
             report.newConnections = response.newConnections
+            if let versions = response.wireVersions { sinkWireVersions = versions }
             let reason = response.status >= 400 ? IngestRefusal.reason(in: response.body) : nil
             return (
                 .http(status: response.status, reason: reason, retryAfterSeconds: response.retryAfterSeconds),

@@ -35,15 +35,16 @@ final class LiveCollector: @unchecked Sendable {
 
     static func start(
         database: String? = nil, limits: IngestLimits = .init(), rate: Double = 0, burst: Double = 1,
-        logger custom: Logger? = nil
+        wireVersions: ClosedRange<UInt8> = Frame.versions, logger custom: Logger? = nil
     ) async throws -> LiveCollector {
         let path = database ?? temporaryDatabase()
         var logger = Logger(label: "tram-collector-test")
         logger.logLevel = ProcessInfo.processInfo.environment["TRAM_COLLECTOR_TEST_LOG"] == nil ? .critical : .debug
         if let custom { logger = custom }
-        let server = try CollectorServer(
-            .init(databasePath: path, host: "127.0.0.1", port: 0, limits: limits, rate: rate, burst: burst),
-            logger: logger)
+        var configuration = CollectorServer.Configuration(
+            databasePath: path, host: "127.0.0.1", port: 0, limits: limits, rate: rate, burst: burst)
+        configuration.wireVersions = wireVersions
+        let server = try CollectorServer(configuration, logger: logger)
         let (ports, continuation) = AsyncStream.makeStream(of: Int.self)
         let task = Task { try await server.run { port in continuation.yield(port) } }
         var iterator = ports.makeAsyncIterator()

@@ -16,6 +16,7 @@ struct IngestProtocolTests {
         .unsupportedMediaType(detail: "send Content-Type: application/x-tram-frames"),
         .malformed(detail: "crc \"x\"", frame: 1, offset: 40, batch: .init(epoch: 7, sequence: 12)),
         .malformed(detail: "short", frame: 0, offset: 0, batch: nil),
+        .unsupportedVersion(detail: "frame 0 is wire format version 2", accepted: [1]),
         .rateLimited(retryAfterSeconds: 7),
         .storeError(detail: "disk I/O error"),
     ]
@@ -48,7 +49,13 @@ struct IngestProtocolTests {
         #expect(
             IngestRefusal.unauthorized(detail: "no bearer token").json.rendered
                 == #"{"reason":"unauthorized","detail":"no bearer token"}"#)
-        #expect(IngestReason.allCases.map(\.status) == [400, 401, 403, 409, 413, 415, 422, 429, 500])
+        #expect(
+            IngestRefusal.unsupportedVersion(detail: "d", accepted: [1]).json.rendered
+                == #"{"reason":"unsupported-version","detail":"d","accepted":[1]}"#)
+        #expect(IngestReason.allCases.map(\.status) == [400, 401, 403, 409, 413, 415, 422, 422, 429, 500])
+        #expect(WireVersions.render([1, 2]) == "1, 2")
+        #expect(WireVersions.parse(" 2,1, x, 0, 300,2 ") == [1, 2])
+        #expect(WireVersions.parse(" 1, 2\r\n") == [1, 2])
     }
 
     @Test("the 200 answer round-trips")

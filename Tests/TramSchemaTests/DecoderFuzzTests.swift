@@ -19,7 +19,7 @@ struct DecoderFuzzTests {
         var random = SeededRandom(seed: 3)
         let dictionary = GoldenExample.dictionary
         let id = dictionary.schemaID
-        let seeds = [try GoldenExample.batchFrame(), dictionary.frame()]
+        let seeds = [try GoldenExample.batchFrame(), try GoldenVersion2.batchFrame(), dictionary.frame()]
         var decoded = 0, rejected = 0
         for _ in 0..<30_000 {
             var frame = seeds.randomElement(using: &random)!

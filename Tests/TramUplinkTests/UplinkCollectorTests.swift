@@ -22,12 +22,22 @@ final class CollectorProcess {
         return exe.deletingLastPathComponent().appendingPathComponent("tram-collector")
     }
 
-    init(extra: [String] = [], start: Bool = true) throws {
+    /// - Parameters:
+    ///   - database: another collector's database (a restart on the same store); nil: a fresh one.
+    ///   - listen: where to listen (a restart on the same port); ephemeral by default.
+    init(extra: [String] = [], start: Bool = true, database: String? = nil, listen: String = "127.0.0.1:0") throws {
         directory = FileManager.default.temporaryDirectory.appendingPathComponent("tram-uplink-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        database = directory.appendingPathComponent("collector.db").path
-        arguments = ["serve", "--db", database, "--listen", "127.0.0.1:0"] + extra
+        self.database = database ?? directory.appendingPathComponent("collector.db").path
+        arguments = ["serve", "--db", self.database, "--listen", listen] + extra
         if start { try self.start() }
+    }
+
+    /// Stops the server (SIGTERM) and waits for it.
+    func stop() {
+        guard process.isRunning else { return }
+        process.terminate()
+        process.waitUntilExit()
     }
 
     /// Starts the server (later than `init` when a test needs its database before it listens).
@@ -114,9 +124,12 @@ final class FilledSpool {
         try? FileManager.default.removeItem(at: directory)
     }
 
-    /// Appends `count` batches of `groups` readings groups each (three readings per group).
+    /// Appends `count` batches of `groups` readings groups each (three readings per group). `version2`: the status
+    /// point is `absent` in the last group, a version-2 quality, so each batch is a version-2 frame.
     @discardableResult
-    func append(_ count: Int, groups: Int = 4, corrupt: Bool = false) throws -> [BatchIdentity] {
+    func append(_ count: Int, groups: Int = 4, corrupt: Bool = false, version2: Bool = false) throws
+        -> [BatchIdentity]
+    {
         var identities: [BatchIdentity] = []
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 1 << 20, alignment: 8)
         defer { buffer.deallocate() }
@@ -129,7 +142,7 @@ final class FilledSpool {
             for g in 0..<groups {
                 let values: [WireValue] = [
                     .float32(bits: Float(230 + Float(g) / 10).bitPattern), .uint(identity.sequence * 100 + UInt64(g)),
-                    .string("ok-\(identity.sequence)-\(g)"),
+                    version2 && g == groups - 1 ? .missing(.absent) : .string("ok-\(identity.sequence)-\(g)"),
                 ]
                 try values.withUnsafeBufferPointer {
                     try encoder.append(
@@ -226,6 +239,46 @@ struct UplinkCollectorTests {
         #expect(report.action == .acknowledge)
         #expect(filled.spool.counters.delivered == Tally(readings: 48, batches: 4))
         #expect(try collector.query("SELECT count(*) FROM readings") == "48")
+    }
+
+    @Test(
+        "version 2 waits for a collector that takes it: the version-1 batches before it go, it pauses, none is set aside; after the upgrade it goes"
+    )
+    func versionNegotiation() throws {
+        let old = try CollectorProcess(extra: ["--wire-versions", "1"])
+        let token = try old.enroll("gw-u")
+        let filled = try FilledSpool(gateway: "gw-u")
+        try filled.append(2)
+        try filled.append(2, version2: true)
+        try filled.append(1)
+        let transport = try CurlTransport(
+            TransportOptions(url: old.url, gateway: "gw-u", token: token), logger: quietLogger("t"))
+        let uplink = Uplink(transport: transport, logger: quietLogger("u"))
+
+        let first = uplink.deliverOnce(spool: filled.spool)
+        #expect(first.action == .acknowledge && first.batches.count == 2, "\(first)")
+        #expect(uplink.sinkWireVersions == [1])
+        for _ in 0..<2 {
+            let held = uplink.deliverOnce(spool: filled.spool)
+            guard case .pause(let why)? = held.action, case .paused = uplink.state else {
+                Issue.record("not paused: \(held)"); return
+            }
+            #expect(why.contains("version 2") && why.contains("upgrade the collector"))
+            #expect(held.deadLettered.isEmpty && held.status == nil)
+        }
+        #expect(filled.spool.counters.buffered.batches == 3)
+        #expect(try old.query("SELECT count(*) FROM readings") == "24")
+
+        // Upgraded: the same store and port, every version taken. The uplink asks again and delivers the rest.
+        let port = old.port
+        old.stop()
+        let upgraded = try CollectorProcess(database: old.database, listen: "127.0.0.1:\(port)")
+        let resumed = uplink.deliverOnce(spool: filled.spool)
+        #expect(resumed.action == .acknowledge && resumed.batches.count == 3, "\(resumed)")
+        #expect(uplink.sinkWireVersions == [1, 2])
+        #expect(filled.spool.counters.buffered == Tally())
+        #expect(try upgraded.query("SELECT count(*) FROM readings") == "60")
+        #expect(try upgraded.query("SELECT count(*) FROM readings WHERE quality = 9") == "2")
     }
 
     @Test("413 splits the upload between batches; nothing is lost")

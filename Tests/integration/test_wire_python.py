@@ -224,6 +224,33 @@ def test_batch_vector(dicts):
             assert type(v) in (bool, int, str, FloatValue, Missing)
 
 
+V2_BATCH_BYTES = read_hex("batch-v2.hex")
+
+
+def test_version_2_batch_vector(dicts):
+    """vectors/README.md, batch-v2.hex: every rule version 2 adds to a batch."""
+    b, size = tw.decode_frame(V2_BATCH_BYTES, dicts)
+    assert size == len(V2_BATCH_BYTES) and V2_BATCH_BYTES[2] == 2
+    assert (b.version, b.epoch, b.sequence, b.dropped) == (2, 3, 43, ((30, 5), (40, 1)))
+    g1, g2, g3 = b.groups
+    assert (g1.snapshot, g1.synchronised, g1.clock_flags, list(g1.aliases)) == (True, True, 1, [0, 1, 2])
+    assert g1.values == (("float32", 0x43666666), 12345, True)
+    assert (g2.snapshot, g2.clock_flags, g2.time_ms) == (False, 1, 1764000001000)
+    assert list(g2.aliases) == [1, 4] and g2.first_alias == 1
+    assert g2.values == (12350, ("missing", "absent", None))
+    assert (g3.clock_flags, list(g3.aliases)) == (0, [3, 4, 5])
+    assert g3.values == (("missing", "disabled", None), ("missing", "not_ready", None), "SE7600")
+
+
+def test_version_2_rules_are_not_read_into_version_1(dicts):
+    """The same payload as version 1: the new quality codes are unknown there (rejected, never misread); a
+    version-1 payload as version 2 lacks the dropped-range count."""
+    with pytest.raises(ValueError):
+        tw.decode_frame(frame(tw.KIND_BATCH, vector_payload(V2_BATCH_BYTES), version=1), dicts)
+    with pytest.raises(ValueError, match="dropped range count"):
+        tw.decode_frame(frame(tw.KIND_BATCH, vector_payload(BATCH_BYTES), version=2), dicts)
+
+
 def test_walk_through_of_group_1():
     assert BATCH_BYTES[37:49] == bytes.fromhex("00 01 00 03 00 81 48 01 f2 c0 01 01")
     head = tw._Reader(bytes.fromhex("8148"), "t").uvarint("head")
@@ -273,7 +300,7 @@ def test_builders_reproduce_the_vectors():
 
 # ------------------------------------------------------------------ corruption sweeps
 
-@pytest.mark.parametrize("name", ["dictionary.hex", "batch.hex", "dictionary-trailer.hex"])
+@pytest.mark.parametrize("name", ["dictionary.hex", "batch.hex", "dictionary-trailer.hex", "batch-v2.hex"])
 @pytest.mark.parametrize("mask", [0x01, 0x80, 0xFF])
 def test_every_single_byte_flip_is_rejected(name, mask, dicts):
     data = read_hex(name)
@@ -288,7 +315,7 @@ def test_every_single_byte_flip_is_rejected(name, mask, dicts):
             assert "checksum" in str(err.value) or "beyond" in str(err.value), (i, err.value)
 
 
-@pytest.mark.parametrize("name", ["dictionary.hex", "batch.hex", "dictionary-trailer.hex"])
+@pytest.mark.parametrize("name", ["dictionary.hex", "batch.hex", "dictionary-trailer.hex", "batch-v2.hex"])
 def test_every_truncation_is_rejected(name, dicts):
     data = read_hex(name)
     for n in range(len(data)):
@@ -304,7 +331,7 @@ def vector_payload(data: bytes) -> bytes:
 
 @pytest.mark.parametrize("kw, message", [
     (dict(magic=b"TS"), "bad magic"),
-    (dict(version=2), "unknown format version"),
+    (dict(version=3), "unknown format version"),
     (dict(version=0), "unknown format version"),
     (dict(flags=1), "must be decompressed first"),
     (dict(flags=0x80), "other bits are undefined"),
@@ -317,7 +344,7 @@ def test_envelope_rejections(kw, message, dicts):
 
 def test_unknown_version_is_its_own_error(dicts):
     with pytest.raises(tw.UnsupportedVersion):
-        tw.decode_frame(frame(tw.KIND_BATCH, vector_payload(BATCH_BYTES), version=2), dicts)
+        tw.decode_frame(frame(tw.KIND_BATCH, vector_payload(BATCH_BYTES), version=3), dicts)
 
 
 @pytest.mark.parametrize("kind", [0, 3, 255])

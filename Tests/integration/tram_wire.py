@@ -32,7 +32,8 @@ __all__ = [
     "decode_frame", "decode_frames", "engineering_value", "group_readings",
 ]
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2          # the newest version this decoder knows
+FORMAT_VERSIONS = (1, 2)
 KIND_DICTIONARY = 1
 KIND_BATCH = 2
 MAGIC = b"TR"
@@ -46,7 +47,11 @@ TYPE_NAMES = {
 QUALITY_NAMES = {
     1: "not_available", 2: "exception", 3: "timeout", 4: "link_down",
     5: "io_error", 6: "unsupported", 7: "unexpected",
+    8: "disabled", 9: "absent", 10: "not_ready",     # version 2 only
 }
+V2_QUALITIES = (8, 9, 10)
+GROUP_SNAPSHOT = 1 << 2   # version 2 group flag bits
+GROUP_SPARSE = 1 << 3
 QUALITY_EXCEPTION = 2
 KIND_NAMES = {0: "gauge", 1: "counter"}
 TRAILER_POINT_KINDS = 1
@@ -195,6 +200,8 @@ class Group:
     clock_flags: int
     first_alias: int
     values: tuple[Value, ...]
+    listed: tuple[int, ...] | None = None   # a sparse group's aliases (version 2)
+    snapshot: bool = False                  # version 2
 
     @property
     def synchronised(self) -> bool:
@@ -205,7 +212,9 @@ class Group:
         return bool(self.clock_flags & 2)
 
     @property
-    def aliases(self) -> range:
+    def aliases(self):
+        if self.listed is not None:
+            return self.listed
         return range(self.first_alias, self.first_alias + len(self.values))
 
 
@@ -217,6 +226,8 @@ class Batch:
     schema_id: int
     base_time_ms: int
     groups: tuple[Group, ...] = field(default_factory=tuple)
+    version: int = 1
+    dropped: tuple[tuple[int, int], ...] = ()   # version 2: (first sequence, length) ranges
 
 
 BatchFrame = Batch
@@ -301,15 +312,15 @@ class UnsupportedVersion(ValueError):
     """A frame of a version this decoder does not know: keep and report it, never guess at it."""
 
 
-def _envelope(data: bytes) -> tuple[int, bytes, int]:
-    """Check magic, version, kind, flags, length and CRC; return (kind, payload, frame size)."""
+def _envelope(data: bytes) -> tuple[int, bytes, int, int]:
+    """Check magic, version, kind, flags, length and CRC; return (kind, payload, frame size, version)."""
     data = bytes(data)
     if len(data) < HEADER_SIZE:
         raise ValueError(f"truncated frame header: {len(data)} of {HEADER_SIZE} bytes")
     if data[0:2] != MAGIC:
         raise ValueError(f"bad magic {data[0:2].hex()} (want 5452 'TR')")
-    if data[2] != FORMAT_VERSION:
-        raise UnsupportedVersion(f"unknown format version {data[2]} (this decoder knows {FORMAT_VERSION})")
+    if data[2] not in FORMAT_VERSIONS:
+        raise UnsupportedVersion(f"unknown format version {data[2]} (this decoder knows {FORMAT_VERSIONS})")
     kind = data[3]
     if kind not in (KIND_DICTIONARY, KIND_BATCH):
         raise ValueError(f"unknown frame kind {kind}")
@@ -324,7 +335,7 @@ def _envelope(data: bytes) -> tuple[int, bytes, int]:
     computed = crc32c(data[:HEADER_SIZE + length])
     if stored != computed:
         raise ValueError(f"checksum mismatch: frame says 0x{stored:08x}, bytes give 0x{computed:08x}")
-    return kind, data[HEADER_SIZE:HEADER_SIZE + length], size
+    return kind, data[HEADER_SIZE:HEADER_SIZE + length], size, data[2]
 
 
 def decode_frame(data: bytes, dictionaries: dict[int, Dictionary] | None = None
@@ -332,10 +343,10 @@ def decode_frame(data: bytes, dictionaries: dict[int, Dictionary] | None = None
     """Decode the frame at the start of `data`; return (frame, bytes consumed).
 
     A batch needs the dictionary it was encoded with: `dictionaries` maps schema id -> Dictionary."""
-    kind, payload, size = _envelope(data)
+    kind, payload, size, version = _envelope(data)
     if kind == KIND_DICTIONARY:
         return _decode_dictionary(payload), size
-    return _decode_batch(payload, dictionaries or {}), size
+    return _decode_batch(payload, dictionaries or {}, version), size
 
 
 def decode_frames(data: bytes, dictionaries: dict[int, Dictionary] | None = None
@@ -485,7 +496,7 @@ def _decode_float(r: _Reader, kind: str, state: _FloatState, where: str) -> Floa
     return FloatValue.from_float(kind, x)  # struct 'f' rounds the double to nearest float32
 
 
-def _decode_batch(payload: bytes, dictionaries: dict[int, Dictionary]) -> Batch:
+def _decode_batch(payload: bytes, dictionaries: dict[int, Dictionary], version: int = 1) -> Batch:
     r = _Reader(payload, "batch")
     gateway = r.string("gateway id")
     epoch = r.uvarint("stream epoch")
@@ -513,12 +524,35 @@ def _decode_batch(payload: bytes, dictionaries: dict[int, Dictionary]) -> Batch:
         if not INT64_MIN <= time_ms <= INT64_MAX:   # GUESS: wrapping is not a thing for wall time
             raise r.fail(f"{where}: time overflows 64 bits")
         clock = r.u8(f"{where} clock flags")
-        # GUESS: clock flag bits 2..7 are not given a meaning nor forbidden; kept, not rejected.
-        first = r.uvarint(f"{where} first alias")
-        count = r.count(f"{where} count")
-        if first + count > n_points or first > n_points:
-            raise r.fail(f"{where}: aliases {first} ..< {first + count} outside the dictionary "
-                         f"of {n_points} points")
+        # GUESS: in version 1, clock flag bits 2..7 are not given a meaning nor forbidden; kept, not rejected.
+        snapshot = False
+        listed = None
+        if version >= 2:
+            snapshot = bool(clock & GROUP_SNAPSHOT)
+            sparse = bool(clock & GROUP_SPARSE)
+            clock &= ~(GROUP_SNAPSHOT | GROUP_SPARSE)
+        else:
+            sparse = False
+        if sparse:
+            count = r.count(f"{where} sparse count")
+            if count > n_points:
+                raise r.fail(f"{where}: {count} listed aliases in a dictionary of {n_points} points")
+            aliases = []
+            nxt = 0
+            for _ in range(count):
+                alias = nxt + r.uvarint(f"{where} alias gap")
+                if alias >= n_points:
+                    raise r.fail(f"{where}: listed alias {alias} outside the dictionary of {n_points} points")
+                aliases.append(alias)
+                nxt = alias + 1
+            listed = tuple(aliases)
+            first = aliases[0] if aliases else 0
+        else:
+            first = r.uvarint(f"{where} first alias")
+            count = r.count(f"{where} count")
+            if first + count > n_points or first > n_points:
+                raise r.fail(f"{where}: aliases {first} ..< {first + count} outside the dictionary "
+                             f"of {n_points} points")
         n_missing = r.count(f"{where} missing count")
         if n_missing > count:
             raise r.fail(f"{where}: missing count {n_missing} exceeds count {count}")
@@ -530,8 +564,8 @@ def _decode_batch(payload: bytes, dictionaries: dict[int, Dictionary]) -> Batch:
             if off in missing:
                 raise r.fail(f"{where}: missing offset {off} repeated")
             q = r.u8(f"{where} quality")
-            if q not in QUALITY_NAMES:
-                raise r.fail(f"{where}: unknown quality code {q}")
+            if q not in QUALITY_NAMES or (q in V2_QUALITIES and version < 2):
+                raise r.fail(f"{where}: unknown quality code {q} in a version {version} frame")
             code = r.u8(f"{where} exception code") if q == QUALITY_EXCEPTION else None
             missing[off] = Missing("missing", QUALITY_NAMES[q], code)
             # GUESS: offsets need not be ascending; a missing reading leaves the alias's
@@ -543,7 +577,7 @@ def _decode_batch(payload: bytes, dictionaries: dict[int, Dictionary]) -> Batch:
             if off in missing:
                 values.append(missing[off])
                 continue
-            alias = first + off
+            alias = listed[off] if listed is not None else first + off
             point = points[alias]
             vwhere = f"{where} alias {alias} ({point.device}/{point.name})"
             t = point.type
@@ -565,10 +599,22 @@ def _decode_batch(payload: bytes, dictionaries: dict[int, Dictionary]) -> Batch:
                 values.append(r.string(f"{vwhere} string"))
             else:
                 values.append(_decode_float(r, t, float_state[alias], vwhere))
-        groups.append(Group(time_ms, clock, first, tuple(values)))
+        groups.append(Group(time_ms, clock, first, tuple(values), listed, snapshot))
+    dropped = []
+    if version >= 2:
+        n_ranges = r.count("dropped range count")
+        floor = 0
+        for i in range(n_ranges):
+            start = r.uvarint(f"dropped range {i + 1} first")
+            length = r.uvarint(f"dropped range {i + 1} length")
+            if length == 0 or start < floor or start + length > sequence:
+                raise r.fail(f"dropped range {start}+{length} is empty, out of order, or not before "
+                             f"sequence {sequence}")
+            dropped.append((start, length))
+            floor = start + length + 1
     if r.left:
         raise r.fail(f"{r.left} stray bytes after the last group")
-    return Batch(gateway, epoch, sequence, schema_id, base_time, tuple(groups))
+    return Batch(gateway, epoch, sequence, schema_id, base_time, tuple(groups), version, tuple(dropped))
 
 
 # -------------------------------------------------------------- engineering
