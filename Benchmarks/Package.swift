@@ -31,6 +31,8 @@ let package = Package(
             .product(name: "TramCollectorStore", package: "tram"),
             .product(name: "TramCollectorRelay", package: "tram"),
             .product(name: "TramCollectorTestSupport", package: "tram"),
+            // tram-bench console: the console's settings (its time zone).
+            .product(name: "TramCollectorConsole", package: "tram"),
             .product(name: "Logging", package: "swift-log"),
             .product(name: "SwiftProtobuf", package: "swift-protobuf"),
             .product(name: "SystemPackage", package: "swift-system"),

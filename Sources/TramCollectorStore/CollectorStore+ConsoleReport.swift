@@ -3,7 +3,7 @@ extension CollectorStore {
     /// The report of `site` for a local month or year; nil when the period cannot be placed in the calendar.
     ///
     /// Readings and availability come from the rollups (their own retention, 13 months by default): day rollups for
-    /// whole UTC days where the point has them, hour rollups for the rest (``reportTally(point:range:calendar:)``);
+    /// whole UTC days where the point has them, hour rollups for the rest (``reportTallies(site:range:calendar:)``);
     /// bytes from the hourly ingest tallies.
     public func report(site: String, period: SiteReport.Period, calendar: LocalCalendar, now: Int64) throws
         -> SiteReport?
@@ -26,20 +26,7 @@ extension CollectorStore {
             (gateway: s.int64(0), gatewayName: s.text(1), device: s.int64(2), name: s.text(3), points: Int(s.int64(4)))
         }
 
-        var tallies: [Int64: PointTally] = [:]
-        for point in try consoleRows(
-            """
-            SELECT p.device, p.id FROM gateways g CROSS JOIN devices d ON d.gateway = g.id
-            CROSS JOIN points p ON p.device = d.id WHERE g.site = ? ORDER BY p.id
-            """, [.text(site)], { s in (device: s.int64(0), point: s.int64(1)) })
-        {
-            let tally = try reportTally(point: point.point, range: range, calendar: calendar)
-            var device = tallies[point.device] ?? PointTally()
-            device.readings += tally.readings
-            device.goodMilliseconds += tally.goodMilliseconds
-            device.days.formUnion(tally.days)
-            tallies[point.device] = device
-        }
+        let tallies = try reportTallies(site: site, range: range, calendar: calendar)
 
         let fromHour = LocalCalendar.floorDivide(range.lowerBound, 3_600_000)
         let toHour = -LocalCalendar.floorDivide(-range.upperBound, 3_600_000)

@@ -31,6 +31,21 @@ func residentMegabytes() -> Double {
     return Double(usage.ru_maxrss) / 1024
 }
 
+/// Bytes this process has passed to write calls so far (`wchar` of /proc/self/io: files and sockets; for the
+/// collector benchmark, mostly SQLite's WAL and checkpoints), or 0 where there is no /proc.
+func writtenBytes() -> Int64 {
+    guard let file = fopen("/proc/self/io", "r") else { return 0 }
+    defer { fclose(file) }
+    var line = [CChar](repeating: 0, count: 256)
+    while fgets(&line, Int32(line.count), file) != nil {
+        let text = String(cString: line)
+        if text.hasPrefix("wchar:") {
+            return Int64(String(text.dropFirst(6).filter(\.isNumber))) ?? 0
+        }
+    }
+    return 0
+}
+
 func fail(_ message: String) -> Never {
     print("tram-bench: \(message)")
     exit(2)
@@ -231,8 +246,10 @@ case "uplink":
     UplinkBenchmark.main(arguments.dropFirst(2))
 case "collector":
     await CollectorBenchmark.main(arguments.dropFirst(2))
+case "console":
+    await ConsoleBenchmark.main(arguments.dropFirst(2))
 default:
     fail(
-        "usage: tram-bench plan DIR | engine CONFIG SECONDS [RATE] | raw URL UNIT COUNT SECONDS | wire [TRACE.csv] | spool [OPTIONS] | uplink [OPTIONS] | collector [OPTIONS]"
+        "usage: tram-bench plan DIR | engine CONFIG SECONDS [RATE] | raw URL UNIT COUNT SECONDS | wire [TRACE.csv] | spool [OPTIONS] | uplink [OPTIONS] | collector [OPTIONS] | console [OPTIONS]"
     )
 }
