@@ -146,6 +146,10 @@ struct AgentDecoder {
         return serial
     }
 
+    /// The names of the agent's built-in devices, which report the gateway itself (its health) and its cellular
+    /// modem: no device of the file may take one (in any case), or two devices would share a name on the wire.
+    static let reservedDeviceNames = ["gateway", "modem"]
+
     private func decodeDevice(_ node: YAMLNode, links: [LinkConfig], declaredLinks: Set<String>) -> DeviceConfig? {
         guard let map = MappingReader(node, file: file, log: log, what: "a device", allowedKeys: Self.deviceKeys) else {
             return nil
@@ -154,6 +158,13 @@ struct AgentDecoder {
         if let name, !Naming.isValid(name) {
             log.error(
                 "device name '\(name)' may hold only letters, digits, '_', '-' and '.'",
+                at: map.location(of: map.value("name")!))
+        }
+        if let name, let reserved = Self.reservedDeviceNames.first(where: { $0 == name.lowercased() }) {
+            log.error(
+                "device name '\(name)' is reserved: '\(reserved)' is one of the agent's built-in devices "
+                    + "(\(Self.reservedDeviceNames.joined(separator: ", "))); name this device otherwise, "
+                    + "for example '\(reserved)-1' or after what it measures",
                 at: map.location(of: map.value("name")!))
         }
         var link: LinkConfig?

@@ -79,9 +79,22 @@ struct FramePrinter {
                 return
             }
             if !json {
-                Swift.print(
+                var line =
                     "batch gateway \(batch.gateway) epoch \(batch.epoch) sequence \(batch.sequence): \(batch.groups.count) groups"
-                )
+                if batch.version > 1 {
+                    let snapshots = batch.groups.filter(\.snapshot).count
+                    line += ", wire format \(batch.version)"
+                    if snapshots > 0 {
+                        line += snapshots == 1 ? ", 1 snapshot group" : ", \(snapshots) snapshot groups"
+                    }
+                    if !batch.droppedSequences.isEmpty {
+                        let ranges = batch.droppedSequences.map {
+                            $0.count == 1 ? "\($0.lowerBound)" : "\($0.lowerBound)-\($0.upperBound - 1)"
+                        }
+                        line += "; the gateway dropped sequences \(ranges.joined(separator: ", ")) undelivered"
+                    }
+                }
+                Swift.print(line)
             }
             for group in batch.groups {
                 for (index, value) in group.values.enumerated() {
@@ -153,7 +166,11 @@ struct FramePrinter {
                         ? "\\u00" + (($0.value < 16 ? "0" : "") + String($0.value, radix: 16)) : String($0))
             }.joined()
             return ("\"\(s)\"", "\"\(escaped)\"", "good")
-        case .missing(let quality): return ("-", "null", "\(quality)")
+        case .missing(let quality):
+            // The wire format's names (not_available, link_down, …), as the read API has them; an exception keeps
+            // its code: exception(2).
+            if case .exception(let code) = quality { return ("-", "null", "exception(\(code))") }
+            return ("-", "null", WireQuality.name(code: Int(quality.code)))
         }
     }
 }

@@ -100,3 +100,20 @@ def test_tramctl_decode_shows_the_dictionary_trailer(tramctl, tmp_path):
     plain.write_bytes(DICT_BYTES)
     proc = tramctl("decode", plain)
     assert proc.stdout.splitlines()[0] == "dictionary 0x3730411dc17d8009 gateway gw-demo: 6 points"
+
+
+def test_tramctl_decode_reads_version_2_as_the_python_decoder_does(tramctl, tmp_path):
+    """batch-v2.hex: a sparse group's aliases, the version-2 qualities, and the dropped ranges in the summary."""
+    from test_wire_python import V2_BATCH_BYTES
+    path = tmp_path / "v2.bin"
+    path.write_bytes(DICT_BYTES + V2_BATCH_BYTES)
+    proc = tramctl("decode", path, "--json")
+    assert proc.returncode == 0, proc.stderr
+    rows = [json.loads(line) for line in proc.stdout.splitlines()]
+    dictionary, _ = tw.decode_frame(DICT_BYTES, {})
+    batch, _ = tw.decode_frame(V2_BATCH_BYTES, {dictionary.schema_id: dictionary})
+    expected = [(g.time_ms, dictionary.points[a].name) for g in batch.groups for a in g.aliases]
+    assert [(r["ts"], r["point"]) for r in rows] == expected
+    assert [r["quality"] for r in rows if r["quality"] != "good"] == ["absent", "disabled", "not_ready"]
+    text = tramctl("decode", path)
+    assert "wire format 2, 1 snapshot group; the gateway dropped sequences 30-34, 40 undelivered" in text.stdout
