@@ -92,7 +92,8 @@ def test_agent_package_has_its_files_depends_and_conffiles(tmp_path):
     for path in ("/usr/bin/tram-agent", "/usr/bin/tramctl"):
         assert entries[path] == ("-rwxr-xr-x", "root/root"), (path, entries.get(path))
     for path in ("/usr/lib/systemd/system/tram-agent.service", "/etc/tram/agent.yaml.example",
-                 "/usr/share/doc/tram-agent/deploy.md", "/usr/share/doc/tram-agent/examples/60-tram-serial.rules"):
+                 "/usr/share/doc/tram-agent/deploy.md", "/usr/share/doc/tram-agent/examples/60-tram-serial.rules",
+                 "/usr/lib/udev/rules.d/60-tram-modemmanager-ignore.rules"):
         assert entries[path] == ("-rw-r--r--", "root/root"), (path, entries.get(path))
     profiles = sorted(p.relative_to(ROOT / "Devices") for p in (ROOT / "Devices").rglob("*.yaml"))
     assert profiles
@@ -346,3 +347,28 @@ def test_collector_package_installs_and_keeps_its_database_on_purge(throwaway_ro
     assert "was kept" in purged.stdout
     assert root.run("test -e /var/lib/tram-collector/collector.db", check=False).returncode == 0
     assert root.run("test -e /etc/default/tram-collector", check=False).returncode != 0
+
+
+def test_modemmanager_ignore_rules_tag_the_serial_adapters_the_example_rules_name():
+    """Every rule of 60-tram-modemmanager-ignore.rules is well formed (KEY OP "VALUE", comma-separated, known
+    operators) and tags ID_MM_DEVICE_IGNORE; together they cover each vendor:product the serial example names."""
+    import re
+    rules = (ROOT / "deploy/udev/60-tram-modemmanager-ignore.rules").read_text()
+    pair = re.compile(r'^\s*([A-Z_]+(?:\{[A-Za-z_]+\})?)\s*(==|!=|\+=|=)\s*"([^"]*)"\s*$')
+    covered = set()
+    lines = [line for line in rules.splitlines() if line.strip() and not line.lstrip().startswith("#")]
+    assert lines
+    for line in lines:
+        keys = {}
+        for part in line.split(","):
+            m = pair.match(part)
+            assert m, (line, part)
+            keys[m.group(1)] = (m.group(2), m.group(3))
+        assert keys["ENV{ID_MM_DEVICE_IGNORE}"] == ("=", "1"), line
+        vendor = (keys.get("ATTR{idVendor}") or keys.get("ATTRS{idVendor}"))[1]
+        products = (keys.get("ATTR{idProduct}") or keys.get("ATTRS{idProduct}"))[1].split("|")
+        covered |= {(vendor, p) for p in products}
+    example = (ROOT / "deploy/udev/60-tram-serial.rules").read_text()
+    named = set(re.findall(r'ATTRS\{idVendor\}=="([0-9a-f]{4})", ATTRS\{idProduct\}=="([0-9a-f]{4})"', example))
+    assert named and named <= covered
+    assert {("0403", "6001"), ("0403", "6014"), ("1a86", "7523"), ("1a86", "5523")} <= covered
