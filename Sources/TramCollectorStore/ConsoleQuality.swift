@@ -1,3 +1,5 @@
+import TramSchema
+
 /// A reading's quality code (readings.quality, docs/wire-format.md) as the console names it: a slug for
 /// `data-quality` and the problem text a person reads.
 public enum ConsoleQuality: Int, Sendable, CaseIterable {
@@ -16,22 +18,8 @@ public enum ConsoleQuality: Int, Sendable, CaseIterable {
     /// An unknown code reads as `unexpected`.
     public init(code: Int) { self = ConsoleQuality(rawValue: code) ?? .unexpected }
 
-    /// The read API's names (good, not_available, exception, …).
-    public var slug: String {
-        switch self {
-        case .good: "good"
-        case .notAvailable: "not_available"
-        case .exception: "exception"
-        case .timeout: "timeout"
-        case .linkDown: "link_down"
-        case .ioError: "io_error"
-        case .unsupported: "unsupported"
-        case .unexpected: "unexpected"
-        case .disabled: "disabled"
-        case .absent: "absent"
-        case .notReady: "not_ready"
-        }
-    }
+    /// The read API's names (good, not_available, exception, …): the wire format's.
+    public var slug: String { WireQuality.name(code: rawValue) }
 
     /// What a person reads: "timeout", "exception 2 (illegal data address)", "link down".
     public func text(exception: Int?) -> String {

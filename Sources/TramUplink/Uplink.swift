@@ -157,7 +157,8 @@ public final class Uplink {
     /// to do instead (`hold`: a pause that keeps every batch, or the retry of a question that failed).
     private func wireVersionCut(_ batches: [SpoolBatch]) -> (sendable: Int, hold: DeliveryAction?)? {
         func version(_ batch: SpoolBatch) -> UInt8 { Frame.peekVersion(batch.frame) ?? Frame.version }
-        guard let needed = batches.map(version).max(), needed > Frame.version else { return nil }
+        let needed = batches.reduce(Frame.version) { max($0, version($1)) }
+        guard needed > Frame.version else { return nil }
         if sinkWireVersions == nil {
             switch transport.askWireVersions() {
             case .success(let response):
