@@ -43,6 +43,8 @@ let package = Package(
         .systemLibrary(name: "CZlib", pkgConfig: "zlib", providers: [.apt(["zlib1g-dev"])]),
         // glibc headers the Glibc module leaves out: sys/timex.h (adjtimex) and malloc.h (mallopt). In libc, nothing to link.
         .systemLibrary(name: "CLinux"),
+        // sd-bus from libsystemd, for ModemManager over D-Bus (docs/builtin-devices.md says why sd-bus).
+        .systemLibrary(name: "CSystemd", pkgConfig: "libsystemd", providers: [.apt(["libsystemd-dev"])]),
 
         // The runtime foundation every stage shares: the clock, the backoff, Duration units, the engineering-value
         // rule. Pure apart from reading the clocks.
@@ -103,7 +105,7 @@ let package = Package(
             name: "TramAgent",
             dependencies: [
                 "TramConfig", "TramConfigFiles", "TramModbus", "TramSchema", "TramBatch", "TramSpool", "TramUplink",
-                "TramStageOptions",
+                "TramStageOptions", "TramModem",
                 "TramThreads", "TramCore", "TramControlProtocol", "CLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -112,6 +114,14 @@ let package = Package(
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
                 .product(name: "SystemPackage", package: "swift-system"),
+            ]),
+        // Read-only D-Bus calls over sd-bus on the caller's own thread: properties, GetManagedObjects. No Foundation.
+        .target(name: "TramDBus", dependencies: ["CSystemd"]),
+        // The built-in `modem` device: ModemManager's modem, signal, operator and serving cell as one fixed point set.
+        .target(
+            name: "TramModem",
+            dependencies: [
+                "TramDBus", "TramConfig", "TramModbus", "TramCore", .product(name: "Logging", package: "swift-log"),
             ]),
         // A libmodbus server that serves device profiles with changing values.
         .target(name: "TramSimulator", dependencies: ["TramConfig", "TramModbus", "TramCore", "CModbus"]),
@@ -187,6 +197,8 @@ let package = Package(
                 "TramAgent", "TramConfig", "TramConfigFiles", "TramModbus", "TramSchema", "TramBatch", "TramSpool",
                 "TramUplink", "TramStageOptions", "TramCore", .product(name: "Logging", package: "swift-log"),
             ], exclude: ["reloadcases"]),
+        .testTarget(
+            name: "TramModemTests", dependencies: ["TramModem", "TramConfig", "TramModbus", "TramCore", "TramDBus"]),
         .testTarget(
             name: "TramUplinkTests",
             dependencies: [

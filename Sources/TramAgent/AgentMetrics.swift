@@ -36,6 +36,7 @@ import TramUplink
 /// | `tram_uplink_state` | gauge | `sink`, `state` (one-hot over `UplinkStatus.stateName`) |
 /// | `tram_uplink_bytes_total` | counter | `sink` (application bytes both ways) |
 /// | `tram_uplink_uploads_total`, `tram_uplink_failed_uploads_total` | counter | `sink` |
+/// | `tram_builtin_polls_total`, `tram_builtin_poll_cpu_seconds_total` | counter | `device` (`gateway`, `modem`: the CPU of each poll on its own thread) |
 ///
 /// Readings are point values, as the spool counts them, so `produced` matches `appended` within a process's life
 /// (the appended figure also carries earlier runs, from the spool's books).
@@ -61,6 +62,7 @@ public final class AgentMetrics: Sendable {
     private let oldestAge: Gauge
     private let wallMilliseconds: @Sendable () -> Int64
     private let devices = Mutex<[String: DeviceInstruments]>([:])
+    private let builtins = Mutex<[String: (polls: Counter, cpu: Counter)]>([:])
     private let feeds = Mutex(Feeds())
 
     /// One device's instruments, made the first time it reports.
@@ -126,6 +128,27 @@ public final class AgentMetrics: Sendable {
     }
 
     // MARK: Per poll cycle
+
+    /// Counts one poll of a built-in device and the CPU its thread spent on it (`CLOCK_THREAD_CPUTIME_ID`), so what
+    /// the built-in devices cost is visible on every gateway, not only in a benchmark.
+    public func recordBuiltinPoll(device: String, cpuNanoseconds: Int64) {
+        let (polls, cpu) = builtins.withLock { table in
+            if let made = table[device] { return made }
+            let made = (
+                polls: registry.makeCounter(
+                    descriptor: Self.name("builtin_polls", "total", "Polls of a built-in device (gateway, modem)."),
+                    labels: [("device", device)]),
+                cpu: registry.makeCounter(
+                    descriptor: Self.name(
+                        "builtin_poll_cpu_seconds", "total", "CPU time of a built-in device's polls, on its thread."),
+                    labels: [("device", device)])
+            )
+            table[device] = made
+            return made
+        }
+        polls.increment()
+        cpu.increment(by: Double(max(0, cpuNanoseconds)) / 1e9)
+    }
 
     /// Counts one device cycle, on the I/O thread that ran it.
     /// - Parameter latencySeconds: how long the cycle took, first request to last response.

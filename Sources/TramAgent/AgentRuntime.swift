@@ -51,11 +51,14 @@ public final class AgentRuntime: Sendable {
         let pool = AgentAssembly.tcpPool(config)
         tcpPool = Mutex(pool)
         engines = Mutex(AgentAssembly.engines(config, links: config.links.map(\.name), pool: pool, logger: logger))
+        // Runs on the start thread (AgentDaemon), so asking ModemManager here never blocks the cooperative pool.
+        let builtins = BuiltinDeviceSet.resolve(config, logger: logger)
         stages = RunningStages(
             spool: spool, board: DeviceBoard(devices: config.devices), config: config,
             writer: AgentAssembly.writer(
-                config, mapping: SchemaMapping(config: config), spool: spool, clockFlags: clockFlags, logger: logger),
-            uplinks: AgentAssembly.uplinks(config, spool: spool, logger: logger))
+                config, mapping: SchemaMapping(config: config, builtins: builtins), spool: spool,
+                clockFlags: clockFlags, logger: logger),
+            uplinks: AgentAssembly.uplinks(config, spool: spool, logger: logger), builtins: builtins)
         status = AgentStatusView(
             stages: stages, clock: clock, version: Self.version, configPath: configPath,
             startedWallMilliseconds: clock.wallMilliseconds(),
@@ -97,6 +100,7 @@ public final class AgentRuntime: Sendable {
         for uplink in stages.uplinks.withLock({ $0 }) { uplink.start() }
         stages.writer.withLock { $0.start() }
         for engine in engines.withLock({ Array($0.values) }) { startPolling(engine) }
+        startModem(config)
         let housekeeping = OwnedThread(name: "tram-health") { [self] in runHousekeeping() }
         services.withLock { $0 = (control, metricsServer, housekeeping) }
         notifier.ready(status: "polling \(config.devices.count) devices, \(config.sinks.count) sinks")
@@ -124,6 +128,39 @@ public final class AgentRuntime: Sendable {
         }
     }
 
+    /// Hands a built-in device's cycle to the writer, like a Modbus cycle, and keeps it for the control socket.
+    private func deliverBuiltin(_ reading: DeviceReading, cpuNanoseconds: Int64) {
+        metrics.recordBuiltinPoll(device: reading.device, cpuNanoseconds: cpuNanoseconds)
+        stages.builtinLatest.withLock { $0[reading.device] = reading }
+        stages.writer.withLock { $0.submit(reading) }
+    }
+
+    /// Starts the `modem` device's thread when the running schema has it.
+    private func startModem(_ config: AgentConfig) {
+        guard let device = stages.builtins.withLock({ $0.first { $0.name == BuiltinDevice.modemName } }) else {
+            return
+        }
+        let thread = ModemPollingThread(device: device, settings: config.modem, logger: logger) { [weak self] in
+            self?.deliverBuiltin($0, cpuNanoseconds: $1)
+        }
+        stages.modem.withLock { $0 = thread }
+        thread.start()
+    }
+
+    /// The `gateway` device's sample, when one is due.
+    private func sampleHealth() {
+        let now = clock.monotonicMilliseconds()
+        let cpu = ProcessUsage.threadCPUNanoseconds()
+        let reading = stages.health.withLock { sampler -> DeviceReading? in
+            guard let sampler, now >= sampler.dueAtMilliseconds else { return nil }
+            sampler.dueAtMilliseconds = now + sampler.device.pollInterval.milliseconds
+            return sampler.sample(
+                status: status, clock: clockFlags(), now: clock.now(),
+                monotonicNanoseconds: clock.monotonicNanoseconds())
+        }
+        if let reading { deliverBuiltin(reading, cpuNanoseconds: ProcessUsage.threadCPUNanoseconds() - cpu) }
+    }
+
     /// Once a second, on a thread of its own (the spool's lock may be held across an `fdatasync`): the metrics'
     /// spool and uplink figures, and the systemd watchdog, fed only while every stage's loop is alive.
     private func runHousekeeping() {
@@ -131,6 +168,7 @@ public final class AgentRuntime: Sendable {
         let interval = notifier.watchdogInterval.map(\.milliseconds)
         while !stopping.load(ordering: .acquiring) {
             metrics.update(spool: status.spool, uplinks: status.uplinks)
+            sampleHealth()
             let now = clock.monotonicMilliseconds()
             if let interval, lastPing.map({ now - $0 >= interval }) ?? true {
                 if status.isAlive() {
@@ -152,9 +190,11 @@ public final class AgentRuntime: Sendable {
         for engine in running { engine.stopPolling() }
         for engine in running { await engine.shutdown() }
         tcpPool.withLock { $0?.shutdown() }
+        let modem = stages.modem.withLock { $0 }
         let writer = stages.writer.withLock { $0 }
         // Joins, grace periods and the final fdatasync block: on a thread of their own, not the cooperative pool.
         let books = await OwnedThread.offload(name: "tram-stop") { [self] in
+            modem?.stop()
             writer.stop()
             for uplink in stages.uplinks.withLock({ $0 }) { uplink.stop(graceMilliseconds: 1_500) }
             let (control, metricsServer, housekeeping) = services.withLock { $0 }
@@ -188,7 +228,11 @@ public final class AgentRuntime: Sendable {
     public func reload(_ requested: AgentConfig) async {
         let old = config
         notifier.reloading(status: "reloading \(configPath)")
-        let mapping = SchemaMapping(config: requested)
+        let logger = self.logger
+        let builtins = await OwnedThread.offload(name: "tram-reload") {
+            BuiltinDeviceSet.resolve(requested, logger: logger)
+        }
+        let mapping = SchemaMapping(config: requested, builtins: builtins)
         let plan = ReloadPlan(
             old: old, requested: requested, running: Set(engines.withLock { $0.keys }),
             hasTCPPool: tcpPool.withLock { $0 != nil },
@@ -233,6 +277,20 @@ public final class AgentRuntime: Sendable {
             }
         }
         for (_, engine) in added { startPolling(engine) }
+
+        // The built-in devices: a new sampler when the gateway's points changed, a new modem thread when its settings did.
+        let oldBuiltins = stages.builtins.withLock { $0 }
+        stages.builtins.withLock { $0 = builtins }
+        if oldBuiltins != builtins || old.sinks.map(\.name) != new.sinks.map(\.name) {
+            stages.health.withLock { $0 = RunningStages.healthSampler(builtins, config: new) }
+        }
+        let modemDevice = builtins.first { $0.name == BuiltinDevice.modemName }
+        let runningModem = stages.modem.withLock { $0 }
+        if runningModem?.device != modemDevice || runningModem?.settings != new.modem {
+            await OwnedThread.offload(name: "tram-reload") { runningModem?.stop() }
+            stages.modem.withLock { $0 = nil }
+            startModem(new)
+        }
 
         // Sinks.
         if plan.restartsSinks {

@@ -1,5 +1,6 @@
 import Synchronization
 import TramConfig
+import TramModbus
 import TramCore
 import TramSpool
 import TramUplink
@@ -14,13 +15,33 @@ final class RunningStages: Sendable {
     let writer: Mutex<BatchWriter>
     let uplinks: Mutex<[UplinkWorker]>
     let reloads = Mutex<(count: Int, lastError: String?)>((0, nil))
+    /// The built-in devices the running schema has (`BuiltinDeviceSet`).
+    let builtins: Mutex<[BuiltinDevice]>
+    /// Each built-in device's newest cycle, by device name (the control socket's `link`).
+    let builtinLatest = Mutex<[String: DeviceReading]>([:])
+    /// The `gateway` device's sampler, used by the housekeeping thread; nil when it is off.
+    let health: Mutex<GatewayHealthSampler?>
+    /// The `modem` device's thread, when it is on.
+    let modem: Mutex<ModemPollingThread?>
 
-    init(spool: SharedSpool, board: DeviceBoard, config: AgentConfig, writer: BatchWriter, uplinks: [UplinkWorker]) {
+    init(
+        spool: SharedSpool, board: DeviceBoard, config: AgentConfig, writer: BatchWriter, uplinks: [UplinkWorker],
+        builtins: [BuiltinDevice]
+    ) {
+        self.builtins = Mutex(builtins)
+        health = Mutex(Self.healthSampler(builtins, config: config))
+        modem = Mutex(nil)
         self.spool = spool
         self.board = board
         self.config = Mutex(config)
         self.writer = Mutex(writer)
         self.uplinks = Mutex(uplinks)
+    }
+
+    static func healthSampler(_ builtins: [BuiltinDevice], config: AgentConfig) -> GatewayHealthSampler? {
+        builtins.first { $0.name == BuiltinDevice.gatewayName }.map {
+            GatewayHealthSampler(device: $0, sinks: config.sinks.map(\.name))
+        }
     }
 }
 

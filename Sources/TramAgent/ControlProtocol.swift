@@ -1,6 +1,7 @@
 import TramConfig
 import TramControlProtocol
 import TramModbus
+import TramModem
 import TramSpool
 import TramUplink
 #if canImport(Glibc)
@@ -96,7 +97,43 @@ enum ControlProtocol {
                     batchesRejected: uplink.batchesRejected, bytesOnWire: uplink.bytesOnWire,
                     budgetUsedToday: uplink.budgetUsedToday, budgetLimit: uplink.budgetLimit,
                     lastDeliveryMilliseconds: uplink.lastDeliveryMilliseconds)
-            })
+            },
+            link: link(runtime))
+    }
+
+    /// The modem device's newest cycle as one line's worth: NR's signal on 5G when it has one, else LTE's.
+    static func link(_ runtime: AgentRuntime) -> ControlStatus.Link? {
+        let stages = runtime.status.stages
+        guard let device = stages.builtins.withLock({ $0.first { $0.name == BuiltinDevice.modemName } }) else {
+            return nil
+        }
+        let problem = stages.modem.withLock { $0?.statistics.lastProblem }
+        guard let reading = stages.builtinLatest.withLock({ $0[device.name] }) else {
+            return ControlStatus.Link(
+                technology: nil, rsrp: nil, rsrq: nil, snr: nil, operatorName: nil, quality: "pending",
+                problem: problem, measuredMilliseconds: nil)
+        }
+        func point(_ name: String) -> PointReading? {
+            device.index(of: name).flatMap { index in reading.points.first { $0.point == index } }
+        }
+        func number(_ name: String) -> Double? {
+            guard let point = point(name), point.quality == .good else { return nil }
+            return point.value?.numeric
+        }
+        let technology = number("technology").flatMap { AccessTechnology(rawValue: UInt16($0)) }
+        let leg =
+            technology == .nrStandalone || (technology == .nrNonStandalone && number("nr_rsrp") != nil)
+            ? "nr" : "lte"
+        var operatorName: String?
+        if let name = point("operator_name"), name.quality == .good, case .string(let text)? = name.value {
+            operatorName = text
+        }
+        let signal = point("\(leg)_rsrp")
+        return ControlStatus.Link(
+            technology: technology?.label, rsrp: number("\(leg)_rsrp"), rsrq: number("\(leg)_rsrq"),
+            snr: number("\(leg)_snr"), operatorName: operatorName,
+            quality: signal?.quality.description ?? "absent", problem: problem,
+            measuredMilliseconds: reading.points.first?.timestamp.wallMilliseconds)
     }
 
     static func tally(_ tally: Tally) -> ControlStatus.Tally {

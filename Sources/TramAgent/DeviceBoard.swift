@@ -88,6 +88,21 @@ public final class DeviceBoard: Sendable {
         }
     }
 
+    /// How many devices are online, degraded and offline by their last cycle; a device not read yet counts offline.
+    public func stateCounts() -> (online: Int, degraded: Int, offline: Int) {
+        state.withLock { state in
+            var counts = (online: 0, degraded: 0, offline: 0)
+            for entry in state.entries.values {
+                switch entry.latest?.health.state {
+                case .online?: counts.online += 1
+                case .degraded?: counts.degraded += 1
+                default: counts.offline += 1
+                }
+            }
+            return counts
+        }
+    }
+
     public func device(named name: String) -> DeviceConfig? { state.withLock { $0.entries[name]?.device } }
 
     /// After a reload: devices that stay keep their figures, new ones start empty, removed ones go.

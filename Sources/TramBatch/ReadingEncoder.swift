@@ -71,6 +71,9 @@ public final class ReadingEncoder {
         case .ioError: return .missing(.ioError)
         case .unsupported: return .missing(.unsupported)
         case .unexpected: return .missing(.unexpected)
+        case .disabled: return .missing(.disabled)
+        case .absent: return .missing(.absent)
+        case .notReady: return .missing(.notReady)
         }
     }
 }

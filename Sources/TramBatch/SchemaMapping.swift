@@ -10,14 +10,17 @@ import TramSchema
 ///
 /// Aliases depend only on the config, never on the request plan (which changes
 /// when a device rejects an address), so a plan change never changes the schema.
+/// The built-in devices (`gateway`, `modem`) come after the config's devices, so
+/// turning one on or off never moves a Modbus point's alias.
 public struct SchemaMapping: Sendable {
     public let dictionary: SchemaDictionary
     /// First alias of each device's points, by device name.
     public let firstAlias: [String: Int]
 
-    public init(config: AgentConfig) {
+    public init(config: AgentConfig, builtins: [BuiltinDevice] = []) {
         var points: [PointDescriptor] = []
-        points.reserveCapacity(config.devices.reduce(0) { $0 + $1.points.count })
+        points.reserveCapacity(
+            config.devices.reduce(0) { $0 + $1.points.count } + builtins.reduce(0) { $0 + $1.points.count })
         var first: [String: Int] = [:]
         first.reserveCapacity(config.devices.count)
         for device in config.devices {
@@ -32,6 +35,17 @@ public struct SchemaMapping: Sendable {
                         scale: point.scale, offset: point.offset,
                         exponentAlias: point.scaleFrom.flatMap { indexByName[$0] }.map { base + $0 },
                         kind: Self.kind(point.kind), intervalMilliseconds: Self.milliseconds(device.pollInterval)))
+            }
+        }
+        for device in builtins {
+            first[device.name] = points.count
+            let interval = Self.milliseconds(device.pollInterval)
+            for point in device.points {
+                points.append(
+                    PointDescriptor(
+                        device: device.name, name: point.name, unit: point.unit, type: Self.wireType(point.type),
+                        scale: 1, offset: 0, exponentAlias: nil, kind: Self.kind(point.kind),
+                        intervalMilliseconds: interval))
             }
         }
         dictionary = SchemaDictionary(

@@ -20,6 +20,10 @@ public struct AgentConfig: Sendable {
     public var sinks: [SinkSettings]
     public var control: ControlSettings
     public var batch: BatchSettings
+    /// The built-in `gateway` device (docs/builtin-devices.md).
+    public var health: HealthSettings
+    /// The built-in `modem` device.
+    public var modem: ModemSettings
 
     public static let defaultIOThreads = 4
 
@@ -27,7 +31,8 @@ public struct AgentConfig: Sendable {
         gateway: Gateway, ioThreads: Int = AgentConfig.defaultIOThreads, links: [LinkConfig], devices: [DeviceConfig],
         spool: SpoolSettings = SpoolSettings(), sinks: [SinkSettings] = [],
         control: ControlSettings = ControlSettings(),
-        batch: BatchSettings = BatchSettings()
+        batch: BatchSettings = BatchSettings(), health: HealthSettings = HealthSettings(),
+        modem: ModemSettings = ModemSettings()
     ) {
         self.gateway = gateway
         self.ioThreads = ioThreads
@@ -37,6 +42,8 @@ public struct AgentConfig: Sendable {
         self.sinks = sinks
         self.control = control
         self.batch = batch
+        self.health = health
+        self.modem = modem
     }
 
     public func link(named name: String) -> LinkConfig? { links.first { $0.name == name } }

@@ -9,6 +9,39 @@ extension AgentDecoder {
     ]
     static let controlKeys = ["socket", "metrics_port"]
     static let batchKeys = ["max_age", "max_bytes"]
+    static let healthKeys = ["enabled", "poll_interval"]
+    static let modemKeys = ["enabled", "device", "poll_interval"]
+
+    /// `gateway: health:`, the built-in `gateway` device.
+    func decodeHealth(_ node: YAMLNode?) -> HealthSettings {
+        var health = HealthSettings()
+        guard let node,
+            let map = MappingReader(
+                node, file: file, log: log, what: "gateway health settings", allowedKeys: Self.healthKeys)
+        else { return health }
+        health.enabled = map.bool("enabled") ?? health.enabled
+        health.pollInterval = map.duration("poll_interval", atLeast: .seconds(1)) ?? health.pollInterval
+        return health
+    }
+
+    /// `modem:`, the built-in `modem` device. A section that names a `device` turns it on unless `enabled` says not.
+    func decodeModem(_ node: YAMLNode?) -> ModemSettings {
+        var modem = ModemSettings()
+        guard let node,
+            let map = MappingReader(node, file: file, log: log, what: "modem settings", allowedKeys: Self.modemKeys)
+        else { return modem }
+        modem.device = map.string("device")
+        if modem.device?.isEmpty == true {
+            log.error("'device' is empty; name a modem or leave the key out", at: map.location(ofKey: "device"))
+            modem.device = nil
+        }
+        if modem.device != nil { modem.mode = .on }
+        modem.mode =
+            map.choice(
+                "enabled", [("auto", .auto), ("true", .on), ("false", .off), ("yes", .on), ("no", .off)]) ?? modem.mode
+        modem.pollInterval = map.duration("poll_interval", atLeast: .seconds(1)) ?? modem.pollInterval
+        return modem
+    }
 
     func decodeBatch(_ node: YAMLNode?) -> BatchSettings {
         var batch = BatchSettings()

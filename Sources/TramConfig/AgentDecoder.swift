@@ -3,11 +3,13 @@ import TramYAML
 /// Decodes an agent file. Profiles are resolved through a closure so that this
 /// type stays free of I/O and of the profile cache.
 struct AgentDecoder {
-    static let keys = ["gateway", "profiles", "io_threads", "links", "devices", "spool", "sinks", "control", "batch"]
+    static let keys = [
+        "gateway", "profiles", "io_threads", "links", "devices", "spool", "sinks", "control", "batch", "modem",
+    ]
     static let spoolKeys = [
         "directory", "max_bytes", "max_age", "overflow", "sync_interval", "replay", "disk_full_ring",
     ]
-    static let gatewayKeys = ["id", "site"]
+    static let gatewayKeys = ["id", "site", "health"]
     static let linkKeys = ["name", "url", "serial", "response_timeout", "byte_timeout", "connect_timeout"]
     static let serialKeys = ["baud", "parity", "data_bits", "stop_bits", "mode", "rts", "rts_delay"]
     static let deviceKeys = [
@@ -23,7 +25,8 @@ struct AgentDecoder {
         guard let map = MappingReader(root, file: file, log: log, what: "an agent file", allowedKeys: Self.keys) else {
             return nil
         }
-        let gateway = decodeGateway(map.require("gateway", what: "an agent file"))
+        let (gateway, health) = decodeGateway(map.require("gateway", what: "an agent file"))
+        let modem = decodeModem(map.value("modem"))
         let ioThreads = map.integer("io_threads", in: 1...256) ?? AgentConfig.defaultIOThreads
         let linkNodes = map.list("links") ?? []
         let links = linkNodes.compactMap(decodeLink)
@@ -46,8 +49,7 @@ struct AgentDecoder {
         guard let gateway else { return nil }
         return AgentConfig(
             gateway: gateway, ioThreads: ioThreads, links: links, devices: devices, spool: spool, sinks: sinks,
-            control: control,
-            batch: batch)
+            control: control, batch: batch, health: health, modem: modem)
     }
 
     private func decodeSpool(_ node: YAMLNode?) -> SpoolSettings {
@@ -72,17 +74,18 @@ struct AgentDecoder {
         return settings
     }
 
-    private func decodeGateway(_ node: YAMLNode?) -> AgentConfig.Gateway? {
+    private func decodeGateway(_ node: YAMLNode?) -> (AgentConfig.Gateway?, HealthSettings) {
         guard let node,
             let map = MappingReader(node, file: file, log: log, what: "gateway", allowedKeys: Self.gatewayKeys)
-        else { return nil }
-        guard map.require("id", what: "gateway") != nil, let id = map.string("id") else { return nil }
+        else { return (nil, HealthSettings()) }
+        let health = decodeHealth(map.value("health"))
+        guard map.require("id", what: "gateway") != nil, let id = map.string("id") else { return (nil, health) }
         if !Naming.isValid(id) {
             log.error(
                 "gateway id '\(id)' may hold only letters, digits, '_', '-' and '.'",
                 at: map.location(of: map.value("id")!))
         }
-        return AgentConfig.Gateway(id: id, site: map.string("site") ?? "")
+        return (AgentConfig.Gateway(id: id, site: map.string("site") ?? ""), health)
     }
 
     private func decodeLink(_ node: YAMLNode) -> LinkConfig? {

@@ -13,8 +13,14 @@ public struct ControlStatus: ControlMessage {
     public var writer: Writer
     public var spool: Spool
     public var uplinks: [Uplink]
+    /// The cellular link, when the agent has a `modem` device.
+    public var link: Link?
 
-    public init(agent: Agent, clock: Clock, devices: [Device], writer: Writer, spool: Spool, uplinks: [Uplink]) {
+    public init(
+        agent: Agent, clock: Clock, devices: [Device], writer: Writer, spool: Spool, uplinks: [Uplink],
+        link: Link? = nil
+    ) {
+        self.link = link
         self.agent = agent
         self.clock = clock
         self.devices = devices
@@ -23,12 +29,15 @@ public struct ControlStatus: ControlMessage {
         self.uplinks = uplinks
     }
 
+    /// `link` comes last, and only when the agent has a modem device.
     public var json: JSON {
-        .object([
+        var fields: [(String, JSON)] = [
             ("agent", agent.json), ("clock", clock.json), ("devices", .array(devices.map(\.json))),
             ("writer", writer.json),
             ("spool", spool.json), ("uplinks", .array(uplinks.map(\.json))),
-        ])
+        ]
+        if let link { fields.append(("link", link.json)) }
+        return .object(fields)
     }
 
     public init(json: JSON) throws(JSONShapeError) {
@@ -38,10 +47,14 @@ public struct ControlStatus: ControlMessage {
             try Writer(json: try json.object("writer"))
         }
         let spool = try json.nested("spool") { () throws(JSONShapeError) in try Spool(json: try json.object("spool")) }
+        var link: Link?
+        if let member = json["link"], !member.isNull {
+            link = try json.nested("link") { () throws(JSONShapeError) in try Link(json: member) }
+        }
         self.init(
             agent: agent, clock: clock, devices: try json.items("devices", Device.init(json:)), writer: writer,
             spool: spool,
-            uplinks: try json.items("uplinks", Uplink.init(json:)))
+            uplinks: try json.items("uplinks", Uplink.init(json:)), link: link)
     }
 }
 

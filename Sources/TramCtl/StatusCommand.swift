@@ -47,6 +47,13 @@ enum StatusScreen {
         lines.append("config \(a.config) · \(clock)")
         if let error = a.lastReloadError { lines.append("RELOAD REFUSED: \(error)") }
         if !a.alive { lines.append("WARNING: a stage of the agent is not making progress (see its log)") }
+        if let link = status.link {
+            var line = "LINK \(link.line)"
+            if let measured = link.measuredMilliseconds {
+                line += " · measured \(Output.duration(milliseconds: max(0, nowMilliseconds - measured))) ago"
+            }
+            lines.append(clip(line, to: width))
+        }
         lines.append("")
         let online = status.devices.filter { $0.health == "online" }.count
         lines.append("DEVICES \(online)/\(status.devices.count) online")

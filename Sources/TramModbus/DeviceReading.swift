@@ -11,6 +11,14 @@ public struct PointReading: Sendable {
     public var exponent: Int
     /// When the response carrying this value arrived.
     public var timestamp: Timestamp
+
+    public init(point: Int, value: RawValue?, quality: Quality, exponent: Int = 0, timestamp: Timestamp) {
+        self.point = point
+        self.value = value
+        self.quality = quality
+        self.exponent = exponent
+        self.timestamp = timestamp
+    }
 }
 
 /// One request's outcome in one poll cycle.
@@ -27,6 +35,13 @@ public struct DeviceReading: Sendable {
     public var points: [PointReading]
     public var requests: [RequestOutcome]
     public var health: DeviceHealth
+
+    public init(device: String, points: [PointReading], requests: [RequestOutcome], health: DeviceHealth) {
+        self.device = device
+        self.points = points
+        self.requests = requests
+        self.health = health
+    }
 }
 
 /// A device's state as a technician wants to see it.

@@ -16,6 +16,12 @@ public enum Quality: Sendable, Equatable, CustomStringConvertible {
     case unexpected
     /// Not read yet.
     case pending
+    /// A built-in device's source is turned off by configuration or policy (a modem's signal polling is off).
+    case disabled
+    /// A built-in device's source is not there (no modem, or one that vanished in a USB reset).
+    case absent
+    /// A built-in device's source is there but has no value yet (a modem not registered; a rate's first sample).
+    case notReady
 
     public var isGood: Bool { self == .good }
 
@@ -30,6 +36,9 @@ public enum Quality: Sendable, Equatable, CustomStringConvertible {
         case .unsupported: "unsupported"
         case .unexpected: "unexpected"
         case .pending: "pending"
+        case .disabled: "disabled"
+        case .absent: "absent"
+        case .notReady: "not_ready"
         }
     }
 

@@ -6,6 +6,8 @@ public struct UplinkStatus: Sendable, Equatable {
     /// Uploads attempted, and those that got no 2xx.
     public var uploads = 0
     public var failedUploads = 0
+    /// Failed uploads since the last acknowledged one (0 after a success).
+    public var consecutiveFailures = 0
     public var batchesDelivered = 0
     public var readingsDelivered = 0
     /// Batches the sink refused as malformed, kept in the dead-letter file.

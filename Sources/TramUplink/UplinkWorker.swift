@@ -201,11 +201,14 @@ public final class UplinkWorker: @unchecked Sendable {
             case .acknowledge?:
                 status.batchesDelivered += report.batches.count
                 status.lastDeliveryMilliseconds = clock.wallMilliseconds()
+                status.consecutiveFailures = 0
             case .pause(let why)?:
                 status.failedUploads += 1
+                status.consecutiveFailures += 1
                 status.lastProblem = why
             default:
                 status.failedUploads += 1
+                status.consecutiveFailures += 1
                 status.lastProblem = report.status.map { "HTTP \($0)" } ?? "no answer (timeout or connection failure)"
             }
         }

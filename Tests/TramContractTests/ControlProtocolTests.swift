@@ -90,6 +90,28 @@ struct ControlProtocolTests {
             ))
     }
 
+    @Test("the link round-trips after the uplinks, and reads as one line for status and top")
+    func link() throws {
+        var status = Self.status
+        status.link = ControlStatus.Link(
+            technology: "5G NSA", rsrp: -101, rsrq: -13.5, snr: 9.25, operatorName: "Viettel", quality: "good",
+            problem: nil, measuredMilliseconds: 1_700_000_000_000)
+        #expect(try ControlStatus.decode(status.bytes) == status)
+        #expect(
+            status.json.rendered.hasSuffix(
+                #""link":{"technology":"5G NSA","rsrp":-101.0,"rsrq":-13.5,"snr":9.25,"operator":"Viettel","quality":"good","problem":null,"measured_ms":1700000000000}}"#
+            ))
+        #expect(status.link?.line == "5G NSA  RSRP -101 dBm  SNR 9.3 dB  Viettel")
+        let off = ControlStatus.Link(
+            technology: "LTE", rsrp: nil, rsrq: nil, snr: nil, operatorName: "Viettel", quality: "disabled",
+            problem: nil, measuredMilliseconds: nil)
+        #expect(off.line == "LTE  Viettel  signal polling off")
+        let gone = ControlStatus.Link(
+            technology: nil, rsrp: nil, rsrq: nil, snr: nil, operatorName: nil, quality: "absent",
+            problem: "ModemManager has no modem", measuredMilliseconds: nil)
+        #expect(gone.line == "no modem (ModemManager has no modem)")
+    }
+
     @Test("numbers as the agent writes them: whole values without a fraction")
     func numbers() {
         #expect(JSON.number(47).rendered == "47")

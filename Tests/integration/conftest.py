@@ -14,6 +14,8 @@ Fixtures (all function-scoped):
                                -> Plc (.device: the pty end a client opens; .url "rtu://DEVICE")
     rtu_over_tcp_bridge(pty_path) -> int       port of a socat TCP listener wired to pty_path
     tramctl                    -> run_tramctl  (skips the test if the binary is not built)
+    modem_bus                  -> ModemBus     (peers/modem_bus.py: a private system bus with a simulated
+                                                ModemManager 1.20; .address is the agent's DBUS_SYSTEM_BUS_ADDRESS)
 Plain helpers (also importable: `from conftest import mbpoll_read`):
     run_tramctl(*args, timeout=30, input=None, env=None, cwd=None) -> CompletedProcess[str]
     mbpoll_read(target, unit, table, address0, count, kind="raw", *, port=None, ...)
@@ -416,6 +418,16 @@ def tramctl():
     if not (TRAMCTL.is_file() and os.access(TRAMCTL, os.X_OK)):
         pytest.skip(f"tramctl not built at {TRAMCTL} (set TRAMCTL or run swift build)")
     return run_tramctl
+
+
+# ------------------------------------------------------------------ ModemManager
+
+@pytest.fixture
+def modem_bus():
+    """A started peers/modem_bus.ModemBus with no modem yet; stopped (daemon and mock killed) at teardown."""
+    from peers.modem_bus import ModemBus
+    with ModemBus() as bus:
+        yield bus
 
 
 # --------------------------------------------------------------------- mbpoll

@@ -37,9 +37,11 @@ def _binaries():
 
 def agent_config(tmp_path: Path, plc_url: str, collector_url: str | None, token_file: Path | None, *,
                  poll: str = "100ms", batch_age: str = "500ms", extra_devices: list | None = None,
-                 metrics_port: int | None = None) -> Path:
+                 metrics_port: int | None = None, builtins: bool = False) -> Path:
+    """An agent file for the test PLC. The built-in devices (gateway health, modem) are off unless `builtins`: these
+    tests count the PLC's readings exactly; test_builtin_devices.py covers the built-in ones."""
     doc = {
-        "gateway": {"id": "gw-e2e"},
+        "gateway": {"id": "gw-e2e", **({} if builtins else {"health": {"enabled": False}})},
         "links": [{"name": "plc", "url": plc_url}],
         "devices": [{
             "name": "meter", "link": "plc", "unit": 1, "address_base": 0, "poll_interval": poll,
@@ -53,6 +55,8 @@ def agent_config(tmp_path: Path, plc_url: str, collector_url: str | None, token_
         "batch": {"max_age": batch_age},
         "control": {"socket": str(tmp_path / "agent.sock"), "metrics_port": metrics_port},
     }
+    if not builtins:
+        doc["modem"] = {"enabled": False}
     if collector_url:
         doc["sinks"] = [{"name": "collector", "url": collector_url + "/v1/ingest", "token_file": str(token_file),
                          "connect_timeout": "2s", "request_timeout": "5s"}]

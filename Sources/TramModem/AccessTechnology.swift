@@ -1,0 +1,44 @@
+/// ModemManager's `MMModemAccessTechnology` mask, summarised as the generation a person would name.
+public enum AccessTechnology: UInt16, Sendable, CaseIterable {
+    case none = 0
+    case gsm = 2
+    case umts = 3
+    case lte = 4
+    /// 5G non-standalone: NR carried beside an LTE anchor (both bits set).
+    case nrNonStandalone = 5
+    /// 5G standalone: NR alone.
+    case nrStandalone = 6
+
+    // Bits of MMModemAccessTechnology (ModemManager-enums.h).
+    static let gsmBits: UInt64 = 1 << 1 | 1 << 2 | 1 << 3 | 1 << 4  // GSM, GSM compact, GPRS, EDGE
+    static let umtsBits: UInt64 = 0x3FE0  // UMTS, HSDPA, HSUPA, HSPA, HSPA+, 1xRTT, EV-DO 0/A/B (1 << 5 … 1 << 13)
+    static let lteBits: UInt64 = 1 << 14 | 1 << 16 | 1 << 17  // LTE, LTE Cat-M, LTE NB-IoT
+    static let nrBits: UInt64 = 1 << 15  // 5GNR
+
+    public init(mask: UInt64) {
+        let lte = mask & Self.lteBits != 0, nr = mask & Self.nrBits != 0
+        if nr {
+            self = lte ? .nrNonStandalone : .nrStandalone
+        } else if lte {
+            self = .lte
+        } else if mask & Self.umtsBits != 0 {
+            self = .umts
+        } else if mask & Self.gsmBits != 0 {
+            self = .gsm
+        } else {
+            self = .none
+        }
+    }
+
+    /// How the console and tramctl name it.
+    public var label: String {
+        switch self {
+        case .none: "none"
+        case .gsm: "2G"
+        case .umts: "3G"
+        case .lte: "LTE"
+        case .nrNonStandalone: "5G NSA"
+        case .nrStandalone: "5G SA"
+        }
+    }
+}
