@@ -52,8 +52,11 @@ let package = Package(
         .testTarget(name: "TramCoreTests", dependencies: ["TramCore"]),
         // libyaml → a node tree with source marks. Pure: parses bytes, does no I/O.
         .target(name: "TramYAML", dependencies: ["CYAML"]),
+        // The built-in devices' points (gateway health, modem) and the modem's technology codes: the contract the agent
+        // writes and the collector reads by name. Pure, no dependencies.
+        .target(name: "TramBuiltinPoints"),
         // Device maps: model, decoding, validation, diagnostics. Pure.
-        .target(name: "TramConfig", dependencies: ["TramYAML", "TramCore"]),
+        .target(name: "TramConfig", dependencies: ["TramYAML", "TramCore", "TramBuiltinPoints"]),
         // Reads config files from disk for the config layer (swift-system).
         .target(
             name: "TramConfigFiles",
@@ -92,7 +95,10 @@ let package = Package(
         // Readings → wire: the config → dictionary mapping, a device cycle → one group, and the one BatchBuilder
         // (begin, append, full or due, seal, compress) that the agent's writer and tramctl share.
         .target(
-            name: "TramBatch", dependencies: ["TramConfig", "TramModbus", "TramSchema", "TramCompression", "TramCore"]),
+            name: "TramBatch",
+            dependencies: [
+                "TramConfig", "TramModbus", "TramSchema", "TramCompression", "TramCore", "TramBuiltinPoints",
+            ]),
         // Config settings → each stage's own options (spool, uplink): the one place the config model meets the stages.
         .target(
             name: "TramStageOptions",
@@ -105,7 +111,7 @@ let package = Package(
             name: "TramAgent",
             dependencies: [
                 "TramConfig", "TramConfigFiles", "TramModbus", "TramSchema", "TramBatch", "TramSpool", "TramUplink",
-                "TramStageOptions", "TramModem",
+                "TramStageOptions", "TramModem", "TramBuiltinPoints",
                 "TramThreads", "TramCore", "TramControlProtocol", "CLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -121,7 +127,8 @@ let package = Package(
         .target(
             name: "TramModem",
             dependencies: [
-                "TramDBus", "TramConfig", "TramModbus", "TramCore", .product(name: "Logging", package: "swift-log"),
+                "TramDBus", "TramConfig", "TramModbus", "TramCore", "TramBuiltinPoints",
+                .product(name: "Logging", package: "swift-log"),
             ]),
         // A libmodbus server that serves device profiles with changing values.
         .target(name: "TramSimulator", dependencies: ["TramConfig", "TramModbus", "TramCore", "CModbus"]),
@@ -144,7 +151,8 @@ let package = Package(
         // Helpers shared by the test targets (a seeded generator for property tests).
         .target(name: "TramTestSupport", path: "Tests/TramTestSupport"),
         .testTarget(
-            name: "TramConfigTests", dependencies: ["TramConfig", "TramYAML", "TramModbus", "TramTestSupport"],
+            name: "TramConfigTests",
+            dependencies: ["TramConfig", "TramYAML", "TramModbus", "TramTestSupport", "TramBuiltinPoints"],
             exclude: ["testcases"]),
         // Counts heap allocations per thread, for the encoder's zero-allocation test.
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),
@@ -198,7 +206,8 @@ let package = Package(
                 "TramUplink", "TramStageOptions", "TramCore", .product(name: "Logging", package: "swift-log"),
             ], exclude: ["reloadcases"]),
         .testTarget(
-            name: "TramModemTests", dependencies: ["TramModem", "TramConfig", "TramModbus", "TramCore", "TramDBus"]),
+            name: "TramModemTests",
+            dependencies: ["TramModem", "TramConfig", "TramModbus", "TramCore", "TramDBus", "TramBuiltinPoints"]),
         .testTarget(
             name: "TramUplinkTests",
             dependencies: [
@@ -243,7 +252,7 @@ package.targets += [
     .target(
         name: "TramCollectorStore",
         dependencies: [
-            "TramSchema", "TramLineProtocol", "TramCore", "CSQLite",
+            "TramSchema", "TramLineProtocol", "TramCore", "CSQLite", "TramBuiltinPoints",
             .product(name: "Crypto", package: "swift-crypto"),
         ]),
     // The relay to VictoriaMetrics or InfluxDB: its durable position in the store, line protocol, its HTTP client.
@@ -270,7 +279,7 @@ package.targets += [
     .target(
         name: "TramCollectorConsole",
         dependencies: [
-            "TramCollectorStore", "TramCompression", "TramCore", "TramJSON",
+            "TramCollectorStore", "TramBuiltinPoints", "TramCompression", "TramCore", "TramJSON",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "NIOCore", package: "swift-nio"),
             .product(name: "Logging", package: "swift-log"),
@@ -278,7 +287,8 @@ package.targets += [
     .testTarget(
         name: "TramCollectorConsoleTests",
         dependencies: [
-            "TramCollectorConsole", "TramCollectorStore", "TramCompression", "TramTestSupport",
+            "TramCollectorConsole", "TramCollectorStore", "TramCompression", "TramSchema", "TramTestSupport",
+            "TramBuiltinPoints",
             .product(name: "Hummingbird", package: "hummingbird"),
             .product(name: "HummingbirdTesting", package: "hummingbird"),
         ]),

@@ -1,3 +1,4 @@
+import TramBuiltinPoints
 import Synchronization
 import TramConfig
 import TramModbus

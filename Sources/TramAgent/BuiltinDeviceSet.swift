@@ -1,3 +1,4 @@
+import TramBuiltinPoints
 import Logging
 import TramConfig
 import TramModem

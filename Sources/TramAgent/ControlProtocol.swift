@@ -1,7 +1,7 @@
+import TramBuiltinPoints
 import TramConfig
 import TramControlProtocol
 import TramModbus
-import TramModem
 import TramSpool
 import TramUplink
 #if canImport(Glibc)
@@ -121,9 +121,7 @@ enum ControlProtocol {
             return point.value?.numeric
         }
         let technology = number("technology").flatMap { AccessTechnology(rawValue: UInt16($0)) }
-        let leg =
-            technology == .nrStandalone || (technology == .nrNonStandalone && number("nr_rsrp") != nil)
-            ? "nr" : "lte"
+        let leg = technology?.showsNRSignal(nrRSRPPresent: number("nr_rsrp") != nil) == true ? "nr" : "lte"
         var operatorName: String?
         if let name = point("operator_name"), name.quality == .good, case .string(let text)? = name.value {
             operatorName = text

@@ -1,3 +1,4 @@
+import TramBuiltinPoints
 import TramConfig
 import TramCore
 import TramModbus

@@ -1,3 +1,4 @@
+import TramBuiltinPoints
 import Logging
 import Synchronization
 import TramConfig

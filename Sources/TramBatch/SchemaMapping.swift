@@ -1,3 +1,4 @@
+import TramBuiltinPoints
 import TramConfig
 import TramCore
 import TramModbus
@@ -44,7 +45,7 @@ public struct SchemaMapping: Sendable {
                 points.append(
                     PointDescriptor(
                         device: device.name, name: point.name, unit: point.unit, type: Self.wireType(point.type),
-                        scale: 1, offset: 0, exponentAlias: nil, kind: Self.kind(point.kind),
+                        scale: 1, offset: 0, exponentAlias: nil, kind: point.kind == .counter ? .counter : .gauge,
                         intervalMilliseconds: interval))
             }
         }
@@ -65,6 +66,18 @@ public struct SchemaMapping: Sendable {
     static func milliseconds(_ duration: Duration) -> UInt64? {
         let milliseconds = duration.milliseconds
         return milliseconds > 0 ? UInt64(milliseconds) : nil
+    }
+
+    static func wireType(_ type: BuiltinPoint.ValueType) -> WireType {
+        switch type {
+        case .bool: .bool
+        case .int16: .int16
+        case .uint16: .uint16
+        case .uint32: .uint32
+        case .uint64: .uint64
+        case .float64: .float64
+        case .string: .string
+        }
     }
 
     static func wireType(_ type: ValueType) -> WireType {

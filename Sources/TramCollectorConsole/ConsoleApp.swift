@@ -59,20 +59,7 @@ public struct ConsoleApp: Sendable {
             }
         }
         router.get("/gateways/{gateway}") { request, context in
-            try await app.signedIn(request) {
-                let name = Self.parameter(context, "gateway")
-                let now = app.now()
-                let calendar = app.formatting.calendar
-                let found = try await app.executor.run { store -> (ConsoleGateway, [ConsoleDevice])? in
-                    guard let gateway = try store.consoleGateway(name, calendar: calendar, now: now),
-                        let devices = try store.devices(gateway: name)
-                    else { return nil }
-                    return (gateway, devices)
-                }
-                guard let (gateway, devices) = found else { return app.notFound(request) }
-                return ConsoleResponse.html(
-                    request, GatewayPage.render(gateway, devices: devices, app.formatting, now: now))
-            }
+            try await app.signedIn(request) { try await app.gatewayPage(request, context: context) }
         }
         router.get("/gateways/{gateway}/devices/{device}") { request, context in
             try await app.signedIn(request) { try await app.devicePage(request, context: context) }
@@ -237,6 +224,33 @@ public struct ConsoleApp: Sendable {
     }
 
     // MARK: Pages
+
+    func gatewayPage(_ request: Request, context: ConsoleRequestContext) async throws -> Response {
+        let name = Self.parameter(context, "gateway")
+        let now = self.now()
+        let calendar = formatting.calendar
+        let range = PlotRange.parse(
+            range: request.uri.queryParameters["range"].map(String.init), from: nil, to: nil, formatting: formatting,
+            now: now)
+        let found = try await executor.run { store -> (ConsoleGateway, [ConsoleDevice], GatewayPage.Health?)? in
+            guard let gateway = try store.consoleGateway(name, calendar: calendar, now: now),
+                let devices = try store.devices(gateway: name)
+            else { return nil }
+            var health: GatewayPage.Health?
+            if let points = try store.points(gateway: name, device: BuiltinPoints.gatewayDevice) {
+                let plots = try points.filter { GatewayPage.plotted($0.name) }.map { point in
+                    DevicePage.Plot(
+                        point: point,
+                        series: try store.plot(point: point.id, from: range.from, to: range.to, rate: point.counter))
+                }
+                health = GatewayPage.Health(points: points, plots: plots, range: range)
+            }
+            return (gateway, devices, health)
+        }
+        guard let (gateway, devices, health) = found else { return notFound(request) }
+        return ConsoleResponse.html(
+            request, GatewayPage.render(gateway, devices: devices, health: health, formatting, now: now))
+    }
 
     func devicePage(_ request: Request, context: ConsoleRequestContext) async throws -> Response {
         let (gateway, device) = (Self.parameter(context, "gateway"), Self.parameter(context, "device"))

@@ -24,7 +24,7 @@ enum FleetPage {
         let live = "/live/fleet" + (site.map { "?site=\(HTML.queryValue($0))" } ?? "")
         let bodies = groups.map { name, members in
             "<tbody class=\"site\" data-site=\"\(HTML.escape(name))\">"
-                + "<tr class=\"site-heading\"><th colspan=\"9\" scope=\"rowgroup\">\(HTML.escape(siteLabel(name)))"
+                + "<tr class=\"site-heading\"><th colspan=\"10\" scope=\"rowgroup\">\(HTML.escape(siteLabel(name)))"
                 + " <span class=\"muted\">(\(members.count) gateway\(members.count == 1 ? "" : "s"))</span></th></tr>"
                 + members.map { row($0, formatting, now: now) }.joined() + "</tbody>"
         }.joined(separator: "\n")
@@ -39,12 +39,14 @@ enum FleetPage {
             \(empty)
             <table id="fleet" class="stack" data-live="\(HTML.escape(live))">
             <thead><tr><th scope="col">Gateway</th><th scope="col">State</th><th scope="col">Devices</th>\
-            <th scope="col">Last seen</th><th scope="col">Clock</th><th scope="col">Held back</th>\
+            <th scope="col">Last seen</th><th scope="col">Link</th><th scope="col">Clock</th><th scope="col">Held back</th>\
             <th scope="col">Readings today</th><th scope="col">Bytes today</th>\
             <th scope="col">Stored request bodies, 31 days</th></tr></thead>
             \(bodies)
             </table>
-            <p class="note">Bytes are the stored request bodies: less than the link carried (headers, TLS, retries).</p>
+            <p class="note">Bytes are the stored request bodies: less than the link carried (headers, TLS, retries). \
+            The link is the modem's newest readings (NR values on 5G when they are good, else LTE), each coloured by its \
+            band: \(LinkCell.bandsNote).</p>
             """
         return Page(title: "Fleet", body: body, active: .fleet).render(formatting, now: now)
     }
@@ -71,6 +73,9 @@ enum FleetPage {
             + cell("State", "<span class=\"state state-\(state)\">\(state)</span>", class: "state")
             + cell("Devices", devicesText(g), class: "devices")
             + cell("Last seen", lastSeen, class: "last-seen")
+            + cell(
+                "Link", LinkCell.content(g.link, formatting, now: now), class: "link",
+                attributes: LinkCell.attributes(g.link))
             + cell("Clock", clockText(g.clock), class: "clock", attributes: " data-clock=\"\(g.clock.rawValue)\"")
             + cell("Held back", Formatting.count(g.heldBack), class: "held", attributes: " data-held=\"\(g.heldBack)\"")
             + cell(

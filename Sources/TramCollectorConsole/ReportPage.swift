@@ -81,6 +81,7 @@ enum ReportPage {
             \(rows)
             </tbody></table>
             </section>
+            \(TelecomSection.render(r.telecom, site: r.site, formatting))
             """
     }
 

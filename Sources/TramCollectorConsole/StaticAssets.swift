@@ -70,6 +70,23 @@ enum StaticAssets {
         .kind-silent, .kind-offline { color: #a11; }
         .kind-degraded, .kind-bad-quality, .kind-clock, .kind-held-back { color: #9a5b00; }
         ul.days { color: #5b6676; font-size: .85rem; }
+        /* Signal bands (SignalBand): excellent, good, mid cell, cell edge. */
+        .signal { font-variant-numeric: tabular-nums; white-space: nowrap; padding: 0 .2rem; border-radius: 3px; }
+        .signal.band-excellent { background: #d7f0dc; color: #125c2d; }
+        .signal.band-good { background: #eef6c8; color: #4a5a06; }
+        .signal.band-mid-cell { background: #fde9c4; color: #7a4700; }
+        .signal.band-cell-edge { background: #f8d3d3; color: #8a1111; }
+        td.link .tech, dd.link .tech { font-weight: 600; }
+        td.link .measured, dd.link .measured { display: block; font-size: .8rem; color: #5b6676; }
+        svg.histogram { width: 100%; height: 90px; display: block; background: #f0f3f6; }
+        svg.histogram rect { fill: #4a86c5; }
+        svg.histogram rect.band-excellent { fill: #2f9e55; }
+        svg.histogram rect.band-good { fill: #9bb526; }
+        svg.histogram rect.band-mid-cell { fill: #e29a2d; }
+        svg.histogram rect.band-cell-edge { fill: #c83a3a; }
+        figure.distribution { background: #fff; padding: .5rem; border: 1px solid #e3e7ec; min-width: 0; }
+        h3 { font-size: 1.05rem; margin: 1.25rem 0 .5rem; }
+        h4 { font-size: .95rem; margin: 1rem 0 .4rem; }
         @media (max-width: 900px) {
           table.stack, table.stack thead, table.stack tbody, table.stack tr, table.stack th, table.stack td {
             display: block; width: 100%; }

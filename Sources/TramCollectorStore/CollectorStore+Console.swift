@@ -37,7 +37,9 @@ extension CollectorStore {
         let ids: [Int64]? = site == nil && name == nil ? nil : gateways.map(\.id)
 
         for row in try deviceCounts(gatewayIDs: ids) {
-            guard let i = index[row.gateway] else { continue }
+            // The counts are the plant's devices; the built-in gateway and modem show as health and link instead (a
+            // gateway without signal polling would otherwise count a "degraded device" that is no equipment at all).
+            guard let i = index[row.gateway], !BuiltinPoints.isBuiltinDevice(row.name) else { continue }
             switch DeviceState(points: row.points, good: row.good) {
             case .online: gateways[i].gateway.devicesOnline += 1
             case .degraded: gateways[i].gateway.devicesDegraded += 1
@@ -48,6 +50,10 @@ extension CollectorStore {
             guard let i = index[row.gateway] else { continue }
             gateways[i].gateway.heldBack = row.count
             gateways[i].gateway.heldSinceMilliseconds = row.since
+        }
+        for (gateway, link) in try links(gatewayIDs: ids) {
+            guard let i = index[gateway] else { continue }
+            gateways[i].gateway.link = link
         }
         let today = calendar.dayNumber(now)
         let firstDay = today - Int64(max(days, 1)) + 1

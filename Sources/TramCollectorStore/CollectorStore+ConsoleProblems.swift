@@ -1,3 +1,5 @@
+import TramSchema
+
 /// What needs attention now, for the console's problems page.
 extension CollectorStore {
     /// Silent gateways, unsynchronised clocks, held-back readings, offline and degraded devices, and each bad point of
@@ -28,8 +30,14 @@ extension CollectorStore {
             """
             SELECT d.gateway, d.id, p.name, l.quality, l.exception, l.quality_since_ms
             FROM point_latest l JOIN points p ON p.id = l.point JOIN devices d ON d.id = p.device
-            WHERE l.quality != 0
-            """, [],
+            WHERE l.quality != 0 AND NOT (d.name = ?1 AND l.quality IN (?2, ?3))
+            """,
+            // The modem's signal polling off (disabled) and values its modem does not give (not_available) are how
+            // it is set up, not problems; absent and not_ready are.
+            [
+                .text(BuiltinPoints.modemDevice), .integer(Int64(WireQuality.disabled.code)),
+                .integer(Int64(WireQuality.notAvailable.code)),
+            ],
             { s in
                 (gateway: s.int64(0), point: BadPoint(device: s.int64(1), problem: Self.problemText(s, nameColumn: 2)))
             })
@@ -63,7 +71,10 @@ extension CollectorStore {
                 let points = badPoints.filter { $0.device == device.device }.sorted {
                     $0.problem.point < $1.problem.point
                 }
-                switch DeviceState(points: device.points, good: device.good) {
+                // A built-in device is judged by the points it counts as problems (above); a Modbus device by all.
+                let good =
+                    BuiltinPoints.isBuiltinDevice(device.name) ? device.points - points.count : device.good
+                switch DeviceState(points: device.points, good: good) {
                 case .online: continue
                 case .offline:
                     // Offline since every point went bad: the latest of their quality runs' starts.

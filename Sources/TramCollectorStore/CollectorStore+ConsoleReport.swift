@@ -73,11 +73,13 @@ extension CollectorStore {
                     daysWithData: gatewayDays.count))
         }
         let points = gateways.reduce(0) { $0 + $1.points }
-        return SiteReport(
+        var report = SiteReport(
             site: site, period: period, timeZone: calendar.timeZone.identifier, from: range.lowerBound,
             to: range.upperBound, countedMilliseconds: counted, gateways: gateways,
             devices: gateways.reduce(0) { $0 + $1.devices.count }, points: points,
             readings: gateways.reduce(0) { $0 + $1.readings }, bytes: gateways.reduce(0) { $0 + $1.bytes },
             availability: availability(good: totalGood, points: points), daysWithData: allDays.count)
+        report.telecom = try telecom(site: site, range: range, now: now)
+        return report
     }
 }

@@ -197,6 +197,12 @@ extension CollectorStore {
         var count = 0
         for group in batch.groups {
             if rollups { aggregate.addGroup(time: group.timeMilliseconds, clock: group.clock.rawValue) }
+            // The operator the modem's signal readings of this poll count under (the poll's own operator_code, or the
+            // newest known before it when the group does not hold it).
+            var operatorCode: Int64 = 0
+            if rollups && schema.hasBinned, let alias = schema.operatorAlias {
+                operatorCode = try self.operatorCode(in: group, alias: alias, schema: schema, aggregate: &aggregate)
+            }
             for (offset, value) in group.values.enumerated() {
                 let alias = group.alias(at: offset)
                 let descriptor = points[alias]
@@ -215,15 +221,48 @@ extension CollectorStore {
                 try insert.execute()
                 count += 1
                 guard rollups else { continue }
-                if slots[alias] < 0 { slots[alias] = try aggregate.slot(for: point, previous: loadLatest) }
+                if slots[alias] < 0 {
+                    slots[alias] = try aggregate.slot(
+                        for: point, tracksState: schema.roles[alias] == .technology, previous: loadLatest)
+                }
                 // NaN is stored as NULL (bindDouble), so the aggregate sees what the row holds.
                 aggregate.add(
                     slot: slots[alias], time: group.timeMilliseconds,
                     engineering: stored.engineering.flatMap { $0.isNaN ? nil : $0 }, rawInt: stored.rawInt,
                     rawText: stored.rawText, type: descriptor.type.rawValue, quality: stored.quality,
                     exception: stored.exception, clock: group.clock.rawValue, holdLimit: schema.holdLimits[alias])
+                if schema.roles[alias] == .binned, stored.quality == 0, let signal = stored.engineering,
+                    signal.isFinite
+                {
+                    aggregate.addSignal(
+                        point: point, time: group.timeMilliseconds, operatorCode: operatorCode,
+                        bin: SignalBins.bin(signal))
+                }
             }
         }
         return count
+    }
+
+    /// The modem's operator for a group: its good `operator_code` reading (which also becomes the modem's current
+    /// one), else the current one (the newest good reading the request has seen, or `point_latest`'s), else 0.
+    private func operatorCode(
+        in group: DecodedGroup, alias: Int, schema: KnownSchema, aggregate: inout IngestAggregate
+    ) throws -> Int64 {
+        let point = schema.pointIDs[alias]
+        if let offset = group.offset(of: alias) {
+            let descriptor = schema.dictionary.points[alias]
+            let stored = ReadingValue(
+                group.values[offset], descriptor: descriptor, exponent: ReadingValue.exponent(of: descriptor, in: group)
+            )
+            if stored.quality == 0, let code = stored.engineering.flatMap(IngestAggregate.stateValue) {
+                aggregate.operators[point] = code
+                return code
+            }
+        }
+        if let known = aggregate.operators[point] { return known }
+        let latest = try loadLatest(point)
+        let code = latest.flatMap { $0.quality == 0 ? $0.value.flatMap(IngestAggregate.stateValue) : nil } ?? 0
+        aggregate.operators[point] = code
+        return code
     }
 }

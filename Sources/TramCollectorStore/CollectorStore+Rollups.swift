@@ -19,6 +19,7 @@ extension CollectorStore {
 
     func write(_ aggregate: inout IngestAggregate, gateway: Int64, now: Int64) throws {
         try writeBuckets(aggregate.buckets())
+        try writeSignals(aggregate)
         let latest = try statement(
             """
             INSERT INTO point_latest(point, time_ms, value, raw_int, raw_text, type, quality, exception, clock,
@@ -49,6 +50,41 @@ extension CollectorStore {
                 WHERE id = ?1
                 """
             ).run([.integer(gateway), .integer(clock.synchronised ? 1 : 0), .integer(min(clock.since, now))])
+        }
+    }
+
+    /// The modem's signal bins and state time: one upsert per key, in key order.
+    private func writeSignals(_ aggregate: IngestAggregate) throws {
+        if !aggregate.signals.isEmpty {
+            let upsert = try statement(
+                """
+                INSERT INTO signal_bins(point, width_ms, bucket_ms, operator, bin, count) VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                ON CONFLICT (point, width_ms, bucket_ms, operator, bin) DO UPDATE SET count = count + excluded.count
+                """)
+            for key in aggregate.signals.keys.sorted() {
+                upsert.bindInt(1, key.point)
+                upsert.bindInt(2, key.width)
+                upsert.bindInt(3, key.bucket)
+                upsert.bindInt(4, key.operatorCode)
+                upsert.bindInt(5, key.bin)
+                upsert.bindInt(6, aggregate.signals[key]!)
+                try upsert.execute()
+            }
+        }
+        if !aggregate.states.isEmpty {
+            let upsert = try statement(
+                """
+                INSERT INTO state_time(point, width_ms, bucket_ms, value, ms) VALUES (?1, ?2, ?3, ?4, ?5)
+                ON CONFLICT (point, width_ms, bucket_ms, value) DO UPDATE SET ms = ms + excluded.ms
+                """)
+            for key in aggregate.states.keys.sorted() {
+                upsert.bindInt(1, key.point)
+                upsert.bindInt(2, key.width)
+                upsert.bindInt(3, key.bucket)
+                upsert.bindInt(4, key.value)
+                upsert.bindInt(5, aggregate.states[key]!)
+                try upsert.execute()
+            }
         }
     }
 

@@ -38,6 +38,11 @@ public final class CollectorStore {
         var pointIDs: [Int64]
         /// Per alias, how long a reading holds (``RollupRules/holdLimit(intervalMilliseconds:)``).
         var holdLimits: [Int64]
+        /// Per alias, what ingest keeps for it beyond the rollups (the built-in modem's points).
+        var roles: [BuiltinPoints.Role]
+        /// The modem's `operator_code` alias, when the dictionary has a modem with binned points.
+        var operatorAlias: Int?
+        var hasBinned: Bool
 
         init(row: Int64, dictionary: SchemaDictionary, pointIDs: [Int64]) {
             self.row = row
@@ -46,6 +51,9 @@ public final class CollectorStore {
             holdLimits = dictionary.points.map {
                 RollupRules.holdLimit(intervalMilliseconds: DictionaryExtras.intervalMilliseconds(of: $0))
             }
+            roles = dictionary.points.map { BuiltinPoints.role(device: $0.device, point: $0.name) }
+            operatorAlias = roles.firstIndex(of: .operatorCode)
+            hasBinned = roles.contains(.binned)
         }
     }
 

@@ -22,6 +22,8 @@ public struct ConsoleGateway: Sendable, Equatable {
     public var bytesToday: Int64 = 0
     /// Stored request-body bytes per local day, oldest first, ending with today.
     public var dailyBytes: [LocalDayTotal] = []
+    /// Its built-in modem's newest readings; nil when it has no modem device.
+    public var link: ConsoleLink?
 
     /// A gateway is silent after max(60 s, 3 × its batch age) without an upload, or 5 min when the age is unknown.
     public static func silenceThreshold(batchAgeMilliseconds: Int64?) -> Int64 {

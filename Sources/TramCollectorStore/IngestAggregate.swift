@@ -31,6 +31,8 @@ struct IngestAggregate {
         var minute = Open()
         var hour = Open()
         var day = Open()
+        /// A state point (the modem's `technology`): its holds are also kept per value (`state_time`).
+        var tracksState = false
     }
 
     struct Open {
@@ -44,11 +46,43 @@ struct IngestAggregate {
     private var closed: [RollupKey: RollupBucket] = [:]
     /// Every group's time and synchronised bit, for the gateway's clock state.
     private(set) var clocks: [(time: Int64, synchronised: Bool)] = []
+    /// The modem's signal readings per (point, width, bucket, operator, 1 dB bin) (`signal_bins`).
+    private(set) var signals: [SignalKey: Int64] = [:]
+    /// State points' held time per (point, width, bucket, value) (`state_time`).
+    private(set) var states: [StateKey: Int64] = [:]
+    /// Each modem's operator as the request has it so far, by its `operator_code` point (loaded once from
+    /// `point_latest`, then moved by each good reading of the point).
+    var operators: [Int64: Int64] = [:]
+
+    struct SignalKey: Hashable, Comparable {
+        var point: Int64
+        var width: Int64
+        var bucket: Int64
+        var operatorCode: Int64
+        var bin: Int64
+
+        static func < (a: SignalKey, b: SignalKey) -> Bool {
+            (a.point, a.width, a.bucket, a.operatorCode, a.bin) < (b.point, b.width, b.bucket, b.operatorCode, b.bin)
+        }
+    }
+
+    struct StateKey: Hashable, Comparable {
+        var point: Int64
+        var width: Int64
+        var bucket: Int64
+        var value: Int64
+
+        static func < (a: StateKey, b: StateKey) -> Bool {
+            (a.point, a.width, a.bucket, a.value) < (b.point, b.width, b.bucket, b.value)
+        }
+    }
 
     /// The slot of `point`, loading its `point_latest` row through `previous` the first time the request meets it.
-    mutating func slot(for point: Int64, previous: (Int64) throws -> PointLatest?) rethrows -> Int {
+    mutating func slot(for point: Int64, tracksState: Bool = false, previous: (Int64) throws -> PointLatest?) rethrows
+        -> Int
+    {
         if let slot = slotOfPoint[point] { return slot }
-        slots.append(Slot(point: point, latest: try previous(point)))
+        slots.append(Slot(point: point, latest: try previous(point), tracksState: tracksState))
         slotOfPoint[point] = slots.count - 1
         return slots.count - 1
     }
@@ -73,7 +107,11 @@ struct IngestAggregate {
             } else {
                 if latest.quality == 0 {
                     let (limit, overflow) = latest.time.addingReportingOverflow(holdLimit)
-                    hold(index, from: latest.time, to: overflow ? time : min(time, limit))
+                    let end = overflow ? time : min(time, limit)
+                    hold(index, from: latest.time, to: end)
+                    if slots[index].tracksState, let state = latest.value.flatMap(Self.stateValue) {
+                        holdState(point: slots[index].point, value: state, from: latest.time, to: end)
+                    }
                 }
                 if latest.quality == quality { next.qualitySince = latest.qualitySince }
                 if let base = latest.increaseBase {
@@ -100,6 +138,32 @@ struct IngestAggregate {
         if inOrder {
             slots[index].latest = next
             slots[index].moved = true
+        }
+    }
+
+    /// Counts one good signal reading of a binned point in its hour and UTC day.
+    mutating func addSignal(point: Int64, time: Int64, operatorCode: Int64, bin: Int64) {
+        for width in SignalBins.widths {
+            signals[
+                SignalKey(
+                    point: point, width: width, bucket: RollupRules.bucket(time, width: width),
+                    operatorCode: operatorCode, bin: bin),
+                default: 0] += 1
+        }
+    }
+
+    /// A state's value as stored (`state_time.value`): a whole finite number, else none.
+    static func stateValue(_ value: Double) -> Int64? {
+        guard value.isFinite, value == value.rounded(), abs(value) < 9e15 else { return nil }
+        return Int64(value)
+    }
+
+    private mutating func holdState(point: Int64, value: Int64, from start: Int64, to end: Int64) {
+        guard end > start else { return }
+        for width in SignalBins.widths {
+            RollupRules.split(from: start, to: end, width: width) { bucket, milliseconds in
+                states[StateKey(point: point, width: width, bucket: bucket, value: value), default: 0] += milliseconds
+            }
         }
     }
 

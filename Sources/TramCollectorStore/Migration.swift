@@ -18,6 +18,8 @@ enum StoreMigration {
             if version == 1 { try addVersion2Columns(db) }
             for statement in StoreSchema.statements { try db.execute(statement) }
             if version == 1 { try backfillVersion2(db) }
+            // Version 2 → 3 adds `signal_bins` and `state_time` (created above, empty): readings stored before the
+            // upgrade are not counted in them (docs/console.md, "How the telecom report counts").
             try db.execute("PRAGMA user_version=\(StoreSchema.version)")
         }
     }

@@ -85,18 +85,30 @@ extension CollectorStore {
         }
     }
 
-    /// Deletes at most `limit` rollup rows of `width` with `bucket_ms < cutoff`, in one transaction; returns how many
-    /// went. Like the readings: an index probe per point (the table's key is `(point, width_ms, bucket_ms)`).
+    /// Deletes at most `limit` rollup rows of `width` with `bucket_ms < cutoff`, and as many of the modem's signal
+    /// bins and state time of that width (kept as long as the rollups of their width), in one transaction; returns
+    /// how many went (a short count means every table is done). Like the readings: an index probe per point (each
+    /// table's key starts with `(point, width_ms, bucket_ms)`).
     public func deleteRollups(width: Int64, olderThan cutoff: Int64, limit: Int) throws -> Int {
         try db.transaction {
-            try statement(
-                """
-                DELETE FROM rollups WHERE (point, width_ms, bucket_ms) IN (
-                  SELECT r.point, r.width_ms, r.bucket_ms FROM points p CROSS JOIN rollups r
-                  ON r.point = p.id AND r.width_ms = ?1 AND r.bucket_ms < ?2 LIMIT ?3)
-                """
-            ).run([.integer(width), .integer(cutoff), .integer(Int64(limit))])
-            return Int(sqlite3_changes(db.handle))
+            var deleted = 0
+            for (table, key) in [
+                ("rollups", "point, width_ms, bucket_ms"),
+                ("signal_bins", "point, width_ms, bucket_ms, operator, bin"),
+                ("state_time", "point, width_ms, bucket_ms, value"),
+            ] {
+                let selected = key.split(separator: ",").map { "r." + $0.trimmingCharacters(in: .whitespaces) }
+                    .joined(separator: ", ")
+                try statement(
+                    """
+                    DELETE FROM \(table) WHERE (\(key)) IN (
+                      SELECT \(selected) FROM points p CROSS JOIN \(table) r
+                      ON r.point = p.id AND r.width_ms = ?1 AND r.bucket_ms < ?2 LIMIT ?3)
+                    """
+                ).run([.integer(width), .integer(cutoff), .integer(Int64(limit))])
+                deleted += Int(sqlite3_changes(db.handle))
+            }
+            return deleted
         }
     }
 }

@@ -2,7 +2,9 @@
 public enum StoreSchema {
     /// 2: sites, point kinds and intervals, each point's latest state, rollups, hourly ingest tallies, per-gateway
     /// relay hold-backs and console sessions (docs/collector.md, "Store"). A version-1 file is migrated on open.
-    static let version = 2
+    /// 3: the modem's signal readings in 1 dB bins and its time on each radio technology (`signal_bins`,
+    /// `state_time`), for the console's coverage and telecom report. A version-2 file gains the empty tables on open.
+    static let version = 3
 
     /// Public for the collector benchmark, whose raw-SQLite baseline creates the same `readings` table.
     public static let statements = [
@@ -146,6 +148,32 @@ public enum StoreSchema {
             increase REAL NOT NULL,
             good_ms INTEGER NOT NULL,
             PRIMARY KEY (point, width_ms, bucket_ms)) WITHOUT ROWID
+        """,
+        // The built-in modem's signal readings (BuiltinPoints.binned: lte_rsrp, lte_snr, nr_rsrp, nr_snr) counted per
+        // point, hour or UTC day (width_ms 3,600,000 or 86,400,000), operator (the operator_code of the same poll; 0:
+        // the poll had none) and 1 dB bin (SignalBins: the value rounded down), written in the ingest transaction.
+        // Percentiles read from it are exact to the bin. Keyed like the rollups, so a site's period is a key search.
+        """
+        CREATE TABLE IF NOT EXISTS signal_bins(
+            point INTEGER NOT NULL,
+            width_ms INTEGER NOT NULL,
+            bucket_ms INTEGER NOT NULL,
+            operator INTEGER NOT NULL,
+            bin INTEGER NOT NULL,
+            count INTEGER NOT NULL,
+            PRIMARY KEY (point, width_ms, bucket_ms, operator, bin)) WITHOUT ROWID
+        """,
+        // Time on each value of a state point (the modem's `technology`), per hour or UTC day: along the point's chain
+        // a good reading holds its value until the next reading, at most the hold limit, as `good_ms` in the rollups
+        // (so the sum over values equals the point's good_ms).
+        """
+        CREATE TABLE IF NOT EXISTS state_time(
+            point INTEGER NOT NULL,
+            width_ms INTEGER NOT NULL,
+            bucket_ms INTEGER NOT NULL,
+            value INTEGER NOT NULL,
+            ms INTEGER NOT NULL,
+            PRIMARY KEY (point, width_ms, bucket_ms, value)) WITHOUT ROWID
         """,
         // What each relay held back (implausible timestamps), per gateway: the console's "held back" problem.
         """

@@ -62,4 +62,6 @@ public struct SiteReport: Sendable, Equatable {
     public var bytes: Int64
     public var availability: Double
     public var daysWithData: Int
+    /// The site's cellular coverage and uplink over the period (the built-in modem's readings).
+    public var telecom = SiteTelecom()
 }

@@ -1,3 +1,4 @@
+import TramBuiltinPoints
 import Logging
 import TramConfig
 import TramCore
@@ -179,8 +180,16 @@ struct Slots {
         cellLAC = at("cell_lac")
         cellTAC = at("cell_tac")
         cellID = at("cell_id")
-        lte = ["rsrp", "rsrq", "snr", "rssi", "error-rate"].map { ($0, at("lte_" + $0.replacing("-", with: "_"))) }
-        nr = ["rsrp", "rsrq", "snr", "error-rate"].map { ($0, at("nr_" + $0.replacing("-", with: "_"))) }
+        // Spelled out, not derived with String.replacing: that pulls in libswift_StringProcessing's pages (192 KiB
+        // of RSS measured by Benchmarks/builtin-devices.py) for two renames.
+        lte = [
+            ("rsrp", at("lte_rsrp")), ("rsrq", at("lte_rsrq")), ("snr", at("lte_snr")), ("rssi", at("lte_rssi")),
+            ("error-rate", at("lte_error_rate")),
+        ]
+        nr = [
+            ("rsrp", at("nr_rsrp")), ("rsrq", at("nr_rsrq")), ("snr", at("nr_snr")),
+            ("error-rate", at("nr_error_rate")),
+        ]
     }
 
     func fill(_ points: inout [PointReading], from snapshot: ModemSnapshot) {

@@ -1,3 +1,4 @@
+import TramBuiltinPoints
 /// What one poll learnt of a modem, each part with why it is missing when it is.
 ///
 /// Nothing here identifies a subscriber: the reader never asks for an IMEI, IMSI, ICCID or own number.

@@ -20,6 +20,24 @@ import Testing
                 try f.ingestHour(g, hour: hour, bytes: 5000, readings: 720)
             }
             if gateway == 3 { try f.held(g, unsynchronised: 12, first: start) }
+            // The built-in modem, with its signal bins and technology time as ingest keeps them.
+            let modem = try f.device(g, "modem")
+            for name in ["technology", "operator_code", "operator_name", "lte_rsrp", "lte_snr", "nr_rsrp", "nr_snr"] {
+                let p = try f.point(modem, name, unit: "dB")
+                try f.latest(p, .init(time: now - 30_000, value: -90), qualitySince: start)
+                for hour in stride(from: start, to: now, by: 3_600_000) {
+                    for width: Int64 in [3_600_000, 86_400_000] where width == 3_600_000 || hour % 86_400_000 == 0 {
+                        for bin: Int64 in -110 ... -90 {
+                            try f.execute(
+                                "INSERT INTO signal_bins VALUES (\(p), \(width), \(hour - hour % width), 45204, \(bin), 3) "
+                                    + "ON CONFLICT DO NOTHING")
+                        }
+                        try f.execute(
+                            "INSERT INTO state_time VALUES (\(p), \(width), \(hour - hour % width), 4, 60000) ON CONFLICT DO NOTHING"
+                        )
+                    }
+                }
+            }
             for device in 0..<3 {
                 let d = try f.device(g, "device-\(device)")
                 for point in 0..<4 {
@@ -63,6 +81,7 @@ import Testing
         _ = try f.store.report(site: "north", period: .month(year: 2025, month: 3), calendar: calendar, now: now)
         _ = try f.store.report(site: "north", period: .year(2025), calendar: calendar, now: now)
         _ = try f.store.session(cookie: cookie, now: now)
+        _ = try f.store.telecom(site: "north", range: (now - 3 * 86_400_000)..<now, now: now)
 
         let entries = recorder.recorded
         #expect(entries.count >= 20)
@@ -82,7 +101,9 @@ import Testing
                 }
                 // The summaries are searched by their keys too, never scanned whole.
                 #expect(
-                    line.range(of: "^SCAN (readings|rollups|r|ingest_hours|h)( |$)", options: .regularExpression)
+                    line.range(
+                        of: "^SCAN (readings|rollups|r|ingest_hours|h|signal_bins|b|state_time|t)( |$)",
+                        options: .regularExpression)
                         == nil,
                     "\(line) in \(entry.sql)")
             }

@@ -79,7 +79,7 @@ struct MigrationTests {
         let readings = try Self.rows(old, "SELECT rowid, * FROM readings ORDER BY rowid")
 
         let migrated = try CollectorStore(path: old)
-        #expect(try Peek(old).count("PRAGMA user_version") == 2)
+        #expect(try Peek(old).count("PRAGMA user_version") == 3)
         #expect(try Peek(old).count("SELECT count(*) FROM sqlite_master WHERE name = 'ingest_days'") == 0)
         #expect(try Self.rows(old, "SELECT rowid, * FROM readings ORDER BY rowid") == readings)
         #expect(try Self.rows(old, "SELECT DISTINCT site, batch_age_ms FROM gateways") == [["", nil]])
@@ -103,13 +103,35 @@ struct MigrationTests {
         #expect(try Self.rows(old, "SELECT * FROM rollups ORDER BY 1, 2, 3") == before)
     }
 
-    @Test("a new file is version 2; a file from a newer collector is refused, not changed")
+    @Test("a new file is version 3; a file from a newer collector is refused, not changed")
     func versions() throws {
         let path = LiveCollector.temporaryDatabase()
         _ = try CollectorStore(path: path)
-        #expect(try Peek(path).count("PRAGMA user_version") == 2)
-        try Peek.write(path, "PRAGMA user_version = 3")
-        #expect(throws: (any Error).self) { try CollectorStore(path: path) }
         #expect(try Peek(path).count("PRAGMA user_version") == 3)
+        try Peek.write(path, "PRAGMA user_version = 4")
+        #expect(throws: (any Error).self) { try CollectorStore(path: path) }
+        #expect(try Peek(path).count("PRAGMA user_version") == 4)
+    }
+
+    /// Version 2 → 3: the modem's tables are added, empty; nothing else changes.
+    @Test("a version-2 file gains signal_bins and state_time")
+    func versionTwo() throws {
+        let path = LiveCollector.temporaryDatabase()
+        var random = RandomIngest(seed: 11)
+        do {
+            let store = try CollectorStore(path: path)
+            _ = try store.addGateway("gw-random", now: 0)
+            for index in 0..<5 {
+                _ = try random.store(
+                    try random.request(), in: store, gateway: 1, now: RollupExactnessTests.now + Int64(index))
+            }
+        }
+        try Peek.write(path, "DROP TABLE signal_bins; DROP TABLE state_time; PRAGMA user_version = 2")
+        let rollups = try Self.rows(path, "SELECT * FROM rollups ORDER BY 1, 2, 3")
+        _ = try CollectorStore(path: path)
+        #expect(try Peek(path).count("PRAGMA user_version") == 3)
+        #expect(try Peek(path).count("SELECT count(*) FROM signal_bins") == 0)
+        #expect(try Peek(path).count("SELECT count(*) FROM state_time") == 0)
+        #expect(try Self.rows(path, "SELECT * FROM rollups ORDER BY 1, 2, 3") == rollups)
     }
 }

@@ -7,6 +7,42 @@ import TramLineProtocol
 
 @Suite("Relay: Influx line protocol and the hold-back rule")
 struct RelayTests {
+    /// The built-in devices' readings (docs/builtin-devices.md) go out under the uniform rule, `tram_<point>` with
+    /// `device="modem"` / `device="gateway"`; `technology` and `operator_code` as exact integers; the strings
+    /// (`operator_name`, `agent_version`) are not sent and are counted as skipped (docs/collector.md, "Relay").
+    @Test("the built-in modem and gateway devices: numbers as they are, strings skipped")
+    func builtinDevices() {
+        let time: Int64 = 1_764_000_000_000
+        func row(
+            _ id: Int64, _ device: String, _ point: String, _ type: UInt8, _ value: Double?, _ raw: Int64?,
+            text: String? = nil, quality: Int = 0
+        ) -> CollectorStore.RelayRow {
+            CollectorStore.RelayRow(
+                rowid: id,
+                reading: .init(
+                    gateway: "gw-1", device: device, point: point, type: type, timeMilliseconds: time, value: value,
+                    rawInt: raw, rawText: text, quality: quality, clock: 1), gatewayID: 1)
+        }
+        let rows = [
+            row(1, "modem", "technology", 3, 5, 5),
+            row(2, "modem", "operator_code", 5, 45204, 45204),
+            row(3, "modem", "operator_name", 10, nil, nil, text: "Viettel"),
+            row(4, "modem", "lte_rsrp", 9, -95.5, Int64(bitPattern: (-95.5).bitPattern)),
+            row(5, "modem", "nr_rsrp", 9, nil, nil, quality: 1),
+            row(6, "gateway", "agent_version", 10, nil, nil, text: "0.8.0"),
+            row(7, "gateway", "spool_backlog", 7, 1200, 1200),
+            row(8, "gateway", "sink_collector_state", 3, 1, 1),
+        ]
+        let encoded = Relay.encode(rows, measurement: "tram", now: time)
+        #expect(
+            String(decoding: encoded.body, as: UTF8.self) == """
+                tram,gateway=gw-1,device=modem technology=5i,operator_code=45204i,lte_rsrp=-95.5 1764000000000
+                tram,gateway=gw-1,device=gateway spool_backlog=1200i,sink_collector_state=1i 1764000000000
+
+                """)
+        #expect(encoded.delta.sent == 5 && encoded.delta.skipped == 3)
+    }
+
     @Test("escaping per the line-protocol spec")
     func escaping() {
         #expect(InfluxLine.escapeMeasurement("my meas,x=y") == #"my\ meas\,x=y"#)

@@ -1,3 +1,4 @@
+import TramBuiltinPoints
 import Testing
 import TramConfig
 
@@ -48,6 +49,22 @@ struct BuiltinDeviceTests {
         #expect(off.modem.mode == .off)
     }
 
+    @Test("every name code looks points up by is in its device's table")
+    func lookupNames() {
+        let modem = Set(BuiltinDevice.modemPoints.map(\.name))
+        for name in [
+            BuiltinDevice.Modem.technology, BuiltinDevice.Modem.operatorCode, BuiltinDevice.Modem.operatorName,
+            BuiltinDevice.Modem.lteRSRP, BuiltinDevice.Modem.lteRSRQ, BuiltinDevice.Modem.lteSNR,
+            BuiltinDevice.Modem.nrRSRP, BuiltinDevice.Modem.nrRSRQ, BuiltinDevice.Modem.nrSNR,
+        ] { #expect(modem.contains(name), "\(name)") }
+        let gateway = Set(BuiltinDevice.gatewayPoints.map(\.name))
+        for name in [
+            BuiltinDevice.Gateway.agentVersion, BuiltinDevice.Gateway.uptime, BuiltinDevice.Gateway.cpuUsage,
+            BuiltinDevice.Gateway.memoryRSS, BuiltinDevice.Gateway.spoolBacklog, BuiltinDevice.Gateway.spoolFill,
+            BuiltinDevice.Gateway.spoolOldestAge,
+        ] { #expect(gateway.contains(name), "\(name)") }
+    }
+
     @Test("the gateway device has three points per sink, after its fixed ones, in sink order")
     func gatewayPoints() {
         let device = BuiltinDevice.gateway(sinks: ["park", "backup"], pollInterval: .seconds(60))
@@ -84,13 +101,9 @@ struct BuiltinDeviceTests {
             }
             return rows
         }
-        func typeName(_ type: ValueType) -> String {
-            if case .string = type { return "string" }
-            return "\(type)"
-        }
         let modem = table(after: "## The `modem` device")
         #expect(modem.map(\.name) == BuiltinDevice.modemPoints.map(\.name))
-        #expect(modem.map(\.type) == BuiltinDevice.modemPoints.map { typeName($0.type) })
+        #expect(modem.map(\.type) == BuiltinDevice.modemPoints.map(\.type.rawValue))
         #expect(modem.map(\.unit) == BuiltinDevice.modemPoints.map(\.unit))
 
         let gateway = table(after: "## The `gateway` device")

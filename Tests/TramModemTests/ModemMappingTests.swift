@@ -1,3 +1,4 @@
+import TramBuiltinPoints
 import Testing
 import TramConfig
 import TramCore

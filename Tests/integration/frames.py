@@ -1,7 +1,7 @@
 """A small independent encoder of Tram frames (dictionary and batch), written from docs/wire-format.md.
 
 For tests that must send history through the collector's real ingest path: many groups per batch, missing values
-with their quality, and int32, uint32 and bool points. tram_wire.py is the matching independent decoder.
+with their quality, and int32, uint16, uint32, uint64, bool, float64 (as raw bits) and string points. tram_wire.py is the matching independent decoder.
 """
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import tram_wire as tw
 
-TYPE_CODES = {"bool": 1, "int32": 4, "uint32": 5}
+TYPE_CODES = {"bool": 1, "uint16": 3, "int32": 4, "uint32": 5, "uint64": 7, "float64": 9, "string": 10}
 QUALITY_CODES = {"not_available": 1, "exception": 2, "timeout": 3, "link_down": 4}
 
 
@@ -44,8 +44,8 @@ def dictionary(gateway: str, points: list[PointSpec]) -> tuple[bytes, int]:
 
 def batch(gateway: str, schema_id: int, epoch: int, sequence: int, points: list[PointSpec],
           groups: list[tuple[int, list]], clock: int = 1) -> bytes:
-    """groups: (time_ms, values) with one value per point in alias order; a value is an int (a bool as 0/1), or a
-    (quality, exception) tuple for a missing one."""
+    """groups: (time_ms, values) with one value per point in alias order; a value is an int (a bool as 0/1), a float
+    for a float64 point, a str for a string point, or a (quality, exception) tuple for a missing one."""
     base = groups[0][0] if groups else 0
     payload = string(gateway) + tw.encode_uvarint(epoch) + tw.encode_uvarint(sequence) + struct.pack("<Q", schema_id)
     payload += tw.encode_svarint(base) + struct.pack("<I", len(groups))
@@ -65,6 +65,11 @@ def batch(gateway: str, schema_id: int, epoch: int, sequence: int, points: list[
                 continue
             if points[alias].type == "bool":
                 payload += bytes([1 if value else 0])
+            elif points[alias].type == "float64":
+                # Raw bits (head 1, exponent byte 0xFF): always exact, and it clears the float state.
+                payload += tw.encode_uvarint(1) + b"\xff" + struct.pack("<d", value)
+            elif points[alias].type == "string":
+                payload += string(value)
             else:
                 payload += tw.encode_svarint(value - previous[alias])
                 previous[alias] = value

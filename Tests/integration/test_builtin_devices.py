@@ -7,6 +7,7 @@ values and qualities it must have. The agent polls the modem every second; every
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import time
 from pathlib import Path
@@ -245,3 +246,78 @@ def test_the_shipped_dbus_policy_allows_the_agents_reads_and_refuses_every_write
             assert proc.returncode != 0 and "denied" in proc.stderr.lower(), (call, proc.stdout, proc.stderr)
         rc, _ = agent.terminate()
         assert rc == 0, agent.log()
+
+
+def test_end_to_end_the_console_and_victoriametrics_show_the_gateway_and_its_link(procs, bus, tmp_path):
+    """Agent → collector (console on, relay to a real VictoriaMetrics): the modem's link on the fleet page and the
+    gateway's health on its page, as stored; the same points in VictoriaMetrics under tram_<point>."""
+    import http.cookiejar
+    import shutil
+    import urllib.parse
+    import urllib.request
+    from test_collector_relay import VictoriaMetrics
+    from test_console import serve_with_console
+
+    if not shutil.which("victoria-metrics"):
+        pytest.skip("victoria-metrics is not installed (scripts/setup --test)")
+    vm = VictoriaMetrics(procs, shutil.which("victoria-metrics"), tmp_path / "vm")
+    db = tmp_path / "collector.db"
+    token = subprocess.run([str(COLLECTOR_BIN), "gateway", "add", "gw-e2e", "--site", "Thang Long II", "--db", db],
+                           capture_output=True, text=True, check=True).stdout.strip()
+    reader = subprocess.run([str(COLLECTOR_BIN), "token", "add-reader", "e2e", "--db", db],
+                            capture_output=True, text=True, check=True).stdout.strip()
+    token_file = tmp_path / "token"
+    token_file.write_text(token + "\n")
+    _, ingest, console = serve_with_console(procs, db, "--relay-influx", vm.url, "--relay-max-backoff", "1")
+    bus.add_modem(0, "nr5g_nsa", rsrp=-93.5, snr=14.0, nr_rsrp=-99.25, nr_rsrq=-12.5, nr_snr=8.5,
+                  operator_name="Viettel <NR>")
+    agent = Agent(procs, config(tmp_path, ingest, token_file, modem={"poll_interval": "1s"}), tmp_path,
+                  env={"DBUS_SYSTEM_BUS_ADDRESS": bus.address})
+    modem = Readings(db, "modem").wait(lambda f: f.get("nr_rsrp", (0, None))[1] == -99.25, "the modem's readings")
+    gateway = Readings(db, "gateway").wait(lambda f: "agent_version" in f, "the gateway's readings")
+
+    # The console, signed in with a read token: the fleet's link cell and the gateway page's health, as stored.
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(http.cookiejar.CookieJar()))
+    opener.open(console + "/login", data=urllib.parse.urlencode({"token": reader}).encode(), timeout=10).read()
+    fleet = opener.open(console + "/", timeout=10).read().decode()
+    cell = re.search(r'<td class="link"[^>]*>', fleet)
+    assert cell, fleet[:2000]
+    attributes = dict(re.findall(r'data-([a-z-]+)="([^"]*)"', cell.group(0)))
+    assert attributes["link"] == "modem" and attributes["technology"] == "5g-nsa" and attributes["radio"] == "NR", attributes
+    assert float(attributes["rsrp"]) == modem["nr_rsrp"][1] and float(attributes["snr"]) == modem["nr_snr"][1]
+    assert "Viettel &lt;NR&gt;" in fleet and "Viettel <NR>" not in fleet
+    page = opener.open(console + "/gateways/gw-e2e", timeout=10).read().decode()
+    health = dict(re.findall(r'<dd data-point="([a-z_]+)" data-value="([^"]*)"', page))
+    assert health.get("agent_version") == gateway["agent_version"][3], health
+
+    # The problems page: signal polling off is how the modem is set up, not a problem; losing the network is.
+    def modem_problems():
+        html = opener.open(console + "/problems", timeout=10).read().decode()
+        return re.findall(r'<tr class="problem"[^>]*data-device="modem"[^>]*>', html)
+    bus.set_signal_rate(0)
+    Readings(db, "modem").wait(lambda f: f["nr_rsrp"][4] == DISABLED, "signal polling off")
+    assert modem_problems() == []
+    assert 'data-device="modem"' in opener.open(console + "/gateways/gw-e2e", timeout=10).read().decode()
+    bus.set_registration(2)
+    Readings(db, "modem").wait(lambda f: f["operator_code"][4] == NOT_READY, "a modem searching")
+    problems = {(re.search(r'data-kind="([a-z-]+)"', p).group(1), re.search(r'data-point="([a-z_]*)"', p).group(1))
+                for p in modem_problems()}
+    # One degraded device, and its points not ready (the signal points are still off, so they say disabled).
+    assert problems == {("degraded", ""), ("bad-quality", "operator_code"), ("bad-quality", "operator_name")}, problems
+    bus.set_registration(1, operator_code="45204", operator_name="Viettel")
+    bus.set_signal_rate(30)
+
+    # VictoriaMetrics, through the relay: the numbers under tram_<point>, with device="modem" or "gateway".
+    def vm_value(query: str):
+        args = urllib.parse.urlencode({"query": query})
+        with urllib.request.urlopen(f"{vm.url}/api/v1/query?{args}", timeout=10) as reply:
+            result = json.loads(reply.read())["data"]["result"]
+        return float(result[0]["value"][1]) if result else None
+    wait_for(lambda: vm_value('tram_nr_rsrp{gateway="gw-e2e",device="modem"}') == -99.25, 30,
+             "the modem's NR RSRP in VictoriaMetrics")
+    assert vm_value('tram_technology{gateway="gw-e2e",device="modem"}') == 5
+    assert vm_value('tram_operator_code{gateway="gw-e2e",device="modem"}') == 45204
+    wait_for(lambda: vm_value('tram_memory_rss{gateway="gw-e2e",device="gateway"}') is not None, 30,
+             "the gateway's RSS in VictoriaMetrics")
+    rc, _ = agent.terminate()
+    assert rc == 0, agent.log()

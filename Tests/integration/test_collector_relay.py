@@ -247,3 +247,43 @@ def test_relay_throughput_into_victoriametrics(collector_bin, vm_bin, procs, tmp
           f"{m['tram_collector_relay_readings_total'] / took:,.0f} readings/s, {m['tram_collector_relay_requests_total']:.0f} requests")
     assert m["tram_collector_relay_readings_total"] == 20_000 * 5  # V, kWh, bool, power, w_sf sent; model (string) skipped
     assert len(vm.samples()) == 20_000 * 5
+
+
+def test_builtin_gateway_and_modem_points_arrive_under_their_names(collector_bin, vm_bin, procs, tmp_path):
+    """The agent's built-in devices (docs/builtin-devices.md) through the relay: `tram_<point>` with device="modem" or
+    "gateway"; technology and operator_code as numbers; operator_name and agent_version (strings) not sent
+    (docs/collector.md, "Relay")."""
+    import frames as fr
+
+    vm = VictoriaMetrics(procs, vm_bin, tmp_path / "vm")
+    db = tmp_path / "collector.db"
+    token = run(collector_bin, "gateway", "add", "gw-cell", "--db", db)
+    collector = Collector(procs, collector_bin, db, "--rate", 0, "--relay-influx", vm.url, "--relay-max-backoff", 1)
+    points = [
+        fr.PointSpec("modem", "technology", "uint16"), fr.PointSpec("modem", "operator_code", "uint32"),
+        fr.PointSpec("modem", "operator_name", "string"), fr.PointSpec("modem", "lte_rsrp", "float64", "dBm"),
+        fr.PointSpec("modem", "nr_snr", "float64", "dB"), fr.PointSpec("gateway", "agent_version", "string"),
+        fr.PointSpec("gateway", "spool_backlog", "uint64"), fr.PointSpec("gateway", "sink_collector_state", "uint16"),
+    ]
+    dictionary, schema_id = fr.dictionary("gw-cell", points)
+    now = int(time.time() * 1000) // 1000 * 1000
+    groups = [(now - 60_000 + i * 30_000, [5, 45204, "Viettel", -95.5 + i, 11.25, "0.8.0", 1200 + i, i % 2])
+              for i in range(2)]
+    status, answer = collector.post(dictionary + fr.batch("gw-cell", schema_id, 1, 0, points, groups), token)
+    assert status == 200, answer
+    m = caught_up(collector, len(points) * len(groups))
+    assert m["tram_collector_relay_readings_total"] == 6 * len(groups)
+    assert m["tram_collector_relay_skipped_total"] == 2 * len(groups)  # the two strings
+    got = vm.samples()
+    want = {}
+    for t, values in groups:
+        for p, v in zip(points, values):
+            if p.type != "string":
+                want[(f"tram_{p.name}", "gw-cell", p.device, t)] = float(v)
+    assert {k: v[0] for k, v in got.items()} == want
+    assert not [k for k in got if k[0] in ("tram_operator_name", "tram_agent_version")]
+    # The same names through VictoriaMetrics' query API.
+    query = urllib.parse.urlencode({"query": 'tram_technology{device="modem"}', "time": str(now / 1000)})
+    with urllib.request.urlopen(f"{vm.url}/api/v1/query?{query}", timeout=10) as reply:
+        result = json.loads(reply.read())["data"]["result"]
+    assert [(r["metric"]["gateway"], r["value"][1]) for r in result] == [("gw-cell", "5")]

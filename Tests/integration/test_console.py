@@ -50,6 +50,21 @@ from selenium.webdriver.chrome.service import Service  # noqa: E402
 from selenium.webdriver.common.by import By  # noqa: E402
 
 
+def serve_with_console(procs: ProcessManager, db: Path, *extra) -> tuple[subprocess.Popen, str, str]:
+    """`tram-collector serve` with ingest and the console on loopback ports of their own, in ZONE: the process, the
+    ingest URL and the console URL (from the LISTENING and CONSOLE lines it prints)."""
+    collector = procs.spawn([COLLECTOR_BIN, "serve", "--db", db, "--listen", "127.0.0.1:0",
+                             "--console-listen", "127.0.0.1:0", "--time-zone", ZONE, *extra], "collector",
+                            stdout=subprocess.PIPE)
+    lines = {}
+    while len(lines) < 2:
+        line = collector.stdout.readline().decode()
+        assert line, f"collector exited\n{procs.stderr_of(collector)}"
+        word, _, address = line.strip().partition(" ")
+        lines[word] = "http://" + address
+    return collector, lines["LISTENING"], lines["CONSOLE"]
+
+
 def run(*args, timeout: float = 30) -> str:
     proc = subprocess.run([str(COLLECTOR_BIN), *map(str, args)], capture_output=True, text=True, timeout=timeout)
     assert proc.returncode == 0, f"tram-collector {args}: rc={proc.returncode}\n{proc.stderr}"
@@ -158,16 +173,7 @@ def plant(tmp_path_factory):
     south = run("gateway", "add", "gw-south", "--site", "South park", "--db", db)
     history = run("gateway", "add", "gw-history", "--site", "History park", "--db", db)
     reader = run("token", "add-reader", "browser-tests", "--db", db)
-    collector = procs.spawn([COLLECTOR_BIN, "serve", "--db", db, "--listen", "127.0.0.1:0",
-                             "--console-listen", "127.0.0.1:0", "--time-zone", ZONE], "collector",
-                            stdout=subprocess.PIPE)
-    lines = {}
-    while len(lines) < 2:
-        line = collector.stdout.readline().decode()
-        assert line, f"collector exited\n{procs.stderr_of(collector)}"
-        word, _, address = line.strip().partition(" ")
-        lines[word] = "http://" + address
-    ingest, console = lines["LISTENING"], lines["CONSOLE"]
+    collector, ingest, console = serve_with_console(procs, db)
     words = encode("float32", 230.5) + encode("uint32", 123456) + [7]
     plc_north = _start_plc(procs, tmp, ["--tcp", f"{LOOPBACK}:0"], "tcp", {u: {"holding": {0: words}} for u in (1, 2)},
                            [1, 2], "ignore", [])

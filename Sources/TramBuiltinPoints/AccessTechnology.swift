@@ -1,5 +1,6 @@
-/// ModemManager's `MMModemAccessTechnology` mask, summarised as the generation a person would name.
-public enum AccessTechnology: UInt16, Sendable, CaseIterable {
+/// ModemManager's `MMModemAccessTechnology` mask, summarised as the generation a person would name: the modem
+/// device's `technology` point. The agent makes it from the mask; the collector names and colours it.
+public enum AccessTechnology: UInt16, Sendable, CaseIterable, Comparable {
     case none = 0
     case gsm = 2
     case umts = 3
@@ -27,6 +28,27 @@ public enum AccessTechnology: UInt16, Sendable, CaseIterable {
             self = .gsm
         } else {
             self = .none
+        }
+    }
+
+    public static func < (a: AccessTechnology, b: AccessTechnology) -> Bool { a.rawValue < b.rawValue }
+
+    /// Whether the modem has an NR carrier (its `nr_*` values are the ones to show when they are good).
+    public var hasNR: Bool { self == .nrNonStandalone || self == .nrStandalone }
+
+    /// Which carrier's signal a person is shown (tramctl's link line, the console's link cell): NR's on 5G when the
+    /// modem gave an NR RSRP, else LTE's (an NSA modem's anchor carrier).
+    public func showsNRSignal(nrRSRPPresent: Bool) -> Bool { hasNR && nrRSRPPresent }
+
+    /// For HTML attributes and CSS classes: `5g-sa`, `lte`, ….
+    public var slug: String {
+        switch self {
+        case .none: "none"
+        case .gsm: "2g"
+        case .umts: "3g"
+        case .lte: "lte"
+        case .nrNonStandalone: "5g-nsa"
+        case .nrStandalone: "5g-sa"
         }
     }
 

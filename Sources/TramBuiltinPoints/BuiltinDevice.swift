@@ -1,14 +1,23 @@
 /// One point of a built-in device: what it is called and how it travels. Its value comes from inside the agent,
 /// not from a register, so it has no table or address (the one way it differs from a profile's point).
 public struct BuiltinPoint: Sendable, Hashable {
+    /// The point's type on the wire (a subset of the wire format's).
+    public enum ValueType: String, Sendable, Hashable {
+        case bool, int16, uint16, uint32, uint64, float64, string
+    }
+
+    /// A level, or a running total.
+    public enum Kind: String, Sendable, Hashable {
+        case gauge, counter
+    }
+
     public var name: String
     public var type: ValueType
     public var unit: String
-    public var kind: Point.Kind
+    public var kind: Kind
     public var description: String
 
-    public init(_ name: String, _ type: ValueType, unit: String = "", kind: Point.Kind = .gauge, _ description: String)
-    {
+    public init(_ name: String, _ type: ValueType, unit: String = "", kind: Kind = .gauge, _ description: String) {
         self.name = name
         self.type = type
         self.unit = unit
@@ -19,8 +28,9 @@ public struct BuiltinPoint: Sendable, Hashable {
 
 /// A device the agent reports about itself: the `gateway` (its own health) or the `modem` (its cellular link).
 ///
-/// The one place their points are named, typed, united and described: the schema, the readers that fill them, the
-/// docs' tables (checked by a test) and the console all take them from here. Point order is the wire order.
+/// The one place their points are named, typed, united and described: the agent's schema and the readers that fill
+/// them, the collector's console and ingest summaries, and the docs' tables (checked by a test) all take them from
+/// here, a pure module both processes import. Point order is the wire order.
 public struct BuiltinDevice: Sendable, Hashable {
     public var name: String
     public var pollInterval: Duration
@@ -48,7 +58,7 @@ extension BuiltinDevice {
     /// The gateway's fixed points, before the three of each sink. `GatewayHealthSampler` fills them in this order.
     public static let gatewayPoints: [BuiltinPoint] =
         [
-            BuiltinPoint("agent_version", .string(registers: 0), "tram-agent's version"),
+            BuiltinPoint("agent_version", .string, "tram-agent's version"),
             BuiltinPoint("uptime", .uint64, unit: "s", "seconds since the agent started"),
             BuiltinPoint("spool_bytes", .uint64, unit: "B", "bytes the spool holds on disk"),
             BuiltinPoint("spool_fill", .float64, unit: "%", "spool_bytes as a share of spool.max_bytes"),
@@ -119,7 +129,7 @@ extension BuiltinDevice {
             "registration_state", .uint16,
             "MMModem3gppRegistrationState: 0 idle, 1 home, 2 searching, 3 denied, 4 unknown, 5 roaming, ..."),
         BuiltinPoint("operator_code", .uint32, "MCC and MNC as one number (45204 is Viettel)"),
-        BuiltinPoint("operator_name", .string(registers: 0), "the operator's name as the network gives it"),
+        BuiltinPoint("operator_name", .string, "the operator's name as the network gives it"),
         BuiltinPoint(
             "signal_rate", .uint32, unit: "s",
             "Modem.Signal.Rate: how often ModemManager refreshes the signal; 0 is off"),
@@ -136,4 +146,31 @@ extension BuiltinDevice {
         BuiltinPoint("cell_tac", .uint32, "serving cell's tracking area code"),
         BuiltinPoint("cell_id", .uint32, "serving cell id"),
     ]
+}
+
+extension BuiltinDevice {
+    /// Names of the modem's points that code looks up by name (the collector's console and ingest summaries, the
+    /// agent's status line); each is in ``modemPoints``, which a test checks.
+    public enum Modem {
+        public static let technology = "technology"
+        public static let operatorCode = "operator_code"
+        public static let operatorName = "operator_name"
+        public static let lteRSRP = "lte_rsrp"
+        public static let lteRSRQ = "lte_rsrq"
+        public static let lteSNR = "lte_snr"
+        public static let nrRSRP = "nr_rsrp"
+        public static let nrRSRQ = "nr_rsrq"
+        public static let nrSNR = "nr_snr"
+    }
+
+    /// Names of the gateway's points that code looks up by name; each is in ``gatewayPoints``.
+    public enum Gateway {
+        public static let agentVersion = "agent_version"
+        public static let uptime = "uptime"
+        public static let cpuUsage = "cpu_usage"
+        public static let memoryRSS = "memory_rss"
+        public static let spoolBacklog = "spool_backlog"
+        public static let spoolFill = "spool_fill"
+        public static let spoolOldestAge = "spool_oldest_age"
+    }
 }
