@@ -33,7 +33,9 @@ public enum AgentDaemon {
             guard let config = load(commandLine) else { return 1 }
             print(
                 "\(commandLine.configPath): valid — gateway \(config.gateway.id), \(config.links.count) links, \(config.devices.count) devices, "
-                    + "\(config.devices.reduce(0) { $0 + $1.points.count }) points, \(config.sinks.count) sinks")
+                    + "\(config.devices.reduce(0) { $0 + $1.points.count }) points, \(config.sinks.count) sinks; "
+                    + "built-in devices: gateway \(config.health.enabled ? "on" : "off"), modem \(config.modem.mode.word)"
+            )
             return 0
         case .run:
             break

@@ -1,3 +1,4 @@
+import TramBuiltinPoints
 import Foundation
 import Hummingbird
 import Logging
@@ -237,7 +238,7 @@ public struct ConsoleApp: Sendable {
                 let devices = try store.devices(gateway: name)
             else { return nil }
             var health: GatewayPage.Health?
-            if let points = try store.points(gateway: name, device: BuiltinPoints.gatewayDevice) {
+            if let points = try store.points(gateway: name, device: BuiltinDevice.gatewayName) {
                 let plots = try points.filter { GatewayPage.plotted($0.name) }.map { point in
                     DevicePage.Plot(
                         point: point,

@@ -1,3 +1,4 @@
+import TramBuiltinPoints
 import TramCollectorStore
 
 /// `GET /gateways/{gateway}`: the gateway's summary, its devices with state and current problem, its data use by day.
@@ -16,15 +17,16 @@ enum GatewayPage {
     /// The gateway device's points plotted on its page: the spool's backlog and oldest age, each drop counter (as a
     /// rate) and each sink's consecutive failures.
     static func plotted(_ name: String) -> Bool {
-        name == BuiltinPoints.spoolBacklog || name == BuiltinPoints.spoolOldestAge || name.hasPrefix("dropped_")
+        name == BuiltinDevice.Gateway.spoolBacklog || name == BuiltinDevice.Gateway.spoolOldestAge
+            || name.hasPrefix("dropped_")
             || (name.hasPrefix("sink_") && name.hasSuffix("_failures"))
     }
 
     /// The points shown as the agent's state now, with their labels.
     static let current: [(point: String, label: String)] = [
-        (BuiltinPoints.agentVersion, "Agent version"), (BuiltinPoints.uptime, "Uptime"),
-        (BuiltinPoints.cpuUsage, "CPU"), (BuiltinPoints.memoryRSS, "Memory (RSS)"),
-        (BuiltinPoints.spoolBacklog, "Spool backlog"), (BuiltinPoints.spoolFill, "Spool fill"),
+        (BuiltinDevice.Gateway.agentVersion, "Agent version"), (BuiltinDevice.Gateway.uptime, "Uptime"),
+        (BuiltinDevice.Gateway.cpuUsage, "CPU"), (BuiltinDevice.Gateway.memoryRSS, "Memory (RSS)"),
+        (BuiltinDevice.Gateway.spoolBacklog, "Spool backlog"), (BuiltinDevice.Gateway.spoolFill, "Spool fill"),
     ]
 
     static func render(
@@ -157,10 +159,11 @@ enum GatewayPage {
     static func healthText(_ point: String, _ text: String, value: Double?) -> String {
         guard let value else { return text }
         switch point {
-        case BuiltinPoints.uptime: return Formatting.duration(Int64(value * 1000))
-        case BuiltinPoints.cpuUsage, BuiltinPoints.spoolFill: return "\(Formatting.fixed(value, places: 1)) %"
-        case BuiltinPoints.memoryRSS: return Formatting.bytes(Int64(value))
-        case BuiltinPoints.spoolBacklog: return Formatting.count(Int64(value))
+        case BuiltinDevice.Gateway.uptime: return Formatting.duration(Int64(value * 1000))
+        case BuiltinDevice.Gateway.cpuUsage, BuiltinDevice.Gateway.spoolFill:
+            return "\(Formatting.fixed(value, places: 1)) %"
+        case BuiltinDevice.Gateway.memoryRSS: return Formatting.bytes(Int64(value))
+        case BuiltinDevice.Gateway.spoolBacklog: return Formatting.count(Int64(value))
         default: return DevicePage.shown(text)
         }
     }

@@ -4,40 +4,24 @@ import TramBuiltinPoints
 /// come from TramBuiltinPoints, the contract the agent writes by). They arrive as ordinary readings; only these names get summaries of their own
 /// at ingest (``SignalBins``, technology time) and a place on the console's pages.
 public enum BuiltinPoints {
-    public static let modemDevice = BuiltinDevice.modemName
-    public static let gatewayDevice = BuiltinDevice.gatewayName
 
     /// Whether a device name is one of the agent's built-in devices (a Modbus device may not take either name).
-    public static func isBuiltinDevice(_ name: String) -> Bool { name == modemDevice || name == gatewayDevice }
-
-    // The modem's points.
-    public static let technology = BuiltinDevice.Modem.technology
-    public static let operatorCode = BuiltinDevice.Modem.operatorCode
-    public static let operatorName = BuiltinDevice.Modem.operatorName
-    public static let lteRSRP = BuiltinDevice.Modem.lteRSRP
-    public static let lteRSRQ = BuiltinDevice.Modem.lteRSRQ
-    public static let lteSNR = BuiltinDevice.Modem.lteSNR
-    public static let nrRSRP = BuiltinDevice.Modem.nrRSRP
-    public static let nrRSRQ = BuiltinDevice.Modem.nrRSRQ
-    public static let nrSNR = BuiltinDevice.Modem.nrSNR
+    public static func isBuiltinDevice(_ name: String) -> Bool {
+        name == BuiltinDevice.modemName || name == BuiltinDevice.gatewayName
+    }
 
     /// The modem points whose readings are counted in 1 dB bins at ingest (the coverage distributions and the
     /// telecom report's percentiles).
-    public static let binned: [String] = [lteRSRP, lteSNR, nrRSRP, nrSNR]
+    public static let binned: [String] = [
+        BuiltinDevice.Modem.lteRSRP, BuiltinDevice.Modem.lteSNR, BuiltinDevice.Modem.nrRSRP, BuiltinDevice.Modem.nrSNR,
+    ]
 
     /// The modem points the fleet's link cell shows.
     public static let link: [String] = [
-        technology, operatorCode, operatorName, lteRSRP, lteRSRQ, lteSNR, nrRSRP, nrRSRQ, nrSNR,
+        BuiltinDevice.Modem.technology, BuiltinDevice.Modem.operatorCode, BuiltinDevice.Modem.operatorName,
+        BuiltinDevice.Modem.lteRSRP, BuiltinDevice.Modem.lteRSRQ, BuiltinDevice.Modem.lteSNR,
+        BuiltinDevice.Modem.nrRSRP, BuiltinDevice.Modem.nrRSRQ, BuiltinDevice.Modem.nrSNR,
     ]
-
-    // The gateway's points the gateway page shows as its health now.
-    public static let agentVersion = BuiltinDevice.Gateway.agentVersion
-    public static let uptime = BuiltinDevice.Gateway.uptime
-    public static let cpuUsage = BuiltinDevice.Gateway.cpuUsage
-    public static let memoryRSS = BuiltinDevice.Gateway.memoryRSS
-    public static let spoolBacklog = BuiltinDevice.Gateway.spoolBacklog
-    public static let spoolFill = BuiltinDevice.Gateway.spoolFill
-    public static let spoolOldestAge = BuiltinDevice.Gateway.spoolOldestAge
 
     /// What ingest keeps beyond the rollups for a point of a dictionary.
     enum Role: Equatable {
@@ -51,10 +35,10 @@ public enum BuiltinPoints {
     }
 
     static func role(device: String, point: String) -> Role {
-        guard device == modemDevice else { return .none }
+        guard device == BuiltinDevice.modemName else { return .none }
         if binned.contains(point) { return .binned }
-        if point == technology { return .technology }
-        if point == operatorCode { return .operatorCode }
+        if point == BuiltinDevice.Modem.technology { return .technology }
+        if point == BuiltinDevice.Modem.operatorCode { return .operatorCode }
         return .none
     }
 }

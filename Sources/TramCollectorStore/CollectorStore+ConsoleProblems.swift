@@ -1,3 +1,4 @@
+import TramBuiltinPoints
 import TramSchema
 
 /// What needs attention now, for the console's problems page.
@@ -35,7 +36,7 @@ extension CollectorStore {
             // The modem's signal polling off (disabled) and values its modem does not give (not_available) are how
             // it is set up, not problems; absent and not_ready are.
             [
-                .text(BuiltinPoints.modemDevice), .integer(Int64(WireQuality.disabled.code)),
+                .text(BuiltinDevice.modemName), .integer(Int64(WireQuality.disabled.code)),
                 .integer(Int64(WireQuality.notAvailable.code)),
             ],
             { s in

@@ -1,3 +1,5 @@
+import TramBuiltinPoints
+
 /// The console's reads of the built-in modem (docs/console.md, "Link, coverage and the telecom report"): each
 /// gateway's link from `point_latest`, and a site's coverage and uplink over a period from `signal_bins`, `state_time`
 /// and `ingest_hours`. None reads `readings` (QueryPlanTests).
@@ -12,7 +14,7 @@ extension CollectorStore {
             FROM devices d CROSS JOIN points p ON p.device = d.id CROSS JOIN point_latest l ON l.point = p.id
             WHERE d.name = ?1 AND p.name IN (SELECT value FROM json_each(?2))
               AND (?3 IS NULL OR d.gateway IN (SELECT value FROM json_each(?3)))
-            """, [.text(BuiltinPoints.modemDevice), .text(names), Self.jsonList(gatewayIDs)],
+            """, [.text(BuiltinDevice.modemName), .text(names), Self.jsonList(gatewayIDs)],
             { s in
                 (
                     gateway: s.int64(0), point: s.text(1),
@@ -52,7 +54,7 @@ extension CollectorStore {
                 WHERE g.site = ?1 GROUP BY d.gateway, p.name, b.operator, b.bin
                 """,
                 [
-                    .text(site), .text(BuiltinPoints.modemDevice), .integer(part.width), .integer(part.from),
+                    .text(site), .text(BuiltinDevice.modemName), .integer(part.width), .integer(part.from),
                     .integer(part.to),
                 ],
                 { s in
@@ -75,7 +77,7 @@ extension CollectorStore {
                 WHERE g.site = ?1 GROUP BY d.gateway, t.value
                 """,
                 [
-                    .text(site), .text(BuiltinPoints.modemDevice), .text(BuiltinPoints.technology),
+                    .text(site), .text(BuiltinDevice.modemName), .text(BuiltinDevice.Modem.technology),
                     .integer(part.width), .integer(part.from), .integer(part.to),
                 ], { s in (gateway: s.int64(0), value: s.int64(1), ms: s.int64(2)) })
             {
@@ -112,8 +114,8 @@ extension CollectorStore {
             WHERE g.site = ?1
             """,
             [
-                .text(site), .text(BuiltinPoints.modemDevice), .text(BuiltinPoints.operatorCode),
-                .text(BuiltinPoints.operatorName),
+                .text(site), .text(BuiltinDevice.modemName), .text(BuiltinDevice.Modem.operatorCode),
+                .text(BuiltinDevice.Modem.operatorName),
             ],
             { s in
                 (
@@ -122,8 +124,10 @@ extension CollectorStore {
                 )
             })
         where row.good {
-            if row.point == BuiltinPoints.operatorCode, let value = row.value { current[row.gateway] = Int64(value) }
-            if row.point == BuiltinPoints.operatorName, let text = row.text, !text.isEmpty {
+            if row.point == BuiltinDevice.Modem.operatorCode, let value = row.value {
+                current[row.gateway] = Int64(value)
+            }
+            if row.point == BuiltinDevice.Modem.operatorName, let text = row.text, !text.isEmpty {
                 currentName[row.gateway] = (text, row.time)
             }
         }

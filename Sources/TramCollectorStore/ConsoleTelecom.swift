@@ -26,13 +26,15 @@ public struct ConsoleLink: Sendable, Equatable {
     public init(values: [String: Value] = [:]) { self.values = values }
 
     public var technology: AccessTechnology? {
-        values[BuiltinPoints.technology]?.good.flatMap { UInt16(exactly: $0).flatMap(AccessTechnology.init(rawValue:)) }
+        values[BuiltinDevice.Modem.technology]?.good.flatMap {
+            UInt16(exactly: $0).flatMap(AccessTechnology.init(rawValue:))
+        }
     }
 
-    public var operatorCode: Int64? { values[BuiltinPoints.operatorCode]?.good.map { Int64($0) } }
+    public var operatorCode: Int64? { values[BuiltinDevice.Modem.operatorCode]?.good.map { Int64($0) } }
 
     public var operatorName: String? {
-        guard let v = values[BuiltinPoints.operatorName], v.quality == .good, let text = v.text, !text.isEmpty
+        guard let v = values[BuiltinDevice.Modem.operatorName], v.quality == .good, let text = v.text, !text.isEmpty
         else { return nil }
         return text
     }
@@ -51,11 +53,11 @@ public struct ConsoleLink: Sendable, Equatable {
     /// On 5G (NSA or SA) the NR values when the NR RSRP is good, else the LTE values (an NSA modem's anchor carrier;
     /// an SA modem without NR values shows none).
     public var signal: Signal {
-        let nr = technology?.showsNRSignal(nrRSRPPresent: values[BuiltinPoints.nrRSRP]?.good != nil) == true
+        let nr = technology?.showsNRSignal(nrRSRPPresent: values[BuiltinDevice.Modem.nrRSRP]?.good != nil) == true
         let names =
             nr
-            ? (BuiltinPoints.nrRSRP, BuiltinPoints.nrRSRQ, BuiltinPoints.nrSNR)
-            : (BuiltinPoints.lteRSRP, BuiltinPoints.lteRSRQ, BuiltinPoints.lteSNR)
+            ? (BuiltinDevice.Modem.nrRSRP, BuiltinDevice.Modem.nrRSRQ, BuiltinDevice.Modem.nrSNR)
+            : (BuiltinDevice.Modem.lteRSRP, BuiltinDevice.Modem.lteRSRQ, BuiltinDevice.Modem.lteSNR)
         let shown = [names.0, names.1, names.2].compactMap { name in values[name].flatMap { $0.good != nil ? $0 : nil }
         }
         return Signal(

@@ -14,6 +14,15 @@ public struct ModemSettings: Sendable, Hashable {
         /// On: the points say `absent` while there is no such modem.
         case on = "true"
         case off = "false"
+
+        /// `on`, `off` or `auto`, as `tram-agent --check` says it.
+        public var word: String {
+            switch self {
+            case .auto: "auto"
+            case .on: "on"
+            case .off: "off"
+            }
+        }
     }
 
     public var mode: Mode = .auto

@@ -321,3 +321,38 @@ def test_end_to_end_the_console_and_victoriametrics_show_the_gateway_and_its_lin
              "the gateway's RSS in VictoriaMetrics")
     rc, _ = agent.terminate()
     assert rc == 0, agent.log()
+
+
+def test_modem_qualities_wait_for_a_collector_that_takes_version_2_and_nothing_is_dead_lettered(procs, bus, tmp_path):
+    """The modem's qualities (absent here: ModemManager has no modem) are wire format version 2. Against a collector
+    that accepts only version 1 the agent's uplink pauses with a clear problem and sets nothing aside; the same
+    collector, upgraded (restarted accepting 1 and 2), gets every reading at the uplink's next try."""
+    from test_collector import Collector
+    collector, db, token_file = start_collector(procs, tmp_path)
+    port = collector.port
+    procs.kill(collector.proc)
+    old = Collector(procs, COLLECTOR_BIN, db, "--listen", f"127.0.0.1:{port}", "--wire-versions", "1")
+    agent = Agent(procs, config(tmp_path, old.url, token_file, modem={"enabled": True, "poll_interval": "1s"}),
+                  tmp_path, env={"DBUS_SYSTEM_BUS_ADDRESS": bus.address})
+
+    def uplink():
+        return agent.status()["uplinks"][0]
+    wait_for(lambda: uplink()["state"] == "paused", 20, "the uplink pausing at the first version-2 batch")
+    assert "version" in (uplink()["problem"] or ""), uplink()
+    assert uplink()["batches_rejected"] == 0
+    assert rows(db, "SELECT count(*) FROM readings r JOIN points p ON p.id = r.point JOIN devices d ON d.id = p.device "
+                    "WHERE d.name = 'modem'")[0][0] == 0
+    dead_letters = list((tmp_path / "spool").glob("*dead*"))
+    assert all(path.stat().st_size == 0 for path in dead_letters), dead_letters
+
+    procs.kill(old.proc)
+    Collector(procs, COLLECTOR_BIN, db, "--listen", f"127.0.0.1:{port}")
+    # The uplink asks again after its pause (60 s): then every spooled batch goes, the first ones included.
+    wait_for(lambda: uplink()["state"] == "delivering" and agent.status()["spool"]["buffered"]["readings"] == 0, 90,
+             "delivery resuming after the upgrade")
+    stored = rows(db, "SELECT count(*), min(r.quality), max(r.quality) FROM readings r JOIN points p ON p.id = r.point "
+                      "JOIN devices d ON d.id = p.device WHERE d.name = 'modem'")[0]
+    assert stored[0] > 0 and stored[1] == stored[2] == ABSENT, stored
+    assert uplink()["batches_rejected"] == 0
+    rc, _ = agent.terminate()
+    assert rc == 0, agent.log()

@@ -93,7 +93,9 @@ def test_agent_package_has_its_files_depends_and_conffiles(tmp_path):
         assert entries[path] == ("-rwxr-xr-x", "root/root"), (path, entries.get(path))
     for path in ("/usr/lib/systemd/system/tram-agent.service", "/etc/tram/agent.yaml.example",
                  "/usr/share/doc/tram-agent/deploy.md", "/usr/share/doc/tram-agent/examples/60-tram-serial.rules",
-                 "/usr/lib/udev/rules.d/60-tram-modemmanager-ignore.rules"):
+                 "/usr/lib/udev/rules.d/60-tram-modemmanager-ignore.rules",
+                 "/usr/share/dbus-1/system.d/tram-agent.conf", "/usr/lib/systemd/system/tram-modem-signal.service",
+                 "/usr/lib/systemd/system/tram-modem-signal.timer", "/usr/share/doc/tram-agent/builtin-devices.md"):
         assert entries[path] == ("-rw-r--r--", "root/root"), (path, entries.get(path))
     profiles = sorted(p.relative_to(ROOT / "Devices") for p in (ROOT / "Devices").rglob("*.yaml"))
     assert profiles
@@ -112,6 +114,10 @@ def test_agent_package_has_its_files_depends_and_conffiles(tmp_path):
     assert (files / "usr/lib/systemd/system/tram-agent.service").read_bytes() == (ROOT / "deploy" / "tram-agent.service").read_bytes()
     exposure, rating, _ = security(files / "usr/lib/systemd/system/tram-agent.service")
     assert exposure <= MAX_EXPOSURE and rating == "OK"
+    for name in ("tram-modem-signal.service", "tram-modem-signal.timer"):
+        assert (files / "usr/lib/systemd/system" / name).read_bytes() == (ROOT / "deploy" / name).read_bytes()
+    # The signal one-shot is installed but not enabled: nothing in the package links it into a target.
+    assert not any("tram-modem-signal" in path for path in entries if "/etc/systemd" in path)
 
     needed = check_static_and_stripped(files / "usr/bin/tram-agent") | check_static_and_stripped(files / "usr/bin/tramctl")
     # Every library the binaries load comes from a package in Depends (what dpkg-shlibdeps is for).
@@ -372,3 +378,20 @@ def test_modemmanager_ignore_rules_tag_the_serial_adapters_the_example_rules_nam
     named = set(re.findall(r'ATTRS\{idVendor\}=="([0-9a-f]{4})", ATTRS\{idProduct\}=="([0-9a-f]{4})"', example))
     assert named and named <= covered
     assert {("0403", "6001"), ("0403", "6014"), ("1a86", "7523"), ("1a86", "5523")} <= covered
+
+
+def test_the_dbus_policy_denies_user_tram_modemmanager_and_allows_back_only_reads():
+    """deploy/dbus/tram-agent.conf is well-formed busconfig: one policy for user tram whose first rule denies every
+    call to ModemManager, followed by allows of exactly the read-only members (the bus applies the last match)."""
+    import xml.etree.ElementTree as ET
+    root = ET.parse(ROOT / "deploy/dbus/tram-agent.conf").getroot()
+    assert root.tag == "busconfig"
+    [policy] = root.findall("policy")
+    assert policy.attrib == {"user": "tram"}
+    rules = list(policy)
+    assert rules[0].tag == "deny" and rules[0].attrib == {"send_destination": "org.freedesktop.ModemManager1"}
+    allowed = {(r.attrib["send_interface"], r.attrib["send_member"]) for r in rules[1:]}
+    assert all(r.tag == "allow" and r.attrib["send_destination"] == "org.freedesktop.ModemManager1" for r in rules[1:])
+    assert allowed == {("org.freedesktop.DBus.ObjectManager", "GetManagedObjects"),
+                       ("org.freedesktop.DBus.Properties", "Get"), ("org.freedesktop.DBus.Properties", "GetAll"),
+                       ("org.freedesktop.ModemManager1.Modem.Location", "GetLocation")}
