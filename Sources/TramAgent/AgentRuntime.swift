@@ -11,6 +11,9 @@ import TramStageOptions
 import TramThreads
 import TramUplink
 import TramCore
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// The whole pipeline of one gateway: poll → encode → spool → uplink, and the control socket.
 ///
@@ -162,14 +165,31 @@ public final class AgentRuntime: Sendable {
         if let reading { deliverBuiltin(reading, cpuNanoseconds: ProcessUsage.threadCPUNanoseconds() - cpu) }
     }
 
+    /// With `modem: enabled: auto` and no modem device, asks ModemManager every `autoProbeSeconds`; when it has exactly
+    /// one modem, the agent reloads itself (SIGHUP, the one reload path), which adds the device. Blocks this thread for
+    /// at most the D-Bus timeout (2 s), well inside the watchdog's interval.
+    private func probeForModem(_ next: inout Int64) {
+        let now = clock.monotonicMilliseconds()
+        guard now >= next, config.modem.mode == .auto,
+            !stages.builtins.withLock({ $0.contains { $0.name == BuiltinDevice.modemName } })
+        else { return }
+        next = now + BuiltinDeviceSet.autoProbeSeconds * 1000
+        guard case .success(1) = BuiltinDeviceSet.countModems() else { return }
+        logger.notice("ModemManager has one modem now: reloading to add the built-in 'modem' device")
+        next = now + 60_000  // the reload answers; do not ask again before it has
+        kill(getpid(), SIGHUP)
+    }
+
     /// Once a second, on a thread of its own (the spool's lock may be held across an `fdatasync`): the metrics'
     /// spool and uplink figures, and the systemd watchdog, fed only while every stage's loop is alive.
     private func runHousekeeping() {
         var lastPing: Int64?
+        var nextModemProbe = clock.monotonicMilliseconds() + BuiltinDeviceSet.autoProbeSeconds * 1000
         let interval = notifier.watchdogInterval.map(\.milliseconds)
         while !stopping.load(ordering: .acquiring) {
             metrics.update(spool: status.spool, uplinks: status.uplinks)
             sampleHealth()
+            probeForModem(&nextModemProbe)
             let now = clock.monotonicMilliseconds()
             if let interval, lastPing.map({ now - $0 >= interval }) ?? true {
                 if status.isAlive() {
@@ -196,6 +216,7 @@ public final class AgentRuntime: Sendable {
         // Joins, grace periods and the final fdatasync block: on a thread of their own, not the cooperative pool.
         let books = await OwnedThread.offload(name: "tram-stop") { [self] in
             modem?.stop()
+            stages.health.withLock { $0 = nil }  // no gateway sample for a writer that has stopped
             writer.stop()
             for uplink in stages.uplinks.withLock({ $0 }) { uplink.stop(graceMilliseconds: 1_500) }
             let (control, metricsServer, housekeeping) = services.withLock { $0 }
@@ -230,8 +251,15 @@ public final class AgentRuntime: Sendable {
         let old = config
         notifier.reloading(status: "reloading \(configPath)")
         let logger = self.logger
-        let builtins = await OwnedThread.offload(name: "tram-reload") {
-            BuiltinDeviceSet.resolve(requested, logger: logger)
+        // The built-in devices of the config the reload will run: its sinks are the effective ones (added or removed
+        // sinks wait for a restart), and an auto modem device that is on stays on while `modem:` is unchanged.
+        var schemaConfig = requested
+        schemaConfig.sinks = ReloadPlan.effectiveSinks(old: old, requested: requested)
+        let keepModem =
+            old.modem == requested.modem
+            && stages.builtins.withLock { $0.contains { $0.name == BuiltinDevice.modemName } }
+        let builtins = await OwnedThread.offload(name: "tram-reload") { [schemaConfig] in
+            BuiltinDeviceSet.resolve(schemaConfig, keepModem: keepModem, logger: logger)
         }
         let mapping = SchemaMapping(config: requested, builtins: builtins)
         let plan = ReloadPlan(
@@ -265,6 +293,21 @@ public final class AgentRuntime: Sendable {
         stages.board.setDevices(new.devices)
         metrics.retainDevices(Set(new.devices.map(\.name)))
 
+        // The built-in devices stop feeding the writer before it is swapped (a cycle of the old schema must not reach
+        // the new writer), and start again after it.
+        let oldBuiltins = stages.builtins.withLock { $0 }
+        let modemDevice = builtins.first { $0.name == BuiltinDevice.modemName }
+        let runningModem = stages.modem.withLock { $0 }
+        let restartsModem =
+            runningModem?.device != modemDevice || (modemDevice != nil && runningModem?.settings != new.modem)
+        let replacesSampler = oldBuiltins != builtins
+        if replacesSampler { stages.health.withLock { $0 = nil } }
+        if restartsModem, let runningModem {
+            await OwnedThread.offload(name: "tram-reload") { runningModem.stop() }
+            stages.modem.withLock { $0 = nil }
+        }
+        stages.builtins.withLock { $0 = builtins }
+
         // The writer.
         if plan.replacesWriter {
             let replacement = AgentAssembly.writer(
@@ -278,20 +321,8 @@ public final class AgentRuntime: Sendable {
             }
         }
         for (_, engine) in added { startPolling(engine) }
-
-        // The built-in devices: a new sampler when the gateway's points changed, a new modem thread when its settings did.
-        let oldBuiltins = stages.builtins.withLock { $0 }
-        stages.builtins.withLock { $0 = builtins }
-        if oldBuiltins != builtins || old.sinks.map(\.name) != new.sinks.map(\.name) {
-            stages.health.withLock { $0 = RunningStages.healthSampler(builtins, config: new) }
-        }
-        let modemDevice = builtins.first { $0.name == BuiltinDevice.modemName }
-        let runningModem = stages.modem.withLock { $0 }
-        if runningModem?.device != modemDevice || runningModem?.settings != new.modem {
-            await OwnedThread.offload(name: "tram-reload") { runningModem?.stop() }
-            stages.modem.withLock { $0 = nil }
-            startModem(new)
-        }
+        if replacesSampler { stages.health.withLock { $0 = RunningStages.healthSampler(builtins, config: new) } }
+        if restartsModem { startModem(new) }
 
         // Sinks.
         if plan.restartsSinks {

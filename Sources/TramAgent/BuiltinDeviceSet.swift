@@ -8,9 +8,12 @@ import TramModem
 enum BuiltinDeviceSet {
     /// Asks ModemManager over D-Bus when the modem's mode is `auto`: blocks for up to two seconds, so call it on an
     /// owned thread.
+    ///
+    /// - Parameter keepModem: a reload of a config whose `modem:` did not change keeps an `auto` modem device that is
+    ///   on, without asking: a reload during a USB reset must not drop the device and change the schema.
     static func resolve(
-        _ config: AgentConfig, countModems: () -> Result<Int, DBusFailure> = BuiltinDeviceSet.countModems,
-        logger: Logger
+        _ config: AgentConfig, keepModem: Bool = false,
+        countModems: () -> Result<Int, DBusFailure> = BuiltinDeviceSet.countModems, logger: Logger
     ) -> [BuiltinDevice] {
         var devices: [BuiltinDevice] = []
         if config.health.enabled {
@@ -21,6 +24,8 @@ enum BuiltinDeviceSet {
             devices.append(.modem(pollInterval: config.modem.pollInterval))
         case .off:
             break
+        case .auto where keepModem:
+            devices.append(.modem(pollInterval: config.modem.pollInterval))
         case .auto:
             switch countModems() {
             case .success(1):
@@ -28,16 +33,20 @@ enum BuiltinDeviceSet {
                 devices.append(.modem(pollInterval: config.modem.pollInterval))
             case .success(let count):
                 logger.info(
-                    "no built-in 'modem' device: ModemManager has \(count) modems (name one in 'modem: device:' to report it)"
+                    "no built-in 'modem' device yet: ModemManager has \(count) modems (the agent looks again every \(autoProbeSeconds) s; with several, name one in 'modem: device:')"
                 )
             case .failure(let failure):
                 logger.info(
-                    "no built-in 'modem' device: \(failure.description) (set 'modem: enabled: true' to report one anyway)"
+                    "no built-in 'modem' device yet: \(failure.description) (the agent looks again every \(autoProbeSeconds) s; 'modem: enabled: true' reports one anyway)"
                 )
             }
         }
         return devices
     }
+
+    /// How often an agent with `enabled: auto` and no modem device asks ModemManager again. ModemManager takes its bus
+    /// name before it has probed its modems (5–30 s after boot), so the answer at start is often "none".
+    static let autoProbeSeconds: Int64 = 15
 
     /// Why ModemManager could not be asked, in words to log.
     struct DBusFailure: Error, CustomStringConvertible {

@@ -26,6 +26,12 @@ public struct ReloadPlan: Sendable {
     public var replacesWriter: Bool
     public var restartsSinks: Bool
 
+    /// The sinks a reload runs with: the requested settings of the sinks that exist now. The spool tracks delivery by
+    /// sink name, so added or removed sinks wait for a restart.
+    public static func effectiveSinks(old: AgentConfig, requested: AgentConfig) -> [SinkSettings] {
+        requested.sinks.filter { sink in old.sinks.contains { $0.name == sink.name } }
+    }
+
     /// - Parameters:
     ///   - running: the links polling now.
     ///   - hasTCPPool: whether a TCP pool exists now.
@@ -36,7 +42,7 @@ public struct ReloadPlan: Sendable {
         new.spool = old.spool
         spoolChangeDeferred = old.spool != requested.spool
         sinkNamesChangeDeferred = Set(old.sinks.map(\.name)) != Set(requested.sinks.map(\.name))
-        new.sinks = requested.sinks.filter { sink in old.sinks.contains { $0.name == sink.name } }
+        new.sinks = Self.effectiveSinks(old: old, requested: requested)
         effective = new
 
         let poolChanged = old.ioThreads != new.ioThreads

@@ -144,7 +144,8 @@ extension BuiltinDevice {
         BuiltinPoint("nr_error_rate", .float64, unit: "%", "Signal.Nr5g[\"error-rate\"]"),
         BuiltinPoint("cell_lac", .uint32, "serving cell's location area code, from Modem.Location (3GPP)"),
         BuiltinPoint("cell_tac", .uint32, "serving cell's tracking area code"),
-        BuiltinPoint("cell_id", .uint32, "serving cell id"),
+        BuiltinPoint(
+            "cell_id", .uint64, "serving cell id (28 bits on LTE, 36 on 5G NR: hence 64 bits)"),
     ]
 }
 

@@ -157,13 +157,13 @@ enum GatewayPage {
 
     /// A health value for people: uptime as a duration, CPU and spool fill in %, memory in bytes.
     static func healthText(_ point: String, _ text: String, value: Double?) -> String {
-        guard let value else { return text }
+        guard let value, let whole = StoredValue.clamped(value) else { return text }
         switch point {
-        case BuiltinDevice.Gateway.uptime: return Formatting.duration(Int64(value * 1000))
+        case BuiltinDevice.Gateway.uptime: return Formatting.duration(StoredValue.clamped(value * 1000) ?? whole)
         case BuiltinDevice.Gateway.cpuUsage, BuiltinDevice.Gateway.spoolFill:
             return "\(Formatting.fixed(value, places: 1)) %"
-        case BuiltinDevice.Gateway.memoryRSS: return Formatting.bytes(Int64(value))
-        case BuiltinDevice.Gateway.spoolBacklog: return Formatting.count(Int64(value))
+        case BuiltinDevice.Gateway.memoryRSS: return Formatting.bytes(whole)
+        case BuiltinDevice.Gateway.spoolBacklog: return Formatting.count(whole)
         default: return DevicePage.shown(text)
         }
     }

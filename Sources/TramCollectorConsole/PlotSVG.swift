@@ -26,7 +26,9 @@ struct PlotSVG {
     }
 
     static func y(_ value: Double, low: Double, high: Double) -> Int64 {
-        Int64(((high - value) / (high - low) * 1000).rounded(.toNearestOrAwayFromZero))
+        let y = ((high - value) / (high - low) * 1000).rounded(.toNearestOrAwayFromZero)
+        // A range wider than a double holds (±1e308 readings) makes inf/inf: drawn at the edge, never a trap.
+        return y.isFinite ? Int64(min(max(y, -1e6), 1e6)) : 0
     }
 
     /// Whether bucket `current` follows `previous` without a gap.

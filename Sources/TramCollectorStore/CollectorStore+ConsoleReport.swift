@@ -1,3 +1,4 @@
+import TramBuiltinPoints
 /// The site report (docs/console.md, "Report").
 extension CollectorStore {
     /// The report of `site` for a local month or year; nil when the period cannot be placed in the calendar.
@@ -20,8 +21,11 @@ extension CollectorStore {
             """
             SELECT g.id, g.name, d.id, d.name, count(p.id)
             FROM gateways g CROSS JOIN devices d ON d.gateway = g.id CROSS JOIN points p ON p.device = d.id
-            WHERE g.site = ? GROUP BY d.id ORDER BY g.name, d.name
-            """, [.text(site)]
+            WHERE g.site = ?1 AND d.name NOT IN (?2, ?3) GROUP BY d.id ORDER BY g.name, d.name
+            """,
+            // The plant's devices; the built-in gateway and modem have the report's telecom section instead (a modem
+            // without signal polling would otherwise pull a healthy site's availability down).
+            [.text(site), .text(BuiltinDevice.gatewayName), .text(BuiltinDevice.modemName)]
         ) { s in
             (gateway: s.int64(0), gatewayName: s.text(1), device: s.int64(2), name: s.text(3), points: Int(s.int64(4)))
         }

@@ -124,8 +124,8 @@ extension CollectorStore {
                 )
             })
         where row.good {
-            if row.point == BuiltinDevice.Modem.operatorCode, let value = row.value {
-                current[row.gateway] = Int64(value)
+            if row.point == BuiltinDevice.Modem.operatorCode, let value = row.value.flatMap(StoredValue.wholeNumber) {
+                current[row.gateway] = value
             }
             if row.point == BuiltinDevice.Modem.operatorName, let text = row.text, !text.isEmpty {
                 currentName[row.gateway] = (text, row.time)

@@ -31,7 +31,7 @@ public struct ConsoleLink: Sendable, Equatable {
         }
     }
 
-    public var operatorCode: Int64? { values[BuiltinDevice.Modem.operatorCode]?.good.map { Int64($0) } }
+    public var operatorCode: Int64? { values[BuiltinDevice.Modem.operatorCode]?.good.flatMap(StoredValue.wholeNumber) }
 
     public var operatorName: String? {
         guard let v = values[BuiltinDevice.Modem.operatorName], v.quality == .good, let text = v.text, !text.isEmpty

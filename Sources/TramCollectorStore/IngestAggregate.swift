@@ -153,10 +153,7 @@ struct IngestAggregate {
     }
 
     /// A state's value as stored (`state_time.value`): a whole finite number, else none.
-    static func stateValue(_ value: Double) -> Int64? {
-        guard value.isFinite, value == value.rounded(), abs(value) < 9e15 else { return nil }
-        return Int64(value)
-    }
+    static func stateValue(_ value: Double) -> Int64? { StoredValue.wholeNumber(value) }
 
     private mutating func holdState(point: Int64, value: Int64, from start: Int64, to end: Int64) {
         guard end > start else { return }

@@ -63,6 +63,8 @@ extension ControlStatus {
         }
 
         static func format(_ value: Double) -> String {
+            // A modem's nonsense (inf, 1e300) is shown as it is, never trapped on by Int().
+            guard value.isFinite, abs(value) < 1e9 else { return "\(value)" }
             let tenths = (value * 10).rounded()
             return tenths.truncatingRemainder(dividingBy: 10) == 0 ? String(Int(tenths / 10)) : String(tenths / 10)
         }

@@ -36,8 +36,9 @@ public final class DBusConnection {
     /// Whether the connection is still up (false after the bus went away; make a new connection then).
     public var isOpen: Bool { bus.map { sd_bus_is_open($0) > 0 } ?? false }
 
+    /// Closes without flushing: a read-only client has nothing queued worth waiting for (a flush has no timeout).
     public func close() {
-        if let bus { sd_bus_flush_close_unref(bus) }
+        if let bus { sd_bus_close_unref(bus) }
         bus = nil
     }
 

@@ -24,6 +24,7 @@ public struct DBusError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let accessDenied = "org.freedesktop.DBus.Error.AccessDenied"
         public static let noReply = "org.freedesktop.DBus.Error.NoReply"
         public static let timeout = "org.freedesktop.DBus.Error.Timeout"
+        public static let disconnected = "org.freedesktop.DBus.Error.Disconnected"
     }
 
     /// The peer is not on the bus.
@@ -35,8 +36,12 @@ public struct DBusError: Error, Sendable, Equatable, CustomStringConvertible {
             || name == Name.unknownProperty
     }
 
-    /// The connection to the bus itself failed (the bus restarted): reconnect before the next call.
-    public var isConnectionLost: Bool { name == nil }
+    /// The connection to the bus itself failed (the bus restarted): make a new connection before the next call.
+    /// sd-bus names local failures too: `System.Error.<errno>` and `org.freedesktop.DBus.Error.Disconnected`.
+    public var isConnectionLost: Bool {
+        guard let name else { return true }
+        return name.hasPrefix("System.Error.") || name == Name.disconnected
+    }
 
     public var description: String {
         if let name { return "\(name): \(message)" }

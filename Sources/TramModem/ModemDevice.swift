@@ -219,6 +219,6 @@ struct Slots {
         }
         set(cellLAC, snapshot.cell) { $0.lac.map { .uint(UInt64($0)) } }
         set(cellTAC, snapshot.cell) { $0.tac.map { .uint(UInt64($0)) } }
-        set(cellID, snapshot.cell) { $0.cellID.map { .uint(UInt64($0)) } }
+        set(cellID, snapshot.cell) { $0.cellID.map(RawValue.uint) }
     }
 }

@@ -143,13 +143,14 @@ public final class ModemReader {
     }
 
     /// ModemManager's 3GPP location string, `MCC,MNC,LAC,CI,TAC` with the last three in hex
-    /// (`mm_location_3gpp_get_*`; LAC is 0 on LTE, TAC is 0 before LTE).
+    /// (`mm_location_3gpp_get_*`; LAC is 0 on LTE, TAC is 0 before LTE). Each field is read on its own, so a field
+    /// that does not parse leaves the others; a 5G NR cell id has 36 bits.
     static func cell(_ text: String) -> ModemSnapshot.Cell? {
         let fields = text.split(separator: ",", omittingEmptySubsequences: false)
         guard fields.count >= 4 else { return nil }
-        func hex(_ index: Int) -> UInt32? { fields.count > index ? UInt32(fields[index], radix: 16) : nil }
-        guard let lac = hex(2), let id = hex(3) else { return nil }
-        let tac = hex(4)
+        func hex(_ index: Int) -> UInt64? { fields.count > index ? UInt64(fields[index], radix: 16) : nil }
+        let lac = hex(2).flatMap { UInt32(exactly: $0) }, tac = hex(4).flatMap { UInt32(exactly: $0) }, id = hex(3)
+        guard lac != nil || tac != nil || id != nil else { return nil }
         return ModemSnapshot.Cell(lac: lac == 0 ? nil : lac, tac: tac == 0 ? nil : tac, cellID: id)
     }
 }

@@ -22,7 +22,7 @@ public struct ModemSnapshot: Sendable, Equatable {
     public struct Cell: Sendable, Equatable {
         public var lac: UInt32?
         public var tac: UInt32?
-        public var cellID: UInt32?
+        public var cellID: UInt64?
     }
 
     /// The modem's D-Bus object path.

@@ -36,7 +36,12 @@ struct ModemMappingTests {
                 == ModemSnapshot.Cell(lac: nil, tac: 0x7D1, cellID: 0x1A2B3C4))
         #expect(ModemReader.cell("452,04,3E8,2F,0") == ModemSnapshot.Cell(lac: 0x3E8, tac: nil, cellID: 0x2F))
         #expect(ModemReader.cell("452,04,3E8,2F") == ModemSnapshot.Cell(lac: 0x3E8, tac: nil, cellID: 0x2F))
-        #expect(ModemReader.cell("452,04,zz,2F,1") == nil)
+        #expect(ModemReader.cell("452,04,zz,2F,1") == ModemSnapshot.Cell(lac: nil, tac: 1, cellID: 0x2F))
+        // A 5G NR cell id has 36 bits; a field that does not parse leaves the others.
+        #expect(
+            ModemReader.cell("452,04,0,ABCDEF123,1A2B")
+                == ModemSnapshot.Cell(lac: nil, tac: 0x1A2B, cellID: 0xA_BCDE_F123))
+        #expect(ModemReader.cell("452,04,zz,zz,zz") == nil)
         #expect(ModemReader.cell("garbage") == nil)
     }
 

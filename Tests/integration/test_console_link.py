@@ -58,11 +58,14 @@ def cell_plant(tmp_path_factory):
     tokens = {g: run("gateway", "add", g, "--site", SITE, "--db", db) for g in ("gw-5g", "gw-lte", "gw-none")}
     reader = run("token", "add-reader", "link-tests", "--db", db)
     collector, ingest, console = serve_with_console(procs, db)
-    # Two hours of a poll a minute, within the current local month (the report's default period).
+    # Two hours of a poll a minute, all in one local month: up to now, or, in a month's first two hours, up to the
+    # month's start (the previous month then). The report is asked for that month by name.
     now = int(time.time() * 1000) // 60_000 * 60_000
     local = datetime.fromtimestamp(now / 1000, ZoneInfo(ZONE))
     month_start = int(local.replace(day=1, hour=0, minute=0, second=0, microsecond=0).timestamp() * 1000)
-    times = [t for t in range(now - 120 * 60_000, now, 60_000) if t >= month_start]
+    end = now if now - month_start >= 120 * 60_000 else month_start
+    times = list(range(end - 120 * 60_000, end, 60_000))
+    period = datetime.fromtimestamp((end - 1) / 1000, ZoneInfo(ZONE)).strftime("%Y-%m")
     nsa = [(t, [5, 45201, "MobiFone", -97.0 - i % 9, -11.0, 7.5 + i % 5, -84.0 - i % 13, -10.5, 18.0 + i % 7])
            for i, t in enumerate(times)]
     lte = [(t, [4, 45204, HOSTILE_OPERATOR, -104.5 + (i * 7) % 17, -16.0, -1.0 + i % 4, NA, NA, NA])
@@ -75,7 +78,7 @@ def cell_plant(tmp_path_factory):
     browser = Browser()
     browser.sign_in(console, reader)
     try:
-        yield db, console, browser
+        yield db, console, browser, period
     finally:
         browser.quit()
         procs.close()
@@ -94,7 +97,7 @@ def shown(value: float) -> str:
 
 
 def test_the_fleet_shows_each_link_as_stored(cell_plant):
-    db, console, browser = cell_plant
+    db, console, browser, _ = cell_plant
     driver = browser.get(console + "/")
     cells = {c.find_element("xpath", "..").get_attribute("data-gateway"): c
              for c in driver.find_elements("css selector", "#fleet tr.gateway td.link")}
@@ -124,9 +127,9 @@ def nearest_rank_floor(values: list[float], percent: int) -> int:
 
 
 def test_the_report_shows_coverage_and_percentiles_from_the_readings(cell_plant):
-    db, console, browser = cell_plant
+    db, console, browser, period = cell_plant
     loaded = time.time()
-    driver = browser.get(console + "/report?site=" + urllib.parse.quote(SITE, safe=""))
+    driver = browser.get(console + "/report?site=" + urllib.parse.quote(SITE, safe="") + "&period=" + period)
     section = driver.find_element("id", "telecom")
     values = {code: [v for (v,) in rows(db, """
         SELECT r.value FROM readings r JOIN points p ON p.id = r.point JOIN devices d ON d.id = p.device

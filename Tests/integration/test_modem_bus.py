@@ -97,12 +97,28 @@ class Monitor:
         threading.Thread(target=wait_ready, daemon=True).start()
         assert ready.wait(10), "busctl monitor did not start"
 
-    def signals(self, member: str, settle: float = 0.3) -> list[dict]:
-        time.sleep(settle)                # the signals are out when the control call returned; let busctl print
+    def signals(self, member: str, count: int = 1, timeout: float = 10, settle: float = 0.3) -> list[dict]:
+        """The `member` signals seen: read until `count` of them have arrived (or `timeout`), then `settle` longer for
+        any extra one, so a loaded machine cannot make busctl's output arrive after the test looked."""
+        seen: list[dict] = []
+        done = threading.Event()
+
+        def pump():
+            for line in self.proc.stdout:
+                if not line.strip():
+                    continue
+                message = json.loads(line)
+                if message.get("type") == "signal" and message.get("member") == member:
+                    seen.append(message)
+                    if len(seen) >= count:
+                        done.set()
+            done.set()
+        threading.Thread(target=pump, daemon=True).start()
+        done.wait(timeout)
+        time.sleep(settle)
         self.proc.terminate()
-        out, _ = self.proc.communicate(timeout=10)
-        msgs = [json.loads(line) for line in out.splitlines() if line.strip()]
-        return [m for m in msgs if m.get("type") == "signal" and m.get("member") == member]
+        self.proc.wait(timeout=10)
+        return list(seen)
 
 
 @pytest.fixture
