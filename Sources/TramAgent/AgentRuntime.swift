@@ -152,14 +152,14 @@ public final class AgentRuntime: Sendable {
     }
 
     /// The `gateway` device's sample, when one is due.
-    private func sampleHealth() {
+    private func sampleHealth(spool: SpoolStatus, uplinks: [UplinkStatus]) {
         let now = clock.monotonicMilliseconds()
         let cpu = ProcessUsage.threadCPUNanoseconds()
         let reading = stages.health.withLock { sampler -> DeviceReading? in
             guard let sampler, now >= sampler.dueAtMilliseconds else { return nil }
             sampler.dueAtMilliseconds = now + sampler.device.pollInterval.milliseconds
             return sampler.sample(
-                status: status, clock: clockFlags(), now: clock.now(),
+                status: status, spool: spool, uplinks: uplinks, clock: clockFlags(), now: clock.now(),
                 monotonicNanoseconds: clock.monotonicNanoseconds())
         }
         if let reading { deliverBuiltin(reading, cpuNanoseconds: ProcessUsage.threadCPUNanoseconds() - cpu) }
@@ -187,8 +187,10 @@ public final class AgentRuntime: Sendable {
         var nextModemProbe = clock.monotonicMilliseconds() + BuiltinDeviceSet.autoProbeSeconds * 1000
         let interval = notifier.watchdogInterval.map(\.milliseconds)
         while !stopping.load(ordering: .acquiring) {
-            metrics.update(spool: status.spool, uplinks: status.uplinks)
-            sampleHealth()
+            // One read of the spool (its lock may wait on an fdatasync) and the uplinks, for the metrics and the sample.
+            let spool = status.spool, uplinks = status.uplinks
+            metrics.update(spool: spool, uplinks: uplinks)
+            sampleHealth(spool: spool, uplinks: uplinks)
             probeForModem(&nextModemProbe)
             let now = clock.monotonicMilliseconds()
             if let interval, lastPing.map({ now - $0 >= interval }) ?? true {

@@ -113,8 +113,9 @@ enum ControlProtocol {
                 technology: nil, rsrp: nil, rsrq: nil, snr: nil, operatorName: nil, quality: "pending",
                 problem: problem, measuredMilliseconds: nil)
         }
+        // A built-in device's cycle has every point, in the device's order.
         func point(_ name: String) -> PointReading? {
-            device.index(of: name).flatMap { index in reading.points.first { $0.point == index } }
+            device.index(of: name).flatMap { reading.points.indices.contains($0) ? reading.points[$0] : nil }
         }
         func number(_ name: String) -> Double? {
             guard let point = point(name), point.quality == .good else { return nil }

@@ -24,9 +24,12 @@ final class GatewayHealthSampler: @unchecked Sendable {
         index = Dictionary(device.points.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
     }
 
-    func sample(status: AgentStatusView, clock: ClockFlags, now: Timestamp, monotonicNanoseconds: UInt64)
-        -> DeviceReading
-    {
+    /// - Parameters:
+    ///   - spool, uplinks: the housekeeping loop's own read of them this second (not read again here).
+    func sample(
+        status: AgentStatusView, spool: SpoolStatus, uplinks: [UplinkStatus], clock: ClockFlags, now: Timestamp,
+        monotonicNanoseconds: UInt64
+    ) -> DeviceReading {
         var points = (0..<device.points.count).map {
             PointReading(point: $0, value: nil, quality: .notAvailable, exponent: 0, timestamp: now)
         }
@@ -35,7 +38,7 @@ final class GatewayHealthSampler: @unchecked Sendable {
             points[at].value = value
             points[at].quality = value == nil ? quality : .good
         }
-        let spool = status.spool, writer = status.writer
+        let writer = status.writer
         set("agent_version", .string(status.version))
         set("uptime", .uint(UInt64(max(0, status.uptimeMilliseconds / 1000))))
         set("spool_bytes", .uint(UInt64(max(0, spool.diskBytes))))
@@ -48,7 +51,9 @@ final class GatewayHealthSampler: @unchecked Sendable {
         set("dropped_queue_full", .uint(UInt64(writer.readingsDroppedQueueFull)))
         set("dropped_unencodable", .uint(UInt64(writer.readingsDroppedUnencodable)))
         for cause in DropCause.allCases {
-            set("dropped_\(cause)", .uint(UInt64(max(0, spool.counters.dropped[cause]?.readings ?? 0))))
+            set(
+                BuiltinDevice.droppedPoint("\(cause)"),
+                .uint(UInt64(max(0, spool.counters.dropped[cause]?.readings ?? 0))))
         }
         let devices = status.devices.stateCounts()
         set("devices_online", .uint(UInt64(devices.online)))
@@ -68,12 +73,12 @@ final class GatewayHealthSampler: @unchecked Sendable {
         set("cpu_usage", usage, otherwise: .notReady)
         previousCPU = (cpu, monotonicNanoseconds)
         set("memory_rss", ProcessUsage.residentBytes().map(RawValue.uint))
-        let uplinks = status.uplinks
         for sink in sinks {
             guard let uplink = uplinks.first(where: { $0.sink == sink }) else { continue }
-            set("sink_\(sink)_state", .uint(Self.stateCode(uplink.state)))
-            set("sink_\(sink)_failures", .uint(UInt64(uplink.consecutiveFailures)))
-            set("sink_\(sink)_bytes_today", .uint(UInt64(max(0, uplink.budgetUsedToday))))
+            let names = BuiltinDevice.sinkPointNames(sink)
+            set(names.state, .uint(Self.stateCode(uplink.state)))
+            set(names.failures, .uint(UInt64(uplink.consecutiveFailures)))
+            set(names.bytesToday, .uint(UInt64(max(0, uplink.budgetUsedToday))))
         }
         var health = DeviceHealth()
         health.state = .online

@@ -49,6 +49,11 @@ public struct BuiltinDevice: Sendable, Hashable {
 extension BuiltinDevice {
     public static let gatewayName = "gateway"
     public static let modemName = "modem"
+    /// Both names: reserved in an agent file, and told apart from a plant's devices by the collector.
+    public static let names = [gatewayName, modemName]
+
+    /// Whether a device name is one of the built-in devices'.
+    public static func isBuiltin(_ deviceName: String) -> Bool { names.contains(deviceName) }
 
     /// The spool's drop causes, in its own order and spelling (`DropCause.description`; a test keeps them equal).
     public static let spoolDropCauses = [
@@ -74,7 +79,7 @@ extension BuiltinDevice {
         ]
         + spoolDropCauses.map { cause in
             BuiltinPoint(
-                "dropped_\(cause)", .uint64, kind: .counter, "readings the spool dropped for cause \(cause)")
+                droppedPoint(cause), .uint64, kind: .counter, "readings the spool dropped for cause \(cause)")
         }
         + [
             BuiltinPoint("devices_online", .uint16, "Modbus devices whose last cycle fully succeeded"),
@@ -89,15 +94,32 @@ extension BuiltinDevice {
             BuiltinPoint("memory_rss", .uint64, unit: "B", "resident memory of the agent process"),
         ]
 
+    /// The point counting a spool drop cause's readings: `dropped_<cause>`.
+    public static func droppedPoint(_ cause: String) -> String { droppedPrefix + cause }
+    static let droppedPrefix = "dropped_"
+
+    /// Whether a gateway point counts dropped readings (a `dropped_<cause>` of the spool's or the writer's).
+    public static func isDroppedPoint(_ name: String) -> Bool { name.hasPrefix(droppedPrefix) }
+
+    /// Whether a gateway point is a sink's consecutive failures (`sink_<name>_failures`).
+    public static func isSinkFailuresPoint(_ name: String) -> Bool {
+        name.hasPrefix("sink_") && name.hasSuffix("_failures")
+    }
+
+    /// The names of a sink's three points: `sink_<name>_state`, `_failures`, `_bytes_today`.
+    public static func sinkPointNames(_ sink: String) -> (state: String, failures: String, bytesToday: String) {
+        ("sink_\(sink)_state", "sink_\(sink)_failures", "sink_\(sink)_bytes_today")
+    }
+
     /// The three points of each sink, after the fixed ones, in the config's sink order.
     public static func sinkPoints(_ sink: String) -> [BuiltinPoint] {
         [
             BuiltinPoint(
-                "sink_\(sink)_state", .uint16,
+                sinkPointNames(sink).state, .uint16,
                 "0 delivering, 1 backing off, 2 paused, 3 over budget, 4 stopped"),
-            BuiltinPoint("sink_\(sink)_failures", .uint64, "consecutive failed uploads (0 after a success)"),
+            BuiltinPoint(sinkPointNames(sink).failures, .uint64, "consecutive failed uploads (0 after a success)"),
             BuiltinPoint(
-                "sink_\(sink)_bytes_today", .uint64, unit: "B",
+                sinkPointNames(sink).bytesToday, .uint64, unit: "B",
                 "bytes on the wire to the sink today (UTC day, the data budget's day)"),
         ]
     }

@@ -18,8 +18,7 @@ enum GatewayPage {
     /// rate) and each sink's consecutive failures.
     static func plotted(_ name: String) -> Bool {
         name == BuiltinDevice.Gateway.spoolBacklog || name == BuiltinDevice.Gateway.spoolOldestAge
-            || name.hasPrefix("dropped_")
-            || (name.hasPrefix("sink_") && name.hasSuffix("_failures"))
+            || BuiltinDevice.isDroppedPoint(name) || BuiltinDevice.isSinkFailuresPoint(name)
     }
 
     /// The points shown as the agent's state now, with their labels.
@@ -35,12 +34,12 @@ enum GatewayPage {
     ) -> String {
         let state = gateway.silent ? "silent" : "reporting"
         // The table is the plant's devices; the built-in gateway and modem are its health and link, linked below it.
-        let builtins = devices.filter { BuiltinPoints.isBuiltinDevice($0.name) }
+        let builtins = devices.filter { BuiltinDevice.isBuiltin($0.name) }
         let builtinLinks = builtins.map { d in
             "<a href=\"\(HTML.escape(devicePath(gateway.name, d.name)))\" data-device=\"\(HTML.escape(d.name))\" "
                 + "data-state=\"\(d.state.rawValue)\">\(HTML.escape(d.name))</a> (\(d.goodPoints) of \(d.points) points good)"
         }.joined(separator: ", ")
-        let rows = devices.filter { !BuiltinPoints.isBuiltinDevice($0.name) }.map { d in
+        let rows = devices.filter { !BuiltinDevice.isBuiltin($0.name) }.map { d in
             let problem =
                 d.problem.map {
                     "\(HTML.escape($0.text)) <span class=\"muted\">on \(HTML.escape($0.point)) since "
@@ -128,7 +127,7 @@ enum GatewayPage {
         }.joined()
         // A drop counter that did not move in the range is named, not drawn.
         let quiet = health.plots.filter { plot in
-            plot.point.name.hasPrefix("dropped_") && !plot.series.buckets.contains { ($0.maximum ?? 0) > 0 }
+            BuiltinDevice.isDroppedPoint(plot.point.name) && !plot.series.buckets.contains { ($0.maximum ?? 0) > 0 }
         }
         let drawn = health.plots.filter { plot in !quiet.contains { $0.point.id == plot.point.id } }
         let base = FleetPage.gatewayPath(gateway)

@@ -5,11 +5,6 @@ import TramBuiltinPoints
 /// at ingest (``SignalBins``, technology time) and a place on the console's pages.
 public enum BuiltinPoints {
 
-    /// Whether a device name is one of the agent's built-in devices (a Modbus device may not take either name).
-    public static func isBuiltinDevice(_ name: String) -> Bool {
-        name == BuiltinDevice.modemName || name == BuiltinDevice.gatewayName
-    }
-
     /// The modem points whose readings are counted in 1 dB bins at ingest (the coverage distributions and the
     /// telecom report's percentiles).
     public static let binned: [String] = [

@@ -1,3 +1,4 @@
+import TramBuiltinPoints
 /// The console's reads (docs/console.md): the fleet, a gateway's devices, a device's points, a point's plot, the
 /// problems and the sites. Every query reads the schema-2 summaries (point_latest, rollups, ingest_hours, relay_held);
 /// only a plot whose range holds at most 2,000 readings reads `readings`, through its (point, time_ms) index.
@@ -39,7 +40,7 @@ extension CollectorStore {
         for row in try deviceCounts(gatewayIDs: ids) {
             // The counts are the plant's devices; the built-in gateway and modem show as health and link instead (a
             // gateway without signal polling would otherwise count a "degraded device" that is no equipment at all).
-            guard let i = index[row.gateway], !BuiltinPoints.isBuiltinDevice(row.name) else { continue }
+            guard let i = index[row.gateway], !BuiltinDevice.isBuiltin(row.name) else { continue }
             switch DeviceState(points: row.points, good: row.good) {
             case .online: gateways[i].gateway.devicesOnline += 1
             case .degraded: gateways[i].gateway.devicesDegraded += 1

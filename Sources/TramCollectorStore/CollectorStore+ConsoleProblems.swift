@@ -74,7 +74,7 @@ extension CollectorStore {
                 }
                 // A built-in device is judged by the points it counts as problems (above); a Modbus device by all.
                 let good =
-                    BuiltinPoints.isBuiltinDevice(device.name) ? device.points - points.count : device.good
+                    BuiltinDevice.isBuiltin(device.name) ? device.points - points.count : device.good
                 switch DeviceState(points: device.points, good: good) {
                 case .online: continue
                 case .offline:

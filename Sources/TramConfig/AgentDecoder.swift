@@ -152,7 +152,7 @@ struct AgentDecoder {
 
     /// The names of the agent's built-in devices, which report the gateway itself (its health) and its cellular
     /// modem: no device of the file may take one (in any case), or two devices would share a name on the wire.
-    static let reservedDeviceNames = [BuiltinDevice.gatewayName, BuiltinDevice.modemName]
+    static let reservedDeviceNames = BuiltinDevice.names
 
     private func decodeDevice(_ node: YAMLNode, links: [LinkConfig], declaredLinks: Set<String>) -> DeviceConfig? {
         guard let map = MappingReader(node, file: file, log: log, what: "a device", allowedKeys: Self.deviceKeys) else {

@@ -69,13 +69,8 @@ public final class ModemReader {
     }
 
     private func readSignal(into snapshot: inout ModemSnapshot) throws(DBusError) {
-        let all: DBusValue
-        do {
-            all = try connection.properties(
-                destination: ModemManagerNames.service, path: snapshot.path, interface: ModemManagerNames.signal)
-        } catch  where error.isObjectMissing {
-            return  // no Signal interface: ModemManager built without it, or a modem that cannot say
-        }
+        // No Signal interface: ModemManager built without it, or a modem that cannot say.
+        guard let all = try interfaceProperties(snapshot.path, ModemManagerNames.signal) else { return }
         guard let rate = all["Rate"]?.uint else { return }
         snapshot.signalRate = .value(rate)
         guard rate > 0 else {
@@ -93,13 +88,7 @@ public final class ModemReader {
     }
 
     private func readCell(into snapshot: inout ModemSnapshot) throws(DBusError) {
-        let all: DBusValue
-        do {
-            all = try connection.properties(
-                destination: ModemManagerNames.service, path: snapshot.path, interface: ModemManagerNames.location)
-        } catch  where error.isObjectMissing {
-            return
-        }
+        guard let all = try interfaceProperties(snapshot.path, ModemManagerNames.location) else { return }
         guard let enabled = all["Enabled"]?.uint, enabled & ModemManagerNames.location3gppSource != 0 else {
             snapshot.cell = .disabled  // the agent never enables a location source
             return
@@ -121,6 +110,15 @@ public final class ModemReader {
             return
         }
         snapshot.cell = .value(cell)
+    }
+
+    /// An interface's properties (`GetAll`), or nil when the modem does not have the interface.
+    private func interfaceProperties(_ path: String, _ interface: String) throws(DBusError) -> DBusValue? {
+        do throws(DBusError) {
+            return try connection.properties(destination: ModemManagerNames.service, path: path, interface: interface)
+        } catch  where error.isObjectMissing {
+            return nil
+        }
     }
 
     private func modemProperty(_ path: String, _ interface: String, _ name: String) throws(DBusError) -> DBusValue {

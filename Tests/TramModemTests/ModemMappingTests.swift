@@ -64,7 +64,7 @@ struct ModemMappingTests {
                 point: $0, value: nil, quality: .absent,
                 timestamp: Timestamp(wallMilliseconds: 1, monotonicNanoseconds: 1))
         }
-        Slots(device).fill(&points, from: snapshot)
+        ModemPointSlots(device).fill(&points, from: snapshot)
         return Dictionary(uniqueKeysWithValues: points.map { (device.points[$0.point].name, $0) })
     }
 
