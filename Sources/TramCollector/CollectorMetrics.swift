@@ -10,6 +10,7 @@ public final class CollectorMetrics: Sendable {
         var batches = 0
         var duplicates = 0
         var dictionaries = 0
+        var lossMarks = 0
         var bytes = 0
         var rejects: [String: Int] = [:]
         var requests: [Int: Int] = [:]
@@ -27,6 +28,7 @@ public final class CollectorMetrics: Sendable {
             $0.batches += summary.batches.count { !$0.duplicate }
             $0.duplicates += summary.batches.count { $0.duplicate }
             $0.dictionaries += summary.dictionaries
+            $0.lossMarks += summary.losses
             $0.bytes += bytes
         }
     }
@@ -63,6 +65,10 @@ public final class CollectorMetrics: Sendable {
             "tram_collector_duplicate_batches_total", "Batches received again and not stored twice.",
             [("", c.duplicates)])
         counter("tram_collector_dictionaries_total", "Dictionaries stored.", [("", c.dictionaries)])
+        counter(
+            "tram_collector_loss_marks_total",
+            "Dropped ranges of batches that gateways reported (loss marks recorded; a held value ends at one).",
+            [("", c.lossMarks)])
         counter("tram_collector_ingest_bytes_total", "Body bytes of ingest requests that were stored.", [("", c.bytes)])
         let reasons = [
             "unauthorized", "forbidden", "rate-limited", "too-large", "unsupported-media-type", "empty", "malformed",

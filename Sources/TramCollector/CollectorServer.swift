@@ -161,19 +161,33 @@ public struct CollectorServer: Sendable {
             let names = ["gateway", "device", "point"].map { context.parameters.get($0)?.removingPercentEncoding ?? "" }
             let query = request.uri.queryParameters
             var numbers: [Int64?] = []
-            for key in ["from", "to", "limit"] {
+            for key in ["from", "to", "limit", "step"] {
                 guard let text = query[Substring(key)] else { numbers.append(nil); continue }
                 guard let value = Int64(text) else {
                     return server.response(
                         .reject(
                             400, "bad-query",
-                            [("detail", .string("from, to and limit are integers (from and to in ms since 1970)"))]))
+                            [
+                                (
+                                    "detail",
+                                    .string("from, to, limit and step are integers (from and to in ms since 1970)")
+                                )
+                            ]))
                 }
                 numbers.append(value)
             }
             let (from, to, limit) = (
                 numbers[0] ?? .min, numbers[1] ?? .max, Int(min(max(numbers[2] ?? 10_000, 1), 100_000))
             )
+            if let step = numbers[3] {
+                guard let answer = HeldValuesAnswer.refusal(from: numbers[0], to: numbers[1], step: step) else {
+                    return try await server.read(request) { store in
+                        try HeldValuesAnswer.answer(
+                            store, names: names, from: from, to: to, step: step, limit: limit)
+                    }
+                }
+                return server.response(answer)
+            }
             return try await server.read(request) { store in
                 let rows = try store.range(
                     gateway: names[0], device: names[1], point: names[2], from: from, to: to, limit: limit)

@@ -5,7 +5,9 @@ import TramCollectorStore
 /// The viewBox is `0 0 N 1000` with N the plot's width in buckets, stretched to the box by CSS
 /// (`preserveAspectRatio="none"`, strokes that do not scale). Bucket i is one subpath `M{i} {yHigh}V{yLow}` in
 /// `path.range`; the mean is `path.mean`, a line broken by a new `M` at every gap; a missing bucket draws nothing.
-/// y = round((high − v) / (high − low) × 1000), rounding half away from zero.
+/// y = round((high − v) / (high − low) × 1000), rounding half away from zero. A point that reports by exception is
+/// drawn step-hold (`data-hold="step"`): raw readings by ``stepPath(low:high:)``, grouped buckets with their held
+/// buckets filled by the store (``PlotSeries/stepHold``), joined bucket to bucket.
 struct PlotSVG {
     let name: String
     let series: PlotSeries
@@ -20,6 +22,10 @@ struct PlotSVG {
             if let v = bucket.minimum, v.isFinite { low = min(low, v) }
             if let v = bucket.maximum, v.isFinite { high = max(high, v) }
         }
+        for hold in series.holds where hold.value.isFinite {
+            low = min(low, hold.value)
+            high = max(high, hold.value)
+        }
         guard low.isFinite, high.isFinite else { return (0, 1) }
         if low == high { return (low - 1, high + 1) }
         return (low, high)
@@ -33,7 +39,25 @@ struct PlotSVG {
 
     /// Whether bucket `current` follows `previous` without a gap.
     func continues(_ previous: PlotBucket, _ current: PlotBucket, rawGap: Int64) -> Bool {
-        series.source == .raw ? current.index - previous.index <= rawGap : current.index == previous.index + 1
+        series.source == .raw && !series.stepHold
+            ? current.index - previous.index <= rawGap : current.index == previous.index + 1
+    }
+
+    /// Raw readings drawn step-hold: the mean path is each sent value's hold, flat (`H`) to where it ends; a hold
+    /// that ends where the next begins joins it with a vertical (`V`), any other starts a new subpath (a gap: the
+    /// hold limit ran out, or a loss cut it).
+    var isRawStepHold: Bool { series.stepHold && series.source == .raw && series.widthMilliseconds == 1 }
+
+    func stepPath(low: Double, high: Double) -> String {
+        var mean = ""
+        var end: Int64?
+        for hold in series.holds where hold.value.isFinite {
+            let y = Self.y(hold.value, low: low, high: high)
+            mean += end == hold.fromIndex ? "V\(y)" : "M\(hold.fromIndex) \(y)"
+            mean += "H\(hold.toIndex)"
+            end = hold.toIndex
+        }
+        return mean
     }
 
     /// For raw readings: the longest spacing that is not a gap (twice the interval, or twice the median spacing).
@@ -62,7 +86,7 @@ struct PlotSVG {
             mean += "\(joined ? "L" : "M")\(bucket.index) \(Self.y(m, low: low, high: high))"
             previous = bucket
         }
-        return (range, mean)
+        return (range, isRawStepHold ? stepPath(low: low, high: high) : mean)
     }
 
     func render(label: String) -> String {
@@ -73,7 +97,8 @@ struct PlotSVG {
             <svg class="plot" data-point="\(HTML.escape(name))" data-source="\(series.source.rawValue)" \
             data-buckets="\(n)" data-from="\(series.from)" data-to="\(series.to)" \
             data-width-ms="\(series.widthMilliseconds)" data-y-low="\(low)" data-y-high="\(high)" \
-            viewBox="0 0 \(n) 1000" preserveAspectRatio="none" role="img" aria-label="\(HTML.escape(label))">\
+            viewBox="0 0 \(n) 1000" preserveAspectRatio="none" data-hold="\(series.stepHold ? "step" : "line")" \
+            role="img" aria-label="\(HTML.escape(label))">\
             <title>\(HTML.escape(label))</title>\
             <path class="range" d="\(range)"/><path class="mean" d="\(mean)"/></svg>
             """

@@ -99,6 +99,9 @@ extension CollectorStore {
         {
             problems[row.device] = row.problem
         }
+        for stale in try stalePoints(gatewayIDs: [id]) where problems[stale.device] == nil {
+            problems[stale.device] = stale.problem
+        }
         return try deviceCounts(gatewayIDs: [id]).map { row in
             ConsoleDevice(
                 name: row.name, state: DeviceState(points: row.points, good: row.good), points: row.points,
@@ -153,11 +156,24 @@ extension CollectorStore {
     }
 
     /// Points and good points per device (of these gateways, or of all), by device name.
+    ///
+    /// A point is good when its newest reading is good and not **stale**: the gateway has sent readings (of any
+    /// point) newer than that reading's hold (``RollupRules/holdLimit(intervalMilliseconds:heartbeatMilliseconds:)``).
+    /// So a point that reports by exception and is quiet for less than its heartbeat (plus a poll and a margin) is
+    /// good, and one that missed its heartbeat is not. Judged against the gateway's own newest reading, not the
+    /// collector's clock: batches arrive up to a batch age late, and a silent gateway is shown as silent instead.
     func deviceCounts(gatewayIDs: [Int64]?) throws -> [DeviceCount] {
         try consoleRows(
             """
-            SELECT d.gateway, d.id, d.name, count(p.id), count(CASE WHEN l.quality = 0 THEN 1 END), max(l.time_ms)
+            WITH horizon AS MATERIALIZED (
+              SELECT d.gateway AS gateway, max(l.time_ms) AS t
+              FROM devices d JOIN points p ON p.device = d.id JOIN point_latest l ON l.point = p.id
+              WHERE ?1 IS NULL OR d.gateway IN (SELECT value FROM json_each(?1)) GROUP BY d.gateway)
+            SELECT d.gateway, d.id, d.name, count(p.id),
+              count(CASE WHEN l.quality = 0 AND l.time_ms + \(RollupRules.holdLimitSQL("p")) >= hz.t THEN 1 END),
+              max(l.time_ms)
             FROM devices d JOIN points p ON p.device = d.id LEFT JOIN point_latest l ON l.point = p.id
+            LEFT JOIN horizon hz ON hz.gateway = d.gateway
             WHERE ?1 IS NULL OR d.gateway IN (SELECT value FROM json_each(?1)) GROUP BY d.id ORDER BY d.gateway, d.name
             """, [Self.jsonList(gatewayIDs)]
         ) { s in

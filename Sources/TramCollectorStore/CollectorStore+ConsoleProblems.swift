@@ -45,6 +45,9 @@ extension CollectorStore {
         {
             bad[row.gateway, default: []].append(row.point)
         }
+        for stale in try stalePoints(gatewayIDs: nil) {
+            bad[stale.gateway, default: []].append(BadPoint(device: stale.device, problem: stale.problem))
+        }
         var devicesByGateway: [Int64: [DeviceCount]] = [:]
         for row in try deviceCounts(gatewayIDs: nil) { devicesByGateway[row.gateway, default: []].append(row) }
 

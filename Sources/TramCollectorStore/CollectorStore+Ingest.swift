@@ -11,6 +11,8 @@ public struct IngestSummary: Sendable, Equatable {
     public var batches: [Batch] = []
     public var readings = 0
     public var dictionaries = 0
+    /// Loss marks recorded: dropped ranges the request's batches reported (``LossMark``).
+    public var losses = 0
 }
 
 /// Ingest writes: the dictionaries a gateway sends, its batches' readings, and the dedupe state that keeps each batch once.
@@ -62,18 +64,22 @@ extension CollectorStore {
                 ]) { $0.int64(0) }!
                 devices[point.device] = device
             }
-            // The point keeps the unit, type, kind and interval of the newest dictionary that names it; each reading
-            // keeps its own type.
+            // The point keeps the unit, type, kind, interval, deadband and heartbeat of the newest dictionary that
+            // names it; each reading keeps its own type.
             try statement(
                 """
-                INSERT INTO points(device, name, unit, type, kind, interval_ms) VALUES (?, ?, ?, ?, ?, ?)
+                INSERT INTO points(device, name, unit, type, kind, interval_ms, deadband, heartbeat_ms)
+                VALUES (?, ?, ?, ?, ?, ?, ?, ?)
                 ON CONFLICT (device, name) DO UPDATE SET unit = excluded.unit, type = excluded.type,
-                  kind = excluded.kind, interval_ms = excluded.interval_ms
+                  kind = excluded.kind, interval_ms = excluded.interval_ms, deadband = excluded.deadband,
+                  heartbeat_ms = excluded.heartbeat_ms
                 """
             ).run([
                 .integer(device), .text(point.name), .text(point.unit), .integer(Int64(point.type.rawValue)),
                 .integer(DictionaryExtras.kind(of: point)),
                 DictionaryExtras.intervalMilliseconds(of: point).map { .integer(Int64(clamping: $0)) } ?? .null,
+                DictionaryExtras.deadband(of: point).map { .real($0) } ?? .null,
+                DictionaryExtras.heartbeatMilliseconds(of: point).map { .integer(Int64(clamping: $0)) } ?? .null,
             ])
             let id = try statement("SELECT id FROM points WHERE device = ? AND name = ?").first([
                 .integer(device), .text(point.name),
@@ -100,7 +106,8 @@ extension CollectorStore {
     // MARK: Ingest
 
     /// Stores what a parsed request holds, in one transaction: new dictionaries, then each batch that is not a
-    /// duplicate (its readings, its sequence number in the dedupe state, and what its readings add to the rollups,
+    /// duplicate (its span and the losses it reports, its readings, its sequence number in the dedupe state, and what
+    /// its readings add to the rollups,
     /// `point_latest` and the gateway's clock state), then the hour's tally. A duplicate touches none of them.
     /// Returns only after the commit.
     /// - Parameters:
@@ -132,6 +139,13 @@ extension CollectorStore {
                 guard let schema = added[batch.schemaID] ?? known[batch.schemaID] else {
                     // The parser resolved every batch's schema; reaching here is a bug, not a client error.
                     throw SQLiteError(code: -1, message: "schema 0x\(String(batch.schemaID, radix: 16)) vanished")
+                }
+                // Its span and dropped ranges first, so a loss it reports cuts the holds its own readings end.
+                let marks = try recordSpanAndLosses(batch, gateway: gateway, now: now)
+                summary.losses += marks
+                if maintainsRollups && (marks > 0 || !aggregate.lossesLoaded) {
+                    aggregate.losses = try lossWindows(gateway: gateway)
+                    aggregate.lossesLoaded = true
                 }
                 summary.readings += try insertReadings(batch, schema: schema, into: &aggregate)
             }

@@ -36,7 +36,7 @@ public final class CollectorStore {
         var row: Int64
         var dictionary: SchemaDictionary
         var pointIDs: [Int64]
-        /// Per alias, how long a reading holds (``RollupRules/holdLimit(intervalMilliseconds:)``).
+        /// Per alias, how long a reading holds (``RollupRules/holdLimit(intervalMilliseconds:heartbeatMilliseconds:)``).
         var holdLimits: [Int64]
         /// Per alias, what ingest keeps for it beyond the rollups (the built-in modem's points).
         var roles: [BuiltinPoints.Role]
@@ -49,7 +49,9 @@ public final class CollectorStore {
             self.dictionary = dictionary
             self.pointIDs = pointIDs
             holdLimits = dictionary.points.map {
-                RollupRules.holdLimit(intervalMilliseconds: DictionaryExtras.intervalMilliseconds(of: $0))
+                RollupRules.holdLimit(
+                    intervalMilliseconds: DictionaryExtras.intervalMilliseconds(of: $0),
+                    heartbeatMilliseconds: DictionaryExtras.heartbeatMilliseconds(of: $0))
             }
             roles = dictionary.points.map { BuiltinPoints.role(device: $0.device, point: $0.name) }
             operatorAlias = roles.firstIndex(of: .operatorCode)

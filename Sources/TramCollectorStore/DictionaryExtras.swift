@@ -1,6 +1,6 @@
 import TramSchema
 
-/// What a dictionary says beyond names and scaling: each point's kind and poll interval, and the gateway's batch
+/// What a dictionary says beyond names and scaling: each point's kind, poll interval, deadband and heartbeat, and the gateway's batch
 /// maximum age, from the dictionary's trailer (docs/wire-format.md); a dictionary without one says gauges, intervals
 /// and batch age unknown. The one place the store reads them.
 enum DictionaryExtras {
@@ -11,6 +11,16 @@ enum DictionaryExtras {
 
     static func intervalMilliseconds(of point: PointDescriptor) -> UInt64? {
         point.intervalMilliseconds
+    }
+
+    /// Report by exception (version 2): the deadband in engineering units, nil when every poll is sent.
+    static func deadband(of point: PointDescriptor) -> Double? {
+        point.deadband
+    }
+
+    /// Report by exception (version 2): the longest time between two sends, nil none.
+    static func heartbeatMilliseconds(of point: PointDescriptor) -> UInt64? {
+        point.heartbeatMilliseconds
     }
 
     static func batchAgeMilliseconds(of dictionary: SchemaDictionary) -> UInt64? {

@@ -50,6 +50,10 @@ struct IngestAggregate {
     private(set) var signals: [SignalKey: Int64] = [:]
     /// State points' held time per (point, width, bucket, value) (`state_time`).
     private(set) var states: [StateKey: Int64] = [:]
+    /// The gateway's loss windows, by start: a hold never crosses one (``HoldRule``). Loaded at the request's first
+    /// batch and again after a batch that reported a loss.
+    var losses: [LossWindow] = []
+    var lossesLoaded = false
     /// Each modem's operator as the request has it so far, by its `operator_code` point (loaded once from
     /// `point_latest`, then moved by each good reading of the point).
     var operators: [Int64: Int64] = [:]
@@ -106,8 +110,7 @@ struct IngestAggregate {
                 inOrder = false
             } else {
                 if latest.quality == 0 {
-                    let (limit, overflow) = latest.time.addingReportingOverflow(holdLimit)
-                    let end = overflow ? time : min(time, limit)
+                    let end = HoldRule.end(from: latest.time, next: time, limit: holdLimit, losses: losses)
                     hold(index, from: latest.time, to: end)
                     if slots[index].tracksState, let state = latest.value.flatMap(Self.stateValue) {
                         holdState(point: slots[index].point, value: state, from: latest.time, to: end)

@@ -16,10 +16,14 @@ enum StoreMigration {
             let version = try db.prepare("PRAGMA user_version").first { $0.int64(0) } ?? 0
             guard version <= StoreSchema.version else { throw NewerFile(version: version) }
             if version == 1 { try addVersion2Columns(db) }
+            if version >= 1 && version < 4 { try addVersion4Columns(db) }
             for statement in StoreSchema.statements { try db.execute(statement) }
             if version == 1 { try backfillVersion2(db) }
             // Version 2 → 3 adds `signal_bins` and `state_time` (created above, empty): readings stored before the
             // upgrade are not counted in them (docs/console.md, "How the telecom report counts").
+            // Version 3 → 4 adds the points' deadband and heartbeat (NULL until a dictionary names them) and the
+            // empty `batch_spans` and `losses`: batches stored before the upgrade have no span, so a loss reported
+            // after it starts at the gateway's newest batch before the report (LossMarks.swift).
             try db.execute("PRAGMA user_version=\(StoreSchema.version)")
         }
     }
@@ -34,6 +38,15 @@ enum StoreMigration {
             "ALTER TABLE points ADD COLUMN kind INTEGER NOT NULL DEFAULT 0",
             "ALTER TABLE points ADD COLUMN interval_ms INTEGER",
         ] { try db.execute(statement) }
+    }
+
+    /// Version 3 → 4: a point's report-by-exception settings (NULL: not by exception, as every point before). Each
+    /// column is added only when the table lacks it (a file whose version was set back by hand has them).
+    private static func addVersion4Columns(_ db: SQLiteDatabase) throws {
+        let columns = Set(try db.prepare("PRAGMA table_info(points)").rows { $0.text(1) })
+        for (column, type) in [("deadband", "REAL"), ("heartbeat_ms", "INTEGER")] where !columns.contains(column) {
+            try db.execute("ALTER TABLE points ADD COLUMN \(column) \(type)")
+        }
     }
 
     /// Version 1 → 2, the data, in SQL from the raw rows, by the rules ingest follows (``RollupRules``): the day

@@ -20,6 +20,13 @@ public struct PlotSeries: Sendable, Equatable {
     public var buckets: [PlotBucket]
     /// Shown as a rate (per second) of a counter's increase.
     public var rate: Bool
+    /// Drawn step-hold: the point reports by exception, so its value stays flat from one sent reading until the next,
+    /// at most its hold limit and never across a loss (``HoldRule``). Grouped and rollup buckets without a reading
+    /// of their own are then in `buckets` with the held value (count 0); raw readings' holds are `holds`.
+    public var stepHold = false
+    /// For raw readings drawn step-hold: each sent value's hold, by start, in bucket indices (the one before the range
+    /// included, from index 0). Empty otherwise.
+    public var holds: [PlotHold] = []
 
     /// (to − from) / width: the plot's width in buckets.
     public var bucketCount: Int64 { (to - from) / widthMilliseconds }
@@ -86,5 +93,18 @@ public struct PlotBucket: Sendable, Equatable {
         self.minimum = minimum
         self.maximum = maximum
         self.mean = mean
+    }
+}
+
+/// A sent value held over bucket indices [fromIndex, toIndex) of a raw plot (equal: the reading's own instant only).
+public struct PlotHold: Sendable, Equatable {
+    public var fromIndex: Int64
+    public var toIndex: Int64
+    public var value: Double
+
+    public init(fromIndex: Int64, toIndex: Int64, value: Double) {
+        self.fromIndex = fromIndex
+        self.toIndex = toIndex
+        self.value = value
     }
 }

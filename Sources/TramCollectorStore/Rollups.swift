@@ -8,7 +8,8 @@
 ///   (of two at the same time, the one stored last);
 /// - a point's **chain** is its readings in the order they were stored, less the out-of-order ones (older than the
 ///   newest before them). Along the chain a good reading holds until the next one, at most ``RollupRules/holdLimit(
-///   intervalMilliseconds:)``, and that held time is split over the buckets it covers (`good_ms`); a bucket only held
+///   intervalMilliseconds:heartbeatMilliseconds:)`` and never across a loss the gateway reported (``LossWindow``),
+///   and that held time is split over the buckets it covers (`good_ms`); a bucket only held
 ///   into, with no reading of its own, has a row with `count` 0, `first_ms` = `last_ms` = its start and no value;
 /// - `increase`, in the bucket of the later reading: the rise from the chain's previous value to this one, a fall
 ///   counted as a reset from zero (the new value). Written for every point, so a point that turns out to be a counter
@@ -24,11 +25,41 @@ public enum RollupRules {
     /// send intervals): as if it were polled every 5 minutes.
     public static let defaultHoldLimitMilliseconds: Int64 = 600_000
 
-    /// Twice the point's poll interval, or ``defaultHoldLimitMilliseconds`` when it is unknown.
-    public static func holdLimit(intervalMilliseconds: UInt64?) -> Int64 {
-        guard let interval = intervalMilliseconds, interval > 0 else { return defaultHoldLimitMilliseconds }
-        let milliseconds = Int64(clamping: interval)
-        return milliseconds > Int64.max / 2 ? .max : milliseconds * 2
+    /// What a heartbeat's hold adds beyond the heartbeat and one poll interval. A reading is stamped when its
+    /// response arrives, not when its poll was due, so two sends can lie further apart than the agent's schedule says
+    /// by the spread of response times: up to a link's response timeout (1 s by default) plus the wait for a shared
+    /// serial bus. 2 s covers the default timeout with a second to spare; a link with a longer timeout has a
+    /// longer interval too, which the hold already adds.
+    public static let heartbeatMarginMilliseconds: Int64 = 2_000
+
+    /// How long a reading of a point holds: until the next reading, at most this.
+    ///
+    /// Without a heartbeat: twice the point's poll interval, or ``defaultHoldLimitMilliseconds`` when it is unknown.
+    /// With one (report by exception): the heartbeat + the poll interval + ``heartbeatMarginMilliseconds``, and never
+    /// less than twice the interval. The agent sends a quiet point at the last poll that keeps the gap between two
+    /// sends at most the heartbeat, so the next send is due within the heartbeat; the interval covers that poll being
+    /// late or failing by one cycle, and the margin the response time (above). A point quiet for less than its hold is
+    /// not stale; one whose hold ran out missed a heartbeat. Without a known interval: heartbeat + margin.
+    public static func holdLimit(intervalMilliseconds: UInt64?, heartbeatMilliseconds: UInt64? = nil) -> Int64 {
+        let twice: Int64? = intervalMilliseconds.flatMap { interval in
+            guard interval > 0 else { return nil }
+            let milliseconds = Int64(clamping: interval)
+            return milliseconds > Int64.max / 2 ? .max : milliseconds * 2
+        }
+        guard let heartbeat = heartbeatMilliseconds, heartbeat > 0 else { return twice ?? defaultHoldLimitMilliseconds }
+        let interval = intervalMilliseconds.map { Int64(clamping: $0) } ?? 0
+        let (sum, overflow) = Int64(clamping: heartbeat).addingReportingOverflow(interval)
+        let (limit, overflow2) = sum.addingReportingOverflow(heartbeatMarginMilliseconds)
+        return overflow || overflow2 ? .max : max(limit, twice ?? 0)
+    }
+
+    /// ``holdLimit(intervalMilliseconds:heartbeatMilliseconds:)`` in SQL, over a `points` row named `p`.
+    public static func holdLimitSQL(_ p: String = "p") -> String {
+        """
+        (CASE WHEN \(p).heartbeat_ms > 0 THEN max(\(p).heartbeat_ms + coalesce(\(p).interval_ms, 0) + \(heartbeatMarginMilliseconds), \
+        2 * coalesce(\(p).interval_ms, 0)) WHEN \(p).interval_ms > 0 THEN 2 * \(p).interval_ms \
+        ELSE \(defaultHoldLimitMilliseconds) END)
+        """
     }
 
     /// The value a reading adds to `sum`/`min`/`max`: its engineering value, or a bool's raw 0/1. Not finite → none

@@ -49,6 +49,8 @@ public final class SQLiteDatabase {
     }
 
     package var lastInsertRowID: Int64 { sqlite3_last_insert_rowid(handle) }
+    /// Rows the last INSERT, UPDATE or DELETE changed.
+    package var changes: Int { Int(sqlite3_changes(handle)) }
 
     /// Runs `body` in one transaction (BEGIN IMMEDIATE: the write lock is taken up front); rolls back on any error.
     package func transaction<T>(_ body: () throws -> T) throws -> T {

@@ -4,7 +4,10 @@ public enum StoreSchema {
     /// relay hold-backs and console sessions (docs/collector.md, "Store"). A version-1 file is migrated on open.
     /// 3: the modem's signal readings in 1 dB bins and its time on each radio technology (`signal_bins`,
     /// `state_time`), for the console's coverage and telecom report. A version-2 file gains the empty tables on open.
-    static let version = 3
+    /// 4: report by exception: each point's deadband and heartbeat, each batch's time span (`batch_spans`) and the
+    /// batches a gateway reported dropped (`losses`), so a held value ends at a loss. A version-3 file gains the
+    /// columns (NULL: not by exception) and the empty tables on open.
+    static let version = 4
 
     /// Public for the collector benchmark, whose raw-SQLite baseline creates the same `readings` table.
     public static let statements = [
@@ -61,6 +64,11 @@ public enum StoreSchema {
             kind INTEGER NOT NULL DEFAULT 0,
             -- the agent's poll interval for the point (from the dictionary), bounding how long a reading is held
             interval_ms INTEGER,
+            -- report by exception (from the dictionary, version 4): the deadband in engineering units (NULL: every
+            -- poll is sent) and the heartbeat, the longest time between two sends (NULL: none); with either set the
+            -- point's series is sparse, and a reading holds for its heartbeat (RollupRules.holdLimit)
+            deadband REAL,
+            heartbeat_ms INTEGER,
             UNIQUE (device, name))
         """,
         """
@@ -202,6 +210,36 @@ public enum StoreSchema {
             epoch INTEGER NOT NULL,
             first INTEGER NOT NULL,
             last INTEGER NOT NULL,
+            PRIMARY KEY (gateway, epoch, first)) WITHOUT ROWID
+        """,
+        // Each stored batch's identity and the times of its oldest and newest group: where a dropped range of
+        // sequences lies in time (`losses`). One row per batch, beside its thousands of readings; retention deletes
+        // it with them.
+        """
+        CREATE TABLE IF NOT EXISTS batch_spans(
+            gateway INTEGER NOT NULL,
+            epoch INTEGER NOT NULL,
+            sequence INTEGER NOT NULL,
+            first_ms INTEGER NOT NULL,
+            last_ms INTEGER NOT NULL,
+            PRIMARY KEY (gateway, epoch, sequence)) WITHOUT ROWID
+        """,
+        // Loss marks: the sequences `first`…`last` of an epoch that a gateway reported dropped (a version-2 batch's
+        // dropped ranges), and the time window they cover as best known: from the newest group of the nearest stored
+        // batch before them (`before_sequence`; NULL: none of that epoch was stored, the gateway's newest batch before
+        // the report) to the oldest group of the nearest stored batch after them (`after_sequence`). A nearer batch
+        // arriving later narrows the window. A value held between sends ends at `from_ms` (LossMarks.swift).
+        """
+        CREATE TABLE IF NOT EXISTS losses(
+            gateway INTEGER NOT NULL,
+            epoch INTEGER NOT NULL,
+            first INTEGER NOT NULL,
+            last INTEGER NOT NULL,
+            from_ms INTEGER NOT NULL,
+            to_ms INTEGER NOT NULL,
+            before_sequence INTEGER,
+            after_sequence INTEGER NOT NULL,
+            reported_ms INTEGER NOT NULL,
             PRIMARY KEY (gateway, epoch, first)) WITHOUT ROWID
         """,
         // The relay's durable position (RelayStore.swift): the last readings rowid the target acknowledged, and totals.

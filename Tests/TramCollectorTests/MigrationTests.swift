@@ -79,7 +79,7 @@ struct MigrationTests {
         let readings = try Self.rows(old, "SELECT rowid, * FROM readings ORDER BY rowid")
 
         let migrated = try CollectorStore(path: old)
-        #expect(try Peek(old).count("PRAGMA user_version") == 3)
+        #expect(try Peek(old).count("PRAGMA user_version") == 4)
         #expect(try Peek(old).count("SELECT count(*) FROM sqlite_master WHERE name = 'ingest_days'") == 0)
         #expect(try Self.rows(old, "SELECT rowid, * FROM readings ORDER BY rowid") == readings)
         #expect(try Self.rows(old, "SELECT DISTINCT site, batch_age_ms FROM gateways") == [["", nil]])
@@ -103,14 +103,14 @@ struct MigrationTests {
         #expect(try Self.rows(old, "SELECT * FROM rollups ORDER BY 1, 2, 3") == before)
     }
 
-    @Test("a new file is version 3; a file from a newer collector is refused, not changed")
+    @Test("a new file is version 4; a file from a newer collector is refused, not changed")
     func versions() throws {
         let path = LiveCollector.temporaryDatabase()
         _ = try CollectorStore(path: path)
-        #expect(try Peek(path).count("PRAGMA user_version") == 3)
-        try Peek.write(path, "PRAGMA user_version = 4")
-        #expect(throws: (any Error).self) { try CollectorStore(path: path) }
         #expect(try Peek(path).count("PRAGMA user_version") == 4)
+        try Peek.write(path, "PRAGMA user_version = 5")
+        #expect(throws: (any Error).self) { try CollectorStore(path: path) }
+        #expect(try Peek(path).count("PRAGMA user_version") == 5)
     }
 
     /// Version 2 → 3: the modem's tables are added, empty; nothing else changes.
@@ -129,7 +129,7 @@ struct MigrationTests {
         try Peek.write(path, "DROP TABLE signal_bins; DROP TABLE state_time; PRAGMA user_version = 2")
         let rollups = try Self.rows(path, "SELECT * FROM rollups ORDER BY 1, 2, 3")
         _ = try CollectorStore(path: path)
-        #expect(try Peek(path).count("PRAGMA user_version") == 3)
+        #expect(try Peek(path).count("PRAGMA user_version") == 4)
         #expect(try Peek(path).count("SELECT count(*) FROM signal_bins") == 0)
         #expect(try Peek(path).count("SELECT count(*) FROM state_time") == 0)
         #expect(try Self.rows(path, "SELECT * FROM rollups ORDER BY 1, 2, 3") == rollups)
