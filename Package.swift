@@ -21,6 +21,7 @@ let package = Package(
         .library(name: "TramCompression", targets: ["TramCompression"]),
         .library(name: "TramSpool", targets: ["TramSpool"]),
         .library(name: "TramBatch", targets: ["TramBatch"]),
+        .library(name: "TramReplay", targets: ["TramReplay"]),
         .library(name: "TramStageOptions", targets: ["TramStageOptions"]),
         .library(name: "TramUplink", targets: ["TramUplink"]),
         .library(name: "CAllocationCounter", targets: ["CAllocationCounter"]),
@@ -131,6 +132,10 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]),
         // A libmodbus server that serves device profiles with changing values.
+        // The replay check of report by exception: the agent's own encoder and filter, a consumer's step-hold, the bound.
+        .target(
+            name: "TramReplay",
+            dependencies: ["TramBatch", "TramCompression", "TramModbus", "TramSchema", "TramCore"]),
         .target(name: "TramSimulator", dependencies: ["TramConfig", "TramModbus", "TramCore", "CModbus"]),
         // tramctl's verbs. The technician's tool may use FoundationEssentials via ArgumentParser.
         .target(
@@ -218,7 +223,7 @@ let package = Package(
             name: "TramBatchTests",
             dependencies: [
                 "TramBatch", "TramConfig", "TramModbus", "TramSchema", "TramCompression", "TramSimulator", "TramCore",
-                "CAllocationCounter",
+                "CAllocationCounter", "TramReplay",
                 "TramTestSupport", .product(name: "Logging", package: "swift-log"),
             ]),
         // The shared contracts: TramJSON's writer and parser, and a round trip for every ingest and control message.

@@ -25,6 +25,7 @@ import TramUplink
 /// | name | type | labels |
 /// |---|---|---|
 /// | `tram_readings_produced_total` | counter | — |
+/// | `tram_readings_suppressed_total` | counter | — (held back by report by exception: produced = appended + suppressed + the writer's drops) |
 /// | `tram_readings_appended_total`, `tram_readings_delivered_total` | counter | — |
 /// | `tram_readings_buffered` | gauge | — |
 /// | `tram_readings_dropped_total` | counter | `cause` (every `DropCause`, zeros included) |
@@ -53,6 +54,7 @@ public final class AgentMetrics: Sendable {
     static let uplinkStates = ["delivering", "backing-off", "paused", "over-budget", "stopped"]
 
     private let produced: Counter
+    private let suppressed: Counter
     private let appended: Counter
     private let delivered: Counter
     private let buffered: Gauge
@@ -83,6 +85,7 @@ public final class AgentMetrics: Sendable {
     /// What `update` last saw of each absolute figure, to advance counters by differences.
     private struct Feeds: @unchecked Sendable {
         var appended = 0
+        var suppressed = 0
         var delivered = 0
         var dropped: [DropCause: Int] = [:]
         var sinks: [String: SinkInstruments] = [:]
@@ -101,6 +104,10 @@ public final class AgentMetrics: Sendable {
             descriptor: Self.name(
                 "readings_produced", "total",
                 "Point values read from devices (good or not), as the spool counts readings."))
+        suppressed = registry.makeCounter(
+            descriptor: Self.name(
+                "readings_suppressed", "total",
+                "Readings held back by report by exception: within their deadband, their heartbeat not due."))
         appended = registry.makeCounter(
             descriptor: Self.name(
                 "readings_appended", "total",
@@ -204,7 +211,7 @@ public final class AgentMetrics: Sendable {
 
     /// Takes the spool's books and every uplink's status. `uplinks` is the whole set: a sink missing from it (removed
     /// by a reload) has its series unregistered.
-    public func update(spool: SpoolStatus, uplinks: [UplinkStatus]) {
+    public func update(spool: SpoolStatus, uplinks: [UplinkStatus], readingsSuppressed: Int = 0) {
         let counters = spool.counters
         let now = wallMilliseconds()
         buffered.set(Int64(counters.buffered.readings))
@@ -215,6 +222,7 @@ public final class AgentMetrics: Sendable {
         var removed: [SinkInstruments] = []
         feeds.withLock { feeds in
             Self.advance(appended, from: &feeds.appended, to: counters.appended.readings)
+            Self.advance(suppressed, from: &feeds.suppressed, to: readingsSuppressed)
             Self.advance(delivered, from: &feeds.delivered, to: counters.delivered.readings)
             for (cause, counter) in dropped {
                 Self.advance(

@@ -189,7 +189,7 @@ public final class AgentRuntime: Sendable {
         while !stopping.load(ordering: .acquiring) {
             // One read of the spool (its lock may wait on an fdatasync) and the uplinks, for the metrics and the sample.
             let spool = status.spool, uplinks = status.uplinks
-            metrics.update(spool: spool, uplinks: uplinks)
+            metrics.update(spool: spool, uplinks: uplinks, readingsSuppressed: status.writer.readingsSuppressed)
             sampleHealth(spool: spool, uplinks: uplinks)
             probeForModem(&nextModemProbe)
             let now = clock.monotonicMilliseconds()

@@ -23,6 +23,11 @@ public final class BatchWriter: @unchecked Sendable {
     public struct Statistics: Sendable, Equatable {
         public var cyclesQueued = 0
         public var readingsProduced = 0
+        /// Readings held back by report by exception: polled (produced) = sent + suppressed + dropped here. Not
+        /// the spool's books, which count what was sent.
+        public var readingsSuppressed = 0
+        /// Snapshots asked of the devices reported by exception because the spool dropped batches.
+        public var snapshotsAfterDrops = 0
         public var batchesSealed = 0
         public var readingsSealed = 0
         /// Cycles refused because the queue was full, and their readings.
@@ -128,6 +133,7 @@ public final class BatchWriter: @unchecked Sendable {
     private func run() {
         let builder = BatchBuilder(
             mapping: mapping, maximumBytes: settings.maximumBytes, maximumAge: settings.maximumAge)
+        let byException = builder.filter.isActive
         var drained: [DeviceReading] = []
         drained.reserveCapacity(256)
         var lastTick = clock.monotonicMilliseconds()
@@ -135,6 +141,15 @@ public final class BatchWriter: @unchecked Sendable {
         func seal() {
             guard let batch = builder.open else { return }
             do {
+                // Under report by exception, the batches the spool dropped are named in the next ones, so a consumer
+                // never holds a value across them, and every device sends a snapshot.
+                if byException {
+                    let dropped = spool.withSpool { $0.takeDroppedSequences(epoch: batch.identity.epoch) }
+                    if !dropped.isEmpty {
+                        builder.noteDropped(dropped)
+                        stats.withLock { $0.snapshotsAfterDrops += 1 }
+                    }
+                }
                 let batchFrame = try builder.seal()
                 let schemaID = builder.schemaID
                 let outcome = spool.appendBatch(
@@ -163,7 +178,8 @@ public final class BatchWriter: @unchecked Sendable {
                         identity, baseTimeMilliseconds: base, atMonotonicMilliseconds: clock.monotonicMilliseconds())
                 }
                 do {
-                    try builder.append(reading, clock: clockFlags())
+                    let outcome = try builder.append(reading, clock: clockFlags())
+                    if outcome.suppressed > 0 { stats.withLock { $0.readingsSuppressed += outcome.suppressed } }
                     if builder.isFull { seal() }
                     return
                 } catch {

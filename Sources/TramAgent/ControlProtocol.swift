@@ -79,6 +79,7 @@ enum ControlProtocol {
                 readingsSealed: writer.readingsSealed,
                 readingsDroppedQueueFull: writer.readingsDroppedQueueFull,
                 readingsDroppedUnencodable: writer.readingsDroppedUnencodable,
+                readingsSuppressed: writer.readingsSuppressed,
                 lastSealMilliseconds: writer.lastSealWallMilliseconds),
             spool: .init(
                 directory: runtime.config.spool.directory, diskBytes: spool.diskBytes, maximumBytes: spool.maximumBytes,

@@ -39,14 +39,20 @@ public final class BatchBuilder {
     private let buffer: UnsafeMutableRawBufferPointer
     private let encoder: ReadingEncoder
     private let compressor: FrameCompressor
+    /// Drops still to be named, and in how many more batches.
+    private var recentDrops: [(range: ClosedRange<UInt64>, remaining: Int)] = []
 
-    public init(mapping: SchemaMapping, maximumBytes: Int, maximumAge: Duration) {
+    /// - Parameter reference: what report by exception compares with; only the replay check asks for another.
+    public init(
+        mapping: SchemaMapping, maximumBytes: Int, maximumAge: Duration,
+        reference: ExceptionFilter.Reference = .lastSent
+    ) {
         self.mapping = mapping
         self.maximumBytes = maximumBytes
         maximumAgeMilliseconds = maximumAge.milliseconds
         let capacity = maximumBytes + (1 << 20)
         buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: capacity, alignment: 8)
-        encoder = ReadingEncoder(mapping: mapping, buffer: buffer)
+        encoder = ReadingEncoder(mapping: mapping, buffer: buffer, reference: reference)
         compressor = FrameCompressor(capacity: capacity)
     }
 
@@ -64,13 +70,23 @@ public final class BatchBuilder {
         open = Open(identity: identity, readings: 0, openedAtMilliseconds: now)
     }
 
-    /// Appends one device cycle as a group. Throws when the batch has no room for it (or no batch is open); the
-    /// batch is unchanged then.
-    public func append(_ reading: DeviceReading, clock: ClockFlags = .synchronised) throws(WireError) {
+    /// Appends one device cycle as a group (reported by exception: what of it is sent). Throws when the batch has
+    /// no room for it (or no batch is open); the batch is unchanged then.
+    @discardableResult
+    public func append(_ reading: DeviceReading, clock: ClockFlags = .synchronised) throws(WireError)
+        -> ReadingEncoder.Outcome
+    {
         guard open != nil else { throw .invalid("no batch is open") }
-        try encoder.append(reading, clock: clock)
-        open!.readings += reading.points.count
+        let outcome = try encoder.append(reading, clock: clock)
+        open!.readings += outcome.sent
+        return outcome
     }
+
+    /// The next cycle of every device reported by exception sends all its points (``ReadingEncoder/requestSnapshot()``).
+    public func requestSnapshot() { encoder.requestSnapshot() }
+
+    /// The filter that decides what is sent (its rules are the dictionary's).
+    public var filter: ExceptionFilter { encoder.filter }
 
     /// Whether the open batch reached `maximumBytes`.
     public var isFull: Bool { open != nil && encoder.encoder.byteCount >= maximumBytes }
@@ -82,14 +98,62 @@ public final class BatchBuilder {
     public func isDue(atMonotonicMilliseconds now: Int64) -> Bool { dueAtMilliseconds.map { now >= $0 } ?? false }
 
     /// Seals and compresses the open batch; the builder has no open batch afterwards, whatever the outcome.
+    /// Notes batches of this epoch that the spool dropped undelivered. Each batch sealed from now on names them
+    /// (wire format version 2's dropped ranges), in the next ``namingsPerDrop`` batches, so that a consumer holding
+    /// values between sends ends its holds there even when the batch that first named them is lost too; and the
+    /// next cycle of every device reported by exception is a snapshot, since the lost batches may have held sends.
+    public func noteDropped(_ sequences: [ClosedRange<UInt64>]) {
+        guard !sequences.isEmpty else { return }
+        for range in sequences { recentDrops.append((range, Self.namingsPerDrop)) }
+        encoder.requestSnapshot()
+    }
+
+    /// How many batches name each drop. A consumer misses a drop only if all of them are lost as well.
+    public static let namingsPerDrop = 8
+
+    /// Seals and compresses the open batch; the builder has no open batch afterwards, whatever the outcome.
     public func seal() throws(WireError) -> Sealed {
         guard let batch = open else { throw .invalid("no batch is open") }
         open = nil
-        let plain = try encoder.encoder.seal()
+        let plain = try encoder.encoder.seal(droppedSequences: droppedToName(before: batch.identity.sequence))
         let frame = try compressor.compress(plain)
         return Sealed(identity: batch.identity, readings: batch.readings, plainBytes: plain.count, frame: frame)
     }
 
+    /// The noted drops below `sequence`, merged rising and apart; each counts one naming.
+    private func droppedToName(before sequence: UInt64) -> [Range<UInt64>] {
+        guard !recentDrops.isEmpty else { return [] }
+        var ranges = SortedRanges()
+        for index in recentDrops.indices where recentDrops[index].range.upperBound < sequence {
+            ranges.insert(recentDrops[index].range)
+            recentDrops[index].remaining -= 1
+        }
+        recentDrops.removeAll { $0.remaining <= 0 }
+        return ranges.halfOpen
+    }
+
     /// Drops the open batch without sealing it (an empty batch nobody needs).
     public func discard() { open = nil }
+}
+
+/// Closed ranges merged as they are added (overlapping or touching ones become one), rising.
+struct SortedRanges {
+    private(set) var ranges: [ClosedRange<UInt64>] = []
+
+    mutating func insert(_ range: ClosedRange<UInt64>) {
+        var merged = range
+        ranges.removeAll { other in
+            let touches =
+                other.lowerBound <= (merged.upperBound == .max ? .max : merged.upperBound + 1)
+                && merged.lowerBound <= (other.upperBound == .max ? .max : other.upperBound + 1)
+            if touches {
+                merged = min(merged.lowerBound, other.lowerBound)...max(merged.upperBound, other.upperBound)
+            }
+            return touches
+        }
+        ranges.append(merged)
+        ranges.sort { $0.lowerBound < $1.lowerBound }
+    }
+
+    var halfOpen: [Range<UInt64>] { ranges.map { $0.lowerBound..<($0.upperBound + 1) } }
 }

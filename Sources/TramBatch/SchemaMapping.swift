@@ -7,7 +7,9 @@ import TramSchema
 /// How a config's points become the wire dictionary: every device's points in
 /// config order, aliases counted across devices, and each device's alias range.
 /// Each point also carries its kind and its device's poll interval, and the
-/// dictionary the batch max age, so a receiver knows what to expect and when.
+/// dictionary the batch max age, so a receiver knows what to expect and when;
+/// a point reported by exception carries its deadband and heartbeat, which are
+/// what the agent's ``ExceptionFilter`` applies (one rule, read from one place).
 ///
 /// Aliases depend only on the config, never on the request plan (which changes
 /// when a device rejects an address), so a plan change never changes the schema.
@@ -29,13 +31,15 @@ public struct SchemaMapping: Sendable {
             let base = points.count
             let indexByName = Dictionary(
                 device.points.enumerated().map { ($1.name, $0) }, uniquingKeysWith: { a, _ in a })
-            for point in device.points {
+            for (point, rule) in zip(device.points, device.reportRules) {
                 points.append(
                     PointDescriptor(
                         device: device.name, name: point.name, unit: point.unit, type: Self.wireType(point.type),
                         scale: point.scale, offset: point.offset,
                         exponentAlias: point.scaleFrom.flatMap { indexByName[$0] }.map { base + $0 },
-                        kind: Self.kind(point.kind), intervalMilliseconds: Self.milliseconds(device.pollInterval)))
+                        kind: Self.kind(point.kind), intervalMilliseconds: Self.milliseconds(device.pollInterval),
+                        deadband: rule?.deadband,
+                        heartbeatMilliseconds: rule.flatMap { Self.milliseconds($0.heartbeat) }))
             }
         }
         for device in builtins {
@@ -52,6 +56,17 @@ public struct SchemaMapping: Sendable {
         dictionary = SchemaDictionary(
             gateway: config.gateway.id, points: points,
             batchMaximumAgeMilliseconds: Self.milliseconds(config.batch.maximumAge))
+        firstAlias = first
+    }
+
+    /// The mapping of a dictionary built elsewhere (a replayed trace, a benchmark): each device's points must be
+    /// contiguous, in alias order.
+    public init(dictionary: SchemaDictionary) {
+        self.dictionary = dictionary
+        var first: [String: Int] = [:]
+        for (alias, point) in dictionary.points.enumerated() where first[point.device] == nil {
+            first[point.device] = alias
+        }
         firstAlias = first
     }
 

@@ -15,6 +15,7 @@ struct AgentDecoder {
     static let serialKeys = ["baud", "parity", "data_bits", "stop_bits", "mode", "rts", "rts_delay"]
     static let deviceKeys = [
         "name", "link", "unit", "profile", "points", "address_base", "defaults", "poll_interval", "timeout", "limits",
+        "report",
     ]
 
     let file: String
@@ -233,10 +234,14 @@ struct AgentDecoder {
                 log.error("\(diagnostic.message) (\(diagnostic.location))", at: map.location(of: overrides))
             }
         }
+        let report = ReportDecoder(file: file, log: log).decodeDevice(
+            map.value("report"), points: points, pollInterval: pollInterval)
         guard let name, let linkName, let unit else { return nil }
-        return DeviceConfig(
+        var device = DeviceConfig(
             name: name, link: linkName, unit: unit, profileReference: reference, profile: profile, points: points,
             limits: limits, pollInterval: pollInterval, timeout: timeout, location: map.location)
+        device.report = report
+        return device
     }
 
     /// The `name:` of each mapping in a list, where it is text, with the mapping's place.

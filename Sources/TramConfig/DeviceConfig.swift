@@ -11,6 +11,8 @@ public struct DeviceConfig: Sendable {
     public var pollInterval: Duration
     /// Per-request timeout; nil means the link's response timeout.
     public var timeout: Duration?
+    /// Report by exception, with its defaults; nil: every poll is sent.
+    public var report: ReportSettings?
     public var location: SourceLocation
 
     public init(
@@ -28,6 +30,7 @@ public struct DeviceConfig: Sendable {
         self.limits = limits
         self.pollInterval = pollInterval
         self.timeout = timeout
+        self.report = nil
         self.location = location
     }
 }

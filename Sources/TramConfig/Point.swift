@@ -21,6 +21,11 @@ public struct Point: Sendable, Hashable {
     public var description: String
     /// A level or a running total (`kind: counter`); the dictionary carries it to whoever shows the point.
     public var kind: Kind
+    /// The span the point's engineering value can take, `[low, high]` (from the device's data sheet): what a
+    /// deadband in percent is a percentage of.
+    public var range: ClosedRange<Double>?
+    /// The profile's suggestion for reporting this point by exception; used once its device has a `report:`.
+    public var report: PointReportSetting?
     public var location: SourceLocation
 
     /// What a point's values mean over time.
@@ -53,6 +58,8 @@ public struct Point: Sendable, Hashable {
         self.expected = nil
         self.description = description
         self.kind = kind
+        self.range = nil
+        self.report = nil
         self.location = location
     }
 

@@ -12,7 +12,7 @@ struct PointDefaults {
 struct PointDecoder {
     static let keys = [
         "name", "table", "address", "type", "order", "bit", "length", "scale", "offset", "scale_from",
-        "unit", "optional", "not_available", "expect", "description", "kind",
+        "unit", "optional", "not_available", "expect", "description", "kind", "range", "report",
     ]
 
     let file: String
@@ -74,6 +74,12 @@ struct PointDecoder {
             notAvailable: notAvailable, description: map.string("description") ?? "", kind: kind,
             location: map.location)
         point.expected = expected
+        let report = ReportDecoder(file: file, log: log)
+        point.range = report.decodeRange(map)
+        if point.range != nil, !(type.isInteger || type.isFloat) {
+            log.error("'range' applies to numbers, not to type \(type)", at: map.location(ofKey: "range"))
+        }
+        point.report = report.decodePoint(map.value("report"), type: type, range: point.range)
         return point
     }
 

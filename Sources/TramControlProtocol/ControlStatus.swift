@@ -200,12 +200,15 @@ extension ControlStatus {
         public var readingsDroppedQueueFull: Int
         /// Readings the encoder could not represent.
         public var readingsDroppedUnencodable: Int
+        /// Readings held back by report by exception (polled = sealed + suppressed + dropped here).
+        public var readingsSuppressed: Int
         public var lastSealMilliseconds: Int64?
 
         public init(
             readingsProduced: Int, batchesSealed: Int, readingsSealed: Int, readingsDroppedQueueFull: Int,
-            readingsDroppedUnencodable: Int, lastSealMilliseconds: Int64?
+            readingsDroppedUnencodable: Int, readingsSuppressed: Int = 0, lastSealMilliseconds: Int64?
         ) {
+            self.readingsSuppressed = readingsSuppressed
             self.readingsProduced = readingsProduced
             self.batchesSealed = batchesSealed
             self.readingsSealed = readingsSealed
@@ -220,6 +223,7 @@ extension ControlStatus {
                 ("readings_sealed", .int(Int64(readingsSealed))),
                 ("readings_dropped_queue_full", .int(Int64(readingsDroppedQueueFull))),
                 ("readings_dropped_unencodable", .int(Int64(readingsDroppedUnencodable))),
+                ("readings_suppressed", .int(Int64(readingsSuppressed))),
                 ("last_seal_ms", lastSealMilliseconds.map(JSON.int) ?? .null),
             ])
         }
@@ -230,6 +234,7 @@ extension ControlStatus {
                 readingsSealed: try json.optionalInt("readings_sealed") ?? 0,
                 readingsDroppedQueueFull: try json.int("readings_dropped_queue_full"),
                 readingsDroppedUnencodable: try json.int("readings_dropped_unencodable"),
+                readingsSuppressed: try json.optionalInt("readings_suppressed") ?? 0,
                 lastSealMilliseconds: try json.optionalInt64("last_seal_ms"))
         }
     }

@@ -77,7 +77,11 @@ enum StatusScreen {
         }
         lines.append(spool)
         let dropped = s.dropped.filter { $0.value.readings > 0 || $0.value.batches > 0 }
-        var drops = "  produced \(status.writer.readingsProduced) · delivered \(s.delivered.readings) · dropped "
+        var drops = "  produced \(status.writer.readingsProduced)"
+        if status.writer.readingsSuppressed > 0 {
+            drops += " · held back by exception \(status.writer.readingsSuppressed)"
+        }
+        drops += " · delivered \(s.delivered.readings) · dropped "
         drops +=
             dropped.isEmpty
             ? "none"

@@ -19,6 +19,9 @@ public final class BatchEncoder {
     private let savedExponent: UnsafeMutablePointer<Int8>
     private let gatewayID: [UInt8]
     private let pointCount: Int
+    /// Batches under a dictionary of version 2 (report by exception) are version 2 too, so neither reaches a
+    /// collector that has not accepted version 2.
+    private let dictionaryIsVersion2: Bool
     private var lastTime: Int64 = 0
     private var sequence: UInt64 = 0
     private var groupCountOffset = 0
@@ -37,6 +40,7 @@ public final class BatchEncoder {
         self.buffer = buffer
         writer = WireWriter(buffer)
         pointCount = dictionary.points.count
+        dictionaryIsVersion2 = dictionary.isVersion2
         let count = max(1, pointCount)
         previous = .allocate(capacity: count)
         previousExponent = .allocate(capacity: count)
@@ -83,7 +87,7 @@ public final class BatchEncoder {
         lastTime = baseTimeMilliseconds
         groupCount = 0
         readingCount = 0
-        needsVersion2 = false
+        needsVersion2 = dictionaryIsVersion2
         previous.update(repeating: 0, count: pointCount)
         previousExponent.update(repeating: -1, count: pointCount)
         open = true

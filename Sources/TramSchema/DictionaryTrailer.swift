@@ -14,6 +14,16 @@ enum DictionaryTrailer {
         case pointIntervals = 2
         /// One uvarint: the gateway's batch max age in milliseconds (0 unknown).
         case batchMaximumAge = 3
+        /// N `f64le` in alias order: the point's deadband in engineering units; 0 every change, NaN every poll.
+        case pointDeadbands = 4
+        /// N uvarints in alias order: the point's heartbeat in milliseconds, 0 none.
+        case pointHeartbeats = 5
+    }
+
+    /// Whether the dictionary needs a version-2 frame: it says some points are reported by exception, which a reader
+    /// that skipped the section would take for stale.
+    static func needsVersion2(_ dictionary: SchemaDictionary) -> Bool {
+        dictionary.points.contains { $0.reportsByException }
     }
 
     static func write(_ dictionary: SchemaDictionary, to writer: inout WireWriter) {
@@ -32,6 +42,16 @@ enum DictionaryTrailer {
             writer.uvarint(Tag.batchMaximumAge.rawValue)
             writer.uvarint(UInt64(WireWriter.uvarintSize(age)))
             writer.uvarint(age)
+        }
+        if points.contains(where: { $0.deadband != nil }) {
+            writer.uvarint(Tag.pointDeadbands.rawValue)
+            writer.uvarint(UInt64(points.count * 8))
+            for point in points { writer.littleEndian64((point.deadband ?? .nan).bitPattern) }
+        }
+        if points.contains(where: { $0.heartbeatMilliseconds != nil }) {
+            writer.uvarint(Tag.pointHeartbeats.rawValue)
+            writer.uvarint(UInt64(points.reduce(0) { $0 + WireWriter.uvarintSize($1.heartbeatMilliseconds ?? 0) }))
+            for point in points { writer.uvarint(point.heartbeatMilliseconds ?? 0) }
         }
     }
 
@@ -81,6 +101,26 @@ enum DictionaryTrailer {
                     throw .invalid("batch max age: \(section.remaining) stray byte(s) after the value")
                 }
                 dictionary.batchMaximumAgeMilliseconds = age == 0 ? nil : age
+            case .pointDeadbands:
+                guard section.remaining == dictionary.points.count * 8 else {
+                    throw .invalid("point deadbands: \(section.remaining) bytes for \(dictionary.points.count) points")
+                }
+                for index in dictionary.points.indices {
+                    let deadband = Double(bitPattern: try section.littleEndian64())
+                    guard deadband.isNaN || (deadband >= 0 && deadband.isFinite) else {
+                        throw .invalid("point \(index) has deadband \(deadband)")
+                    }
+                    dictionary.points[index].deadband = deadband.isNaN ? nil : deadband
+                }
+            case .pointHeartbeats:
+                for index in dictionary.points.indices {
+                    let heartbeat = try section.uvarint()
+                    dictionary.points[index].heartbeatMilliseconds = heartbeat == 0 ? nil : heartbeat
+                }
+                guard section.remaining == 0 else {
+                    throw .invalid(
+                        "point heartbeats: \(section.remaining) stray byte(s) after \(dictionary.points.count) points")
+                }
             case nil:
                 continue  // a later version's section: its bytes still count in the schema id
             }

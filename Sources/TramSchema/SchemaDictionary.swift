@@ -15,6 +15,10 @@ public struct SchemaDictionary: Sendable, Hashable {
         self.batchMaximumAgeMilliseconds = batchMaximumAgeMilliseconds == 0 ? nil : batchMaximumAgeMilliseconds
     }
 
+    /// Whether its frame (and every batch under it) is version 2: it carries report-by-exception sections, which a
+    /// version-1 reader would skip and then take a quiet point for a stale one.
+    public var isVersion2: Bool { DictionaryTrailer.needsVersion2(self) }
+
     /// FNV-1a 64 over the canonical body (everything after the id).
     public var schemaID: UInt64 {
         canonicalBody().withUnsafeBytes { Self.hash($0) }
@@ -64,7 +68,7 @@ public struct SchemaDictionary: Sendable, Hashable {
         let id = schemaID
         for shift in stride(from: 0, to: 64, by: 8) { payload.append(UInt8(truncatingIfNeeded: id >> UInt64(shift))) }
         payload += body
-        return Frame.wrap(kind: .dictionary, payload: payload)
+        return Frame.wrap(kind: .dictionary, payload: payload, version: isVersion2 ? 2 : Frame.version)
     }
 
     /// Reads the body to the end of `reader`'s input (the trailer runs to the payload's end).

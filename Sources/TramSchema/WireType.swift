@@ -25,10 +25,17 @@ public struct PointDescriptor: Sendable, Hashable {
     /// How often the gateway polls the point's device, in milliseconds; nil when the dictionary does not say.
     /// The wire spells unknown as 0, so 0 is normalised to nil here.
     public var intervalMilliseconds: UInt64?
+    /// Report by exception: a reading is sent only when it moved more than this (in engineering units) from the last
+    /// one sent; 0 sends every change, nil every poll (the default: nothing is held back). Version 2.
+    public var deadband: Double?
+    /// Report by exception: the longest time between two sends of the point, in milliseconds; nil none. A reader
+    /// may hold a value this long without taking the point for stale. Version 2.
+    public var heartbeatMilliseconds: UInt64?
 
     public init(
         device: String, name: String, unit: String = "", type: WireType, scale: Double = 1, offset: Double = 0,
-        exponentAlias: Int? = nil, kind: PointKind = .gauge, intervalMilliseconds: UInt64? = nil
+        exponentAlias: Int? = nil, kind: PointKind = .gauge, intervalMilliseconds: UInt64? = nil,
+        deadband: Double? = nil, heartbeatMilliseconds: UInt64? = nil
     ) {
         self.device = device
         self.name = name
@@ -39,7 +46,12 @@ public struct PointDescriptor: Sendable, Hashable {
         self.exponentAlias = exponentAlias
         self.kind = kind
         self.intervalMilliseconds = intervalMilliseconds == 0 ? nil : intervalMilliseconds
+        self.deadband = deadband.flatMap { $0.isNaN ? nil : $0 }
+        self.heartbeatMilliseconds = heartbeatMilliseconds == 0 ? nil : heartbeatMilliseconds
     }
+
+    /// Whether the gateway holds back some of this point's readings (a deadband or a heartbeat is set).
+    public var reportsByException: Bool { deadband != nil || heartbeatMilliseconds != nil }
 }
 
 /// Whether the gateway's clock could be trusted when a group was stamped.
@@ -143,4 +155,15 @@ public enum WireValue: Sendable, Equatable {
     case float64(bits: UInt64)
     case string(String)
     case missing(WireQuality)
+
+    /// A number's raw value as a double (before scale and offset); nil for booleans, strings and missing values.
+    public var rawNumber: Double? {
+        switch self {
+        case .int(let v): Double(v)
+        case .uint(let v): Double(v)
+        case .float32(let bits): Double(Float(bitPattern: bits))
+        case .float64(let bits): Double(bitPattern: bits)
+        case .bool, .string, .missing: nil
+        }
+    }
 }

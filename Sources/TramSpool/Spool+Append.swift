@@ -64,7 +64,10 @@ extension Spool {
     {
         let recordSize = SegmentFormat.recordHeaderSize + header.encodedSize + frame.count
         guard !withinBounds || makeRoom(for: recordSize) else {
-            if header.kind == .batch { countDropped(.overflow, Tally(readings: header.readings, batches: 1)) }
+            if header.kind == .batch {
+                countDropped(.overflow, Tally(readings: header.readings, batches: 1))
+                noteDropped(header.identity)
+            }
             return .dropped(.overflow)
         }
         if !ring.isEmpty { flushRing(force: false) }
@@ -154,6 +157,7 @@ extension Spool {
     private func hold(_ entry: DiskFullRing.Entry) {
         for evicted in ring.push(entry, capacity: options.diskFullRingBytes) where evicted.header.kind == .batch {
             countDropped(.diskFull, Tally(readings: evicted.header.readings, batches: 1))
+            noteDropped(evicted.header.identity)
         }
     }
 
@@ -180,6 +184,23 @@ extension Spool {
             ring.removeFirst()
         }
         logger.notice("spool disk has space again; resumed writing", metadata: ["directory": "\(options.directory)"])
+    }
+
+    /// Remembers a batch dropped undelivered, for the next batch to report (``takeDroppedSequences(epoch:)``).
+    func noteDropped(_ identity: BatchIdentity) {
+        noteDropped(epoch: identity.epoch, identity.sequence...identity.sequence)
+    }
+
+    func noteDropped(epoch: UInt64, _ range: ClosedRange<UInt64>) {
+        droppedToReport[epoch, default: SequenceRanges()].insert(range)
+    }
+
+    /// The sequences of `epoch` dropped undelivered since the last call, rising and apart; the writer puts them in the
+    /// batch it seals next. Allocates only when there are some.
+    public func takeDroppedSequences(epoch: UInt64) -> [ClosedRange<UInt64>] {
+        guard let ranges = droppedToReport.removeValue(forKey: epoch) else { return [] }
+        droppedToReport.removeAll()  // other epochs' batches cannot be named in this epoch's
+        return ranges.ranges
     }
 
     func countDropped(_ cause: DropCause, _ tally: Tally) {

@@ -159,6 +159,7 @@ extension Spool {
                     dropped[lostCause, default: Tally()] += tally
                 } else {
                     dropped[cause, default: Tally()] += tally
+                    noteDropped(identity)
                 }
             }
         }

@@ -155,6 +155,7 @@ extension Spool {
         }
         lost[cause, default: [:]][epoch, default: SequenceRanges()].insert(range)
         ledger.append(.lost(cause: cause, epoch: epoch, sequences: range))
+        noteDropped(epoch: epoch, range)
     }
 
     /// The cause, if the batch was lost in place.

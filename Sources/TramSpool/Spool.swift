@@ -37,6 +37,9 @@ public final class Spool {
     let ledger: LedgerFile
     var acknowledged: [String: [UInt64: SequenceRanges]] = [:]
     var lost: [DropCause: [UInt64: SequenceRanges]] = [:]
+    /// Batches dropped undelivered in this run, by epoch, not yet taken by ``takeDroppedSequences(epoch:)``: what
+    /// the next sealed batch tells consumers holding values between sends (wire format version 2).
+    var droppedToReport: [UInt64: SequenceRanges] = [:]
     /// Totals of deleted segments and of readings that never reached one.
     var retiredDelivered = Tally()
     var retiredDropped: [DropCause: Tally] = [:]

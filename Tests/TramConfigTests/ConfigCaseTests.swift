@@ -1,5 +1,6 @@
 import Testing
 import TramConfig
+import TramCore
 import TramModbus
 
 /// Data-driven config tests, in the style of Telegraf's `testcases/`.
@@ -14,7 +15,9 @@ import TramModbus
 ///   `device FCnn table address+count point,point,...`
 ///   (`device` is `profile` for a `profile.yaml` case). A plan case without
 ///   `expected.err` must load with no diagnostics at all;
-/// - optionally `expected.kinds`: every point's kind, one `device point gauge|counter` a line.
+/// - optionally `expected.kinds`: every point's kind, one `device point gauge|counter` a line;
+/// - optionally `expected.report`: every point's report-by-exception rule, one a line:
+///   `device point deadband D heartbeat H` or `device point every poll`.
 ///
 /// A new config bug becomes a new folder, not new code. To draft the expected
 /// files of a new case, run with `TRAM_RECORD_TESTCASES=1`: a case without
@@ -27,7 +30,15 @@ enum ConfigCases {
         TestFiles.list(root).filter { TestFiles.isDirectory(root + "/" + $0) }
     }
 
-    static let expectedFiles: Set<String> = ["expected.err", "expected.plan", "expected.kinds"]
+    static let expectedFiles: Set<String> = ["expected.err", "expected.plan", "expected.kinds", "expected.report"]
+
+    /// Each point's rule as `expected.report` spells it.
+    static func reportText(_ device: DeviceConfig) -> [String] {
+        zip(device.points, device.reportRules).map { point, rule in
+            guard let rule else { return "\(device.name) \(point.name) every poll" }
+            return "\(device.name) \(point.name) deadband \(rule.deadband) heartbeat \(rule.heartbeat.shortDescription)"
+        }
+    }
 
     /// The case folder as an in-memory source, keyed by paths relative to the folder.
     static func source(_ directory: String) -> InMemoryConfigSource {
@@ -73,6 +84,7 @@ struct ConfigCaseTests {
         let diagnostics: [Diagnostic]
         var plan: [String]?
         var kinds: [String]?
+        var reports: [String]?
         if source.files["agent.yaml"] != nil {
             let result = loader.loadAgent("agent.yaml")
             diagnostics = result.diagnostics
@@ -84,6 +96,7 @@ struct ConfigCaseTests {
                 kinds = agent.devices.flatMap { device in
                     device.points.map { "\(device.name) \($0.name) \($0.kind.rawValue)" }
                 }
+                reports = agent.devices.flatMap(ConfigCases.reportText)
                 for device in agent.devices {
                     let planned = RequestPlanner.plan(device.points, limits: device.limits).flatMap(\.points).sorted()
                     #expect(
@@ -138,6 +151,14 @@ struct ConfigCaseTests {
             #expect(
                 actual == expected,
                 "kinds differ:\n--- expected\n\(expected.joined(separator: "\n"))\n--- actual\n\(actual.joined(separator: "\n"))"
+            )
+        }
+        if let expectedReport = TestFiles.readText(directory + "/expected.report") {
+            let expected = ConfigCases.lines(expectedReport)
+            let actual = try #require(reports, "no agent config to read report rules from")
+            #expect(
+                actual == expected,
+                "report rules differ:\n--- expected\n\(expected.joined(separator: "\n"))\n--- actual\n\(actual.joined(separator: "\n"))"
             )
         }
         if let expectedPlan {

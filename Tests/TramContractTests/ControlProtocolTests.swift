@@ -78,7 +78,7 @@ struct ControlProtocolTests {
             ))
         #expect(
             text.contains(
-                #""writer":{"readings_produced":100,"batches_sealed":2,"readings_sealed":90,"readings_dropped_queue_full":0,"readings_dropped_unencodable":1,"last_seal_ms":1700000000000}"#
+                #""writer":{"readings_produced":100,"batches_sealed":2,"readings_sealed":90,"readings_dropped_queue_full":0,"readings_dropped_unencodable":1,"readings_suppressed":0,"last_seal_ms":1700000000000}"#
             ))
         #expect(
             text.contains(

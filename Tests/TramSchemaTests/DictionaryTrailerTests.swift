@@ -137,9 +137,36 @@ struct DictionaryTrailerTests {
         #expect(error.map { "\($0)".contains(phrase) } == true, "\(String(describing: error))")
     }
 
+    @Test("deadbands and heartbeats (tags 4 and 5) round trip, and make the dictionary a version-2 frame")
+    func reportByException() throws {
+        let points = [
+            PointDescriptor(
+                device: "m", name: "v", type: .float32, intervalMilliseconds: 1000, deadband: 0.5,
+                heartbeatMilliseconds: 15_000),
+            PointDescriptor(
+                device: "m", name: "s", type: .uint16, intervalMilliseconds: 1000, deadband: 0,
+                heartbeatMilliseconds: 15_000),
+            PointDescriptor(device: "m", name: "p", type: .float32, intervalMilliseconds: 1000),
+        ]
+        let dictionary = SchemaDictionary(gateway: "gw", points: points)
+        #expect(dictionary.isVersion2)
+        let frame = dictionary.frame()
+        #expect(Frame.peekVersion(frame) == 2)
+        let (decoded, id) = try Self.decodeDictionary(frame)
+        #expect(decoded == dictionary && id == dictionary.schemaID)
+        #expect(decoded.points.map(\.deadband) == [0.5, 0, nil])
+        #expect(decoded.points.map(\.heartbeatMilliseconds) == [15_000, 15_000, nil])
+        let plain = SchemaDictionary(
+            gateway: "gw",
+            points: points.map { point in
+                var point = point; point.deadband = nil; point.heartbeatMilliseconds = nil; return point
+            })
+        #expect(!plain.isVersion2 && Frame.peekVersion(plain.frame()) == 1, "without rules, the frame stays version 1")
+    }
+
     @Test("unknown sections are skipped, and still count in the schema id")
     func unknownSections() throws {
-        let trailer: [UInt8] = [0x01, 0x06, 0, 1, 0, 0, 0, 0] + [0x04, 0x03, 0xAA, 0xBB, 0xCC] + [0x07, 0x00]
+        let trailer: [UInt8] = [0x01, 0x06, 0, 1, 0, 0, 0, 0] + [0x06, 0x03, 0xAA, 0xBB, 0xCC] + [0x07, 0x00]
         let frame = TrailerExample.frame(trailer: trailer)
         let (dictionary, id) = try Self.decodeDictionary(frame)
         #expect(dictionary.points.map(\.kind) == [.gauge, .counter, .gauge, .gauge, .gauge, .gauge])
