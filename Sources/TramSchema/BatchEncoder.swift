@@ -163,7 +163,8 @@ public final class BatchEncoder {
             throw .invalid("\(aliases.count) aliases for \(values.count) values")
         }
         var next = 0
-        for alias in aliases {
+        for index in 0..<aliases.count {
+            let alias = aliases[index]
             guard alias >= next, alias < pointCount else {
                 throw .invalid("sparse aliases must rise within the dictionary's \(pointCount) points")
             }
@@ -176,29 +177,33 @@ public final class BatchEncoder {
         w.byte(Self.flags(clock, snapshot: snapshot, sparse: true))
         w.uvarint(UInt64(aliases.count))
         next = 0
-        for (index, alias) in aliases.enumerated() {
+        // By index, with no nested function: a debug build boxes what a local function captures, and iterators
+        // allocate there too (BatchBuilderTests counts).
+        for index in 0..<aliases.count {
+            let alias = aliases[index]
             w.uvarint(UInt64(alias - next))
             next = alias + 1
             savedPrevious[index] = previous[alias]
             savedExponent[index] = previousExponent[alias]
         }
-        func undo() {
-            w.rewind(to: mark)
-            for (index, alias) in aliases.enumerated() {
-                previous[alias] = savedPrevious[index]
-                previousExponent[alias] = savedExponent[index]
-            }
-        }
         _ = Self.writeMissingList(values, into: &w)  // a sparse group is version 2 whatever its qualities
-        for index in values.indices {
+        var mismatch: Int?
+        for index in 0..<values.count {
             if case .missing = values[index] { continue }
-            guard write(values[index], alias: aliases[index], into: &w) else {
-                undo()
-                throw .invalid("value for alias \(aliases[index]) does not match its type \(types[aliases[index]])")
+            if !write(values[index], alias: aliases[index], into: &w) {
+                mismatch = index
+                break
             }
         }
-        if w.overflowed {
-            undo()
+        if mismatch != nil || w.overflowed {
+            w.rewind(to: mark)
+            for index in 0..<aliases.count {
+                previous[aliases[index]] = savedPrevious[index]
+                previousExponent[aliases[index]] = savedExponent[index]
+            }
+            if let mismatch {
+                throw .invalid("value for alias \(aliases[mismatch]) does not match its type \(types[aliases[mismatch]])")
+            }
             throw .bufferFull(capacity: buffer.count)
         }
         lastTime = timeMilliseconds

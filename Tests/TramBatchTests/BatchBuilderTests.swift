@@ -158,6 +158,38 @@ struct BatchBuilderTests {
         #expect(builder.open?.readings == 9_003)
     }
 
+    @Test("reported by exception, deciding and encoding a cycle allocates nothing either, whatever is sent")
+    func noAllocationsByException() throws {
+        var config = Self.config
+        config.devices[0].report = ReportSettings()
+        config.devices[0].points[0].report = PointReportSetting(deadband: .absolute(0.5))
+        let builder = BatchBuilder(
+            mapping: SchemaMapping(config: config), maximumBytes: 1 << 20, maximumAge: .seconds(60))
+        #expect(builder.filter.isActive && builder.mapping.dictionary.isVersion2)
+        // Voltage moving by 0.1, 0.2, ... and back: some cycles send it, some send nothing, quality flaps.
+        func cycle(_ step: Int) -> DeviceReading {
+            let voltage = Float(230 + Double(step % 20) * 0.1)
+            let energy: (RawValue?, Quality) = step % 7 == 0 ? (nil, .timeout) : (.uint(UInt64(12345 + step / 5)), .good)
+            var reading = Self.cycle("incomer", at: Self.base + Int64(step) * 1000, [(.float32(voltage), .good), energy, (.bool(step % 11 == 0), .good)])
+            for index in reading.points.indices {
+                reading.points[index].timestamp.monotonicNanoseconds = UInt64(step + 1) * 1_000_000_000
+            }
+            return reading
+        }
+        let cycles = (0..<60).map(cycle)
+        builder.begin(BatchIdentity(epoch: 1, sequence: 1), baseTimeMilliseconds: Self.base, atMonotonicMilliseconds: 0)
+        try builder.append(cycles[0])
+        var sent = 0, suppressed = 0
+        let before = tram_allocations_on_this_thread()
+        for index in 1..<60 {
+            let outcome = try builder.append(cycles[index])
+            sent += outcome.sent; suppressed += outcome.suppressed
+        }
+        let allocations = tram_allocations_on_this_thread() - before
+        #expect(allocations == 0, "\(allocations) allocations for 59 cycles")
+        #expect(sent > 0 && suppressed > 0 && sent + suppressed == 59 * 3)
+    }
+
     @Test("a cycle of a device the schema does not know is refused and leaves the batch as it was")
     func unknownDevice() throws {
         let builder = BatchBuilder(
