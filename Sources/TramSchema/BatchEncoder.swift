@@ -202,7 +202,8 @@ public final class BatchEncoder {
                 previousExponent[aliases[index]] = savedExponent[index]
             }
             if let mismatch {
-                throw .invalid("value for alias \(aliases[mismatch]) does not match its type \(types[aliases[mismatch]])")
+                throw .invalid(
+                    "value for alias \(aliases[mismatch]) does not match its type \(types[aliases[mismatch]])")
             }
             throw .bufferFull(capacity: buffer.count)
         }

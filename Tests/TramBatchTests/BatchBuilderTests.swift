@@ -169,8 +169,11 @@ struct BatchBuilderTests {
         // Voltage moving by 0.1, 0.2, ... and back: some cycles send it, some send nothing, quality flaps.
         func cycle(_ step: Int) -> DeviceReading {
             let voltage = Float(230 + Double(step % 20) * 0.1)
-            let energy: (RawValue?, Quality) = step % 7 == 0 ? (nil, .timeout) : (.uint(UInt64(12345 + step / 5)), .good)
-            var reading = Self.cycle("incomer", at: Self.base + Int64(step) * 1000, [(.float32(voltage), .good), energy, (.bool(step % 11 == 0), .good)])
+            let energy: (RawValue?, Quality) =
+                step % 7 == 0 ? (nil, .timeout) : (.uint(UInt64(12345 + step / 5)), .good)
+            var reading = Self.cycle(
+                "incomer", at: Self.base + Int64(step) * 1000,
+                [(.float32(voltage), .good), energy, (.bool(step % 11 == 0), .good)])
             for index in reading.points.indices {
                 reading.points[index].timestamp.monotonicNanoseconds = UInt64(step + 1) * 1_000_000_000
             }
