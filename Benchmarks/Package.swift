@@ -26,6 +26,9 @@ let package = Package(
             .product(name: "TramSpool", package: "tram"),
             .product(name: "TramUplink", package: "tram"),
             .product(name: "CAllocationCounter", package: "tram"),
+            // tram-bench rbe: the replay of report by exception through the agent's batch builder.
+            .product(name: "TramBatch", package: "tram"),
+            .product(name: "TramReplay", package: "tram"),
             // tram-bench collector: the collector's server and store in process, posting with the tests' loopback client.
             .product(name: "TramCollector", package: "tram"),
             .product(name: "TramCollectorStore", package: "tram"),

@@ -7,6 +7,8 @@
 # Usage: Benchmarks/agent-footprint.sh [SECONDS] [DEVICES]      (defaults: 120 s, 500 devices = 15,000 points/s)
 #   AGENT=path/to/tram-agent   measure another build (such as the .deb's static one: scripts/package-deb)
 #   SMAPS=1                    print where the RSS is after 20 s, then stop
+#   REPORT=2%                  report by exception: every point ranged [0, 100] with this deadband and a 15 s
+#                              heartbeat (the simulator's values wander 10 ± 5 over 44 s); prints the share held back
 #   Also prints, in the same run, the floor any Swift agent on Debian's libcurl starts from (Benchmarks/floor).
 #   The 10-minute soak:  Benchmarks/agent-footprint.sh 600
 set -euo pipefail
@@ -45,8 +47,11 @@ collector=$(grep -m1 LISTENING "$work/collector.out" | awk '{print $2}')
     echo "    unit: $u"
     echo "    address_base: 0"
     echo "    poll_interval: 1s"
+    [ -n "${REPORT:-}" ] && echo "    report: { deadband: $REPORT, heartbeat: 15s }"
     echo "    points:"
-    for a in $(seq 0 $((POINTS - 1))); do echo "      - { name: r$a, table: holding, address: $a, type: uint16 }"; done
+    for a in $(seq 0 $((POINTS - 1))); do
+      echo "      - { name: r$a, table: holding, address: $a, type: uint16${REPORT:+, range: [0, 100]} }"
+    done
   done
   echo "spool: { directory: $work/spool }"
   echo "batch: { max_age: 10s }"
@@ -58,23 +63,26 @@ collector=$(grep -m1 LISTENING "$work/collector.out" | awk '{print $2}')
 for _ in $(seq 200); do [ "$(grep -c READY "$work/sim.out")" -ge "$links" ] && break; sleep 0.1; done
 "${AGENT:-$BIN/tram-agent}" --config "$work/agent.yaml" > "$work/agent.log" 2>&1 & agent=$!; pids+=($agent)
 for _ in $(seq 100); do "$BIN/tramctl" status --socket "$work/agent.sock" > /dev/null 2>&1 && break; sleep 0.1; done
+if ! kill -0 "$agent" 2>/dev/null; then echo "tram-agent exited:"; tail -20 "$work/agent.log"; exit 1; fi
 
 ticks=$(getconf CLK_TCK)
 cpu() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
 anon() { awk '/RssAnon/ {print $2}' "/proc/$1/status"; }
 produced() { "$BIN/tramctl" status --json --socket "$work/agent.sock" | python3 -c 'import json,sys; print(json.load(sys.stdin)["writer"]["readings_produced"])'; }
+suppressed() { "$BIN/tramctl" status --json --socket "$work/agent.sock" | python3 -c 'import json,sys; print(json.load(sys.stdin)["writer"].get("readings_suppressed", 0))'; }
 if [ -n "${SMAPS:-}" ]; then sleep 20; echo "== where the RSS is (after 20 s)"; grep -E "^(Rss|Anonymous|Pss_File|Shared_Clean|Private)" "/proc/$agent/smaps_rollup"
   awk '/^[0-9a-f]+-/ {name=$6} /^Rss:/ {rss[name]+=$2} END {for (n in rss) if (rss[n] > 500) printf "%8d kB %s\n", rss[n], (n == "" ? "[anonymous]" : n)}' "/proc/$agent/smaps" | sort -rn | head -15; exit 0; fi
 sleep 15   # warm up: connections, the first batches, the spool's first segment
-echo "== tram-agent: $DEVICES devices × $POINTS points every second on $links TCP links, to tram-collector ($SECONDS_TOTAL s)"
+echo "== tram-agent: $DEVICES devices × $POINTS points every second on $links TCP links, to tram-collector ($SECONDS_TOTAL s)${REPORT:+, by exception (deadband $REPORT of [0, 100], heartbeat 15 s)}"
 # The count first: a `status` request costs the agent CPU of its own (see below), which is not the poll path's.
-p0=$(produced); c0=$(cpu $agent); t0=$(date +%s.%N)
+q0=$(suppressed); p0=$(produced); c0=$(cpu $agent); t0=$(date +%s.%N)
 samples=()
 step=$(( SECONDS_TOTAL / 12 )); [ "$step" -ge 1 ] || step=1
 elapsed=0
 while [ "$elapsed" -lt "$SECONDS_TOTAL" ]; do sleep "$step"; elapsed=$((elapsed + step)); samples+=("$(rss $agent)"); done
-c1=$(cpu $agent); p1=$(produced); t1=$(date +%s.%N); a1=$(anon $agent)
+c1=$(cpu $agent); p1=$(produced); q1=$(suppressed); t1=$(date +%s.%N); a1=$(anon $agent)
+python3 -c "import sys; p, q = int(sys.argv[2]) - int(sys.argv[1]), int(sys.argv[4]) - int(sys.argv[3]); print(f'held back            {q:,} of {p:,} polled readings ({100 * q / max(1, p):.1f}%) by exception')" "$p0" "$p1" "$q0" "$q1"
 python3 - "$c0" "$c1" "$p0" "$p1" "$t0" "$t1" "$ticks" "$a1" "${samples[@]}" <<'PY'
 import sys
 c0, c1, p0, p1, t0, t1, ticks, anonymous = (float(x) for x in sys.argv[1:9])
@@ -109,8 +117,9 @@ import re, sys
 line = [l for l in open(sys.argv[1]) if "tram-agent stopped" in l][-1]
 f = {k: v for k, v in re.findall(r"(\w+)=(\S+)", line)}
 produced, sealed, before = int(f["readings_produced"]), int(f["readings_sealed"]), int(f["readings_dropped_before_spool"])
-print(f"books at shutdown    produced {produced:,} = sealed {sealed:,} + dropped before the spool {before:,}: "
-      f"{'balanced' if produced == sealed + before else 'NOT BALANCED'}; spool appended {int(f['spool_appended']):,} = "
+held = int(f.get("readings_suppressed", 0))
+print(f"books at shutdown    produced {produced:,} = sealed {sealed:,} + held back {held:,} + dropped before the spool {before:,}: "
+      f"{'balanced' if produced == sealed + held + before else 'NOT BALANCED'}; spool appended {int(f['spool_appended']):,} = "
       f"delivered {int(f['spool_delivered']):,} + buffered {int(f['spool_buffered']):,} + dropped {int(f['spool_dropped']):,}: "
       f"{'balanced' if f['books_balance'] == 'true' else 'NOT BALANCED'}")
 PY

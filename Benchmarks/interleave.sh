@@ -9,6 +9,8 @@
 #     --scratch-path .build-static --product tram-agent)
 #   swift build -c release --static-swift-stdlib --scratch-path .build-static --product tram-agent
 #   Benchmarks/interleave.sh /tmp/before/.build-static/release/tram-agent .build-static/release/tram-agent
+#   REPORT_A / REPORT_B: agent-footprint.sh's REPORT for that side, so one build can run against itself with report by
+#   exception off and on:  REPORT_B=2% Benchmarks/interleave.sh .build/release/tram-agent .build/release/tram-agent
 set -euo pipefail
 cd "$(dirname "$0")/.."
 a=$1 b=$2 runs=${3:-3} seconds=${4:-60} devices=${5:-500}
@@ -16,12 +18,12 @@ log=$(mktemp -d)
 trap 'rm -rf "$log"' EXIT
 for i in $(seq 1 "$runs"); do
   for side in A B; do
-    agent=$a; [ "$side" = B ] && agent=$b
-    AGENT=$agent Benchmarks/agent-footprint.sh "$seconds" "$devices" > "$log/$side.$i" 2>&1
-    echo "run $i $side: $(grep -E '^points/s|µs per point|^agent RSS|anonymous|us/register|^status request' "$log/$side.$i" | tr -s ' ' | tr '\n' ';')"
+    agent=$a report=${REPORT_A:-}; [ "$side" = B ] && agent=$b report=${REPORT_B:-}
+    REPORT=$report AGENT=$agent Benchmarks/agent-footprint.sh "$seconds" "$devices" > "$log/$side.$i" 2>&1
+    echo "run $i $side: $(grep -E '^points/s|µs per point|^held back|^agent RSS|anonymous|us/register|^status request' "$log/$side.$i" | tr -s ' ' | tr '\n' ';')"
   done
 done
-python3 - "$log" "$runs" "$a" "$b" <<'PY'
+python3 - "$log" "$runs" "$a${REPORT_A:+ (REPORT=$REPORT_A)}" "$b${REPORT_B:+ (REPORT=$REPORT_B)}" <<'PY'
 import re, sys, pathlib
 log, runs, names = pathlib.Path(sys.argv[1]), int(sys.argv[2]), {"A": sys.argv[3], "B": sys.argv[4]}
 def figures(text):

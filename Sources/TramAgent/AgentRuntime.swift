@@ -238,6 +238,7 @@ public final class AgentRuntime: Sendable {
             "tram-agent stopped",
             metadata: [
                 "readings_produced": "\(written.readingsProduced)", "readings_sealed": "\(written.readingsSealed)",
+                "readings_suppressed": "\(written.readingsSuppressed)",
                 "readings_dropped_before_spool":
                     "\(written.readingsDroppedQueueFull + written.readingsDroppedUnencodable)",
                 "spool_appended": "\(books.appended.readings)", "spool_delivered": "\(books.delivered.readings)",

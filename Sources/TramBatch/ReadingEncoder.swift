@@ -84,8 +84,11 @@ public final class ReadingEncoder {
         guard let row = rows[reading.device], let first = mapping.firstAlias[reading.device] else {
             throw .invalid("device '\(reading.device)' is not in the schema")
         }
-        var time = Int64.max
-        var monotonicNanoseconds = UInt64.max
+        // The cycle's own time when the producer gives it (the poller does); the points' earliest otherwise.
+        var time = reading.timestamp.wallMilliseconds > 0 ? reading.timestamp.wallMilliseconds : Int64.max
+        var monotonicNanoseconds =
+            reading.timestamp.monotonicNanoseconds > 0 ? reading.timestamp.monotonicNanoseconds : UInt64.max
+        let stamped = time != .max
         let byException = snapshotDue[reading.device] != nil
         // By index through a buffer pointer, not `for in`: an unoptimised build runs Array's iterator unspecialised,
         // and that boxes each PointReading (72 bytes, too large for an inline buffer): one allocation per point.
@@ -93,6 +96,7 @@ public final class ReadingEncoder {
             for index in 0..<points.count where points[index].point < row.count {
                 row[points[index].point] = Self.wireValue(points[index])
                 if byException { exponents[points[index].point] = points[index].exponent }
+                guard !stamped else { continue }
                 let wall = points[index].timestamp.wallMilliseconds
                 if wall > 0 { time = min(time, wall) }
                 let monotonic = points[index].timestamp.monotonicNanoseconds

@@ -22,6 +22,8 @@ public final class DevicePoller {
     /// Set when a point was retired: the next cycle starts from a fresh plan without it.
     private var replanAfterCycle = false
     private var mismatchThisCycle = false
+    /// When this cycle's first request came back, answered or failed: the cycle's time on the wire.
+    private var firstResponse = Timestamp.zero
     /// Each cycle's request outcomes, alternating like `readings`.
     private var outcomes: [RequestOutcome] = []
     private var handedOutOutcomes: [RequestOutcome] = []
@@ -67,6 +69,7 @@ public final class DevicePoller {
         for i in readings.indices { readings[i] = handedOutReadings[i] }
         outcomes.removeAll(keepingCapacity: true)
         mismatchThisCycle = false
+        firstResponse = .zero
         var index = 0
         while index < requests.count {
             let request = requests[index]
@@ -87,13 +90,16 @@ public final class DevicePoller {
         }
         if !mismatchThisCycle { health.mapMismatch = nil }
         updateHealth()
-        return DeviceReading(device: device.name, points: readings, requests: outcomes, health: health)
+        return DeviceReading(
+            device: device.name, points: readings, requests: outcomes, health: health,
+            timestamp: firstResponse == .zero ? Timestamp.now() : firstResponse)
     }
 
     /// Reads one request and decodes its points; marks them with the error if it fails.
     private func perform(_ request: ReadRequest, on session: LinkSession) -> ModbusError? {
         if let down = session.ensureOpen() {
             mark(request, .linkDown)
+            if firstResponse == .zero { firstResponse = Timestamp.now() }
             return down
         }
         session.pace(device.limits.pause)
@@ -104,11 +110,13 @@ public final class DevicePoller {
             session.frameEnded()
             session.record(error)
             mark(request, Quality(error))
+            if firstResponse == .zero { firstResponse = Timestamp.now() }
             return error
         }
         session.frameEnded()
         session.record(nil)
         let timestamp = Timestamp.now()
+        if firstResponse == .zero { firstResponse = timestamp }
         decode(request, timestamp: timestamp)
         return nil
     }

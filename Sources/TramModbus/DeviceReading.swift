@@ -35,12 +35,20 @@ public struct DeviceReading: Sendable {
     public var points: [PointReading]
     public var requests: [RequestOutcome]
     public var health: DeviceHealth
+    /// When the cycle's first response arrived, an answer or a failure; `.zero` when the producer does not say, and
+    /// the points' own timestamps are used. Not the points' earliest timestamp: a failed point keeps its last good one,
+    /// which would stamp every cycle of a failing device at the time it last answered.
+    public var timestamp: Timestamp
 
-    public init(device: String, points: [PointReading], requests: [RequestOutcome], health: DeviceHealth) {
+    public init(
+        device: String, points: [PointReading], requests: [RequestOutcome], health: DeviceHealth,
+        timestamp: Timestamp = .zero
+    ) {
         self.device = device
         self.points = points
         self.requests = requests
         self.health = health
+        self.timestamp = timestamp
     }
 }
 

@@ -84,6 +84,8 @@ public enum ExceptionReplay {
         var perDevice: [String: Int] = [:]
         // The polls that must carry a snapshot: each device's first after a drop was noted.
         var snapshotDue = Set<String>()
+        // Only a device reported by exception owes a snapshot: one that sends every poll sends all of it anyway.
+        let byException = Set(dictionary.points.filter(\.reportsByException).map(\.device))
         var expectSnapshot = Set<Int>()
         var batchPolls: [Int] = []
         var sequence: UInt64 = 0
@@ -107,7 +109,7 @@ public enum ExceptionReplay {
             if Double(random.next() >> 11) / 9_007_199_254_740_992 < options.dropProbability {
                 report.batchesDropped += 1
                 builder.noteDropped([batch.sequence...batch.sequence])  // as the writer does with the spool's drops
-                snapshotDue = Set(trace.polls.map(\.device))
+                snapshotDue = byException
             } else {
                 delivered.append((batch.sequence, withGroups, batch))
                 report.delivered += batch.groups.reduce(0) { $0 + $1.values.count }
@@ -141,11 +143,15 @@ public enum ExceptionReplay {
         return report
     }
 
-    /// A poll as the agent's I/O thread hands it over.
-    static func reading(_ poll: ReplayTrace.Poll) -> DeviceReading {
+    /// A poll as the agent's I/O thread hands it over: the cycle stamped with the poll's time, a failed point with
+    /// an older one, as ``DevicePoller`` keeps a failed point's last good timestamp (here an hour before), so a group
+    /// stamped from its points instead of its cycle shows up as broken heartbeats.
+    public static func reading(_ poll: ReplayTrace.Poll) -> DeviceReading {
         let stamp = Timestamp(
             wallMilliseconds: poll.wallMilliseconds,
             monotonicNanoseconds: UInt64(poll.monotonicMilliseconds) * 1_000_000)
+        let stale = Timestamp(
+            wallMilliseconds: poll.wallMilliseconds - 3_600_000, monotonicNanoseconds: stamp.monotonicNanoseconds / 2)
         var health = DeviceHealth()
         let failed = poll.values.allSatisfy { if case .missing = $0 { true } else { false } }
         health.state = failed ? .offline : .online
@@ -153,9 +159,10 @@ public enum ExceptionReplay {
             device: poll.device,
             points: poll.values.enumerated().map { index, value in
                 let (raw, quality) = pointValue(value)
-                return PointReading(point: index, value: raw, quality: quality, timestamp: stamp)
+                let answered = quality == .good || quality == .notAvailable
+                return PointReading(point: index, value: raw, quality: quality, timestamp: answered ? stamp : stale)
             },
-            requests: [], health: health)
+            requests: [], health: health, timestamp: stamp)
     }
 
     static func pointValue(_ value: WireValue) -> (RawValue?, Quality) {

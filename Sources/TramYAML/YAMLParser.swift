@@ -14,7 +14,8 @@ public struct YAMLSyntaxError: Error, Sendable {
 public enum YAMLParser {
     /// Deepest nesting accepted.
     public static let maximumDepth = 64
-    /// Largest number of nodes after alias expansion.
+    /// Most nodes that aliases may add to a document by expansion: beyond the file's own nodes, which its size bounds.
+    /// A limit on the total instead refused a plain agent file of 500 devices × 30 inline points with ranges.
     public static let maximumNodes = 200_000
 
     /// Parses the first document of `bytes`. An empty stream gives `nil`.
@@ -99,9 +100,12 @@ public enum YAMLParser {
 private struct TreeBuilder {
     let document: UnsafeMutablePointer<yaml_document_t>
     var nodeCount = 0
+    /// The nodes written in the file; every node built beyond these is an alias's copy.
+    let ownNodes: Int
 
     init(document: UnsafeMutablePointer<yaml_document_t>) {
         self.document = document
+        ownNodes = document.pointee.nodes.top - document.pointee.nodes.start
     }
 
     mutating func build(_ node: UnsafeMutablePointer<yaml_node_t>, depth: Int) throws(YAMLSyntaxError) -> YAMLNode {
@@ -112,9 +116,10 @@ private struct TreeBuilder {
             throw YAMLSyntaxError(
                 message: "nesting deeper than \(YAMLParser.maximumDepth) levels (a recursive alias?)", mark: mark)
         }
-        guard nodeCount <= YAMLParser.maximumNodes else {
+        guard nodeCount <= ownNodes + YAMLParser.maximumNodes else {
             throw YAMLSyntaxError(
-                message: "document expands to more than \(YAMLParser.maximumNodes) nodes (an alias bomb?)", mark: mark)
+                message: "aliases expand the document by more than \(YAMLParser.maximumNodes) nodes (an alias bomb?)",
+                mark: mark)
         }
         switch node.pointee.type {
         case YAML_SCALAR_NODE:

@@ -382,6 +382,13 @@ struct LoaderFuzzTests {
                 "l\(level): &l\(level) [" + Array(repeating: "*l\(level - 1)", count: 9).joined(separator: ", ") + "]\n"
         }
         #expect(error(bomb)?.contains("alias bomb") == true)
+        // A large plain file is not a bomb: 18,000 inline points with ranges are 234,002 nodes (500 devices of 30
+        // such points with their table and type, about 300,000).
+        let large = (0..<18_000).map { "  - {name: r\($0), address: \($0), range: [0, 100], report: {deadband: 2%}}" }
+        let points = "points:\n" + large.joined(separator: "\n") + "\n"
+        #expect(error(points) == nil, "a plain file of 18,000 points parses")
+        // Aliases that add more than the limit are refused in a large file too.
+        #expect(error(points + bomb)?.contains("alias bomb") == true)
         #expect(
             error(String(repeating: "[", count: 64) + String(repeating: "]", count: 64)) == nil, "64 levels are allowed"
         )

@@ -105,9 +105,9 @@ def spool_stats(spool: Path) -> dict:
     return json.loads(proc.stdout)
 
 
-def rows(db: Path, sql: str):
+def rows(db: Path, sql: str, params=()):
     with sqlite3.connect(f"file:{db}?mode=ro", uri=True, timeout=10) as conn:
-        return conn.execute(sql).fetchall()
+        return conn.execute(sql, params).fetchall()
 
 
 def start_plc(plc_tcp, voltage: float = 230.5, energy: int = 123456, status: int = 7, units=(1,)):
@@ -115,14 +115,22 @@ def start_plc(plc_tcp, voltage: float = 230.5, energy: int = 123456, status: int
     return plc_tcp({unit: {"holding": {0: words}} for unit in units}, units=list(units))
 
 
-def start_collector(procs, tmp_path: Path, port: int | None = None) -> tuple[Collector, Path, Path]:
+def start_collector(procs, tmp_path: Path, port: int | None = None, extra: tuple = ()) -> tuple[Collector, Path, Path]:
+    """A collector with gw-e2e enrolled (its token in tmp_path/token); `extra`: more `serve` arguments."""
     db = tmp_path / "collector.db"
     token = run(COLLECTOR_BIN, "gateway", "add", "gw-e2e", "--db", db)
     token_file = tmp_path / "token"
     token_file.write_text(token + "\n")
     token_file.chmod(0o600)
-    extra = ["--listen", f"127.0.0.1:{port}"] if port else []
-    return Collector(procs, COLLECTOR_BIN, db, *extra), db, token_file
+    listen = ["--listen", f"127.0.0.1:{port}"] if port else []
+    return Collector(procs, COLLECTOR_BIN, db, *listen, *extra), db, token_file
+
+
+def agent_metrics(port: int) -> dict[str, float]:
+    """The agent's /metrics (control.metrics_port) as {'name{labels}': value}."""
+    body = urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=5).read().decode()
+    return {line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1]) for line in body.splitlines()
+            if line and not line.startswith("#")}
 
 
 def readings_by_point(db: Path) -> dict[str, list[tuple[int, float | None, int | None]]]:

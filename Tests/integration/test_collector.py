@@ -5,6 +5,7 @@ below (written from docs/wire-format.md), and every stored value is checked agai
 """
 from __future__ import annotations
 
+import gzip
 import http.client
 import json
 import os
@@ -40,13 +41,68 @@ def run(binary: Path, *args, timeout: float = 30) -> str:
 
 
 class Collector:
+    """`tram-collector serve` on an ephemeral loopback port. With `--console-listen` among `extra`, `console_url` is the
+    console's address (the LISTENING and CONSOLE lines may come in either order); else None."""
+
     def __init__(self, procs, binary: Path, db: Path, *extra):
         self.proc = procs.spawn([binary, "serve", "--db", db, "--listen", "127.0.0.1:0", *extra], "collector",
                                 stdout=subprocess.PIPE)
-        line = self.proc.stdout.readline().decode()
-        assert line.startswith("LISTENING "), f"no LISTENING line: {line!r}\n{procs.stderr_of(self.proc)}"
-        self.port = int(line.rsplit(":", 1)[1])
+        wanted = {"LISTENING"} | ({"CONSOLE"} if "--console-listen" in map(str, extra) else set())
+        addresses: dict[str, str] = {}
+        while wanted - set(addresses):
+            line = self.proc.stdout.readline().decode()
+            word, _, address = line.strip().partition(" ")
+            assert word in wanted, f"no LISTENING line: {line!r}\n{procs.stderr_of(self.proc)}"
+            addresses[word] = address
+        self.port = int(addresses["LISTENING"].rsplit(":", 1)[1])
         self.url = f"http://127.0.0.1:{self.port}"
+        self.console_url = f"http://{addresses['CONSOLE']}" if "CONSOLE" in addresses else None
+        self.console_cookie: str | None = None
+
+    def get(self, path: str, token: str | None = None, timeout: float = 10) -> tuple[int, bytes]:
+        """GET on the ingest/read listener (`token`: a read token, sent as Bearer): status and body."""
+        conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)
+        try:
+            conn.request("GET", path, headers={"Authorization": f"Bearer {token}"} if token else {})
+            reply = conn.getresponse()
+            return reply.status, reply.read()
+        finally:
+            conn.close()
+
+    def get_json(self, path: str, token: str | None = None) -> dict:
+        status, body = self.get(path, token)
+        assert status == 200, f"GET {path} -> {status}: {body[:500]!r}"
+        return json.loads(body)
+
+    def console_sign_in(self, reader_token: str) -> str:
+        """Signs in to the console with a read token (as the sign-in form posts it); keeps and returns the session."""
+        host, port = self.console_url.removeprefix("http://").rsplit(":", 1)
+        conn = http.client.HTTPConnection(host, int(port), timeout=10)
+        try:
+            conn.request("POST", "/login", body=f"token={reader_token}".encode(),
+                         headers={"Content-Type": "application/x-www-form-urlencoded"})
+            reply = conn.getresponse()
+            reply.read()
+            cookie = reply.getheader("Set-Cookie") or ""
+            assert reply.status == 303 and cookie.startswith("tram_session="), (reply.status, cookie)
+        finally:
+            conn.close()
+        self.console_cookie = cookie.split(";", 1)[0].split("=", 1)[1]
+        return self.console_cookie
+
+    def console_get(self, path: str, timeout: float = 10) -> tuple[int, str]:
+        """GET a console page (or a /live route) with the session from ``console_sign_in``: status and text."""
+        host, port = self.console_url.removeprefix("http://").rsplit(":", 1)
+        conn = http.client.HTTPConnection(host, int(port), timeout=timeout)
+        try:
+            conn.request("GET", path, headers={"Cookie": f"tram_session={self.console_cookie}"})
+            reply = conn.getresponse()
+            data = reply.read()
+            if reply.getheader("Content-Encoding") == "gzip":
+                data = gzip.decompress(data)
+            return reply.status, data.decode()
+        finally:
+            conn.close()
 
     def post(self, body: bytes, token: str, timeout: float = 10) -> tuple[int, dict]:
         conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=timeout)

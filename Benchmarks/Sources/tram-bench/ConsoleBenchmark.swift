@@ -7,6 +7,7 @@ import TramCollectorConsole
 import TramCollectorRelay
 import TramCollectorStore
 import TramCollectorTestSupport
+import TramReplay
 
 /// `tram-bench console`: the console's pages over a park-sized store, timed at the server, against the same answers
 /// computed from raw readings in the same run; and ingest with rollups against without (``CollectorBenchmark``).

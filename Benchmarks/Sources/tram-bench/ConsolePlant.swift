@@ -1,4 +1,5 @@
 import TramCompression
+import TramReplay
 import TramSchema
 
 /// The console benchmark's plant: gateways of three devices with ten points each, one reading a minute per point,

@@ -6,6 +6,10 @@ import TramCompression
 import TramSchema
 
 /// Bytes, time and allocations per reading for Tram's wire format and the alternatives, on one trace, in one run.
+///
+/// A reading is a value a device gave: a trace's device cycles hold only those, so every format carries the same
+/// readings and bytes per reading is what a plant's link pays for each. A batch is `batchSeconds` of wall time
+/// (`windows`), its cycles in time order, one group (one Sparkplug payload) per device cycle.
 enum WireBenchmark {
     struct Result {
         var format: String
@@ -24,13 +28,23 @@ enum WireBenchmark {
     }
 
     static func run(_ trace: Trace, batchSeconds: [Int]) {
-        print("trace: \(trace.names.count) points, \(trace.ticks.count) polls, \(trace.readings) readings")
+        let partial = trace.partialTicks
+        print(
+            "trace: \(trace.names.count) points on \(trace.devices.count) device\(trace.devices.count == 1 ? "" : "s"), "
+                + "\(trace.ticks.count) device cycles (\(partial) with only some of their device's points), "
+                + "\(trace.readings) readings")
+        // The filled trace is built once, outside the timings; readings are still counted on the real ones.
+        let filled = partial > 0 ? trace.filled : nil
         print("format        batch  B/reading raw  gzip   zstd   encode ns/rd  decode ns/rd  allocs/batch")
         for seconds in batchSeconds {
             // TRAM_WIRE_FORMATS=tram,influx limits the run (for profiling one format).
             let only = ProcessInfo.processInfo.environment["TRAM_WIRE_FORMATS"]?.split(separator: ",").map(String.init)
-            let formats: [(String, (Trace, Int) -> Result)] = [
-                ("tram", tram), ("influx", influx), ("json", json),
+            var formats: [(String, (Trace, Int) -> Result)] = [("tram", { tram($0, $1) })]
+            if let filled {
+                formats.append(("tram-missing", { _, seconds in tram(filled, seconds, format: "tram-missing") }))
+            }
+            formats += [
+                ("influx", influx), ("json", json),
                 ("sparkplug", { sparkplug($0, $1) }), ("sparkplug+ts", { sparkplug($0, $1, metricTimestamps: true) }),
             ]
             for (name, measure) in formats where only?.contains(name) ?? true {
@@ -49,8 +63,14 @@ enum WireBenchmark {
                 }
             }
         }
+        if partial > 0 {
+            print(
+                "(tram: a cycle with every point of its device is a range group, one with only some a sparse group (v2);"
+            )
+            print(" tram-missing: every cycle a range group over its device's points, the absent ones marked missing.)")
+        }
         print(
-            "(sparkplug: Sparkplug B DDATA, one payload per poll, metrics by alias with no name or timestamp, swift-protobuf;"
+            "(sparkplug: Sparkplug B DDATA, one payload per device cycle, metrics by alias with no name or timestamp, swift-protobuf;"
         )
         print(" sparkplug+ts: the same with each metric's timestamp, which Sparkplug 3.0 requires in DDATA.)")
     }
@@ -67,11 +87,32 @@ enum WireBenchmark {
         return UInt64(t.tv_sec) * 1_000_000_000 + UInt64(t.tv_nsec)
     }
 
+    /// The batches: `seconds` of wall time each, on a grid that starts half a second before the first cycle, so that
+    /// a device's polls and their jitter of a few ms never straddle a boundary (the standard trace: `seconds` polls
+    /// a batch). A stretch with no cycles makes no batch.
     static func windows(_ trace: Trace, _ seconds: Int) -> [ArraySlice<Tick>] {
-        stride(from: 0, to: trace.ticks.count, by: seconds).map {
-            trace.ticks[$0..<min($0 + seconds, trace.ticks.count)]
+        guard let first = trace.ticks.first?.timeMilliseconds else { return [] }
+        let span = Int64(seconds) * 1000
+        var result: [ArraySlice<Tick>] = []
+        var start = 0
+        var window = Int64.min
+        for (index, tick) in trace.ticks.enumerated() {
+            let this = (tick.timeMilliseconds - first + 500) / span
+            if this != window {
+                if index > start { result.append(trace.ticks[start..<index]) }
+                start = index
+                window = this
+            }
         }
+        result.append(trace.ticks[start...])
+        return result
     }
+
+    /// The readings of a window: its values that are not missing.
+    static func readings(_ window: ArraySlice<Tick>) -> Int { window.reduce(0) { $0 + $1.readings } }
+
+    /// The values of a window, one line, JSON object or metric each.
+    static func values(_ window: ArraySlice<Tick>) -> Int { window.reduce(0) { $0 + $1.values.count } }
 
     /// Books one encoded batch: the encode time and allocations since `start`, then its sizes raw and compressed.
     static func encoded(
@@ -93,8 +134,10 @@ enum WireBenchmark {
 
     // MARK: Tram
 
-    static func tram(_ trace: Trace, _ seconds: Int) -> Result {
-        var result = Result(format: "tram", batchSeconds: seconds)
+    /// One group per device cycle: a range group when the cycle has its device's points from `firstAlias` on, a sparse
+    /// group (version 2) when it lists its aliases.
+    static func tram(_ trace: Trace, _ seconds: Int, format: String = "tram") -> Result {
+        var result = Result(format: format, batchSeconds: seconds)
         let dictionary = trace.dictionary
         let id = dictionary.schemaID
         let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 4 << 20, alignment: 8)
@@ -107,15 +150,27 @@ enum WireBenchmark {
             let start = now()
             encoder.begin(epoch: 1, sequence: sequence, baseTimeMilliseconds: window.first!.timeMilliseconds)
             for tick in window {
-                tick.values.withUnsafeBufferPointer { values in
-                    try? encoder.append(
-                        timeMilliseconds: tick.timeMilliseconds, clock: .synchronised, firstAlias: 0, values: values)
+                do {
+                    try tick.values.withUnsafeBufferPointer { values throws(WireError) in
+                        if let aliases = tick.aliases {
+                            try aliases.withUnsafeBufferPointer { aliases throws(WireError) in
+                                try encoder.append(
+                                    timeMilliseconds: tick.timeMilliseconds, clock: .synchronised, aliases: aliases,
+                                    values: values)
+                            }
+                        } else {
+                            try encoder.append(
+                                timeMilliseconds: tick.timeMilliseconds, clock: .synchronised,
+                                firstAlias: tick.firstAlias, values: values)
+                        }
+                    }
+                } catch {
+                    fatalError("Tram encoding failed: \(error)")
                 }
             }
             guard let frame = try? encoder.seal() else { fatalError("encoder buffer too small") }
-            encoded(
-                frame, readings: window.count * trace.names.count, start: start, allocationsBefore: allocationsBefore,
-                into: &result)
+            let readings = Self.readings(window)
+            encoded(frame, readings: readings, start: start, allocationsBefore: allocationsBefore, into: &result)
             sequence += 1
             let zstdStart = now()
             _ = try? compressor.compress(frame)
@@ -126,9 +181,22 @@ enum WireBenchmark {
             let decodeStart = now()
             let decoded = try? FrameDecoder.decode(frame, dictionary: { $0 == id ? dictionary : nil })
             result.decodeNanoseconds += now() - decodeStart
-            precondition(decoded != nil, "Tram frame failed to decode")
+            guard case .batch(let batch)? = decoded?.frame else { fatalError("Tram frame failed to decode") }
+            if result.batches == 1 { checkTram(batch, window) }
         }
         return result
+    }
+
+    /// Outside the timings: the first batch decodes back to the window's cycles, alias for alias and value for value.
+    static func checkTram(_ batch: DecodedBatch, _ window: ArraySlice<Tick>) {
+        precondition(batch.groups.count == window.count, "Tram batch decoded to \(batch.groups.count) groups")
+        for (group, tick) in zip(batch.groups, window) {
+            let aliases = group.aliases ?? Array(group.firstAlias..<group.firstAlias + group.values.count)
+            precondition(
+                group.timeMilliseconds == tick.timeMilliseconds && group.values == tick.values
+                    && aliases == tick.values.indices.map(tick.alias(at:)),
+                "Tram group at \(tick.timeMilliseconds) differs")
+        }
     }
 
     // MARK: Influx line protocol, one line per reading
@@ -140,8 +208,9 @@ enum WireBenchmark {
             let start = now()
             var text = ""
             for tick in window {
-                for (alias, value) in tick.values.enumerated() {
-                    text += "tram,gateway=gw-bench,device=line1,point=\(trace.names[alias]) value="
+                let device = trace.devices[tick.device].name
+                for (index, value) in tick.values.enumerated() {
+                    text += "tram,gateway=gw-bench,device=\(device),point=\(trace.names[tick.alias(at: index)]) value="
                     switch value {
                     case .int(let v): text += "\(v)i"
                     case .uint(let v): text += "\(v)u"
@@ -157,8 +226,7 @@ enum WireBenchmark {
             let bytes = Array(text.utf8)
             bytes.withUnsafeBytes {
                 encoded(
-                    $0, readings: window.count * trace.names.count, start: start, allocationsBefore: allocationsBefore,
-                    into: &result)
+                    $0, readings: readings(window), start: start, allocationsBefore: allocationsBefore, into: &result)
             }
             let decodeStart = now()
             var parsed = 0
@@ -167,7 +235,7 @@ enum WireBenchmark {
                 if parts.count == 3, parts[1].starts(with: Array("value=".utf8)) { parsed += 1 }
             }
             result.decodeNanoseconds += now() - decodeStart
-            precondition(parsed == window.count * trace.names.count)
+            precondition(parsed == values(window))
         }
         return result
     }
@@ -190,7 +258,8 @@ enum WireBenchmark {
             let start = now()
             var readings: [JSONReading] = []
             for tick in window {
-                for (alias, value) in tick.values.enumerated() {
+                let device = trace.devices[tick.device].name
+                for (index, value) in tick.values.enumerated() {
                     let number: Double
                     switch value {
                     case .int(let v): number = Double(v)
@@ -202,12 +271,15 @@ enum WireBenchmark {
                     }
                     readings.append(
                         JSONReading(
-                            ts: tick.timeMilliseconds, device: "line1", point: trace.names[alias], value: number))
+                            ts: tick.timeMilliseconds, device: device, point: trace.names[tick.alias(at: index)],
+                            value: number))
                 }
             }
             let data = (try? encoder.encode(readings)) ?? Data()
             data.withUnsafeBytes {
-                encoded($0, readings: readings.count, start: start, allocationsBefore: allocationsBefore, into: &result)
+                encoded(
+                    $0, readings: Self.readings(window), start: start, allocationsBefore: allocationsBefore,
+                    into: &result)
             }
             let decodeStart = now()
             let decoded = try? decoder.decode([JSONReading].self, from: data)
@@ -222,8 +294,8 @@ enum WireBenchmark {
     typealias SparkplugPayload = Org_Eclipse_Tahu_Protobuf_Payload
     typealias SparkplugDataType = Org_Eclipse_Tahu_Protobuf_DataType
 
-    /// One DDATA payload per poll: the payload's timestamp is the poll's, `seq` counts payloads modulo 256, and each
-    /// reading is a metric with its alias (the point's index), no name, its datatype and its value in the oneof field
+    /// One DDATA payload per device cycle: the payload's timestamp is the cycle's, `seq` counts payloads modulo 256, and
+    /// each reading is a metric with its alias (the point's index), no name, its datatype and its value in the oneof field
     /// the Sparkplug 3.0 spec gives for that datatype. The per-metric timestamp is left out unless `metricTimestamps`.
     /// A batch is the payloads one after another, each preceded by its length as a varint.
     static func sparkplug(_ trace: Trace, _ seconds: Int, metricTimestamps: Bool = false) -> Result {
@@ -240,7 +312,8 @@ enum WireBenchmark {
                 payload.seq = sequence & 0xFF
                 sequence += 1
                 payload.metrics.reserveCapacity(tick.values.count)
-                for (alias, value) in tick.values.enumerated() {
+                for (index, value) in tick.values.enumerated() {
+                    let alias = tick.alias(at: index)
                     var metric = SparkplugPayload.Metric()
                     metric.alias = UInt64(alias)
                     metric.datatype = datatypes[alias]
@@ -256,8 +329,7 @@ enum WireBenchmark {
             }
             batch.withUnsafeBytes {
                 encoded(
-                    $0, readings: window.count * trace.names.count, start: start, allocationsBefore: allocationsBefore,
-                    into: &result)
+                    $0, readings: readings(window), start: start, allocationsBefore: allocationsBefore, into: &result)
             }
             let decodeStart = now()
             var metrics = 0
@@ -274,13 +346,13 @@ enum WireBenchmark {
                 }
             }
             result.decodeNanoseconds += now() - decodeStart
-            precondition(metrics == window.count * trace.names.count, "Sparkplug batch decoded to \(metrics) metrics")
+            precondition(metrics == values(window), "Sparkplug batch decoded to \(metrics) metrics")
             if result.batches == 1 { checkSparkplug(batch, window, trace, metricTimestamps) }
         }
         return result
     }
 
-    /// Outside the timings: the first batch decodes back to the trace's polls, value for value.
+    /// Outside the timings: the first batch decodes back to the trace's cycles, value for value.
     static func checkSparkplug(_ batch: [UInt8], _ window: ArraySlice<Tick>, _ trace: Trace, _ metricTimestamps: Bool) {
         batch.withUnsafeBytes { bytes in
             var offset = 0
@@ -291,8 +363,9 @@ enum WireBenchmark {
                 offset += length
                 precondition(
                     payload.timestamp == UInt64(tick.timeMilliseconds) && payload.metrics.count == tick.values.count)
-                for (alias, value) in tick.values.enumerated() {
-                    let metric = payload.metrics[alias]
+                for (index, value) in tick.values.enumerated() {
+                    let alias = tick.alias(at: index)
+                    let metric = payload.metrics[index]
                     var expected = SparkplugPayload.Metric()
                     expected.alias = UInt64(alias)
                     expected.datatype = UInt32(sparkplugDataType(trace.types[alias]).rawValue)

@@ -4,6 +4,7 @@
 //   tram-bench engine CONFIG SECONDS [RATE] CPU per point through the acquisition engine (RATE points/s, 0 = flat out)
 //   tram-bench raw URL UNIT COUNT SECONDS   CPU per register in a bare libmodbus loop, the floor for any client
 //   tram-bench wire [TRACE.csv]             bytes, time and allocations per reading: Tram vs Influx line protocol vs JSON
+//   tram-bench rbe [TRACE.csv] ...          report by exception vs poll = send: sent, bytes, rows, error bound, CPU
 //   tram-bench spool [--dir DIR] ...        spool append, fsyncs, overhead, start-up and drain; --rate R --seconds N paced (spool.sh)
 //   tram-bench uplink [--quick] ...         readings/s, batches/s and CPU per MB to the real tram-collector; a backlog's drain under live load
 //   tram-bench collector [--gateways G] ... the collector's ingest over loopback (HTTP, decode, dedupe, store) against raw SQLite inserts
@@ -240,6 +241,8 @@ case "wire":
     } else {
         WireBenchmark.run(Trace.standard(), batchSeconds: [1, 10, 60])
     }
+case "rbe":
+    RbeBenchmark.main(arguments.dropFirst(2))
 case "spool":
     SpoolBenchmark.main(arguments.dropFirst(2))
 case "uplink":
@@ -250,6 +253,6 @@ case "console":
     await ConsoleBenchmark.main(arguments.dropFirst(2))
 default:
     fail(
-        "usage: tram-bench plan DIR | engine CONFIG SECONDS [RATE] | raw URL UNIT COUNT SECONDS | wire [TRACE.csv] | spool [OPTIONS] | uplink [OPTIONS] | collector [OPTIONS] | console [OPTIONS]"
+        "usage: tram-bench plan DIR | engine CONFIG SECONDS [RATE] | raw URL UNIT COUNT SECONDS | wire [TRACE.csv] | rbe [TRACE.csv] [OPTIONS] | spool [OPTIONS] | uplink [OPTIONS] | collector [OPTIONS] | console [OPTIONS]"
     )
 }
