@@ -112,7 +112,7 @@ let package = Package(
             name: "TramAgent",
             dependencies: [
                 "TramConfig", "TramConfigFiles", "TramModbus", "TramSchema", "TramBatch", "TramSpool", "TramUplink",
-                "TramStageOptions", "TramModem", "TramBuiltinPoints",
+                "TramStageOptions", "TramModem", "TramBuiltinPoints", "TramWrite",
                 "TramThreads", "TramCore", "TramControlProtocol", "CLinux",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
@@ -137,18 +137,22 @@ let package = Package(
             name: "TramReplay",
             dependencies: ["TramBatch", "TramCompression", "TramModbus", "TramSchema", "TramCore"]),
         .target(name: "TramSimulator", dependencies: ["TramConfig", "TramModbus", "TramCore", "CModbus"]),
+        // Guarded writes: a value → the words and function code for a writable point or an address, the guards both
+        // tramctl and the agent apply, the write with its read-back on a link, and its audit line.
+        .target(name: "TramWrite", dependencies: ["TramConfig", "TramModbus", "TramCore"]),
         // tramctl's verbs. The technician's tool may use FoundationEssentials via ArgumentParser.
         .target(
             name: "TramCtl",
             dependencies: [
                 "TramConfig", "TramConfigFiles", "TramModbus", "TramSimulator", "TramSchema", "TramCompression",
                 "TramBatch", "TramSpool", "TramUplink",
-                "TramStageOptions", "TramCore", "TramControlProtocol", "TramIngestProtocol",
+                "TramStageOptions", "TramCore", "TramControlProtocol", "TramIngestProtocol", "TramWrite",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "SystemPackage", package: "swift-system"),
                 .product(name: "Logging", package: "swift-log"),
             ]),
         .executableTarget(name: "tramctl", dependencies: ["TramCtl"]),
+        .testTarget(name: "TramWriteTests", dependencies: ["TramWrite", "TramConfig"]),
         .testTarget(name: "TramCtlTests", dependencies: ["TramCtl", "TramConfig", "TramModbus"]),
         // The gateway daemon: a thin main over TramAgent. No ArgumentParser, no Foundation.
         .executableTarget(name: "tram-agent", dependencies: ["TramAgent"]),

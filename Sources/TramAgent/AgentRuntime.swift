@@ -10,6 +10,7 @@ import TramSpool
 import TramStageOptions
 import TramThreads
 import TramUplink
+import TramWrite
 import TramCore
 #if canImport(Glibc)
 import Glibc
@@ -39,6 +40,7 @@ public final class AgentRuntime: Sendable {
     private let stopping = Atomic<Bool>(false)
     private let housekeepingWakeup = Wakeup()
     private let clock = TramClock.system
+    private let writeJournal = Mutex<WriteJournal?>(nil)
     /// The clock's state for each encoded cycle (synchronised, stepped).
     public let clockFlags: @Sendable () -> ClockFlags
 
@@ -77,8 +79,8 @@ public final class AgentRuntime: Sendable {
         let config = self.config
         var control: ControlServer?
         do {
-            control = try ControlServer(path: config.control.socket, logger: logger) { [weak self] request in
-                self?.answer(request) ?? Array("{\"error\":\"stopping\"}".utf8)
+            control = try ControlServer(path: config.control.socket, logger: logger) { [weak self] request, peer in
+                self?.answer(request, peer: peer) ?? Array("{\"error\":\"stopping\"}".utf8)
             }
             control?.start()
         } catch {
@@ -385,7 +387,38 @@ public final class AgentRuntime: Sendable {
     }
 
     /// One control-socket request → its JSON answer (see `ControlProtocol`).
-    func answer(_ request: String) -> [UInt8] {
-        ControlProtocol.answer(request, runtime: self)
+    func answer(_ request: String, peer: ControlPeer? = nil) -> [UInt8] {
+        ControlProtocol.answer(request, peer: peer, runtime: self)
+    }
+
+    /// The `write` request's server, on the running config; the journal opened at the first write (and again when
+    /// a reload moves it).
+    func writes() -> AgentWrites {
+        let config = self.config
+        let journal: WriteJournal? =
+            config.control.writes
+            ? writeJournal.withLock { journal in
+                if journal?.path != config.control.writeJournal {
+                    journal = WriteJournal(path: config.control.writeJournal)
+                }
+                return journal
+            } : nil
+        return AgentWrites(
+            config: config, journal: journal, logger: logger,
+            withLink: { [self] name, pause, timeout, job in
+                engines.withLock { $0[name] }?.withLink(name, pause: pause, timeout: timeout, job) ?? false
+            },
+            linkServing: { [self] endpoint in
+                engines.withLock { engines in engines.values.lazy.compactMap { $0.link(serving: endpoint) }.first }
+            }, clock: clock)
+    }
+
+    /// The journal's newest lines for `status`, when writes are on.
+    func recentWrites() -> [String] {
+        guard config.control.writes else { return [] }
+        return writeJournal.withLock { $0?.entries }
+            ?? WriteJournal.readLines(config.control.writeJournal).suffix(
+                WriteJournal.shownEntries
+            ).map { $0 }
     }
 }

@@ -4,6 +4,7 @@ import TramControlProtocol
 import TramModbus
 import TramSpool
 import TramUplink
+import TramWrite
 #if canImport(Glibc)
 import Glibc
 import TramCore
@@ -12,7 +13,7 @@ import TramCore
 /// Answers the control socket's requests from the runtime's state. The requests and answers themselves, and their
 /// JSON, are TramControlProtocol's (shared with `tramctl`); this builds them (docs/agent.md, "Control socket").
 enum ControlProtocol {
-    static func answer(_ line: String, runtime: AgentRuntime) -> [UInt8] {
+    static func answer(_ line: String, peer: ControlPeer?, runtime: AgentRuntime) -> [UInt8] {
         let request: ControlRequest
         do { request = try ControlRequest(line: line) } catch { return error.bytes }
         switch request {
@@ -27,6 +28,8 @@ enum ControlProtocol {
             }
         case .version:
             return ControlVersion(version: AgentRuntime.version).bytes
+        case .write(let write):
+            return runtime.writes().answer(write, peer: peer).bytes
         }
     }
 
@@ -99,7 +102,7 @@ enum ControlProtocol {
                     budgetUsedToday: uplink.budgetUsedToday, budgetLimit: uplink.budgetLimit,
                     lastDeliveryMilliseconds: uplink.lastDeliveryMilliseconds)
             },
-            link: link(runtime))
+            link: link(runtime), writes: runtime.recentWrites())
     }
 
     /// The modem device's newest cycle as one line's worth: NR's signal on 5G when it has one, else LTE's.

@@ -10,12 +10,12 @@ import Glibc
 /// The agent's local control socket: one request line in, one JSON answer out, then the connection closes.
 ///
 /// A Unix stream socket, mode 0660, so root and the agent's group (technicians in group `tram`) may ask and
-/// nobody else can. It runs on its own thread, answers one client at a time, and gives a slow client two
+/// nobody else can; each request comes with the client's credentials (writes check them). It runs on its own thread, answers one client at a time, and gives a slow client two
 /// seconds, so a stuck `tramctl` cannot wedge it.
 public final class ControlServer: @unchecked Sendable {
     public let path: String
     private let listener: Int32
-    private let handle: @Sendable (String) -> [UInt8]
+    private let handle: @Sendable (String, ControlPeer?) -> [UInt8]
     private let logger: Logger
     private let stopping = Atomic<Bool>(false)
     private var thread: OwnedThread?
@@ -30,7 +30,9 @@ public final class ControlServer: @unchecked Sendable {
     }
 
     /// Binds the socket (replacing a stale one left by a crash, refusing one a live agent answers on).
-    public init(path: String, logger: Logger, handle: @escaping @Sendable (String) -> [UInt8]) throws(Failure) {
+    public init(
+        path: String, logger: Logger, handle: @escaping @Sendable (String, ControlPeer?) -> [UInt8]
+    ) throws(Failure) {
         self.path = path
         self.logger = logger
         self.handle = handle
@@ -96,7 +98,7 @@ public final class ControlServer: @unchecked Sendable {
             request += chunk[..<count]
         }
         let line = String(decoding: request.prefix { $0 != UInt8(ascii: "\n") }, as: UTF8.self)
-        var answer = handle(line)
+        var answer = handle(line, ControlPeer.of(socket: client))
         answer.append(UInt8(ascii: "\n"))
         var sent = 0
         while sent < answer.count {

@@ -7,7 +7,7 @@ extension AgentDecoder {
         "insecure_skip_verify", "connect_timeout", "request_timeout", "max_upload", "bandwidth", "daily_budget",
         "dead_letter_file", "compression", "auth_scheme",
     ]
-    static let controlKeys = ["socket", "metrics_port"]
+    static let controlKeys = ["socket", "metrics_port", "writes", "raw_writes", "write_group", "write_journal"]
     static let batchKeys = ["max_age", "max_bytes"]
     static let healthKeys = ["enabled", "poll_interval"]
     static let modemKeys = ["enabled", "device", "poll_interval"]
@@ -148,6 +148,15 @@ extension AgentDecoder {
                 control.metricsPort = map.integer("metrics_port", in: 0...65535) ?? control.metricsPort
             }
         }
+        control.writes = map.bool("writes") ?? false
+        control.rawWrites = map.bool("raw_writes") ?? false
+        if control.rawWrites, !control.writes {
+            log.error(
+                "'raw_writes: true' needs 'writes: true' as well: writes by address are a kind of write",
+                at: map.location(ofKey: "raw_writes"))
+        }
+        control.writeGroup = map.string("write_group") ?? control.writeGroup
+        control.writeJournal = map.string("write_journal") ?? control.writeJournal
         return control
     }
 

@@ -26,6 +26,8 @@ public struct Point: Sendable, Hashable {
     public var range: ClosedRange<Double>?
     /// The profile's suggestion for reporting this point by exception; used once its device has a `report:`.
     public var report: PointReportSetting?
+    /// Set when the profile marks the point `writable: true`: what `tramctl write` may write to it. Nil: read-only.
+    public var write: WriteRule?
     public var location: SourceLocation
 
     /// What a point's values mean over time.
@@ -60,6 +62,7 @@ public struct Point: Sendable, Hashable {
         self.kind = kind
         self.range = nil
         self.report = nil
+        self.write = nil
         self.location = location
     }
 

@@ -10,10 +10,11 @@ struct PointDefaults {
 
 /// Decodes one point mapping, reporting every problem it finds.
 struct PointDecoder {
-    static let keys = [
-        "name", "table", "address", "type", "order", "bit", "length", "scale", "offset", "scale_from",
-        "unit", "optional", "not_available", "expect", "description", "kind", "range", "report",
-    ]
+    static let keys =
+        [
+            "name", "table", "address", "type", "order", "bit", "length", "scale", "offset", "scale_from",
+            "unit", "optional", "not_available", "expect", "description", "kind", "range", "report",
+        ] + WriteRuleDecoder.keys
 
     let file: String
     let log: DiagnosticLog
@@ -80,6 +81,12 @@ struct PointDecoder {
             log.error("'range' applies to numbers, not to type \(type)", at: map.location(ofKey: "range"))
         }
         point.report = report.decodePoint(map.value("report"), type: type, range: point.range)
+        point.write = WriteRuleDecoder(file: file, log: log).decode(map, table: table, type: type)
+        if point.write != nil, expected != nil {
+            log.error(
+                "a point with 'expect' identifies the device and cannot be 'writable'",
+                at: map.location(ofKey: "writable"))
+        }
         return point
     }
 

@@ -1,7 +1,7 @@
 /// How Tram reads scalar text: integers (decimal, 0x hex, 0b binary, `_` separators),
 /// numbers, booleans and durations with units.
-enum ScalarSyntax {
-    static func integer(_ text: String) -> Int64? {
+public enum ScalarSyntax {
+    public static func integer(_ text: String) -> Int64? {
         var body = Substring(text.filter { $0 != "_" })
         var negative = false
         if body.hasPrefix("-") {
@@ -27,13 +27,13 @@ enum ScalarSyntax {
     }
 
     /// An unsigned 64-bit value, for uint64 sentinels above Int64.max written in decimal.
-    static func unsigned(_ text: String) -> UInt64? {
+    public static func unsigned(_ text: String) -> UInt64? {
         let body = text.filter { $0 != "_" }
         if body.hasPrefix("0x") || body.hasPrefix("0X") { return UInt64(body.dropFirst(2), radix: 16) }
         return UInt64(body)
     }
 
-    static func number(_ text: String) -> Double? {
+    public static func number(_ text: String) -> Double? {
         if let integer = integer(text), !(text.hasPrefix("0x") || text.hasPrefix("0X")) { return Double(integer) }
         switch text.lowercased() {
         case ".nan", "nan": return .nan
@@ -43,7 +43,7 @@ enum ScalarSyntax {
         }
     }
 
-    static func bool(_ text: String) -> Bool? {
+    public static func bool(_ text: String) -> Bool? {
         switch text.lowercased() {
         case "true", "yes", "on": return true
         case "false", "no", "off": return false

@@ -1,5 +1,5 @@
 /// Finds the likely intended word for a typo, by edit distance.
-enum Suggestion {
+public enum Suggestion {
     /// The closest candidate within a typo's reach of `word`, if any.
     static func closest(to word: String, among candidates: some Sequence<String>) -> String? {
         let lowered = Array(word.lowercased().utf8)
@@ -16,7 +16,7 @@ enum Suggestion {
     }
 
     /// ` (did you mean 'x'?)` or nothing.
-    static func hint(for word: String, among candidates: some Sequence<String>) -> String {
+    public static func hint(for word: String, among candidates: some Sequence<String>) -> String {
         closest(to: word, among: candidates).map { " (did you mean '\($0)'?)" } ?? ""
     }
 

@@ -61,7 +61,8 @@ public enum ValueType: Sendable, Hashable, CustomStringConvertible {
         "bool", "bit", "int16", "uint16", "int32", "uint32", "int64", "uint64", "float32", "float64", "string",
     ]
 
-    static func fixedWidth(_ name: String) -> ValueType? {
+    /// The type a fixed-width name spells (`uint16`, `float32`, `bool`); nil for `bit` and `string`, which take a size.
+    public static func fixedWidth(_ name: String) -> ValueType? {
         switch name {
         case "bool": .bool
         case "int16": .int16

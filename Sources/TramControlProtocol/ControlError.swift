@@ -16,9 +16,9 @@ public struct ControlError: ControlMessage, Error, CustomStringConvertible {
         self.init(try json.string("error"))
     }
 
-    /// A request of none of the four verbs (quoting at most 40 bytes of it).
+    /// A request of none of the five verbs (quoting at most 40 bytes of it).
     public static func unknownRequest(_ line: String) -> ControlError {
-        ControlError("unknown request '\(line.prefix(40))'; expected status, cycles, read or version")
+        ControlError("unknown request '\(line.prefix(40))'; expected status, cycles, read, write or version")
     }
 
     /// A `read` with missing or out-of-range arguments.

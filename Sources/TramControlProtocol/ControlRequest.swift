@@ -1,3 +1,5 @@
+import TramJSON
+
 /// A request on the control socket: one line of words separated by spaces (docs/agent.md, "Control socket").
 ///
 ///     status                     the one-screen summary: agent, devices, spool, uplinks  → ``ControlStatus``
@@ -5,6 +7,7 @@
 ///     read <serial-device> <unit> <table> <address> <count>
 ///                                a read on a bus the agent owns (`tramctl read`, `scan`)  → ``ControlReadResult``
 ///     version                                                                             → ``ControlVersion``
+///     write <json>               a guarded write through the agent (`tramctl write`)      → ``ControlWriteResult``
 ///
 /// Any of them may instead be answered by a ``ControlError``.
 public enum ControlRequest: Sendable, Equatable {
@@ -13,6 +16,7 @@ public enum ControlRequest: Sendable, Equatable {
     case cycles(after: Int, device: String?)
     case read(ControlReadRequest)
     case version
+    case write(ControlWriteRequest)
 
     /// The request line, without its newline.
     public var line: String {
@@ -21,6 +25,7 @@ public enum ControlRequest: Sendable, Equatable {
         case .cycles(let cursor, let device): "cycles \(cursor)" + (device.map { " \($0)" } ?? "")
         case .read(let read): "read \(read.serialDevice) \(read.unit) \(read.table) \(read.address) \(read.count)"
         case .version: "version"
+        case .write(let write): "write " + String(decoding: write.bytes, as: UTF8.self)
         }
     }
 
@@ -33,6 +38,13 @@ public enum ControlRequest: Sendable, Equatable {
         case "cycles"?:
             self = .cycles(after: words.count > 1 ? Int(words[1]) ?? 0 : 0, device: words.count > 2 ? words[2] : nil)
         case "version"?: self = .version
+        case "write"?:
+            let body = line.drop { $0 != " " }
+            do {
+                self = .write(try ControlWriteRequest(json: try JSON(parsing: Array(body.utf8))))
+            } catch {
+                throw ControlError("write takes: write <JSON request> (see docs/writes.md); \(error)")
+            }
         case "read"?:
             guard words.count == 6, let unit = Int(words[2]), let address = Int(words[4]), let count = Int(words[5])
             else {

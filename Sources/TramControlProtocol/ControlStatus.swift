@@ -15,12 +15,15 @@ public struct ControlStatus: ControlMessage {
     public var uplinks: [Uplink]
     /// The cellular link, when the agent has a `modem` device.
     public var link: Link?
+    /// The write journal's newest lines, oldest first, when writes are on (`control: writes: true`).
+    public var writes: [String]
 
     public init(
         agent: Agent, clock: Clock, devices: [Device], writer: Writer, spool: Spool, uplinks: [Uplink],
-        link: Link? = nil
+        link: Link? = nil, writes: [String] = []
     ) {
         self.link = link
+        self.writes = writes
         self.agent = agent
         self.clock = clock
         self.devices = devices
@@ -29,7 +32,7 @@ public struct ControlStatus: ControlMessage {
         self.uplinks = uplinks
     }
 
-    /// `link` comes last, and only when the agent has a modem device.
+    /// `link` only when the agent has a modem device, `writes` only when there are any; both last.
     public var json: JSON {
         var fields: [(String, JSON)] = [
             ("agent", agent.json), ("clock", clock.json), ("devices", .array(devices.map(\.json))),
@@ -37,6 +40,7 @@ public struct ControlStatus: ControlMessage {
             ("spool", spool.json), ("uplinks", .array(uplinks.map(\.json))),
         ]
         if let link { fields.append(("link", link.json)) }
+        if !writes.isEmpty { fields.append(("writes", .array(writes.map(JSON.string)))) }
         return .object(fields)
     }
 
@@ -54,7 +58,8 @@ public struct ControlStatus: ControlMessage {
         self.init(
             agent: agent, clock: clock, devices: try json.items("devices", Device.init(json:)), writer: writer,
             spool: spool,
-            uplinks: try json.items("uplinks", Uplink.init(json:)), link: link)
+            uplinks: try json.items("uplinks", Uplink.init(json:)), link: link,
+            writes: json["writes"]?.arrayValue?.compactMap(\.stringValue) ?? [])
     }
 }
 

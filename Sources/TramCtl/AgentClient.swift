@@ -31,7 +31,8 @@ enum AgentClient {
             throw Unreachable(
                 description: "cannot reach the agent at \(path): \(String(cString: strerror(reason))); \(hint)")
         }
-        var timeout = timeval(tv_sec: 5, tv_usec: 0)
+        // A write waits for its link's turn between poll cycles and for the device: up to the agent's 15 s.
+        var timeout = timeval(tv_sec: 20, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
         let bytes = Array((line + "\n").utf8)
         _ = bytes.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
@@ -46,6 +47,11 @@ enum AgentClient {
             throw Unreachable(description: "the agent at \(path) closed the connection without an answer")
         }
         return answer
+    }
+
+    /// Whether an agent answers on `socket` (its `version`).
+    static func isRunning(socket: String) -> Bool {
+        (try? request(ControlRequest.version.line, socket: socket)) != nil
     }
 
     /// Asks the agent and reads its answer with the control protocol's own types (TramControlProtocol).

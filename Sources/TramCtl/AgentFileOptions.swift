@@ -42,4 +42,9 @@ enum ConfigLoading {
         guard let config = result.value else { throw ExitCode(1) }
         return config
     }
+
+    /// The config, or nil, printing nothing (the caller loads it again, loudly, where it matters).
+    static func agentQuietly(_ path: String, profiles: String?) -> AgentConfig? {
+        DeviceMapLoader(source: FileConfigSource()).loadAgent(path, profilesDirectory: profiles).value
+    }
 }

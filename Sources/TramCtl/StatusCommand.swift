@@ -108,7 +108,47 @@ enum StatusScreen {
             lines.append(data)
             if let problem = u.problem, u.state != "delivering" { lines.append("  problem: \(problem)") }
         }
+        if !status.writes.isEmpty {
+            lines.append("")
+            lines.append("WRITES the newest \(status.writes.count), oldest first (the agent's write journal)")
+            for entry in status.writes { lines.append("  " + writeSummary(entry, nowMilliseconds: nowMilliseconds)) }
+        }
         return lines.map { clip($0, to: width) }
+    }
+
+    /// A journal line as `12 s ago  alice  boiler.setpoint  verified  0x01D9 → 0x022B`.
+    static func writeSummary(_ line: String, nowMilliseconds: Int64) -> String {
+        var fields: [String: String] = [:]
+        var rest = Substring(line.hasPrefix("write ") ? line.dropFirst(6) : Substring(line))
+        while let equals = rest.firstIndex(of: "=") {
+            let key = String(rest[..<equals]).trimmingPrefix(" ")
+            rest = rest[rest.index(after: equals)...]
+            var value = ""
+            if rest.first == "\"" {
+                rest = rest.dropFirst()
+                var escaped = false
+                while let character = rest.popFirst() {
+                    if escaped {
+                        value.append(character); escaped = false
+                    } else if character == "\\" {
+                        escaped = true
+                    } else if character == "\"" {
+                        break
+                    } else {
+                        value.append(character)
+                    }
+                }
+            } else {
+                let end = rest.firstIndex(of: " ") ?? rest.endIndex
+                value = String(rest[..<end])
+                rest = rest[end...]
+            }
+            fields[String(key)] = value
+        }
+        let age = Int64(fields["time_ms"] ?? "").map { "\(max(0, nowMilliseconds - $0) / 1000) s ago" } ?? "?"
+        let change = fields["before"].map { before in "\(before) → \(fields["after"] ?? "not read")" } ?? ""
+        return [age, fields["user"] ?? "?", fields["what"] ?? "?", fields["result"] ?? "?", change]
+            .filter { !$0.isEmpty }.joined(separator: "  ")
     }
 
     static func format1(_ value: Double) -> String {

@@ -10,7 +10,7 @@ public struct TramCtl: AsyncParsableCommand {
         subcommands: [
             StatusCommand.self, TopCommand.self, TailCommand.self, UplinkCommand.self, ReadCommand.self,
             ScanCommand.self, PollCommand.self, ValidateCommand.self, PlanCommand.self, SimulateCommand.self,
-            SunSpecCommand.self, DecodeCommand.self, SpoolCommand.self,
+            SunSpecCommand.self, DecodeCommand.self, SpoolCommand.self, WriteCommand.self,
         ]
     )
 

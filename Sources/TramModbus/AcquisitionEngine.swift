@@ -169,6 +169,32 @@ public final class AcquisitionEngine: Sendable {
         return true
     }
 
+    /// Runs `job` on a link's own thread, queued between its poll cycles, so that its requests are never on the
+    /// bus at the same time as a poll's (`tramctl write` through the running agent). False if there is no such link.
+    @discardableResult
+    public func withLink(
+        _ name: String, pause: Duration, timeout: Duration, _ job: @escaping @Sendable (LinkAccess) -> Void
+    ) -> Bool {
+        guard let entry = links[name] else { return false }
+        entry.executor.submit(entry.lane) {
+            job(LinkAccess(session: entry.session, pause: pause, timeout: timeout))
+        }
+        return true
+    }
+
+    /// The name of the link whose endpoint is `endpoint` (a serial device, by path or the same file; a TCP address).
+    public func link(serving endpoint: LinkConfig.Endpoint) -> String? {
+        for link in config.links {
+            switch (link.endpoint, endpoint) {
+            case (.rtu(let a, _), .rtu(let b, _)) where a == b || Self.sameFile(a, b): return link.name
+            case (.tcp(let h1, let p1), .tcp(let h2, let p2)) where h1 == h2 && p1 == p2: return link.name
+            case (.rtuOverTCP(let h1, let p1), .rtuOverTCP(let h2, let p2)) where h1 == h2 && p1 == p2: return link.name
+            default: continue
+            }
+        }
+        return nil
+    }
+
     /// The device's current request plan (which may have been split after exception 02).
     public func plan(of device: String) async -> [ReadRequest]? {
         guard let entry = devices[device] else { return nil }

@@ -1,5 +1,6 @@
 import CModbus
 import TramConfig
+import TramThreads
 #if canImport(Glibc)
 import Glibc
 #endif
@@ -127,6 +128,49 @@ public final class ModbusConnection {
             try readRegisters(
                 table: request.table, unit: unit, address: request.address, count: request.count, into: registers)
         }
+    }
+
+    /// Writes `words` from `address` of the holding registers: one register with function 6, or any number with 16
+    /// (`function` 16 also for a single register, for devices that refuse 6).
+    public func writeRegisters(unit: Int, address: Int, words: [UInt16], function: Int) throws(ModbusError) {
+        let ctx = try ready(unit: unit)
+        let result: Int32
+        if function == 6, words.count == 1 {
+            result = modbus_write_register(ctx, Int32(address), words[0])
+        } else {
+            result = words.withUnsafeBufferPointer {
+                modbus_write_registers(ctx, Int32(address), Int32($0.count), $0.baseAddress)
+            }
+        }
+        if result < 0 { throw afterFailure() }
+    }
+
+    /// Writes coils from `address`: one with function 5, or any number with 15.
+    public func writeCoils(unit: Int, address: Int, bits: [Bool], function: Int) throws(ModbusError) {
+        let ctx = try ready(unit: unit)
+        let result: Int32
+        if function == 5, bits.count == 1 {
+            result = modbus_write_bit(ctx, Int32(address), bits[0] ? 1 : 0)
+        } else {
+            let bytes = bits.map { UInt8($0 ? 1 : 0) }
+            result = bytes.withUnsafeBufferPointer {
+                modbus_write_bits(ctx, Int32(address), Int32($0.count), $0.baseAddress)
+            }
+        }
+        if result < 0 { throw afterFailure() }
+    }
+
+    /// Function 22: the device sets the register to (current AND `and`) OR (`or` AND NOT `and`), in one request.
+    public func maskWriteRegister(unit: Int, address: Int, and: UInt16, or: UInt16) throws(ModbusError) {
+        let ctx = try ready(unit: unit)
+        if modbus_mask_write_register(ctx, Int32(address), and, or) < 0 { throw afterFailure() }
+    }
+
+    /// After a request timed out: waits `quiet` for a late answer and throws away whatever arrived, so that the late
+    /// answer to a write is never read as the answer to the next request.
+    public func settleAfterTimeout(_ quiet: Duration) {
+        OwnedThread.sleep(nanoseconds: UInt64(max(0, quiet.microseconds)) * 1000)
+        discardPendingInput()
     }
 
     private func ready(unit: Int) throws(ModbusError) -> OpaquePointer {

@@ -83,7 +83,7 @@ public final class ModbusSimulator {
                 if length > 0 {
                     let unit = Int(query[6])
                     if let device = devices[unit] ?? (devices.count == 1 && unit == 0xFF ? devices.values.first : nil) {
-                        modbus_reply(ctx, query, length, device.mapping)
+                        Self.reply(ctx, query, length, header: 7, device)
                     } else {
                         // As a gateway would: no device behind this unit id.
                         modbus_reply_exception(ctx, query, UInt32(MODBUS_EXCEPTION_GATEWAY_TARGET))
@@ -123,10 +123,24 @@ public final class ModbusSimulator {
             guard poll(&entry, 1, Int32(refreshInterval.milliseconds)) > 0 else { continue }
             let length = modbus_receive(ctx, &query)
             if length > 0 {
-                modbus_reply(ctx, query, length, device.mapping)
+                Self.reply(ctx, query, length, header: 1, device)
             } else if length < 0, errno != EMBBADCRC_VALUE, errno != ETIMEDOUT {
                 modbus_flush(ctx)
             }
+        }
+    }
+
+    /// Answers a request as the device would: a write it refuses gets its exception, anything else libmodbus's reply.
+    private static func reply(
+        _ ctx: OpaquePointer, _ query: [UInt8], _ length: Int32, header: Int, _ device: SimulatedDevice
+    ) {
+        let refusal = query.withUnsafeBufferPointer {
+            device.judgeWrite(UnsafeBufferPointer(rebasing: $0[header..<max(header, Int(length))]))
+        }
+        if let refusal {
+            modbus_reply_exception(ctx, query, refusal)
+        } else {
+            modbus_reply(ctx, query, length, device.mapping)
         }
     }
 

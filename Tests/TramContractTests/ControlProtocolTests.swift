@@ -9,7 +9,40 @@ struct ControlProtocolTests {
         .read(
             ControlReadRequest(
                 serialDevice: "/dev/ttyUSB0", unit: 7, table: "holding", address: 40001 - 40001, count: 10)),
+        .write(ControlWriteRequest(target: .point(device: "boiler 1", point: "setpoint"), value: "47.3 \"x\"")),
+        .write(
+            ControlWriteRequest(
+                target: .address(
+                    link: "rtu:///dev/ttyUSB0", unit: 3, table: "holding", address: 20, type: "float32", order: "CDAB"),
+                value: "-1.5", functionCode: 16, force: true, dryRun: true)),
     ]
+
+    static let writeAnswers: [ControlWriteResult] = {
+        let plan = ControlWriteResult.Plan(
+            link: "plc", summary: "boiler.setpoint unit 1, FC6, holding 10 (0x000A), 1 register: 0x01D9 = 47.3 °C",
+            functionCode: 6, raw: "0x01D9", engineering: "47.3 °C", readback: "expect", note: "applies at once")
+        return [
+            ControlWriteResult(.refused(reason: "out_of_range", message: "90 °C is above boiler.setpoint's max 80 °C")),
+            ControlWriteResult(.planned(plan)),
+            ControlWriteResult(
+                .sent(
+                    plan,
+                    .init(
+                        result: "verified", succeeded: true, method: "FC6", detail: "", before: [232], after: [473],
+                        beforeValue: "23.2 °C", afterValue: "47.3 °C", roundTripNanoseconds: 1_234_567))),
+            ControlWriteResult(
+                .sent(
+                    plan,
+                    .init(
+                        result: "failed", succeeded: false, method: "FC6", detail: "timeout", before: [232], after: nil,
+                        roundTripNanoseconds: 0))),
+        ]
+    }()
+
+    @Test("every write answer round-trips through its JSON", arguments: writeAnswers)
+    func writeAnswer(_ answer: ControlWriteResult) throws {
+        #expect(try ControlWriteResult.decode(answer.bytes) == answer)
+    }
 
     @Test("every request round-trips through its line", arguments: requests)
     func request(_ request: ControlRequest) throws {
@@ -25,7 +58,8 @@ struct ControlProtocolTests {
         #expect(throws: ControlError.unknownRequest("reboot")) { try ControlRequest(line: "reboot") }
         #expect(
             ControlError.unknownRequest(String(repeating: "x", count: 100)).message
-                == "unknown request '\(String(repeating: "x", count: 40))'; expected status, cycles, read or version")
+                == "unknown request '\(String(repeating: "x", count: 40))'; expected status, cycles, read, write or version"
+        )
     }
 
     static let point = ControlPoint(

@@ -13,6 +13,9 @@ Fixtures (all function-scoped):
     plc_rtu(values=None, units=None, *, baud=9600, parity="N", missing_unit="ignore", args=())
                                -> Plc (.device: the pty end a client opens; .url "rtu://DEVICE")
     rtu_over_tcp_bridge(pty_path) -> int       port of a socat TCP listener wired to pty_path
+    rtu_recorder(values=None, units=None, *, baud=19200, parity="N", stopbits=1, args=())
+                               -> Recorder (peers/rtu_recorder.py on a pty pair: .device, .record_path,
+                                            .records(), .check_gaps(pause_ms), Plc's control methods)
     tramctl                    -> run_tramctl  (skips the test if the binary is not built)
     modem_bus                  -> ModemBus     (peers/modem_bus.py: a private system bus with a simulated
                                                 ModemManager 1.20; .address is the agent's DBUS_SYSTEM_BUS_ADDRESS)
@@ -43,6 +46,7 @@ import pytest
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parents[1]
 PLC_PY = HERE / "peers" / "plc.py"
+RTU_RECORDER_PY = HERE / "peers" / "rtu_recorder.py"
 TRAMCTL = Path(os.environ.get("TRAMCTL") or REPO / ".build" / "debug" / "tramctl")
 LOOPBACK = "127.0.0.1"
 
@@ -237,6 +241,11 @@ class Plc:
     def delay(self, ms: float, units: Iterable[int] = ()) -> None:
         self.command(" ".join(["delay", str(ms), *map(str, units)]))
 
+    def writes(self, mode: str, code: int | None = None, units: Iterable[int] = ()) -> None:
+        """mode: normal | ignore | exception (code: the exception code, e.g. 2 or 3)."""
+        words = ["writes", mode] + ([str(code)] if mode == "exception" else [])
+        self.command(" ".join([*words, *map(str, units)]))
+
     def set(self, unit: int, table: str, address: int, *values: int) -> None:
         self.command(" ".join(["set", str(unit), table, str(address), *map(str, values)]))
 
@@ -365,6 +374,61 @@ def plc_rtu(procs, tmp_path, pty_pair):
                          values, units, missing_unit, args)
         plc.pair, plc.server_device, plc.device = pair, pair.a, pair.b
         return plc
+    return start
+
+
+class Recorder(Plc):
+    """A running peers/rtu_recorder.py (a recording RTU slave); Plc's control methods plus these."""
+
+    record_path: Path
+    baud: int
+    framing: str
+
+    def late(self, ms: float, units: Iterable[int] = ()) -> None:
+        self.command(" ".join(["late", str(ms), *map(str, units)]))
+
+    def frames(self) -> int:
+        return int(self.command("frames"))
+
+    def records(self) -> list[dict]:
+        """Every frame recorded so far (both directions), oldest first."""
+        from peers.rtu_recorder import read_records
+        self.ping()   # the recorder handles stdin between frames: all frames read so far are on disk
+        return read_records(self.record_path)
+
+    def check_gaps(self, pause_ms=0.0, records: list[dict] | None = None) -> list[dict]:
+        from peers.rtu_recorder import check_gaps
+        return check_gaps(self.records() if records is None else records, self.baud, pause_ms, self.framing)
+
+
+@pytest.fixture
+def rtu_recorder(procs, tmp_path, pty_pair):
+    """rtu_recorder(values=None, units=None, *, baud=19200, parity="N", stopbits=1, args=()) -> Recorder.
+
+    Serves on one end of a fresh pty pair; .device is the other end (for the master);
+    .record_path the JSONL recording."""
+    counter = [0]
+
+    def start(values=None, units=None, *, baud: int = 19200, parity: str = "N", stopbits: int = 1,
+              args: Sequence[str] = ()) -> Recorder:
+        counter[0] += 1
+        pair = pty_pair()
+        record_path = tmp_path / f"rtu-record-{counter[0]}.jsonl"
+        argv = [sys.executable, str(RTU_RECORDER_PY), "--rtu", pair.a, "--baud", str(baud),
+                "--parity", parity, "--stopbits", str(stopbits), "--record", str(record_path)]
+        vf = _values_file(tmp_path, values)
+        if vf:
+            argv += ["--values", str(vf)]
+        if units:
+            argv += ["--units", ",".join(map(str, units))]
+        argv += list(args)
+        proc = procs.spawn(argv, "rtu-recorder", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                           text=True, bufsize=1)
+        rec = Recorder(proc, "rtu")
+        rec.wait_ready()
+        rec.pair, rec.server_device, rec.device = pair, pair.a, pair.b
+        rec.record_path, rec.baud, rec.framing = record_path, baud, f"8{parity}{stopbits}"
+        return rec
     return start
 
 

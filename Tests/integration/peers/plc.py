@@ -23,7 +23,10 @@ ModbusSlaveContext adds 1 to every address; this program does not use that
 mapping).  Units listed with --units but absent from the file have no
 registers at all.  Requests for a unit id that is not served are ignored
 (no answer, as on an RS-485 bus) unless --missing-unit exception is given,
-which answers exception 0x0B (gateway target failed to respond).
+which answers exception 0x0B (gateway target failed to respond).  A malformed request
+that pymodbus cannot decode (an unknown function code, FC16 whose byte count is short of
+its quantity) gets no answer either; the connection stays up.  pymodbus 3.8.6 does not
+check FC5's value (anything but 0x0000 is ON, and the echo says FF00) nor FC15's byte count.
 
 stdout protocol
 ---------------
@@ -35,11 +38,21 @@ Control (stdin, one command per line, one reply line each: "OK[ ...]" or "ERR <w
     ping                              -> OK
     silence on|off [UNIT ...]         stop/resume answering (all units, or those units)
     delay MS [UNIT ...]               answer after MS milliseconds (0 = no delay)
+    writes normal|ignore|exception N [UNIT ...]
+                                      how write requests (FC5, 6, 15, 16, 22, 23) are handled:
+                                      normal = stored (the default); ignore = the usual reply
+                                      (echo / address+count), but nothing is stored (quantity
+                                      and address checks still apply: 03 / 02); exception N =
+                                      every write answers exception N (1..255) and changes
+                                      nothing.  Reads are never affected.  Without UNITs the
+                                      mode is set for all units and per-unit modes are dropped.
     set UNIT TABLE ADDR V1 [V2 ...]   write values from ADDR on (creates registers)
     get UNIT TABLE ADDR [COUNT]       -> OK v1 v2 ...   (ERR if any is missing)
     unset UNIT TABLE ADDR [COUNT]     remove registers (reads of them -> exception 02)
     requests                          -> OK <n>  requests received since start/clear
-    log                               -> OK unit:fc:addr:count ...  (received requests, oldest first)
+    log                               -> OK unit:fc:addr:count ...  (received requests, oldest first;
+                                      writes too: FC5/6/22 count 1, FC15 coils, FC16 registers,
+                                      FC23 its write address and count)
     clear                             reset the request counter and log
     quit                              -> OK, then exit
 TABLE is holding | input | coil | discrete_input (aliases: hr, ir, co, di,
@@ -56,6 +69,7 @@ import json
 import logging
 import os
 import signal
+import struct
 import sys
 import threading
 from collections import deque
@@ -68,6 +82,13 @@ from pymodbus.datastore import (
 from pymodbus.exceptions import ModbusIOException, NoSuchSlaveException
 from pymodbus.framer import FramerType
 from pymodbus.pdu import ExceptionResponse
+from pymodbus.pdu.bit_message import WriteMultipleCoilsResponse, WriteSingleCoilResponse
+from pymodbus.pdu.register_message import (
+    MaskWriteRegisterResponse,
+    ReadWriteMultipleRegistersResponse,
+    WriteMultipleRegistersResponse,
+    WriteSingleRegisterResponse,
+)
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.server.requesthandler import ServerRequestHandler
 
@@ -83,6 +104,8 @@ BIT_TABLES = {"c", "d"}
 # Function code -> (table, max count) for the count checks pymodbus 3.8.6 omits.
 READ_LIMITS = {1: 2000, 2: 2000, 3: 125, 4: 125}
 WRITE_LIMITS = {15: 1968, 16: 123}
+# Requests that change the datastore (subject to the `writes` control command).
+WRITE_FCS = frozenset({5, 6, 15, 16, 22, 23})
 
 
 def parse_int(text) -> int:
@@ -170,12 +193,31 @@ class State:
         self.delay_units: dict[int, float] = {}
         self.request_count = 0
         self.request_log: deque[str] = deque(maxlen=100000)
+        # write handling: ("normal", 0) | ("ignore", 0) | ("exception", code)
+        self.writes_all: tuple[str, int] = ("normal", 0)
+        self.writes_units: dict[int, tuple[str, int]] = {}
 
     def silenced(self, unit: int) -> bool:
         return self.silent_all or unit in self.silent_units
 
     def delay(self, unit: int) -> float:
         return self.delay_units.get(unit, self.delay_all)
+
+    def writes(self, unit: int) -> tuple[str, int]:
+        return self.writes_units.get(unit, self.writes_all)
+
+
+def pdu_span(pdu) -> tuple[int | str, int | str]:
+    """(address, count) of a request for the log: the written range for writes."""
+    fc = pdu.function_code
+    if fc in (5, 6, 22):
+        return pdu.address, 1
+    if fc == 15:
+        return pdu.address, len(pdu.bits)
+    if fc == 23:
+        return pdu.write_address, pdu.write_count
+    count = getattr(pdu, "count", None)
+    return getattr(pdu, "address", "-"), "-" if count is None else count
 
 
 STATE: State  # set in main()
@@ -187,7 +229,7 @@ class PlcRequestHandler(ServerRequestHandler):
     Differences from pymodbus 3.8.6's ServerRequestHandler:
     - every decoded frame in the receive buffer is handled (pymodbus keeps only
       `last_pdu`, so a second frame arriving before the first is answered is lost);
-    - silence / delay fault injection;
+    - silence / delay / `writes` (ignore, exception N) fault injection;
     - reads of coils/discrete inputs are range-checked (pymodbus does not
       validate them and would answer a malformed exception 04 with function 0x80);
     - quantity checks (exception 03) for read/write-multiple requests;
@@ -204,6 +246,11 @@ class PlcRequestHandler(ServerRequestHandler):
                 # exception with function byte 0xA8); drop the buffer.
                 log.warning("undecodable request %s", data[used:].hex())
                 return len(data)
+            except (struct.error, ValueError, IndexError):
+                # Malformed PDU, e.g. FC16 whose byte count is less than 2 x its quantity: pymodbus'
+                # decoder raises and asyncio would drop the connection.  No answer; drop the buffer.
+                log.warning("malformed request %s", data[used:].hex())
+                return len(data)
             used += n
             if not n or not pdu:
                 break
@@ -213,9 +260,9 @@ class PlcRequestHandler(ServerRequestHandler):
     async def handle_pdu(self, pdu, addr) -> None:
         unit = pdu.dev_id
         fc = pdu.function_code
-        count = len(pdu.bits) if fc == 15 else getattr(pdu, "count", None)
+        address, count = pdu_span(pdu)
         STATE.request_count += 1
-        STATE.request_log.append(f"{unit}:{fc}:{getattr(pdu, 'address', '-')}:{count if count is not None else '-'}")
+        STATE.request_log.append(f"{unit}:{fc}:{address}:{count}")
         if STATE.silenced(unit):
             return
         delay = STATE.delay(unit)
@@ -230,7 +277,7 @@ class PlcRequestHandler(ServerRequestHandler):
                 return
             response = ExceptionResponse(fc, ExceptionResponse.GATEWAY_NO_RESPONSE)
         else:
-            response = await self.run(pdu, context, fc)
+            response = await self.run(pdu, context, fc, STATE.writes(unit))
         response.transaction_id = pdu.transaction_id
         response.dev_id = unit
         if self.transport is None:
@@ -241,8 +288,11 @@ class PlcRequestHandler(ServerRequestHandler):
             log.warning("send failed: %s", exc)
 
     @staticmethod
-    async def run(pdu, context, fc):
+    async def run(pdu, context, fc, writes=("normal", 0)):
         try:
+            mode, code = writes if fc in WRITE_FCS else ("normal", 0)
+            if mode == "exception":
+                return ExceptionResponse(fc, code)
             if fc in READ_LIMITS:
                 if not 1 <= pdu.count <= READ_LIMITS[fc]:
                     return ExceptionResponse(fc, ExceptionResponse.ILLEGAL_VALUE)
@@ -252,10 +302,36 @@ class PlcRequestHandler(ServerRequestHandler):
                 n = len(pdu.bits if fc == 15 else pdu.registers)
                 if not 1 <= n <= WRITE_LIMITS[fc]:
                     return ExceptionResponse(fc, ExceptionResponse.ILLEGAL_VALUE)
+            if mode == "ignore":
+                return ignored_write(pdu, context, fc)
             return await pdu.update_datastore(context)
         except Exception as exc:  # pylint: disable=broad-except
             log.exception("request failed: %s", exc)
             return ExceptionResponse(fc, ExceptionResponse.SLAVE_FAILURE)
+
+
+def ignored_write(pdu, context, fc):
+    """The normal reply to a write request, with the same checks, but nothing stored."""
+    if fc == 23:
+        if not (1 <= pdu.read_count <= 125 and 1 <= pdu.write_count <= 121):
+            return ExceptionResponse(fc, ExceptionResponse.ILLEGAL_VALUE)
+        if not (context.validate(fc, pdu.write_address, pdu.write_count)
+                and context.validate(fc, pdu.read_address, pdu.read_count)):
+            return ExceptionResponse(fc, ExceptionResponse.ILLEGAL_ADDRESS)
+        return ReadWriteMultipleRegistersResponse(
+            registers=list(context.getValues(fc, pdu.read_address, pdu.read_count)))
+    address, count = pdu_span(pdu)
+    if not context.validate(fc, address, count):
+        return ExceptionResponse(fc, ExceptionResponse.ILLEGAL_ADDRESS)
+    if fc == 5:
+        return WriteSingleCoilResponse(address=address, bits=list(pdu.bits))
+    if fc == 6:
+        return WriteSingleRegisterResponse(address=address, registers=list(pdu.registers))
+    if fc == 15:
+        return WriteMultipleCoilsResponse(address=address, count=count)
+    if fc == 16:
+        return WriteMultipleRegistersResponse(address=address, count=count)
+    return MaskWriteRegisterResponse(address=address, and_mask=pdu.and_mask, or_mask=pdu.or_mask)
 
 
 class PlcTcpServer(ModbusTcpServer):
@@ -335,6 +411,15 @@ def handle_command(line: str) -> str:
                 STATE.delay_all = seconds
                 STATE.delay_units.clear()
             return "OK"
+        if cmd == "writes":
+            mode, targets = parse_writes(args)
+            if targets:
+                for u in targets:
+                    STATE.writes_units[u] = mode
+            else:
+                STATE.writes_all = mode
+                STATE.writes_units.clear()
+            return "OK"
         if cmd in ("set", "get", "unset"):
             if len(args) < 3 or (cmd == "set" and len(args) < 4):
                 return f"ERR usage: {cmd} UNIT TABLE ADDR " + ("V1 [V2 ...]" if cmd == "set" else "[COUNT]")
@@ -362,6 +447,22 @@ def handle_command(line: str) -> str:
         return f"ERR unknown command {cmd!r}"
     except (ValueError, KeyError) as exc:
         return f"ERR {exc}"
+
+
+def parse_writes(args: list[str]) -> tuple[tuple[str, int], list[int]]:
+    """`normal|ignore|exception N [UNIT ...]` -> ((mode, code), units)."""
+    usage = "usage: writes normal|ignore|exception N [UNIT ...]"
+    if not args or args[0].lower() not in ("normal", "ignore", "exception"):
+        raise ValueError(usage)
+    mode = args[0].lower()
+    if mode != "exception":
+        return (mode, 0), [parse_int(a) for a in args[1:]]
+    if len(args) < 2:
+        raise ValueError(usage)
+    code = parse_int(args[1])
+    if not 1 <= code <= 255:
+        raise ValueError(f"exception code must be 1..255, got {args[1]}")
+    return (mode, code), [parse_int(a) for a in args[2:]]
 
 
 def emit(line: str) -> None:
