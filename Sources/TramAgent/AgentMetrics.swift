@@ -38,6 +38,7 @@ import TramUplink
 /// | `tram_uplink_bytes_total` | counter | `sink` (application bytes both ways) |
 /// | `tram_uplink_uploads_total`, `tram_uplink_failed_uploads_total` | counter | `sink` |
 /// | `tram_builtin_polls_total`, `tram_builtin_poll_cpu_seconds_total` | counter | `device` (`gateway`, `modem`: the CPU of each poll on its own thread) |
+/// | `tram_writes_total` | counter | `result` (`verified`, `mismatch`, `exception_2`, `refused_not_allowed`, …: every write attempt through the agent) |
 ///
 /// Readings are point values, as the spool counts them, so `produced` matches `appended` within a process's life
 /// (the appended figure also carries earlier runs, from the spool's books).
@@ -54,6 +55,7 @@ public final class AgentMetrics: Sendable {
     static let uplinkStates = ["delivering", "backing-off", "paused", "over-budget", "stopped"]
 
     private let produced: Counter
+    private let writes = Mutex<[String: Counter]>([:])
     private let suppressed: Counter
     private let appended: Counter
     private let delivered: Counter
@@ -285,6 +287,19 @@ public final class AgentMetrics: Sendable {
     /// The Prometheus text exposition (format 0.0.4) of every family.
     public func exposition() -> [UInt8] {
         registry.emitToBuffer()
+    }
+
+    /// Counts one write attempt through the control socket by its result word (made on first use: results are few).
+    public func countWrite(result: String) {
+        let counter = writes.withLock { counters in
+            if let counter = counters[result] { return counter }
+            let counter = registry.makeCounter(
+                descriptor: Self.name("writes", "total", "Write attempts through the agent, by result."),
+                labels: [("result", result)])
+            counters[result] = counter
+            return counter
+        }
+        counter.increment()
     }
 
     private static func name(_ metric: String, _ unit: String, _ help: String) -> MetricNameDescriptor {

@@ -410,7 +410,7 @@ public final class AgentRuntime: Sendable {
             },
             linkServing: { [self] endpoint in
                 engines.withLock { engines in engines.values.lazy.compactMap { $0.link(serving: endpoint) }.first }
-            }, clock: clock)
+            }, clock: clock, count: { [metrics] in metrics.countWrite(result: $0) })
     }
 
     /// The journal's newest lines for `status`, when writes are on.

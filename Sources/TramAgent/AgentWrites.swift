@@ -22,6 +22,8 @@ struct AgentWrites {
     /// Finds the agent's link serving an endpoint.
     let linkServing: (LinkConfig.Endpoint) -> String?
     let clock: TramClock
+    /// Counts an attempt by its result (`tram_writes_total`).
+    let count: (String) -> Void
 
     /// How long a write may wait for its link (queued behind a poll cycle) and run.
     static let deadlineMilliseconds: Int64 = 15_000
@@ -41,61 +43,71 @@ struct AgentWrites {
                     link: link))
             return ControlWriteResult(.refused(reason: refusal.reason.rawValue, message: refusal.message))
         }
+        // What the request names comes first: a device or link this agent does not have is not its to guard, and
+        // the answer `not_owned` (not audited) lets tramctl write directly on a bus no agent shares.
+        let link: String
+        let pause: Duration
+        let timeout: Duration
+        let resolved: Result<WriteTarget, WriteRefusal>
+        switch request.target {
+        case .point(let deviceName, let pointName):
+            guard let device = config.devices.first(where: { $0.name == deviceName }) else {
+                return ControlWriteResult(
+                    .refused(
+                        reason: WriteRefusal.Reason.notOwned.rawValue,
+                        message: "this agent has no device '\(deviceName)'"))
+            }
+            link = device.link
+            pause = device.limits.pause
+            timeout = device.timeout ?? config.links.first { $0.name == device.link }?.responseTimeout ?? .seconds(1)
+            resolved = WriteResolver.point(pointName, of: deviceName, in: config, functionCode: request.functionCode)
+                .map(\.0)
+        case .address(let url, let unit, let table, let address, let type, let order):
+            guard case .success(let endpoint) = LinkConfig.Endpoint.parse(url), let name = linkServing(endpoint) else {
+                return ControlWriteResult(
+                    .refused(reason: WriteRefusal.Reason.notOwned.rawValue, message: "this agent has no link \(url)"))
+            }
+            link = name
+            pause = config.devices.filter { $0.link == name }.map(\.limits.pause).max() ?? .zero
+            timeout = config.links.first { $0.name == name }?.responseTimeout ?? .seconds(1)
+            resolved = WriteResolver.address(
+                unit: unit, table: table, address: address, type: type, order: order,
+                functionCode: request.functionCode)
+        }
         guard config.control.writes else {
             return refuse(
                 WriteRefusal(
                     .notAllowed,
                     "writes are off in this agent: set 'control: writes: true' in its config and reload (docs/writes.md)"
-                ))
+                ),
+                link: link)
         }
         guard let peer, peer.isRoot || peer.isMember(of: config.control.writeGroup) else {
             return refuse(
                 WriteRefusal(
                     .notAllowed,
-                    "\(user) may not write: writing needs root or membership of group '\(config.control.writeGroup)'"))
+                    "\(user) may not write: writing needs root or membership of group '\(config.control.writeGroup)'"),
+                link: link)
         }
-        let link: String
-        let pause: Duration
-        let timeout: Duration
         let planned: Result<WritePlan, WriteRefusal>
-        switch request.target {
-        case .point(let deviceName, let pointName):
-            switch WriteResolver.point(pointName, of: deviceName, in: config, functionCode: request.functionCode) {
-            case .failure(let refusal): return refuse(refusal)
-            case .success(let (target, device)):
-                link = device.link
-                pause = device.limits.pause
-                timeout =
-                    device.timeout ?? config.links.first { $0.name == device.link }?.responseTimeout ?? .seconds(1)
-                planned = WritePlanner.plan(target, value: request.value)
-            }
-        case .address(let url, let unit, let table, let address, let type, let order):
+        switch (request.target, resolved) {
+        case (_, .failure(let refusal)): return refuse(refusal, link: link)
+        case (.point, .success(let target)): planned = WritePlanner.plan(target, value: request.value)
+        case (.address, .success(let target)):
             guard config.control.rawWrites else {
                 return refuse(
                     WriteRefusal(
                         .notAllowed,
                         "writes by address are off in this agent: set 'control: raw_writes: true' to allow them "
-                            + "(root only), or write a point its profile marks writable"))
+                            + "(root only), or write a point its profile marks writable"),
+                    link: link)
             }
             guard peer.isRoot else {
                 return refuse(
-                    WriteRefusal(.notAllowed, "a write by address through the agent needs root; \(user) is not"))
+                    WriteRefusal(.notAllowed, "a write by address through the agent needs root; \(user) is not"),
+                    link: link)
             }
-            guard case .success(let endpoint) = LinkConfig.Endpoint.parse(url), let name = linkServing(endpoint) else {
-                return refuse(WriteRefusal(.notOwned, "the agent has no link \(url)"))
-            }
-            link = name
-            let linkConfig = config.links.first { $0.name == name }
-            pause = config.devices.filter { $0.link == name }.map(\.limits.pause).max() ?? .zero
-            timeout = linkConfig?.responseTimeout ?? .seconds(1)
-            switch WriteResolver.address(
-                unit: unit, table: table, address: address, type: type, order: order,
-                functionCode: request.functionCode)
-            {
-            case .failure(let refusal): return refuse(refusal, link: name)
-            case .success(let target):
-                planned = WritePlanner.planRaw(target, value: request.value, force: request.force)
-            }
+            planned = WritePlanner.planRaw(target, value: request.value, force: request.force)
         }
         let plan: WritePlan
         switch planned {
@@ -148,8 +160,9 @@ struct AgentWrites {
     }
 
     func audit(_ entry: WriteAudit) {
+        count(entry.result)
         var metadata: Logger.Metadata = [:]
-        for (key, value) in entry.fields { metadata[key] = "\(value)" }
+        for (key, value) in entry.fields { metadata[key] = "\(WriteAudit.quoted(value))" }
         if entry.result == "verified" || entry.result == "written" {
             logger.notice("write", metadata: metadata)
         } else {

@@ -59,6 +59,15 @@ public struct SerialSettings: Sendable, Hashable {
 
     public init() {}
 
+    /// The silence Modbus RTU requires between frames: 3.5 character times (a character is a start bit, the data
+    /// bits, a parity bit unless none, and the stop bits), and a fixed 1.75 ms above 19,200 baud (Modbus over
+    /// serial line V1.02, §2.5.1.1). 1.82 ms at 19,200 8N1, 4.01 ms at 9,600 8E1.
+    public var interFrameSilence: Duration {
+        guard baud <= 19_200, baud > 0 else { return .microseconds(1750) }
+        let bits = 1 + dataBits + (parity == .none ? 0 : 1) + stopBits
+        return .microseconds(Int64((3.5 * Double(bits) * 1_000_000 / Double(baud)).rounded(.up)))
+    }
+
     public static let baudRates = [1200, 2400, 4800, 9600, 14400, 19200, 38400, 57600, 115200, 230400]
 }
 

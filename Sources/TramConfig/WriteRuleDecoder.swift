@@ -34,7 +34,7 @@ struct WriteRuleDecoder {
             rule.minimum = map.number("min")
             rule.maximum = map.number("max")
             if let low = rule.minimum, let high = rule.maximum, low > high {
-                log.error("'min' \(low) is above 'max' \(high)", at: map.location(ofKey: "min"))
+                log.error("'min' \(Self.show(low)) is above 'max' \(Self.show(high))", at: map.location(ofKey: "min"))
             }
             if let items = map.list("values") {
                 var values: [Double] = []
@@ -71,6 +71,10 @@ struct WriteRuleDecoder {
         }
         rule.note = map.string("write_note") ?? ""
         return rule
+    }
+
+    static func show(_ value: Double) -> String {
+        value == value.rounded() && abs(value) < 1e15 ? String(Int64(value)) : String(value)
     }
 
     private func isBit(_ type: ValueType) -> Bool {

@@ -145,6 +145,7 @@ public final class AcquisitionEngine: Sendable {
         guard let entry = links[name] else { return false }
         entry.executor.submit(entry.lane) {
             if let error = entry.session.ensureOpen() { return completion(.failure(error), 0) }
+            entry.session.pace(.zero)
             var registers = [UInt16](repeating: 0, count: request.count)
             var scratch = [UInt8](repeating: 0, count: request.count)
             let started = TramClock.system.monotonicNanoseconds()

@@ -77,7 +77,9 @@ public struct WriteAudit: Sendable, Equatable {
         "write " + fields.map { key, value in "\(key)=\(Self.quoted(value))" }.joined(separator: " ")
     }
 
-    static func quoted(_ value: String) -> String {
+    /// A value as the journal writes it: bare, or in double quotes with `\"` and `\\` escaped when it holds a space,
+    /// a quote or `=` (so that a line splits back into its fields).
+    public static func quoted(_ value: String) -> String {
         guard value.contains(where: { $0 == " " || $0 == "\"" || $0 == "=" }) || value.isEmpty else { return value }
         var escaped = ""
         for character in value {

@@ -182,7 +182,8 @@ public enum WritePlanner {
             shown = whole * target.scale + target.offset
         }
         let words = RegisterCodec.encode(bits: bits, registerCount: target.type.registerCount, order: target.order)
-        let text = target.type == .float32 ? "\(Float(shown))" : show(shown)
+        let whole = shown == shown.rounded() && abs(shown) < 1e15
+        let text = target.type == .float32 && !whole ? "\(Float(shown))" : show(shown)
         return .success((.registers(words), "\(text)\(unit)"))
     }
 

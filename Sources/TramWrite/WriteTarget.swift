@@ -64,7 +64,8 @@ extension WriteTarget {
         case .bool(let flag): return flag ? "1" : "0"
         default:
             guard let number = Engineering.value(value, scale: scale, offset: offset, exponent: 0) else { return "?" }
-            return (type == .float32 ? "\(Float(number))" : WritePlanner.show(number)) + unit
+            let whole = number == number.rounded() && abs(number) < 1e15
+            return (type == .float32 && !whole ? "\(Float(number))" : WritePlanner.show(number)) + unit
         }
     }
 }

@@ -90,7 +90,8 @@ def hexwords(words: Iterable[int]) -> list[int]:
 # ----------------------------------------------------------------- agent files
 
 def write_agent(path: Path, links: list[dict], devices: list[dict], *, io_threads: int | None = None,
-                profiles: str | Path | None = None, gateway_id: str = "gw-test") -> Path:
+                profiles: str | Path | None = None, gateway_id: str = "gw-test", extra: dict | None = None) -> Path:
+    """An agent file; `extra`: more top-level sections (control, spool, modem, ...), merged last."""
     doc: dict = {"gateway": {"id": gateway_id}}
     if profiles is not None:
         doc["profiles"] = str(profiles)
@@ -98,6 +99,7 @@ def write_agent(path: Path, links: list[dict], devices: list[dict], *, io_thread
         doc["io_threads"] = io_threads
     doc["links"] = links
     doc["devices"] = devices
+    doc.update(extra or {})
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
     return path
 
@@ -218,6 +220,45 @@ def tramctl_background(procs: ProcessManager, *args, env: dict | None = None,
     lines arrive in 4 KiB bursts (see test_cli.test_poll_json_lines_stream_while_polling)."""
     prefix = ["stdbuf", "-oL"] if line_buffered and shutil.which("stdbuf") else []
     return LineStream(procs, [*prefix, TRAMCTL, *args], "tramctl", env=env)
+
+
+def tramctl_on_terminal(args: Sequence, answer: str, *, prompt: str = "[y/N]", timeout: float = 20,
+                        env: dict | None = None) -> subprocess.CompletedProcess:
+    """tramctl ARGS with a pseudo-terminal as its standard input (stdout and stderr stay pipes): waits (bounded)
+    for `prompt` on stdout, types `answer` and Enter on the terminal, and returns the finished run."""
+    import os
+    import select
+    master, slave = os.openpty()
+    proc = subprocess.Popen([str(TRAMCTL), *map(str, args)], stdin=slave, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, env=dict(os.environ, **(env or {})), start_new_session=True)
+    os.close(slave)
+    try:
+        seen = b""
+        deadline = time.monotonic() + timeout
+        while prompt.encode() not in seen:
+            left = deadline - time.monotonic()
+            if left <= 0 or proc.poll() is not None and not select.select([proc.stdout], [], [], 0)[0]:
+                break
+            if select.select([proc.stdout], [], [], min(left, 0.2))[0]:
+                chunk = os.read(proc.stdout.fileno(), 4096)
+                if not chunk:
+                    break
+                seen += chunk
+        if prompt.encode() not in seen:
+            ProcessManager.kill(proc)
+            out, err = proc.communicate()
+            raise AssertionError(f"no prompt {prompt!r} within {timeout:.0f} s (rc={proc.returncode}); stdout:\n"
+                                 f"{(seen + out).decode(errors='replace')}\nstderr:\n{err.decode(errors='replace')}")
+        os.write(master, answer.encode() + b"\n")
+        try:
+            out, err = proc.communicate(timeout=max(1.0, deadline - time.monotonic()))
+        except subprocess.TimeoutExpired:
+            ProcessManager.kill(proc)
+            raise
+        return subprocess.CompletedProcess(proc.args, proc.returncode, (seen + out).decode(errors="replace"),
+                                           err.decode(errors="replace"))
+    finally:
+        os.close(master)
 
 
 def start_plc_at(procs: ProcessManager, tmp_dir: Path, port: int, values=None, units=None,
