@@ -163,6 +163,8 @@ struct AgentWrites {
         count(entry.result)
         var metadata: Logger.Metadata = [:]
         for (key, value) in entry.fields { metadata[key] = "\(WriteAudit.quoted(value))" }
+        // An audit line is never rate-limited (RateLimitedLogHandler keys on the message): each attempt is its own.
+        metadata["audit"] = "write"
         if entry.result == "verified" || entry.result == "written" {
             logger.notice("write", metadata: metadata)
         } else {

@@ -2,7 +2,7 @@ import Logging
 import Synchronization
 
 /// Passes log events through, except that an event identical to one logged within the last `window` (same
-/// level, message, device, link and sink) is counted instead of printed. The next one after the window says how
+/// level, message, device, link and sink) is counted instead of printed; an audit record (`audit` metadata) never is. The next one after the window says how
 /// many were held back, so a device that fails every 100 ms writes one line a minute, not six hundred.
 public struct RateLimitedLogHandler: LogHandler {
     private var inner: any LogHandler
@@ -40,6 +40,8 @@ public struct RateLimitedLogHandler: LogHandler {
     public func log(event: LogEvent) {
         var merged = inner.metadata
         if let extra = event.metadata { merged.merge(extra) { $1 } }
+        // An audit record (`audit` in its metadata: a write attempt) is each its own event, never a repeat.
+        if merged["audit"] != nil { return inner.log(event: event) }
         let key =
             "\(event.level)|\(event.message)|\(merged["device"].map { "\($0)" } ?? "")|\(merged["link"].map { "\($0)" } ?? "")|\(merged["sink"].map { "\($0)" } ?? "")"
         let time = now()

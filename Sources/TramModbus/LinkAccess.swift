@@ -7,8 +7,8 @@ import TramCore
 ///
 /// Each request waits out the device's `pause` since the last frame on the bus (a poll's or this job's), uses the
 /// job's response timeout, and is recorded as the poller's are (a broken link closes and backs off). After a
-/// timeout it waits one more response timeout and flushes, so that a late answer is never taken for the answer to
-/// the next request, a poll's or the job's own.
+/// timeout it waits until the line has been quiet for a whole response timeout, and an RTU link is flushed before
+/// every request, so that a late answer is never taken for the answer to the next request, a poll's or the job's.
 public struct LinkAccess {
     let session: LinkSession
     public let pause: Duration
@@ -39,7 +39,9 @@ public struct LinkAccess {
             session.record(nil)
             return .success(value)
         } catch {
-            if error == .timeout { session.connection.settleAfterTimeout(timeout) }
+            // A write's late answer (a setup register written to EEPROM) may come long after the timeout: the line
+            // must be quiet for a whole timeout before the next request, however long that takes, up to ten.
+            if error == .timeout { session.connection.drainUntilQuiet(timeout, limit: timeout * 10) }
             session.frameEnded()
             session.record(error)
             return .failure(error)

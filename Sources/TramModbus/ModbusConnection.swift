@@ -1,5 +1,6 @@
 import CModbus
 import TramConfig
+import TramCore
 import TramThreads
 #if canImport(Glibc)
 import Glibc
@@ -15,6 +16,18 @@ public final class ModbusConnection {
     public let link: LinkConfig
     private var context: OpaquePointer?
     private var socket: Int32 = -1
+    /// The response timeout last set: how long a failed request's late answer is waited for (`drainUntilQuiet`).
+    private var responseTimeout: Duration = .seconds(1)
+
+    /// RTU frames carry no transaction id: an answer that comes late cannot be told from the next request's,
+    /// since a read's answer has no address either. Such links are flushed before each request and drained after
+    /// a failure; Modbus TCP's transaction id lets libmodbus refuse a late answer by itself.
+    private var framesAreUnnumbered: Bool {
+        switch link.endpoint {
+        case .tcp: false
+        case .rtu, .rtuOverTCP: true
+        }
+    }
     private var portLock: SerialPortLock?
 
     public init(link: LinkConfig) {
@@ -85,6 +98,7 @@ public final class ModbusConnection {
     /// Sets the response timeout for the next requests (a device may ask for less than its link).
     public func setResponseTimeout(_ timeout: Duration) {
         guard let ctx = context else { return }
+        responseTimeout = timeout
         let us = max(1000, timeout.microseconds)
         modbus_set_response_timeout(ctx, UInt32(us / 1_000_000), UInt32(us % 1_000_000))
     }
@@ -166,26 +180,45 @@ public final class ModbusConnection {
         if modbus_mask_write_register(ctx, Int32(address), and, or) < 0 { throw afterFailure() }
     }
 
-    /// After a request timed out: waits `quiet` for a late answer and throws away whatever arrived, so that the late
-    /// answer to a write is never read as the answer to the next request.
-    public func settleAfterTimeout(_ quiet: Duration) {
-        OwnedThread.sleep(nanoseconds: UInt64(max(0, quiet.microseconds)) * 1000)
-        discardPendingInput()
-    }
-
     private func ready(unit: Int) throws(ModbusError) -> OpaquePointer {
         guard let ctx = context else { throw .linkDown(reason: "not connected") }
         modbus_set_slave(ctx, Int32(unit))
+        // Whatever arrived since the last answer (a late one) is not this request's.
+        if framesAreUnnumbered { discardPendingInput() }
         return ctx
     }
 
-    /// Classifies the failure, then discards any late bytes so they cannot be taken for the next answer.
+    /// Classifies the failure, then discards any late bytes so they cannot be taken for the next answer: on an RTU
+    /// line it waits until the line has been quiet for a while (the request's answer may still be on its way: a
+    /// poll answered 20 ms after its timeout shifted every later answer by one request, found with a pty peer).
     private func afterFailure() -> ModbusError {
         let error = ModbusError.fromErrno()
         if case .exception = error { return error }
         if error.breaksConnection { return error }
-        discardPendingInput()
+        if framesAreUnnumbered {
+            drainUntilQuiet(min(responseTimeout, Self.quietAfterFailure), limit: responseTimeout * 2)
+        } else {
+            discardPendingInput()
+        }
         return error
+    }
+
+    /// How long an RTU line must stay silent after a failed request before the next: long enough for the late
+    /// answers a slow device gives, short enough that a dead device does not hold the bus for two timeouts a request.
+    static let quietAfterFailure = Duration.milliseconds(100)
+
+    /// Reads and throws away whatever arrives until nothing has for `quiet`, or `limit` has passed.
+    public func drainUntilQuiet(_ quiet: Duration, limit: Duration) {
+        guard let ctx = context else { return }
+        let fd = socket >= 0 ? socket : modbus_get_socket(ctx)
+        guard fd >= 0 else { return }
+        let deadline = TramClock.system.monotonicNanoseconds() + UInt64(max(0, limit.microseconds)) * 1000
+        var scratch = [UInt8](repeating: 0, count: 512)
+        while TramClock.system.monotonicNanoseconds() < deadline {
+            var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&entry, 1, Int32(max(1, quiet.microseconds / 1000))) > 0 else { return }
+            if scratch.withUnsafeMutableBytes({ Glibc.read(fd, $0.baseAddress, $0.count) }) <= 0 { return }
+        }
     }
 
     private func discardPendingInput() {
