@@ -298,20 +298,26 @@ def _mkstemp(d: Path, prefix: str, suffix: str):
     return tempfile.mkstemp(prefix=prefix, suffix=suffix, dir=d)
 
 
-def _start_plc(procs: ProcessManager, tmp_dir: Path, where: list[str], kind: str, values, units,
-               missing_unit: str, args: Sequence[str]) -> Plc:
-    argv = [sys.executable, str(PLC_PY), *where, "--missing-unit", missing_unit]
+def _start_peer(procs: ProcessManager, tmp_dir: Path, cls: type[Plc], name: str, kind: str,
+                argv: list[str], values, units, args: Sequence[str]):
+    """Start a peer (plc.py or rtu_recorder.py: argv, then --values, --units, args) and wait for READY."""
     vf = _values_file(tmp_dir, values)
     if vf:
         argv += ["--values", str(vf)]
     if units:
         argv += ["--units", ",".join(map(str, units))]
     argv += list(args)
-    proc = procs.spawn(argv, "plc", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+    proc = procs.spawn(argv, name, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                        text=True, bufsize=1)
-    plc = Plc(proc, kind)
-    plc.wait_ready()
-    return plc
+    peer = cls(proc, kind)
+    peer.wait_ready()
+    return peer
+
+
+def _start_plc(procs: ProcessManager, tmp_dir: Path, where: list[str], kind: str, values, units,
+               missing_unit: str, args: Sequence[str]) -> Plc:
+    return _start_peer(procs, tmp_dir, Plc, "plc", kind,
+                       [sys.executable, str(PLC_PY), *where, "--missing-unit", missing_unit], values, units, args)
 
 
 @pytest.fixture
@@ -416,16 +422,7 @@ def rtu_recorder(procs, tmp_path, pty_pair):
         record_path = tmp_path / f"rtu-record-{counter[0]}.jsonl"
         argv = [sys.executable, str(RTU_RECORDER_PY), "--rtu", pair.a, "--baud", str(baud),
                 "--parity", parity, "--stopbits", str(stopbits), "--record", str(record_path)]
-        vf = _values_file(tmp_path, values)
-        if vf:
-            argv += ["--values", str(vf)]
-        if units:
-            argv += ["--units", ",".join(map(str, units))]
-        argv += list(args)
-        proc = procs.spawn(argv, "rtu-recorder", stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                           text=True, bufsize=1)
-        rec = Recorder(proc, "rtu")
-        rec.wait_ready()
+        rec = _start_peer(procs, tmp_path, Recorder, "rtu-recorder", "rtu", argv, values, units, args)
         rec.pair, rec.server_device, rec.device = pair, pair.a, pair.b
         rec.record_path, rec.baud, rec.framing = record_path, baud, f"8{parity}{stopbits}"
         return rec

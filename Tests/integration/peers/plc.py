@@ -72,7 +72,6 @@ import signal
 import struct
 import sys
 import threading
-from collections import deque
 
 from pymodbus.datastore import (
     ModbusServerContext,
@@ -92,15 +91,14 @@ from pymodbus.pdu.register_message import (
 from pymodbus.server import ModbusSerialServer, ModbusTcpServer
 from pymodbus.server.requesthandler import ServerRequestHandler
 
+if __package__:                 # imported as peers.plc
+    from . import peer_control
+else:                           # run as a script: python3 peers/plc.py
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import peer_control
+
 log = logging.getLogger("plc")
 
-TABLES = {
-    "holding": "h", "hr": "h", "holding_register": "h", "holding_registers": "h",
-    "input": "i", "ir": "i", "input_register": "i", "input_registers": "i",
-    "coil": "c", "co": "c", "coils": "c",
-    "discrete_input": "d", "di": "d", "discrete_inputs": "d", "discrete": "d",
-}
-BIT_TABLES = {"c", "d"}
 # Function code -> (table, max count) for the count checks pymodbus 3.8.6 omits.
 READ_LIMITS = {1: 2000, 2: 2000, 3: 125, 4: 125}
 WRITE_LIMITS = {15: 1968, 16: 123}
@@ -108,39 +106,11 @@ WRITE_LIMITS = {15: 1968, 16: 123}
 WRITE_FCS = frozenset({5, 6, 15, 16, 22, 23})
 
 
-def parse_int(text) -> int:
-    if isinstance(text, bool):
-        return int(text)
-    if isinstance(text, int):
-        return text
-    return int(str(text).strip(), 0)
-
-
-def table_key(name: str) -> str:
-    try:
-        return TABLES[name.strip().lower()]
-    except KeyError:
-        raise ValueError(f"unknown table {name!r} (use holding|input|coil|discrete_input)") from None
-
-
-def check_value(table: str, value) -> int | bool:
-    v = parse_int(value)
-    if table in BIT_TABLES:
-        if v not in (0, 1):
-            raise ValueError(f"bit value must be 0 or 1, got {value!r}")
-        return bool(v)
-    if not 0 <= v <= 0xFFFF:
-        raise ValueError(f"register value out of 0..65535: {value!r}")
-    return v
-
-
-def check_address(addr: int, count: int = 1) -> None:
-    if addr < 0 or addr + count > 0x10000:
-        raise ValueError(f"address range {addr}..{addr + count - 1} outside 0..65535")
-
-
-class PlcUnit(ModbusSlaveContext):
+class PlcUnit(peer_control.Registers, ModbusSlaveContext):
     """One unit id's datastore.  PDU address N is block key N (no +1 shift)."""
+
+    bit = bool            # bits are stored as pymodbus stores them
+    allow_empty = True    # put/get/unset of no address at all is fine
 
     def __init__(self):
         super().__init__(
@@ -149,10 +119,7 @@ class PlcUnit(ModbusSlaveContext):
         )
 
     def validate(self, fc_as_hex, address, count=1):
-        if count < 1:
-            return False
-        keys = self.store[self.decode(fc_as_hex)].values
-        return all(a in keys for a in range(address, address + count))
+        return count >= 1 and self.exists(self.decode(fc_as_hex), address, count)
 
     def getValues(self, fc_as_hex, address, count=1):
         return self.store[self.decode(fc_as_hex)].getValues(address, count)
@@ -160,51 +127,18 @@ class PlcUnit(ModbusSlaveContext):
     def setValues(self, fc_as_hex, address, values):
         self.store[self.decode(fc_as_hex)].setValues(address, values)
 
-    # direct access by table letter, used by the values file and control commands
-    def put(self, table: str, address: int, values: list) -> None:
-        check_address(address, len(values))
-        vals = [check_value(table, v) for v in values]
-        block = self.store[table].values
-        for i, v in enumerate(vals):
-            block[address + i] = v
-
-    def get(self, table: str, address: int, count: int) -> list[int]:
-        block = self.store[table].values
-        missing = [a for a in range(address, address + count) if a not in block]
-        if missing:
-            raise ValueError(f"address {missing[0]} does not exist")
-        return [int(block[a]) for a in range(address, address + count)]
-
-    def remove(self, table: str, address: int, count: int) -> None:
-        block = self.store[table].values
-        for a in range(address, address + count):
-            block.pop(a, None)
+    # direct access by table letter (put/get/remove), used by the values file and control commands
+    def block(self, table: str) -> dict:
+        return self.store[table].values
 
 
-class State:
-    """Fault-injection state shared by every connection."""
+class State(peer_control.Control):
+    """Fault-injection state shared by every connection: peer_control's settings and commands
+    (delay(unit) in seconds), and whether an unserved unit gets exception 0x0B."""
 
     def __init__(self, units: dict[int, PlcUnit], missing_unit_exception: bool):
-        self.units = units
+        super().__init__(units, delay_value=lambda ms: ms / 1000.0)
         self.missing_unit_exception = missing_unit_exception
-        self.silent_all = False
-        self.silent_units: set[int] = set()
-        self.delay_all = 0.0
-        self.delay_units: dict[int, float] = {}
-        self.request_count = 0
-        self.request_log: deque[str] = deque(maxlen=100000)
-        # write handling: ("normal", 0) | ("ignore", 0) | ("exception", code)
-        self.writes_all: tuple[str, int] = ("normal", 0)
-        self.writes_units: dict[int, tuple[str, int]] = {}
-
-    def silenced(self, unit: int) -> bool:
-        return self.silent_all or unit in self.silent_units
-
-    def delay(self, unit: int) -> float:
-        return self.delay_units.get(unit, self.delay_all)
-
-    def writes(self, unit: int) -> tuple[str, int]:
-        return self.writes_units.get(unit, self.writes_all)
 
 
 def pdu_span(pdu) -> tuple[int | str, int | str]:
@@ -261,8 +195,7 @@ class PlcRequestHandler(ServerRequestHandler):
         unit = pdu.dev_id
         fc = pdu.function_code
         address, count = pdu_span(pdu)
-        STATE.request_count += 1
-        STATE.request_log.append(f"{unit}:{fc}:{address}:{count}")
+        STATE.log_request(unit, fc, address, count)
         if STATE.silenced(unit):
             return
         delay = STATE.delay(unit)
@@ -346,129 +279,16 @@ class PlcSerialServer(ModbusSerialServer):
 
 # ---------------------------------------------------------------- values file
 
+def check_unit_id(uid: int) -> None:
+    if not 0 <= uid <= 255:
+        raise ValueError(f"unit id out of range: {uid}")
+
+
 def load_units(unit_ids: list[int] | None, values_path: str | None) -> dict[int, PlcUnit]:
-    data = {}
-    if values_path:
-        with open(values_path, encoding="utf-8") as f:
-            data = json.load(f)
-        if not isinstance(data, dict):
-            raise ValueError("values file: top level must be an object keyed by unit id")
-    file_units = {parse_int(k): v for k, v in data.items()}
-    if unit_ids is None:
-        unit_ids = sorted(file_units) or [1]
-    extra = set(file_units) - set(unit_ids)
-    if extra:
-        raise ValueError(f"values file has units {sorted(extra)} not in --units")
-    units = {}
-    for uid in unit_ids:
-        if not 0 <= uid <= 255:
-            raise ValueError(f"unit id out of range: {uid}")
-        unit = PlcUnit()
-        for tname, blocks in (file_units.get(uid) or {}).items():
-            table = table_key(tname)
-            for addr_text, vals in blocks.items():
-                if not isinstance(vals, list):
-                    vals = [vals]
-                unit.put(table, parse_int(addr_text), vals)
-        units[uid] = unit
-    return units
+    return peer_control.load_units(unit_ids, values_path, PlcUnit, check_unit_id)
 
 
 # ------------------------------------------------------------------- control
-
-def handle_command(line: str) -> str:
-    words = line.split()
-    if not words:
-        return "ERR empty command"
-    cmd, args = words[0].lower(), words[1:]
-    try:
-        if cmd == "ping":
-            return "OK"
-        if cmd == "silence":
-            if not args or args[0] not in ("on", "off"):
-                return "ERR usage: silence on|off [UNIT ...]"
-            on = args[0] == "on"
-            targets = [parse_int(a) for a in args[1:]]
-            if targets:
-                for u in targets:
-                    (STATE.silent_units.add if on else STATE.silent_units.discard)(u)
-            else:
-                STATE.silent_all = on
-                if not on:
-                    STATE.silent_units.clear()
-            return "OK"
-        if cmd == "delay":
-            if not args:
-                return "ERR usage: delay MS [UNIT ...]"
-            seconds = float(args[0]) / 1000.0
-            if seconds < 0:
-                return "ERR delay must be >= 0"
-            targets = [parse_int(a) for a in args[1:]]
-            if targets:
-                for u in targets:
-                    STATE.delay_units[u] = seconds
-            else:
-                STATE.delay_all = seconds
-                STATE.delay_units.clear()
-            return "OK"
-        if cmd == "writes":
-            mode, targets = parse_writes(args)
-            if targets:
-                for u in targets:
-                    STATE.writes_units[u] = mode
-            else:
-                STATE.writes_all = mode
-                STATE.writes_units.clear()
-            return "OK"
-        if cmd in ("set", "get", "unset"):
-            if len(args) < 3 or (cmd == "set" and len(args) < 4):
-                return f"ERR usage: {cmd} UNIT TABLE ADDR " + ("V1 [V2 ...]" if cmd == "set" else "[COUNT]")
-            uid, table, addr = parse_int(args[0]), table_key(args[1]), parse_int(args[2])
-            unit = STATE.units.get(uid)
-            if unit is None:
-                return f"ERR no unit {uid}"
-            if cmd == "set":
-                unit.put(table, addr, args[3:])
-                return "OK"
-            count = parse_int(args[3]) if len(args) > 3 else 1
-            check_address(addr, count)
-            if cmd == "get":
-                return "OK " + " ".join(str(v) for v in unit.get(table, addr, count))
-            unit.remove(table, addr, count)
-            return "OK"
-        if cmd == "requests":
-            return f"OK {STATE.request_count}"
-        if cmd == "log":
-            return ("OK " + " ".join(STATE.request_log)).rstrip()
-        if cmd == "clear":
-            STATE.request_count = 0
-            STATE.request_log.clear()
-            return "OK"
-        return f"ERR unknown command {cmd!r}"
-    except (ValueError, KeyError) as exc:
-        return f"ERR {exc}"
-
-
-def parse_writes(args: list[str]) -> tuple[tuple[str, int], list[int]]:
-    """`normal|ignore|exception N [UNIT ...]` -> ((mode, code), units)."""
-    usage = "usage: writes normal|ignore|exception N [UNIT ...]"
-    if not args or args[0].lower() not in ("normal", "ignore", "exception"):
-        raise ValueError(usage)
-    mode = args[0].lower()
-    if mode != "exception":
-        return (mode, 0), [parse_int(a) for a in args[1:]]
-    if len(args) < 2:
-        raise ValueError(usage)
-    code = parse_int(args[1])
-    if not 1 <= code <= 255:
-        raise ValueError(f"exception code must be 1..255, got {args[1]}")
-    return (mode, code), [parse_int(a) for a in args[2:]]
-
-
-def emit(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
-
 
 def stdin_reader(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, ignore_eof: bool) -> None:
     """Read control commands; run each on the event loop; reply in order."""
@@ -477,17 +297,17 @@ def stdin_reader(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, ignore_eo
         if not line or line.startswith("#"):
             continue
         if line.lower() == "quit":
-            emit("OK")
+            peer_control.emit("OK")
             break
 
         async def run(line=line):
-            return handle_command(line)
+            return STATE.command(line)
 
         try:
             reply = asyncio.run_coroutine_threadsafe(run(), loop).result(timeout=10)
         except Exception as exc:  # pylint: disable=broad-except
             reply = f"ERR {exc}"
-        emit(reply)
+        peer_control.emit(reply)
     else:
         if ignore_eof:
             return
@@ -498,7 +318,7 @@ def stdin_reader(loop: asyncio.AbstractEventLoop, stop: asyncio.Event, ignore_eo
 
 async def amain(args) -> int:
     global STATE  # pylint: disable=global-statement
-    unit_ids = [parse_int(u) for u in args.units.split(",")] if args.units else None
+    unit_ids = [peer_control.parse_int(u) for u in args.units.split(",")] if args.units else None
     units = load_units(unit_ids, args.values)
     STATE = State(units, args.missing_unit == "exception")
     context = ModbusServerContext(slaves=dict(units), single=False)
@@ -518,7 +338,7 @@ async def amain(args) -> int:
         return 1
     if args.tcp:
         bound = server.transport.sockets[0].getsockname()[1]
-        emit(f"PORT {bound}")
+        peer_control.emit(f"PORT {bound}")
     # The serial transport registers its reader with call_soon; let it run.
     await asyncio.sleep(0)
     await asyncio.sleep(0)
@@ -527,7 +347,7 @@ async def amain(args) -> int:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stop.set)
-    emit("READY")
+    peer_control.emit("READY")
     threading.Thread(target=stdin_reader, args=(loop, stop, args.ignore_stdin_eof), daemon=True).start()
     await stop.wait()
     await server.shutdown()

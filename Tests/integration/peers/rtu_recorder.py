@@ -99,103 +99,37 @@ import tty
 from collections import deque
 from typing import Callable, Iterable, Mapping
 
-# ------------------------------------------------------------------ values (as plc.py)
+if __package__:                 # imported: from peers.rtu_recorder import check_gaps
+    from . import peer_control
+else:                           # run as a script: python3 peers/rtu_recorder.py
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    import peer_control
 
-TABLES = {
-    "holding": "h", "hr": "h", "holding_register": "h", "holding_registers": "h",
-    "input": "i", "ir": "i", "input_register": "i", "input_registers": "i",
-    "coil": "c", "co": "c", "coils": "c",
-    "discrete_input": "d", "di": "d", "discrete_inputs": "d", "discrete": "d",
-}
-BIT_TABLES = {"c", "d"}
+# ------------------------------------------------------------------ values (peer_control, as plc.py)
+
+BIT_TABLES = peer_control.BIT_TABLES
 READ_TABLE = {1: "c", 2: "d", 3: "h", 4: "i"}
 READ_LIMITS = {1: 2000, 2: 2000, 3: 125, 4: 125}
 WRITE_FCS = frozenset({5, 6, 15, 16, 22})
 
 
-def parse_int(text) -> int:
-    if isinstance(text, bool):
-        return int(text)
-    if isinstance(text, int):
-        return text
-    return int(str(text).strip(), 0)
-
-
-def table_key(name: str) -> str:
-    try:
-        return TABLES[name.strip().lower()]
-    except KeyError:
-        raise ValueError(f"unknown table {name!r} (use holding|input|coil|discrete_input)") from None
-
-
-def check_value(table: str, value) -> int:
-    v = parse_int(value)
-    if table in BIT_TABLES:
-        if v not in (0, 1):
-            raise ValueError(f"bit value must be 0 or 1, got {value!r}")
-        return v
-    if not 0 <= v <= 0xFFFF:
-        raise ValueError(f"register value out of 0..65535: {value!r}")
-    return v
-
-
-def check_address(addr: int, count: int = 1) -> None:
-    if addr < 0 or count < 1 or addr + count > 0x10000:
-        raise ValueError(f"address range {addr}..{addr + count - 1} outside 0..65535")
-
-
-class Unit:
+class Unit(peer_control.Registers):
     """One unit id's four tables: {address: value}."""
 
     def __init__(self):
         self.tables: dict[str, dict[int, int]] = {"h": {}, "i": {}, "c": {}, "d": {}}
 
-    def exists(self, table: str, address: int, count: int) -> bool:
-        block = self.tables[table]
-        return all(a in block for a in range(address, address + count))
+    def block(self, table: str) -> dict[int, int]:
+        return self.tables[table]
 
-    def put(self, table: str, address: int, values: list) -> None:
-        check_address(address, len(values))
-        vals = [check_value(table, v) for v in values]
-        for i, v in enumerate(vals):
-            self.tables[table][address + i] = v
 
-    def get(self, table: str, address: int, count: int) -> list[int]:
-        block = self.tables[table]
-        for a in range(address, address + count):
-            if a not in block:
-                raise ValueError(f"address {a} does not exist")
-        return [block[a] for a in range(address, address + count)]
-
-    def remove(self, table: str, address: int, count: int) -> None:
-        for a in range(address, address + count):
-            self.tables[table].pop(a, None)
+def check_unit_id(uid: int) -> None:
+    if not 1 <= uid <= 247:
+        raise ValueError(f"RTU unit id out of 1..247: {uid} (0 is broadcast)")
 
 
 def load_units(unit_ids: list[int] | None, values_path: str | None) -> dict[int, Unit]:
-    data = {}
-    if values_path:
-        with open(values_path, encoding="utf-8") as f:
-            data = json.load(f)
-        if not isinstance(data, dict):
-            raise ValueError("values file: top level must be an object keyed by unit id")
-    file_units = {parse_int(k): v for k, v in data.items()}
-    if unit_ids is None:
-        unit_ids = sorted(file_units) or [1]
-    extra = set(file_units) - set(unit_ids)
-    if extra:
-        raise ValueError(f"values file has units {sorted(extra)} not in --units")
-    units = {}
-    for uid in unit_ids:
-        if not 1 <= uid <= 247:
-            raise ValueError(f"RTU unit id out of 1..247: {uid} (0 is broadcast)")
-        unit = Unit()
-        for tname, blocks in (file_units.get(uid) or {}).items():
-            table = table_key(tname)
-            for addr_text, vals in blocks.items():
-                unit.put(table, parse_int(addr_text), vals if isinstance(vals, list) else [vals])
-        units[uid] = unit
-    return units
+    return peer_control.load_units(unit_ids, values_path, Unit, check_unit_id)
 
 
 # ------------------------------------------------------------------ RTU framing
@@ -475,33 +409,19 @@ class Pending:
         self.due, self.frame, self.meta = due, frame, meta
 
 
-class Recorder:
+class Recorder(peer_control.Control):
+    """The RTU slave: peer_control's settings and commands (delay(unit) in ns), `late` and `frames`."""
+
     def __init__(self, fd: int, units: dict[int, Unit], record, *, t35: int, silence_ns: int):
+        super().__init__(units, delay_value=lambda ms: round(ms * 1e6))
+        self.late = peer_control.PerUnit(0)
         self.fd = fd
-        self.units = units
         self.record_file = record
         self.t35 = t35
         self.rx = Assembler(silence_ns)
         self.queue: deque[Pending] = deque()
         self.seq = 0
         self.last_bus_end = 0          # t_last_byte of the newest frame either way
-        self.delay_all, self.delay_units = 0, {}
-        self.late_all, self.late_units = 0, {}
-        self.writes_all: tuple[str, int] = ("normal", 0)
-        self.writes_units: dict[int, tuple[str, int]] = {}
-        self.silent_all, self.silent_units = False, set()
-        self.request_count = 0
-        self.request_log: deque[str] = deque(maxlen=100000)
-
-    # -- settings
-    def _get(self, all_value, per_unit: dict, unit: int):
-        return per_unit.get(unit, all_value)
-
-    def writes(self, unit: int) -> tuple[str, int]:
-        return self._get(self.writes_all, self.writes_units, unit)
-
-    def silenced(self, unit: int) -> bool:
-        return self.silent_all or unit in self.silent_units
 
     # -- records
     def write_record(self, fields: dict) -> int:
@@ -524,9 +444,7 @@ class Recorder:
             return
         unit_id, pdu = frame.data[0], frame.data[1:-2]
         fc = pdu[0]
-        self.request_count += 1
-        self.request_log.append(f"{unit_id}:{fc}:{d['address'] if d['address'] is not None else '-'}:"
-                                f"{d['count'] if d['count'] is not None else '-'}")
+        self.log_request(unit_id, fc, d["address"], d["count"])
         if unit_id == 0:       # broadcast: writes everywhere, no answer
             if fc in WRITE_FCS:
                 for uid, unit in self.units.items():
@@ -536,8 +454,8 @@ class Recorder:
         if unit is None or self.silenced(unit_id):
             return
         reply = execute(unit, pdu, self.writes(unit_id))
-        wait = self._get(self.delay_all, self.delay_units, unit_id)
-        late = self._get(self.late_all, self.late_units, unit_id) if fc in WRITE_FCS else 0
+        wait = self.delay(unit_id)
+        late = self.late(unit_id) if fc in WRITE_FCS else 0
         if late:
             wait = late
         due = frame.t_last + max(self.t35, wait)
@@ -579,94 +497,13 @@ class Recorder:
                     return
                 select.select([], [self.fd], [], 0.05)
 
-    # -- control
-    def command(self, line: str) -> str:
-        words = line.split()
-        cmd, args = words[0].lower(), words[1:]
-        try:
-            if cmd == "ping":
-                return "OK"
-            if cmd in ("delay", "late"):
-                if not args:
-                    return f"ERR usage: {cmd} MS [UNIT ...]"
-                ms = float(args[0])
-                if ms < 0:
-                    return f"ERR {cmd} must be >= 0"
-                self._set_per_unit(cmd, round(ms * 1e6), [parse_int(a) for a in args[1:]])
-                return "OK"
-            if cmd == "writes":
-                mode, targets = parse_writes(args)
-                self._set_per_unit("writes", mode, targets)
-                return "OK"
-            if cmd == "silence":
-                if not args or args[0] not in ("on", "off"):
-                    return "ERR usage: silence on|off [UNIT ...]"
-                on, targets = args[0] == "on", [parse_int(a) for a in args[1:]]
-                if targets:
-                    for u in targets:
-                        (self.silent_units.add if on else self.silent_units.discard)(u)
-                else:
-                    self.silent_all = on
-                    self.silent_units.clear()
-                return "OK"
-            if cmd in ("set", "get", "unset"):
-                if len(args) < 3 or (cmd == "set" and len(args) < 4):
-                    return f"ERR usage: {cmd} UNIT TABLE ADDR " + ("V1 [V2 ...]" if cmd == "set" else "[COUNT]")
-                uid, table, addr = parse_int(args[0]), table_key(args[1]), parse_int(args[2])
-                unit = self.units.get(uid)
-                if unit is None:
-                    return f"ERR no unit {uid}"
-                if cmd == "set":
-                    unit.put(table, addr, args[3:])
-                    return "OK"
-                count = parse_int(args[3]) if len(args) > 3 else 1
-                check_address(addr, count)
-                if cmd == "get":
-                    return "OK " + " ".join(str(v) for v in unit.get(table, addr, count))
-                unit.remove(table, addr, count)
-                return "OK"
-            if cmd == "requests":
-                return f"OK {self.request_count}"
-            if cmd == "log":
-                return ("OK " + " ".join(self.request_log)).rstrip()
-            if cmd == "clear":
-                self.request_count = 0
-                self.request_log.clear()
-                return "OK"
-            if cmd == "frames":
-                return f"OK {self.seq}"
-            return f"ERR unknown command {cmd!r}"
-        except (ValueError, KeyError) as exc:
-            return f"ERR {exc}"
-
-    def _set_per_unit(self, name: str, value, targets: list[int]) -> None:
-        per_unit = getattr(self, f"{name}_units")
-        if targets:
-            for u in targets:
-                per_unit[u] = value
-        else:
-            setattr(self, f"{name}_all", value)
-            per_unit.clear()
-
-
-def parse_writes(args: list[str]) -> tuple[tuple[str, int], list[int]]:
-    usage = "usage: writes normal|ignore|exception N [UNIT ...]"
-    if not args or args[0].lower() not in ("normal", "ignore", "exception"):
-        raise ValueError(usage)
-    mode = args[0].lower()
-    if mode != "exception":
-        return (mode, 0), [parse_int(a) for a in args[1:]]
-    if len(args) < 2:
-        raise ValueError(usage)
-    code = parse_int(args[1])
-    if not 1 <= code <= 255:
-        raise ValueError(f"exception code must be 1..255, got {args[1]}")
-    return (mode, code), [parse_int(a) for a in args[2:]]
-
-
-def emit(line: str) -> None:
-    sys.stdout.write(line + "\n")
-    sys.stdout.flush()
+    # -- control (the rest: peer_control.Control.command)
+    def extra_command(self, cmd: str, args: list[str]) -> str | None:
+        if cmd == "late":
+            return self.set_ms(cmd, args, self.late)
+        if cmd == "frames":
+            return f"OK {self.seq}"
+        return None
 
 
 def open_port(path: str, baud: int, parity: str, stopbits: int) -> int:
@@ -732,9 +569,9 @@ def serve(rec: Recorder, ignore_eof: bool) -> int:
                 if not line or line.startswith("#"):
                     continue
                 if line.lower() == "quit":
-                    emit("OK")
+                    peer_control.emit("OK")
                     return 0
-                emit(rec.command(line))
+                peer_control.emit(rec.command(line))
 
 
 def main(argv=None) -> int:
@@ -750,7 +587,7 @@ def main(argv=None) -> int:
     p.add_argument("--ignore-stdin-eof", action="store_true", help="keep running when stdin closes")
     args = p.parse_args(argv)
     try:
-        unit_ids = [parse_int(u) for u in args.units.split(",")] if args.units else None
+        unit_ids = [peer_control.parse_int(u) for u in args.units.split(",")] if args.units else None
         units = load_units(unit_ids, args.values)
         framing = f"8{args.parity}{args.stopbits}"
         t35 = t35_ns(args.baud, framing, fixed_above_19200=True)
@@ -761,7 +598,7 @@ def main(argv=None) -> int:
         print(f"rtu_recorder: {exc}", file=sys.stderr)
         return 2
     rec = Recorder(fd, units, record, t35=t35, silence_ns=silence_ns)
-    emit("READY")
+    peer_control.emit("READY")
     try:
         return serve(rec, args.ignore_stdin_eof)
     except KeyboardInterrupt:
