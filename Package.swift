@@ -161,7 +161,9 @@ let package = Package(
         .target(name: "TramTestSupport", path: "Tests/TramTestSupport"),
         .testTarget(
             name: "TramConfigTests",
-            dependencies: ["TramConfig", "TramYAML", "TramModbus", "TramTestSupport", "TramBuiltinPoints"],
+            dependencies: [
+                "TramConfig", "TramConfigFiles", "TramYAML", "TramModbus", "TramTestSupport", "TramBuiltinPoints",
+            ],
             exclude: ["testcases"]),
         // Counts heap allocations per thread, for the encoder's zero-allocation test.
         .target(name: "CAllocationCounter", path: "Tests/CAllocationCounter"),

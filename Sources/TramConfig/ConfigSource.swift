@@ -6,6 +6,12 @@ public protocol ConfigSource {
     func contents(of path: String) -> [UInt8]?
     /// Relative paths of the `.yaml` files below `directory`, for suggestions.
     func yamlFiles(under directory: String) -> [String]
+    /// Why `contents(of:)` gave nil, in words a person can act on (no such file, permission, over the size limit).
+    func problem(reading path: String) -> String?
+}
+
+extension ConfigSource {
+    public func problem(reading path: String) -> String? { nil }
 }
 
 /// An in-memory source: path → text.

@@ -71,7 +71,7 @@ public struct DeviceMapLoader {
     private func parse(_ path: String, log: DiagnosticLog) -> YAMLNode? {
         let start = SourceLocation(file: path, mark: SourceMark(line: 1, column: 1))
         guard let bytes = source.contents(of: path) else {
-            log.error("cannot read the file", at: start)
+            log.error("cannot read the file" + (source.problem(reading: path).map { ": \($0)" } ?? ""), at: start)
             return nil
         }
         do {

@@ -26,6 +26,24 @@ public struct FileConfigSource: ConfigSource {
         }
     }
 
+    public func problem(reading path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return String(cString: strerror(errno)).lowercased() }
+        if (info.st_mode & S_IFMT) == S_IFDIR { return "it is a directory" }
+        if Int(info.st_size) > Self.maximumSize {
+            return
+                "it is \(Self.mebibytes(Int(info.st_size))) MiB, over the \(Self.maximumSize >> 20) MiB limit for a config "
+                + "file (100,000 inline points take about 10 MB; devices that share a profile take a few lines each)"
+        }
+        guard access(path, R_OK) == 0 else { return String(cString: strerror(errno)).lowercased() }
+        return nil
+    }
+
+    static func mebibytes(_ bytes: Int) -> String {
+        let tenths = (bytes * 10 + (1 << 19)) >> 20
+        return "\(tenths / 10).\(tenths % 10)"
+    }
+
     public func yamlFiles(under directory: String) -> [String] {
         var found: [String] = []
         collect(directory, prefix: "", into: &found, depth: 0)
