@@ -139,7 +139,7 @@ let package = Package(
         .target(name: "TramSimulator", dependencies: ["TramConfig", "TramModbus", "TramCore", "CModbus"]),
         // Guarded writes: a value → the words and function code for a writable point or an address, the guards both
         // tramctl and the agent apply, the write with its read-back on a link, and its audit line.
-        .target(name: "TramWrite", dependencies: ["TramConfig", "TramModbus", "TramCore"]),
+        .target(name: "TramWrite", dependencies: ["TramConfig", "TramModbus", "TramCore", "TramControlProtocol"]),
         // tramctl's verbs. The technician's tool may use FoundationEssentials via ArgumentParser.
         .target(
             name: "TramCtl",

@@ -395,14 +395,7 @@ public final class AgentRuntime: Sendable {
     /// a reload moves it).
     func writes() -> AgentWrites {
         let config = self.config
-        let journal: WriteJournal? =
-            config.control.writes
-            ? writeJournal.withLock { journal in
-                if journal?.path != config.control.writeJournal {
-                    journal = WriteJournal(path: config.control.writeJournal)
-                }
-                return journal
-            } : nil
+        let journal = openJournal(config)
         return AgentWrites(
             config: config, journal: journal, logger: logger,
             withLink: { [self] name, pause, timeout, job in
@@ -415,10 +408,18 @@ public final class AgentRuntime: Sendable {
 
     /// The journal's newest lines for `status`, when writes are on.
     func recentWrites() -> [String] {
-        guard config.control.writes else { return [] }
-        return writeJournal.withLock { $0?.entries }
-            ?? WriteJournal.readLines(config.control.writeJournal).suffix(
-                WriteJournal.shownEntries
-            ).map { $0 }
+        openJournal(config)?.entries ?? []
+    }
+
+    /// The write journal when writes are on: opened (and cut to its newest lines) once, and again when a reload
+    /// moves it.
+    private func openJournal(_ config: AgentConfig) -> WriteJournal? {
+        guard config.control.writes else { return nil }
+        return writeJournal.withLock { journal in
+            if journal?.path != config.control.writeJournal {
+                journal = WriteJournal(path: config.control.writeJournal)
+            }
+            return journal
+        }
     }
 }

@@ -114,9 +114,7 @@ struct AgentWrites {
         case .failure(let refusal): return refuse(refusal, link: link)
         case .success(let value): plan = value
         }
-        let shown = ControlWriteResult.Plan(
-            link: link, summary: plan.summary, functionCode: plan.functionCode, raw: plan.rawText,
-            engineering: plan.engineering, readback: plan.readback.rawValue, note: plan.note)
+        let shown = ControlWriteResult.Plan(plan, link: link)
         if request.dryRun { return ControlWriteResult(.planned(shown)) }
 
         let done = Wakeup()
@@ -143,20 +141,7 @@ struct AgentWrites {
             WriteAudit(
                 plan: plan, outcome: outcome, user: user, uid: uid, wallMilliseconds: clock.wallMilliseconds(),
                 link: link))
-        var detail = ""
-        switch outcome.result {
-        case .readFailed(let why), .failed(let why), .readbackFailed(let why): detail = why
-        default: break
-        }
-        return ControlWriteResult(
-            .sent(
-                shown,
-                ControlWriteResult.Outcome(
-                    result: outcome.result.word, succeeded: outcome.result.succeeded, method: outcome.method,
-                    detail: detail, before: outcome.before, after: outcome.after,
-                    beforeValue: outcome.before.map(plan.target.engineeringText) ?? "",
-                    afterValue: outcome.after.map(plan.target.engineeringText) ?? "",
-                    roundTripNanoseconds: outcome.roundTripNanoseconds)))
+        return ControlWriteResult(.sent(shown, ControlWriteResult.Outcome(outcome, of: plan)))
     }
 
     func audit(_ entry: WriteAudit) {

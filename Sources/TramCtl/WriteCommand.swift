@@ -93,8 +93,8 @@ struct WriteCommand: ParsableCommand {
             "The running agent's control socket (default: the agent file's control.socket, else /run/tram/agent.sock).")
     var socketOption: String?
 
-    /// The agent's socket: as given, or the one the agent file names.
-    var socket: String {
+    /// The agent's socket: as given, or the one the agent file names. Loads the file: `run` asks once.
+    func agentSocket() -> String {
         if let socketOption { return socketOption }
         if let config, let loaded = try? ConfigLoading.agentQuietly(config, profiles: profiles) {
             return loaded.control.socket
@@ -127,12 +127,13 @@ struct WriteCommand: ParsableCommand {
                 .address(link: $0, unit: unit, table: table, address: address ?? 0, type: type, order: order)
             } ?? .point(device: device ?? "", point: point ?? ""),
             value: value, functionCode: functionCode, force: force, dryRun: true)
+        let socket = agentSocket()
         if AgentClient.isRunning(socket: socket) {
-            let planned = try ask(request)
+            let planned = try ask(request, socket: socket)
             if case .refused(let reason, _) = planned.answer, reason == WriteRefusal.Reason.notOwned.rawValue {
                 // The agent has neither the device nor the link: no bus of its to share, so write directly.
             } else {
-                try throughAgent(request, plan: planned)
+                try throughAgent(request, plan: planned, socket: socket)
                 return
             }
         }
@@ -141,18 +142,18 @@ struct WriteCommand: ParsableCommand {
 
     // MARK: Through the agent
 
-    func ask(_ request: ControlWriteRequest) throws -> ControlWriteResult {
+    func ask(_ request: ControlWriteRequest, socket: String) throws -> ControlWriteResult {
         try AgentClient.ask(.write(request), ControlWriteResult.self, socket: socket)
     }
 
-    func throughAgent(_ request: ControlWriteRequest, plan answer: ControlWriteResult) throws {
+    func throughAgent(_ request: ControlWriteRequest, plan answer: ControlWriteResult, socket: String) throws {
         guard case .planned(let plan) = answer.answer else { return try report(answer, agent: true) }
         show(plan.summary, note: plan.note, readback: plan.readback, via: "through the agent (link \(plan.link))")
         if dryRun { return }
         try confirm()
         var real = request
         real.dryRun = false
-        try report(try ask(real), agent: true)
+        try report(try ask(real, socket: socket), agent: true)
     }
 
     func report(_ answer: ControlWriteResult, agent: Bool) throws {
@@ -253,24 +254,12 @@ struct WriteCommand: ParsableCommand {
             wallMilliseconds: TramClock.system.wallMilliseconds(),
             link: link ?? linkConfig.name)
         print("audit: \(audit.line)", to: &standardError)
-        var detail = ""
-        switch outcome.result {
-        case .readFailed(let why), .failed(let why), .readbackFailed(let why): detail = why
-        default: break
-        }
         try report(
             ControlWriteResult(
                 .sent(
-                    ControlWriteResult.Plan(
-                        link: linkConfig.name, summary: plan.summary, functionCode: plan.functionCode,
-                        raw: plan.rawText,
-                        engineering: plan.engineering, readback: plan.readback.rawValue, note: plan.note),
-                    ControlWriteResult.Outcome(
-                        result: outcome.result.word, succeeded: outcome.result.succeeded, method: outcome.method,
-                        detail: detail, before: outcome.before, after: outcome.after,
-                        beforeValue: outcome.before.map(target.engineeringText) ?? "",
-                        afterValue: outcome.after.map(target.engineeringText) ?? "",
-                        roundTripNanoseconds: outcome.roundTripNanoseconds))), agent: false)
+                    ControlWriteResult.Plan(plan, link: linkConfig.name), ControlWriteResult.Outcome(outcome, of: plan))
+            ),
+            agent: false)
     }
 
     // MARK: Showing and asking

@@ -144,28 +144,20 @@ public final class AcquisitionEngine: Sendable {
     ) -> Bool {
         guard let entry = links[name] else { return false }
         entry.executor.submit(entry.lane) {
-            if let error = entry.session.ensureOpen() { return completion(.failure(error), 0) }
-            entry.session.pace(.zero)
+            let access = LinkAccess(session: entry.session, pause: .zero, timeout: entry.session.link.responseTimeout)
             var registers = [UInt16](repeating: 0, count: request.count)
             var scratch = [UInt8](repeating: 0, count: request.count)
             let started = TramClock.system.monotonicNanoseconds()
-            do throws(ModbusError) {
+            let result = access.request { connection throws(ModbusError) in
                 try registers.withUnsafeMutableBufferPointer {
                     (r: inout UnsafeMutableBufferPointer<UInt16>) throws(ModbusError) in
                     try scratch.withUnsafeMutableBufferPointer {
                         (b: inout UnsafeMutableBufferPointer<UInt8>) throws(ModbusError) in
-                        try entry.session.connection.read(
-                            request, unit: unit, into: r.baseAddress!, scratch: b.baseAddress!)
+                        try connection.read(request, unit: unit, into: r.baseAddress!, scratch: b.baseAddress!)
                     }
                 }
-                entry.session.frameEnded()
-                entry.session.record(nil)
-                completion(.success(registers), TramClock.system.monotonicNanoseconds() - started)
-            } catch {
-                entry.session.frameEnded()
-                entry.session.record(error)
-                completion(.failure(error), TramClock.system.monotonicNanoseconds() - started)
             }
+            completion(result.map { registers }, TramClock.system.monotonicNanoseconds() - started)
         }
         return true
     }

@@ -18,6 +18,9 @@ public final class ModbusConnection {
     private var socket: Int32 = -1
     /// The response timeout last set: how long a failed request's late answer is waited for (`drainUntilQuiet`).
     private var responseTimeout: Duration = .seconds(1)
+    /// Where unwanted bytes are read to and thrown away: allocated once, since an RTU link over TCP discards before
+    /// every request, on the poll path.
+    private let discardBuffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 512, alignment: 1)
 
     /// RTU frames carry no transaction id: an answer that comes late cannot be told from the next request's,
     /// since a read's answer has no address either. Such links are flushed before each request and drained after
@@ -34,7 +37,10 @@ public final class ModbusConnection {
         self.link = link
     }
 
-    deinit { close() }
+    deinit {
+        close()
+        discardBuffer.deallocate()
+    }
 
     public var isOpen: Bool { context != nil }
 
@@ -213,19 +219,17 @@ public final class ModbusConnection {
         let fd = socket >= 0 ? socket : modbus_get_socket(ctx)
         guard fd >= 0 else { return }
         let deadline = TramClock.system.monotonicNanoseconds() + UInt64(max(0, limit.microseconds)) * 1000
-        var scratch = [UInt8](repeating: 0, count: 512)
         while TramClock.system.monotonicNanoseconds() < deadline {
             var entry = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
             guard poll(&entry, 1, Int32(max(1, quiet.microseconds / 1000))) > 0 else { return }
-            if scratch.withUnsafeMutableBytes({ Glibc.read(fd, $0.baseAddress, $0.count) }) <= 0 { return }
+            if Glibc.read(fd, discardBuffer.baseAddress, discardBuffer.count) <= 0 { return }
         }
     }
 
     private func discardPendingInput() {
         guard let ctx = context else { return }
         if socket >= 0 {
-            var scratch = [UInt8](repeating: 0, count: 512)
-            while scratch.withUnsafeMutableBytes({ recv(socket, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }) > 0 {}
+            while recv(socket, discardBuffer.baseAddress, discardBuffer.count, Int32(MSG_DONTWAIT)) > 0 {}
         } else {
             modbus_flush(ctx)
         }

@@ -46,11 +46,8 @@ public struct WriteAudit: Sendable, Equatable {
     public init(
         plan: WritePlan, outcome: WriteOutcome, user: String, uid: Int, wallMilliseconds: Int64, link: String
     ) {
-        var detail = outcome.method
-        switch outcome.result {
-        case .readFailed(let why), .failed(let why), .readbackFailed(let why): detail += "; \(why)"
-        default: break
-        }
+        let reason = outcome.result.reason
+        let detail = outcome.method + (reason.isEmpty ? "" : "; \(reason)")
         self.init(
             user: user, uid: uid, wallMilliseconds: wallMilliseconds,
             what: plan.target.pointName

@@ -22,6 +22,14 @@ public struct WriteOutcome: Sendable, Equatable {
 
         public var succeeded: Bool { self == .verified || self == .written }
 
+        /// What went wrong, for a failure that carries its reason; empty otherwise.
+        public var reason: String {
+            switch self {
+            case .readFailed(let why), .failed(let why), .readbackFailed(let why): why
+            default: ""
+            }
+        }
+
         /// One word for logs and the journal: `verified`, `mismatch`, `exception_2`, …
         public var word: String {
             switch self {
