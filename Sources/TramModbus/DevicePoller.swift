@@ -6,6 +6,8 @@ import TramCore
 /// adapts the plan when the device rejects an address. Confined to its link's lane.
 public final class DevicePoller {
     public let device: DeviceConfig
+    /// `device.points`, held here so the decode loop reads the array without going through the config's storage.
+    private let points: [Point]
     public private(set) var requests: [ReadRequest]
     public private(set) var health = DeviceHealth()
     /// Optional points the device rejected; they are no longer requested.
@@ -37,6 +39,7 @@ public final class DevicePoller {
 
     public init(device: DeviceConfig, logger: Logger) {
         self.device = device
+        points = device.points
         self.logger = logger
         requests = RequestPlanner.plan(device.points, limits: device.limits)
         let largest = requests.map(\.count).max() ?? 1
@@ -126,7 +129,7 @@ public final class DevicePoller {
         defer { if let mismatch { reportMismatch(mismatch) } }
         let buffer = UnsafeBufferPointer(start: registers, count: request.count)
         for i in request.points {
-            let point = device.points[i]
+            let point = points[i]
             let value = RegisterCodec.decode(point, registers: buffer, base: request.address)
             readings[i].value = value
             readings[i].timestamp = timestamp
@@ -151,7 +154,7 @@ public final class DevicePoller {
     /// Says once per device which identity register disagreed, so a wrong map is found, not guessed at.
     private func reportMismatch(_ index: Int) {
         mismatchThisCycle = true
-        let point = device.points[index]
+        let point = points[index]
         let got = readings[index].value.map { "\($0)" } ?? "?"
         let message =
             "point '\(point.name)' reads \(got), but the map expects \(point.expected.map { "0x" + String($0, radix: 16, uppercase: true) } ?? "?"): the profile does not fit this device (wrong model, firmware or base address?)"

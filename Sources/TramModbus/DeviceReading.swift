@@ -2,22 +2,40 @@ import TramConfig
 import TramCore
 
 /// One point's outcome in one poll cycle.
+///
+/// A poller keeps two of these per point (the cycle being polled and the one handed out), so they are packed:
+/// 40 B instead of 72 (`PointFootprintTests`), 3.2 MB less at 100,000 points. The properties read and write as
+/// before; only the storage is narrow (an index below 2^32, an exponent in -128...127, a quality in two bytes).
 public struct PointReading: Sendable {
-    /// Index into the device's points.
-    public var point: Int
-    public var value: RawValue?
-    public var quality: Quality
-    /// The `scale_from` exponent read in the same request, if the point has one.
-    public var exponent: Int
     /// When the response carrying this value arrived.
     public var timestamp: Timestamp
+    public var value: RawValue?
+    private var packedQuality: Quality.Packed
+    private var packedExponent: Int8
+    private var packedPoint: UInt32
+
+    /// Index into the device's points.
+    public var point: Int {
+        get { Int(packedPoint) }
+        set { packedPoint = UInt32(newValue) }
+    }
+    public var quality: Quality {
+        get { Quality(packedQuality) }
+        set { packedQuality = newValue.packed }
+    }
+    /// The `scale_from` exponent read in the same request, if the point has one (SunSpec's are -10...10; one
+    /// outside -128...127 is clamped, and would overflow a Double anyway).
+    public var exponent: Int {
+        get { Int(packedExponent) }
+        set { packedExponent = Int8(clamping: newValue) }
+    }
 
     public init(point: Int, value: RawValue?, quality: Quality, exponent: Int = 0, timestamp: Timestamp) {
-        self.point = point
-        self.value = value
-        self.quality = quality
-        self.exponent = exponent
         self.timestamp = timestamp
+        self.value = value
+        packedQuality = quality.packed
+        packedExponent = Int8(clamping: exponent)
+        packedPoint = UInt32(point)
     }
 }
 

@@ -42,6 +42,46 @@ public enum Quality: Sendable, Equatable, CustomStringConvertible {
         }
     }
 
+    /// Two bytes: the case, and an exception's code (libmodbus reports codes 1...255; a larger one is clamped).
+    struct Packed: Sendable {
+        var tag: UInt8
+        var detail: UInt8
+    }
+
+    var packed: Packed {
+        switch self {
+        case .good: Packed(tag: 0, detail: 0)
+        case .notAvailable: Packed(tag: 1, detail: 0)
+        case .exception(let code): Packed(tag: 2, detail: UInt8(clamping: code))
+        case .timeout: Packed(tag: 3, detail: 0)
+        case .linkDown: Packed(tag: 4, detail: 0)
+        case .ioError: Packed(tag: 5, detail: 0)
+        case .unsupported: Packed(tag: 6, detail: 0)
+        case .unexpected: Packed(tag: 7, detail: 0)
+        case .pending: Packed(tag: 8, detail: 0)
+        case .disabled: Packed(tag: 9, detail: 0)
+        case .absent: Packed(tag: 10, detail: 0)
+        case .notReady: Packed(tag: 11, detail: 0)
+        }
+    }
+
+    init(_ packed: Packed) {
+        switch packed.tag {
+        case 0: self = .good
+        case 1: self = .notAvailable
+        case 2: self = .exception(Int(packed.detail))
+        case 3: self = .timeout
+        case 4: self = .linkDown
+        case 5: self = .ioError
+        case 6: self = .unsupported
+        case 7: self = .unexpected
+        case 8: self = .pending
+        case 9: self = .disabled
+        case 10: self = .absent
+        default: self = .notReady
+        }
+    }
+
     init(_ error: ModbusError) {
         switch error {
         case .exception(let code): self = .exception(code)

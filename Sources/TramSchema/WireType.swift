@@ -10,27 +10,49 @@ public enum WireType: UInt8, Sendable, Hashable, CaseIterable {
 }
 
 /// What the dictionary says about one point. Its alias is its index in the dictionary.
+///
+/// The agent holds one per configured point for as long as it runs, so the optional numbers are stored without
+/// their optionals' tag bytes, using the value the wire already spells "none" with (0 for an interval or a
+/// heartbeat, NaN for a deadband, -1 for an alias): 96 B instead of 136 (`PointFootprintTests`).
 public struct PointDescriptor: Sendable, Hashable {
     public var device: String
     public var name: String
     public var unit: String
-    public var type: WireType
     /// engineering = raw × scale × 10^exponent + offset
     public var scale: Double
     public var offset: Double
-    /// Alias of the int16 point whose raw value is this point's power-of-ten exponent (SunSpec `_SF`), if any.
-    public var exponentAlias: Int?
+    private var storedDeadband: Double
+    private var storedInterval: UInt64
+    private var storedHeartbeat: UInt64
+    private var storedExponentAlias: Int32
+    public var type: WireType
     /// A gauge (a level: volts, kW) or a counter (a running total: kWh imported), which a reader may show as a rate.
     public var kind: PointKind
+
+    /// Alias of the int16 point whose raw value is this point's power-of-ten exponent (SunSpec `_SF`), if any.
+    /// Aliases are below the dictionary's point count, which the wire bounds far below 2^31.
+    public var exponentAlias: Int? {
+        get { storedExponentAlias < 0 ? nil : Int(storedExponentAlias) }
+        set { storedExponentAlias = newValue.map { Int32(clamping: $0) } ?? -1 }
+    }
     /// How often the gateway polls the point's device, in milliseconds; nil when the dictionary does not say.
     /// The wire spells unknown as 0, so 0 is normalised to nil here.
-    public var intervalMilliseconds: UInt64?
+    public var intervalMilliseconds: UInt64? {
+        get { storedInterval == 0 ? nil : storedInterval }
+        set { storedInterval = newValue ?? 0 }
+    }
     /// Report by exception: a reading is sent only when it moved more than this (in engineering units) from the last
     /// one sent; 0 sends every change, nil every poll (the default: nothing is held back). Version 2.
-    public var deadband: Double?
+    public var deadband: Double? {
+        get { storedDeadband.isNaN ? nil : storedDeadband }
+        set { storedDeadband = newValue ?? .nan }
+    }
     /// Report by exception: the longest time between two sends of the point, in milliseconds; nil none. A reader
     /// may hold a value this long without taking the point for stale. Version 2.
-    public var heartbeatMilliseconds: UInt64?
+    public var heartbeatMilliseconds: UInt64? {
+        get { storedHeartbeat == 0 ? nil : storedHeartbeat }
+        set { storedHeartbeat = newValue ?? 0 }
+    }
 
     public init(
         device: String, name: String, unit: String = "", type: WireType, scale: Double = 1, offset: Double = 0,
@@ -40,18 +62,40 @@ public struct PointDescriptor: Sendable, Hashable {
         self.device = device
         self.name = name
         self.unit = unit
-        self.type = type
         self.scale = scale
         self.offset = offset
-        self.exponentAlias = exponentAlias
+        storedDeadband = deadband ?? .nan
+        storedInterval = intervalMilliseconds ?? 0
+        storedHeartbeat = heartbeatMilliseconds ?? 0
+        storedExponentAlias = exponentAlias.map { Int32(clamping: $0) } ?? -1
+        self.type = type
         self.kind = kind
-        self.intervalMilliseconds = intervalMilliseconds == 0 ? nil : intervalMilliseconds
-        self.deadband = deadband.flatMap { $0.isNaN ? nil : $0 }
-        self.heartbeatMilliseconds = heartbeatMilliseconds == 0 ? nil : heartbeatMilliseconds
     }
 
     /// Whether the gateway holds back some of this point's readings (a deadband or a heartbeat is set).
     public var reportsByException: Bool { deadband != nil || heartbeatMilliseconds != nil }
+
+    /// Equal when every property reads the same: a NaN deadband is none, so two of them are equal.
+    public static func == (lhs: Self, rhs: Self) -> Bool {
+        lhs.device == rhs.device && lhs.name == rhs.name && lhs.unit == rhs.unit && lhs.scale == rhs.scale
+            && lhs.offset == rhs.offset && lhs.deadband == rhs.deadband && lhs.storedInterval == rhs.storedInterval
+            && lhs.storedHeartbeat == rhs.storedHeartbeat && lhs.storedExponentAlias == rhs.storedExponentAlias
+            && lhs.type == rhs.type && lhs.kind == rhs.kind
+    }
+
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(device)
+        hasher.combine(name)
+        hasher.combine(unit)
+        hasher.combine(scale)
+        hasher.combine(offset)
+        hasher.combine(deadband)
+        hasher.combine(storedInterval)
+        hasher.combine(storedHeartbeat)
+        hasher.combine(storedExponentAlias)
+        hasher.combine(type)
+        hasher.combine(kind)
+    }
 }
 
 /// Whether the gateway's clock could be trusted when a group was stamped.

@@ -1,11 +1,23 @@
 /// A position in a source file, 1-based, as people and editors count.
+///
+/// Every configured point keeps one (in its ``SourceLocation``) for the messages that point at it, so it is stored
+/// in 8 B rather than 16; a file is at most 16 MiB, so neither count comes near 2^32.
 public struct SourceMark: Sendable, Hashable, Comparable {
-    public var line: Int
-    public var column: Int
+    private var storedLine: UInt32
+    private var storedColumn: UInt32
+
+    public var line: Int {
+        get { Int(storedLine) }
+        set { storedLine = UInt32(clamping: newValue) }
+    }
+    public var column: Int {
+        get { Int(storedColumn) }
+        set { storedColumn = UInt32(clamping: newValue) }
+    }
 
     public init(line: Int, column: Int) {
-        self.line = line
-        self.column = column
+        storedLine = UInt32(clamping: line)
+        storedColumn = UInt32(clamping: column)
     }
 
     public static func < (a: SourceMark, b: SourceMark) -> Bool {
