@@ -9,8 +9,14 @@
 #   SMAPS=1                    print where the RSS is after 20 s, then stop
 #   REPORT=2%                  report by exception: every point ranged [0, 100] with this deadband and a 15 s
 #                              heartbeat (the simulator's values wander 10 ± 5 over 44 s); prints the share held back
+#   SINK=discard               deliver to Benchmarks/discard-sink.py instead of tram-collector (no collector's CPU
+#                              on the same two cores)
+#   SIMULATORS=N               simulator processes, each serving a share of the links (default: one per 1,000 devices)
 #   Also prints, in the same run, the floor any Swift agent on Debian's libcurl starts from (Benchmarks/floor).
 #   The 10-minute soak:  Benchmarks/agent-footprint.sh 600
+#   100,000 points/s:    Benchmarks/agent-footprint.sh 120 3334
+# Also prints the start-up (time to the first poll, and the peak RSS while loading against the steady state) and what
+# a `tramctl status` costs the agent (CPU, and the RSS peak it causes).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_TOTAL=${1:-120}
@@ -30,38 +36,63 @@ trap cleanup EXIT
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 
 links=$(( (DEVICES + PER_LINK - 1) / PER_LINK ))
-"$BIN/tram-collector" gateway add footprint --db "$work/collector.db" > "$work/token"
-"$BIN/tram-collector" serve --db "$work/collector.db" --listen 127.0.0.1:0 > "$work/collector.out" 2>&1 & pids+=($!)
+SIMULATORS=${SIMULATORS:-$(( (DEVICES + 999) / 1000 ))}
+[ "$SIMULATORS" -le "$links" ] || SIMULATORS=$links
+if [ "${SINK:-collector}" = discard ]; then
+  python3 Benchmarks/discard-sink.py > "$work/collector.out" 2>&1 & pids+=($!)
+  echo unused > "$work/token"
+else
+  "$BIN/tram-collector" gateway add footprint --db "$work/collector.db" > "$work/token"
+  "$BIN/tram-collector" serve --db "$work/collector.db" --listen 127.0.0.1:0 > "$work/collector.out" 2>&1 & pids+=($!)
+fi
 for _ in $(seq 100); do grep -q LISTENING "$work/collector.out" && break; sleep 0.1; done
 collector=$(grep -m1 LISTENING "$work/collector.out" | awk '{print $2}')
-{
-  echo "gateway: { id: footprint }"
-  echo "io_threads: 4"
-  echo "links:"
-  for l in $(seq 1 "$links"); do echo "  - { name: bus$l, url: tcp://127.0.0.1:$(port) }"; done
-  echo "devices:"
-  for d in $(seq 1 "$DEVICES"); do
-    l=$(( (d - 1) / PER_LINK + 1 )); u=$(( (d - 1) % PER_LINK + 1 ))
-    echo "  - name: dev$d"
-    echo "    link: bus$l"
-    echo "    unit: $u"
-    echo "    address_base: 0"
-    echo "    poll_interval: 1s"
-    [ -n "${REPORT:-}" ] && echo "    report: { deadband: $REPORT, heartbeat: 15s }"
-    echo "    points:"
-    for a in $(seq 0 $((POINTS - 1))); do
-      echo "      - { name: r$a, table: holding, address: $a, type: uint16${REPORT:+, range: [0, 100]} }"
-    done
-  done
-  echo "spool: { directory: $work/spool }"
-  echo "batch: { max_age: 10s }"
-  echo "sinks:"
-  echo "  - { name: collector, url: \"http://$collector/v1/ingest\", token_file: $work/token }"
-  echo "control: { socket: $work/agent.sock, metrics_port: null }"
-} > "$work/agent.yaml"
-"$BIN/tramctl" simulate --config "$work/agent.yaml" > "$work/sim.out" 2>&1 & pids+=($!)
-for _ in $(seq 200); do [ "$(grep -c READY "$work/sim.out")" -ge "$links" ] && break; sleep 0.1; done
+# The agent file, and one file per simulator process with its share of the links (same ports, same devices).
+python3 - "$work" "$DEVICES" "$POINTS" "$PER_LINK" "$SIMULATORS" "$collector" "${REPORT:-}" <<'PY'
+import socket, sys
+work, devices, points, per_link, simulators, collector, report = sys.argv[1], *map(int, sys.argv[2:6]), *sys.argv[6:8]
+links = (devices + per_link - 1) // per_link
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+ports = [free_port() for _ in range(links)]
+def link_lines(chosen):
+    return [f"  - {{ name: bus{l}, url: tcp://127.0.0.1:{ports[l - 1]} }}" for l in chosen]
+def device_lines(chosen):
+    out = []
+    for d in range(1, devices + 1):
+        l = (d - 1) // per_link + 1
+        if l not in chosen:
+            continue
+        out += [f"  - name: dev{d}", f"    link: bus{l}", f"    unit: {(d - 1) % per_link + 1}", "    address_base: 0",
+                "    poll_interval: 1s"]
+        if report:
+            out.append(f"    report: {{ deadband: {report}, heartbeat: 15s }}")
+        out.append("    points:")
+        ranged = ", range: [0, 100]" if report else ""
+        out += [f"      - {{ name: r{a}, table: holding, address: {a}, type: uint16{ranged} }}" for a in range(points)]
+    return out
+every = set(range(1, links + 1))
+agent = ["gateway: { id: footprint }", "io_threads: 4", "links:", *link_lines(sorted(every)), "devices:",
+         *device_lines(every), f"spool: {{ directory: {work}/spool }}", "batch: { max_age: 10s }", "sinks:",
+         f'  - {{ name: collector, url: "http://{collector}/v1/ingest", token_file: {work}/token }}',
+         f"control: {{ socket: {work}/agent.sock, metrics_port: null }}"]
+open(f"{work}/agent.yaml", "w").write("\n".join(agent) + "\n")
+for k in range(simulators):
+    share = set(range(k + 1, links + 1, simulators))
+    lines = ["gateway: { id: simulator }", "links:", *link_lines(sorted(share)), "devices:", *device_lines(share)]
+    open(f"{work}/sim-{k}.yaml", "w").write("\n".join(lines) + "\n")
+PY
+simulator_pids=()
+for k in $(seq 0 $((SIMULATORS - 1))); do
+  "$BIN/tramctl" simulate --config "$work/sim-$k.yaml" > "$work/sim-$k.out" 2>&1 & pids+=($!); simulator_pids+=($!)
+done
+for _ in $(seq 600); do [ "$(cat "$work"/sim-*.out | grep -c READY)" -ge "$links" ] && break; sleep 0.1; done
+launched=$(date +%s.%N)
 "${AGENT:-$BIN/tram-agent}" --config "$work/agent.yaml" > "$work/agent.log" 2>&1 & agent=$!; pids+=($agent)
+for _ in $(seq 1000); do grep -q "tram-agent running" "$work/agent.log" && break; sleep 0.01; done
+polling=$(date +%s.%N)
 for _ in $(seq 100); do "$BIN/tramctl" status --socket "$work/agent.sock" > /dev/null 2>&1 && break; sleep 0.1; done
 if ! kill -0 "$agent" 2>/dev/null; then echo "tram-agent exited:"; tail -20 "$work/agent.log"; exit 1; fi
 
@@ -73,8 +104,11 @@ produced() { "$BIN/tramctl" status --json --socket "$work/agent.sock" | python3 
 suppressed() { "$BIN/tramctl" status --json --socket "$work/agent.sock" | python3 -c 'import json,sys; print(json.load(sys.stdin)["writer"].get("readings_suppressed", 0))'; }
 if [ -n "${SMAPS:-}" ]; then sleep 20; echo "== where the RSS is (after 20 s)"; grep -E "^(Rss|Anonymous|Pss_File|Shared_Clean|Private)" "/proc/$agent/smaps_rollup"
   awk '/^[0-9a-f]+-/ {name=$6} /^Rss:/ {rss[name]+=$2} END {for (n in rss) if (rss[n] > 500) printf "%8d kB %s\n", rss[n], (n == "" ? "[anonymous]" : n)}' "/proc/$agent/smaps" | sort -rn | head -15; exit 0; fi
+hwm() { awk '/VmHWM/ {print $2}' "/proc/$1/status"; }
 sleep 15   # warm up: connections, the first batches, the spool's first segment
-echo "== tram-agent: $DEVICES devices × $POINTS points every second on $links TCP links, to tram-collector ($SECONDS_TOTAL s)${REPORT:+, by exception (deadband $REPORT of [0, 100], heartbeat 15 s)}"
+startup_peak=$(hwm $agent)
+echo "== tram-agent: $DEVICES devices × $POINTS points every second on $links TCP links ($SIMULATORS simulator processes), to ${SINK:-tram-collector} ($SECONDS_TOTAL s)${REPORT:+, by exception (deadband $REPORT of [0, 100], heartbeat 15 s)}"
+sim_cpu0=0; for p in "${simulator_pids[@]}"; do sim_cpu0=$((sim_cpu0 + $(cpu "$p"))); done
 # The count first: a `status` request costs the agent CPU of its own (see below), which is not the poll path's.
 q0=$(suppressed); p0=$(produced); c0=$(cpu $agent); t0=$(date +%s.%N)
 samples=()
@@ -82,6 +116,10 @@ step=$(( SECONDS_TOTAL / 12 )); [ "$step" -ge 1 ] || step=1
 elapsed=0
 while [ "$elapsed" -lt "$SECONDS_TOTAL" ]; do sleep "$step"; elapsed=$((elapsed + step)); samples+=("$(rss $agent)"); done
 c1=$(cpu $agent); p1=$(produced); q1=$(suppressed); t1=$(date +%s.%N); a1=$(anon $agent)
+sim_cpu1=0; for p in "${simulator_pids[@]}"; do sim_cpu1=$((sim_cpu1 + $(cpu "$p"))); done
+steady=$(rss $agent)
+python3 -c "import sys; l, p, peak, steady = (float(x) for x in sys.argv[1:5]); print(f'start-up             first poll {p - l:.2f} s after launch; peak RSS {peak / 1024:.1f} MB while loading = {peak / steady:.2f}× the steady {steady / 1024:.1f} MB')" "$launched" "$polling" "$startup_peak" "$steady"
+python3 -c "import sys; c, w, t, n = (float(x) for x in sys.argv[1:5]); print(f'simulators           {c / t / w * 100:.0f}% of one core in all ({int(n)} processes)')" "$((sim_cpu1 - sim_cpu0))" "$(python3 -c "print($t1 - $t0)")" "$ticks" "$SIMULATORS"
 python3 -c "import sys; p, q = int(sys.argv[2]) - int(sys.argv[1]), int(sys.argv[4]) - int(sys.argv[3]); print(f'held back            {q:,} of {p:,} polled readings ({100 * q / max(1, p):.1f}%) by exception')" "$p0" "$p1" "$q0" "$q1"
 python3 - "$c0" "$c1" "$p0" "$p1" "$t0" "$t1" "$ticks" "$a1" "${samples[@]}" <<'PY'
 import sys
@@ -98,13 +136,36 @@ print(f"  of which anonymous {anonymous / 1024:.1f} MB (the agent's data, stacks
 half = len(rss) // 2
 print(f"RSS growth           {(sum(rss[half:]) / len(rss[half:]) - sum(rss[:half]) / len(rss[:half])) / 1024:+.2f} MB second half vs first half")
 PY
-s0=$(cpu $agent)
-for _ in 1 2 3 4 5; do "$BIN/tramctl" status --json --socket "$work/agent.sock" > "$work/status.json"; done
-s1=$(cpu $agent)
-python3 -c "import sys; print(f'status request       {(int(sys.argv[2]) - int(sys.argv[1])) / int(sys.argv[3]) / 5 * 1000:.0f} ms of agent CPU each '
-                                f'({int(sys.argv[4]) / 1e6:.1f} MB of JSON for $((DEVICES * POINTS)) points; mean of 5)')" \
-  "$s0" "$s1" "$ticks" "$(stat -c %s "$work/status.json")"
+# What a `status` costs the agent: asked whole (one answer with every point, as an old tramctl did) and as tramctl
+# asks it (pages of 100 devices), 5 times each; VmHWM is reset first (clear_refs 5), so its peak is the request's.
+status_cost() {   # $1: label, $2...: the command
+  local label=$1; shift
+  local s0 r0 w0 w1 s1 h1
+  s0=$(cpu $agent); r0=$(rss $agent)
+  echo 5 > "/proc/$agent/clear_refs" 2>/dev/null || true
+  w0=$(date +%s.%N)
+  for _ in 1 2 3 4 5; do "$@" > "$work/status.json"; done
+  w1=$(date +%s.%N); s1=$(cpu $agent); h1=$(hwm $agent)
+  python3 -c "import sys; l, r0, h1, w0, w1, c, t, size = sys.argv[1], *(float(x) for x in sys.argv[2:]); print(f'{l:<20} {(w1 - w0) / 5 * 1000:.0f} ms each, {c / t / 5 * 1000:.0f} ms of agent CPU; agent RSS {r0 / 1024:.1f} → peak {h1 / 1024:.1f} MB ({(h1 - r0) / 1024:+.1f} MB); {size / 1e6:.1f} MB of JSON')" \
+    "$label" "$r0" "$h1" "$w0" "$w1" "$((s1 - s0))" "$ticks" "$(stat -c %s "$work/status.json")"
+}
+whole_status() { python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.sendall(b"status\n"); out = b""
+while chunk := s.recv(1 << 16): out += chunk
+sys.stdout.buffer.write(out)' "$work/agent.sock"; }
+status_cost "status, whole" whole_status
+status_cost "status, paged" "$BIN/tramctl" status --json --socket "$work/agent.sock"
 "$BIN/tramctl" status --socket "$work/agent.sock" | sed -n '/^SPOOL/,/^UPLINK/p' | head -4
+"$BIN/tramctl" status --json --socket "$work/agent.sock" | python3 -c '
+import json, sys, time
+s = json.load(sys.stdin)
+rate = float(sys.argv[1])
+behind = s["writer"]["readings_produced"] - s["spool"]["delivered"]["readings"]
+oldest = s["spool"]["oldest_buffered_ms"]
+print(f"sink lag             {behind:,} readings produced and not yet delivered = {behind / rate:.1f} s at this rate "
+      f"(the open batch seals at 10 s or 256 KiB); oldest sealed batch waiting: {0 if oldest is None else (time.time() * 1000 - oldest) / 1000:.1f} s")' \
+  "$(python3 -c "print(($p1 - $p0) / ($t1 - $t0))")"
 "$BIN/tramctl" status --json --socket "$work/agent.sock" | python3 -c '
 import json, sys
 s = json.load(sys.stdin)

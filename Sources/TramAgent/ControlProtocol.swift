@@ -19,6 +19,8 @@ enum ControlProtocol {
         switch request {
         case .status:
             return status(runtime).bytes
+        case .statusPage(let from, let count):
+            return status(runtime, devices: from..<from.addingReportingOverflow(count).partialValue).bytes
         case .cycles(let cursor, let device):
             return cycles(runtime, after: cursor, device: device).bytes
         case .read(let read):
@@ -65,18 +67,21 @@ enum ControlProtocol {
         }
     }
 
-    static func status(_ runtime: AgentRuntime) -> ControlStatus {
+    /// - Parameter devices: positions of the devices to include, sorted by name; nil for all (then no `page`).
+    ///   A page's answer is built alone, so a `status` costs the agent memory in proportion to its page only.
+    static func status(_ runtime: AgentRuntime, devices range: Range<Int>? = nil) -> ControlStatus {
+        let (entries, total) = runtime.status.devices.entries(at: range)
         let spool = runtime.status.spool
         let writer = runtime.status.writer
         let clock = runtime.clockFlags()
-        return ControlStatus(
+        var status = ControlStatus(
             agent: .init(
                 version: AgentRuntime.version, pid: Int(getpid()),
                 uptimeMilliseconds: runtime.status.uptimeMilliseconds,
                 config: runtime.configPath, gateway: runtime.config.gateway.id, reloads: runtime.status.reloadCount,
                 lastReloadError: runtime.status.lastReloadError, alive: runtime.status.isAlive()),
             clock: .init(synchronised: clock.contains(.synchronised), stepped: clock.contains(.stepped)),
-            devices: runtime.status.devices.entries.map(device),
+            devices: entries.map(device),
             writer: .init(
                 readingsProduced: writer.readingsProduced, batchesSealed: writer.batchesSealed,
                 readingsSealed: writer.readingsSealed,
@@ -103,6 +108,8 @@ enum ControlProtocol {
                     lastDeliveryMilliseconds: uplink.lastDeliveryMilliseconds)
             },
             link: link(runtime), writes: runtime.recentWrites())
+        if let range { status.page = ControlStatus.Page(from: min(range.lowerBound, total), total: total) }
+        return status
     }
 
     /// The modem device's newest cycle as one line's worth: NR's signal on 5G when it has one, else LTE's.

@@ -91,7 +91,7 @@ public final class ReadingEncoder {
         let stamped = time != .max
         let byException = snapshotDue[reading.device] != nil
         // By index through a buffer pointer, not `for in`: an unoptimised build runs Array's iterator unspecialised,
-        // and that boxes each PointReading (72 bytes, too large for an inline buffer): one allocation per point.
+        // and that boxes each PointReading (40 bytes, too large for an inline buffer): one allocation per point.
         reading.points.withUnsafeBufferPointer { points in
             for index in 0..<points.count where points[index].point < row.count {
                 row[points[index].point] = Self.wireValue(points[index])

@@ -3,6 +3,8 @@ import TramJSON
 /// A request on the control socket: one line of words separated by spaces (docs/agent.md, "Control socket").
 ///
 ///     status                     the one-screen summary: agent, devices, spool, uplinks  → ``ControlStatus``
+///     status <from> <count>      the same with only devices from..<from+count (sorted by name), so that an
+///                                answer stays small at any size: 8.2 MB for 100,000 points in one (tramctl pages)
 ///     cycles <cursor> [device]   poll cycles after <cursor>, for `tramctl tail`           → ``ControlCycles``
 ///     read <serial-device> <unit> <table> <address> <count>
 ///                                a read on a bus the agent owns (`tramctl read`, `scan`)  → ``ControlReadResult``
@@ -12,6 +14,8 @@ import TramJSON
 /// Any of them may instead be answered by a ``ControlError``.
 public enum ControlRequest: Sendable, Equatable {
     case status
+    /// `status` with devices `from..<from + count` of the agent's, sorted by name; the answer says how many there are.
+    case statusPage(from: Int, count: Int)
     /// Cycles after `cursor` (0, or one older than the ring: from the oldest held), of one device or all.
     case cycles(after: Int, device: String?)
     case read(ControlReadRequest)
@@ -22,6 +26,7 @@ public enum ControlRequest: Sendable, Equatable {
     public var line: String {
         switch self {
         case .status: "status"
+        case .statusPage(let from, let count): "status \(from) \(count)"
         case .cycles(let cursor, let device): "cycles \(cursor)" + (device.map { " \($0)" } ?? "")
         case .read(let read): "read \(read.serialDevice) \(read.unit) \(read.table) \(read.address) \(read.count)"
         case .version: "version"
@@ -34,6 +39,11 @@ public enum ControlRequest: Sendable, Equatable {
     public init(line: String) throws(ControlError) {
         let words = line.split(separator: " ").map(String.init)
         switch words.first {
+        case "status"? where words.count == 3:
+            guard let from = Int(words[1]), let count = Int(words[2]), from >= 0, count >= 1 else {
+                throw ControlError("status takes no arguments, or two: status <from> <count> (devices, from 0)")
+            }
+            self = .statusPage(from: from, count: count)
         case "status"?: self = .status
         case "cycles"?:
             self = .cycles(after: words.count > 1 ? Int(words[1]) ?? 0 : 0, device: words.count > 2 ? words[2] : nil)

@@ -17,6 +17,22 @@ public struct ControlStatus: ControlMessage {
     public var link: Link?
     /// The write journal's newest lines, oldest first, when writes are on (`control: writes: true`).
     public var writes: [String]
+    /// For a page (`status <from> <count>`): the first device's position and how many devices the agent has; nil
+    /// when `devices` is all of them.
+    public var page: Page?
+
+    public struct Page: Sendable, Equatable {
+        public var from: Int
+        public var total: Int
+
+        public init(from: Int, total: Int) {
+            self.from = from
+            self.total = total
+        }
+
+        /// Where the next page starts; nil after the last.
+        public func next(after count: Int) -> Int? { from + count < total ? from + count : nil }
+    }
 
     public init(
         agent: Agent, clock: Clock, devices: [Device], writer: Writer, spool: Spool, uplinks: [Uplink],
@@ -41,6 +57,10 @@ public struct ControlStatus: ControlMessage {
         ]
         if let link { fields.append(("link", link.json)) }
         if !writes.isEmpty { fields.append(("writes", .array(writes.map(JSON.string)))) }
+        if let page {
+            fields.append(("devices_from", .int(Int64(page.from))))
+            fields.append(("devices_total", .int(Int64(page.total))))
+        }
         return .object(fields)
     }
 
@@ -60,6 +80,9 @@ public struct ControlStatus: ControlMessage {
             spool: spool,
             uplinks: try json.items("uplinks", Uplink.init(json:)), link: link,
             writes: json["writes"]?.arrayValue?.compactMap(\.stringValue) ?? [])
+        if json["devices_total"] != nil {
+            page = Page(from: try json.int("devices_from"), total: try json.int("devices_total"))
+        }
     }
 }
 

@@ -55,6 +55,26 @@ enum AgentClient {
     }
 
     /// Asks the agent and reads its answer with the control protocol's own types (TramControlProtocol).
+    /// Devices a `status` page carries: 100 devices of 30 points are about 250 KB of JSON, which the agent builds
+    /// in a few milliseconds; the whole of 100,000 points at once was 8.2 MB and 57 MB of the agent's memory.
+    static let statusPageDevices = 100
+
+    /// The agent's whole status, asked a page at a time and put together. An agent that does not page (older than
+    /// `status <from> <count>`) answers everything in its first answer, which is then all there is.
+    static func status(socket: String) throws -> ControlStatus {
+        var whole = try ask(.statusPage(from: 0, count: statusPageDevices), ControlStatus.self, socket: socket)
+        var next = whole.page?.next(after: whole.devices.count)
+        while let from = next {
+            let page = try ask(.statusPage(from: from, count: statusPageDevices), ControlStatus.self, socket: socket)
+            whole.devices += page.devices
+            // The agent's devices may change between pages (a reload): a page that starts elsewhere ends the walk.
+            guard let position = page.page, position.from == from, !page.devices.isEmpty else { break }
+            next = position.next(after: page.devices.count)
+        }
+        whole.page = nil
+        return whole
+    }
+
     static func ask<Answer: ControlMessage>(_ request: ControlRequest, _ answer: Answer.Type, socket: String) throws
         -> Answer
     {

@@ -20,14 +20,11 @@ struct StatusCommand: ParsableCommand {
     var json = false
 
     func run() throws {
+        let status = try AgentClient.status(socket: agent.socket)
         if json {
-            print(
-                String(
-                    decoding: try AgentClient.request(ControlRequest.status.line, socket: agent.socket), as: UTF8.self),
-                terminator: "")
+            print(String(decoding: status.bytes, as: UTF8.self), terminator: "")
             return
         }
-        let status = try AgentClient.ask(.status, ControlStatus.self, socket: agent.socket)
         print(
             StatusScreen.render(status, nowMilliseconds: Int64(Date().timeIntervalSince1970 * 1000)).joined(
                 separator: "\n"))

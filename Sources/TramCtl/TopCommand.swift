@@ -27,7 +27,7 @@ struct TopCommand: ParsableCommand {
         while iterations.map({ done < $0 }) ?? true {
             let lines: [String]
             do {
-                let status = try AgentClient.ask(.status, ControlStatus.self, socket: agent.socket)
+                let status = try AgentClient.status(socket: agent.socket)
                 lines = Self.screen(status, width: size.columns, height: size.rows)
             } catch {
                 lines = ["tramctl top: \(error)", "(retrying every \(interval) s; Ctrl-C to quit)"]

@@ -5,7 +5,8 @@ import TramJSON
 @Suite("TramControlProtocol: requests and answers encode and decode with the same types")
 struct ControlProtocolTests {
     static let requests: [ControlRequest] = [
-        .status, .version, .cycles(after: 0, device: nil), .cycles(after: 4_611_686_018_427_387_903, device: "meter-1"),
+        .status, .statusPage(from: 0, count: 100), .statusPage(from: 3_300, count: 1), .version,
+        .cycles(after: 0, device: nil), .cycles(after: 4_611_686_018_427_387_903, device: "meter-1"),
         .read(
             ControlReadRequest(
                 serialDevice: "/dev/ttyUSB0", unit: 7, table: "holding", address: 40001 - 40001, count: 10)),
@@ -55,6 +56,10 @@ struct ControlProtocolTests {
         #expect(try ControlRequest(line: "cycles") == .cycles(after: 0, device: nil))
         #expect(try ControlRequest(line: "cycles soon") == .cycles(after: 0, device: nil))
         #expect(throws: ControlError.readUsage) { try ControlRequest(line: "read /dev/ttyS0 1 holding") }
+        #expect(try ControlRequest(line: "status 200 100") == .statusPage(from: 200, count: 100))
+        for wrong in ["status -1 10", "status 0 0", "status a b"] {
+            #expect(throws: ControlError.self, "\(wrong)") { try ControlRequest(line: wrong) }
+        }
         #expect(throws: ControlError.unknownRequest("reboot")) { try ControlRequest(line: "reboot") }
         #expect(
             ControlError.unknownRequest(String(repeating: "x", count: 100)).message
@@ -99,6 +104,17 @@ struct ControlProtocolTests {
                     failedUploads: 0, batchesDelivered: 1, batchesRejected: 0, bytesOnWire: 900, budgetUsedToday: 900,
                     budgetLimit: nil, lastDeliveryMilliseconds: 1_700_000_000_100)
             ])
+    }
+
+    @Test("a status page says where it starts and how many devices there are; a whole status says neither")
+    func statusPage() throws {
+        var page = Self.status
+        page.page = ControlStatus.Page(from: 100, total: 250)
+        let decoded = try ControlStatus.decode(page.bytes)
+        #expect(decoded == page && decoded.page?.next(after: 100) == 200)
+        #expect(ControlStatus.Page(from: 200, total: 250).next(after: 50) == nil)
+        #expect(page.json.rendered.hasSuffix(#""devices_from":100,"devices_total":250}"#))
+        #expect(try ControlStatus.decode(Self.status.bytes).page == nil)
     }
 
     @Test("status round-trips, in the agent's field order and names")
