@@ -12,6 +12,7 @@
 #   SINK=discard               deliver to Benchmarks/discard-sink.py instead of tram-collector (no collector's CPU
 #                              on the same two cores)
 #   SIMULATORS=N               simulator processes, each serving a share of the links (default: one per 1,000 devices)
+#   BATCH_BYTES=1MiB           the agent file's batch.max_bytes (default 256KiB, the agent's default)
 #   Also prints, in the same run, the floor any Swift agent on Debian's libcurl starts from (Benchmarks/floor).
 #   The 10-minute soak:  Benchmarks/agent-footprint.sh 600
 #   100,000 points/s:    Benchmarks/agent-footprint.sh 120 3334
@@ -39,7 +40,7 @@ links=$(( (DEVICES + PER_LINK - 1) / PER_LINK ))
 SIMULATORS=${SIMULATORS:-$(( (DEVICES + 999) / 1000 ))}
 [ "$SIMULATORS" -le "$links" ] || SIMULATORS=$links
 if [ "${SINK:-collector}" = discard ]; then
-  python3 Benchmarks/discard-sink.py > "$work/collector.out" 2>&1 & pids+=($!)
+  python3 Benchmarks/discard-sink.py > "$work/collector.out" 2>&1 & sink=$!; pids+=($sink)
   echo unused > "$work/token"
 else
   "$BIN/tram-collector" gateway add footprint --db "$work/collector.db" > "$work/token"
@@ -48,9 +49,9 @@ fi
 for _ in $(seq 100); do grep -q LISTENING "$work/collector.out" && break; sleep 0.1; done
 collector=$(grep -m1 LISTENING "$work/collector.out" | awk '{print $2}')
 # The agent file, and one file per simulator process with its share of the links (same ports, same devices).
-python3 - "$work" "$DEVICES" "$POINTS" "$PER_LINK" "$SIMULATORS" "$collector" "${REPORT:-}" <<'PY'
+python3 - "$work" "$DEVICES" "$POINTS" "$PER_LINK" "$SIMULATORS" "$collector" "${REPORT:-}" "${BATCH_BYTES:-256KiB}" <<'PY'
 import socket, sys
-work, devices, points, per_link, simulators, collector, report = sys.argv[1], *map(int, sys.argv[2:6]), *sys.argv[6:8]
+work, devices, points, per_link, simulators, collector, report, batch_bytes = sys.argv[1], *map(int, sys.argv[2:6]), *sys.argv[6:9]
 links = (devices + per_link - 1) // per_link
 def free_port():
     with socket.socket() as s:
@@ -75,7 +76,7 @@ def device_lines(chosen):
     return out
 every = set(range(1, links + 1))
 agent = ["gateway: { id: footprint }", "io_threads: 4", "links:", *link_lines(sorted(every)), "devices:",
-         *device_lines(every), f"spool: {{ directory: {work}/spool }}", "batch: { max_age: 10s }", "sinks:",
+         *device_lines(every), f"spool: {{ directory: {work}/spool }}", f"batch: {{ max_age: 10s, max_bytes: {batch_bytes} }}", "sinks:",
          f'  - {{ name: collector, url: "http://{collector}/v1/ingest", token_file: {work}/token }}',
          f"control: {{ socket: {work}/agent.sock, metrics_port: null }}"]
 open(f"{work}/agent.yaml", "w").write("\n".join(agent) + "\n")
@@ -117,7 +118,7 @@ elapsed=0
 while [ "$elapsed" -lt "$SECONDS_TOTAL" ]; do sleep "$step"; elapsed=$((elapsed + step)); samples+=("$(rss $agent)"); done
 c1=$(cpu $agent); p1=$(produced); q1=$(suppressed); t1=$(date +%s.%N); a1=$(anon $agent)
 sim_cpu1=0; for p in "${simulator_pids[@]}"; do sim_cpu1=$((sim_cpu1 + $(cpu "$p"))); done
-steady=$(rss $agent)
+steady=$(printf '%s\n' "${samples[@]}" | sort -n | tail -1)   # the window's largest sample
 python3 -c "import sys; l, p, peak, steady = (float(x) for x in sys.argv[1:5]); print(f'start-up             first poll {p - l:.2f} s after launch; peak RSS {peak / 1024:.1f} MB while loading = {peak / steady:.2f}× the steady {steady / 1024:.1f} MB')" "$launched" "$polling" "$startup_peak" "$steady"
 python3 -c "import sys; c, w, t, n = (float(x) for x in sys.argv[1:5]); print(f'simulators           {c / t / w * 100:.0f}% of one core in all ({int(n)} processes)')" "$((sim_cpu1 - sim_cpu0))" "$(python3 -c "print($t1 - $t0)")" "$ticks" "$SIMULATORS"
 python3 -c "import sys; p, q = int(sys.argv[2]) - int(sys.argv[1]), int(sys.argv[4]) - int(sys.argv[3]); print(f'held back            {q:,} of {p:,} polled readings ({100 * q / max(1, p):.1f}%) by exception')" "$p0" "$p1" "$q0" "$q1"
@@ -164,7 +165,7 @@ rate = float(sys.argv[1])
 behind = s["writer"]["readings_produced"] - s["spool"]["delivered"]["readings"]
 oldest = s["spool"]["oldest_buffered_ms"]
 print(f"sink lag             {behind:,} readings produced and not yet delivered = {behind / rate:.1f} s at this rate "
-      f"(the open batch seals at 10 s or 256 KiB); oldest sealed batch waiting: {0 if oldest is None else (time.time() * 1000 - oldest) / 1000:.1f} s")' \
+      f"(the open batch seals at 10 s or batch.max_bytes); oldest sealed batch waiting: {0 if oldest is None else (time.time() * 1000 - oldest) / 1000:.1f} s")' \
   "$(python3 -c "print(($p1 - $p0) / ($t1 - $t0))")"
 "$BIN/tramctl" status --json --socket "$work/agent.sock" | python3 -c '
 import json, sys
@@ -184,6 +185,14 @@ print(f"books at shutdown    produced {produced:,} = sealed {sealed:,} + held ba
       f"delivered {int(f['spool_delivered']):,} + buffered {int(f['spool_buffered']):,} + dropped {int(f['spool_dropped']):,}: "
       f"{'balanced' if f['books_balance'] == 'true' else 'NOT BALANCED'}")
 PY
+if [ -n "${sink:-}" ]; then
+  kill -TERM "$sink"; wait "$sink" 2>/dev/null || true
+  python3 - "$(grep discarded "$work/collector.out")" "$SECONDS_TOTAL" <<'PY'
+import re, sys
+requests, size, batches = (int(x.replace(",", "")) for x in re.findall(r"[\d,]+", sys.argv[1])[:3])
+print(f"uploads              {requests} requests, {batches} batches, {size / max(1, batches) / 1024:.0f} KiB a batch compressed, {size / max(1, requests) / 1024:.0f} KiB a request (whole run)")
+PY
+fi
 echo
 echo "== Floor: bare libmodbus loop, $POINTS registers per request, against the same simulator (10 s)"
 "$BENCH" raw "$(grep -o 'tcp://127.0.0.1:[0-9]*' "$work/agent.yaml" | head -1)" 1 $POINTS 10

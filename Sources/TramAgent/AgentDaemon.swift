@@ -58,9 +58,9 @@ public enum AgentDaemon {
         }
         let logger = Logger(label: "tram.agent")
         guard let config = load(commandLine) else { return 1 }
-        // Parsing a big agent file peaks at many times its final size (libyaml's stacks, the node tree); hand the
-        // freed heap back, or a 500-device gateway keeps that peak as RSS for good.
-        _ = malloc_trim(0)
+        // Parsing a big agent file peaks above its final size (the node tree); hand the freed heap back, or a
+        // 500-device gateway keeps that peak as RSS for good.
+        FreedMemory.returnToKernel()
         let clockWatch = ClockWatch(logger: logger)
         let runtime: AgentRuntime
         do {
@@ -114,6 +114,11 @@ struct AgentService: Service {
     func run() async throws {
         let runtime = self.runtime
         try await OwnedThread.offload(name: "tram-start") { Result { try runtime.start() } }.get()
+        FreedMemory.returnToKernel()
+        let dropped = CodePages.dropClean()
+        logger.debug(
+            "dropped start-up code pages",
+            metadata: ["mappings": "\(dropped.mappings)", "resident_kib": "\(dropped.residentKilobytes)"])
         let hangups = await UnixSignalsSequence(trapping: .sighup)
         await withGracefulShutdownHandler {
             await withTaskGroup(of: Void.self) { group in
@@ -138,6 +143,6 @@ struct AgentService: Service {
             return
         }
         await runtime.reload(config)
-        _ = malloc_trim(0)
+        FreedMemory.returnToKernel()
     }
 }

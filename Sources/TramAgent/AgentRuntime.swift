@@ -187,6 +187,7 @@ public final class AgentRuntime: Sendable {
     private func runHousekeeping() {
         var lastPing: Int64?
         var nextModemProbe = clock.monotonicMilliseconds() + BuiltinDeviceSet.autoProbeSeconds * 1000
+        var nextTrim = clock.monotonicMilliseconds() + FreedMemory.intervalMilliseconds
         let interval = notifier.watchdogInterval.map(\.milliseconds)
         while !stopping.load(ordering: .acquiring) {
             // One read of the spool (its lock may wait on an fdatasync) and the uplinks, for the metrics and the sample.
@@ -195,6 +196,11 @@ public final class AgentRuntime: Sendable {
             sampleHealth(spool: spool, uplinks: uplinks)
             probeForModem(&nextModemProbe)
             let now = clock.monotonicMilliseconds()
+            if now >= nextTrim {
+                let microseconds = FreedMemory.returnToKernel()
+                logger.debug("returned freed memory to the kernel", metadata: ["took_us": "\(microseconds)"])
+                nextTrim = now + FreedMemory.intervalMilliseconds
+            }
             if let interval, lastPing.map({ now - $0 >= interval }) ?? true {
                 if status.isAlive() {
                     notifier.watchdog()

@@ -82,7 +82,7 @@ public final class ControlServer: @unchecked Sendable {
             // points peaks at several MB of small blocks. Freed, they would stay in the arena as RSS for good
             // (+6.6 MB anonymous at 500 devices after one `tramctl status`, measured by agent-footprint.sh); requests
             // come from people, seconds apart, so handing the heap back after each costs nothing that matters.
-            _ = malloc_trim(0)
+            FreedMemory.returnToKernel()
         }
     }
 

@@ -471,3 +471,58 @@ def test_sighup_keeps_the_connections_of_links_whose_devices_did_not_change(proc
     assert rc == 0
     counters = spool_stats(tmp_path / "spool")
     assert counters["balances"] is True
+
+
+def raw_control(sock: Path, line: str) -> dict:
+    """One request on the control socket as any client would send it, and its answer."""
+    with socket.socket(socket.AF_UNIX) as s:
+        s.connect(str(sock))
+        s.sendall(line.encode() + b"\n")
+        out = b""
+        while chunk := s.recv(1 << 16):
+            out += chunk
+    return json.loads(out)
+
+
+def test_status_comes_in_pages_of_devices_and_tramctl_puts_them_together(procs, plc_tcp, tmp_path):
+    # 250 devices (two links of 125 unit ids on the pymodbus PLC): three of tramctl's 100-device pages.
+    units = range(1, 126)
+    plcs = [start_plc(plc_tcp, voltage=200 + k, units=units) for k in range(2)]
+    devices = [{"name": f"m{k}-{unit:03d}", "link": f"plc{k}", "unit": unit, "address_base": 0, "poll_interval": "500ms",
+                "points": [{"name": "voltage", "table": "holding", "address": 0, "type": "float32"}]}
+               for k in range(2) for unit in units]
+    config = agent_config(tmp_path, plcs[0].url, None, None)
+    doc = yaml.safe_load(config.read_text())
+    doc["links"] = [{"name": f"plc{k}", "url": plc.url} for k, plc in enumerate(plcs)]
+    doc["devices"] = devices
+    config.write_text(yaml.safe_dump(doc, sort_keys=False))
+    agent = Agent(procs, config, tmp_path)
+    names = sorted(d["name"] for d in devices)
+    wait_for(lambda: all(d["health"] == "online" for d in agent.status()["devices"]), 30, "every device online")
+
+    # tramctl asks page by page and prints one whole answer, every device once, in name order, with its points.
+    whole = agent.status()
+    assert [d["name"] for d in whole["devices"]] == names
+    assert "devices_total" not in whole and "devices_from" not in whole
+    assert {d["points"][0]["value"] for d in whole["devices"]} == {200.0, 201.0}
+
+    # The agent's pages: where each starts, how many devices there are, and the devices of that window only.
+    page = raw_control(agent.socket, "status 100 100")
+    assert (page["devices_from"], page["devices_total"]) == (100, 250)
+    assert [d["name"] for d in page["devices"]] == names[100:200]
+    last = raw_control(agent.socket, "status 240 100")
+    assert [d["name"] for d in last["devices"]] == names[240:]
+    beyond = raw_control(agent.socket, "status 900 10")
+    assert (beyond["devices"], beyond["devices_from"], beyond["devices_total"]) == ([], 250, 250)
+    # A bare `status` (an older tramctl, a script) is still every device in one answer.
+    assert [d["name"] for d in raw_control(agent.socket, "status")["devices"]] == names
+    assert "error" in raw_control(agent.socket, "status 0 0")
+
+    # The human screen and top count all of them.
+    screen = subprocess.run([str(TRAMCTL), "status", "--socket", str(agent.socket)], capture_output=True, text=True,
+                            timeout=20)
+    assert screen.returncode == 0, screen.stderr
+    assert "DEVICES 250/250 online" in screen.stdout
+    top = subprocess.run([str(TRAMCTL), "top", "--iterations", "1", "--socket", str(agent.socket)], capture_output=True,
+                         text=True, timeout=20)
+    assert top.returncode == 0 and "DEVICES 250/250 online" in top.stdout, top.stderr
