@@ -189,7 +189,7 @@ if [ -n "${sink:-}" ]; then
   kill -TERM "$sink"; wait "$sink" 2>/dev/null || true
   python3 - "$(grep discarded "$work/collector.out")" "$SECONDS_TOTAL" <<'PY'
 import re, sys
-requests, size, batches = (int(x.replace(",", "")) for x in re.findall(r"[\d,]+", sys.argv[1])[:3])
+requests, size, batches = (int(x.replace(",", "")) for x in re.findall(r"\d[\d,]*", sys.argv[1])[:3])
 print(f"uploads              {requests} requests, {batches} batches, {size / max(1, batches) / 1024:.0f} KiB a batch compressed, {size / max(1, requests) / 1024:.0f} KiB a request (whole run)")
 PY
 fi
