@@ -20,7 +20,9 @@ enum ControlProtocol {
         case .status:
             return status(runtime).bytes
         case .statusPage(let from, let count):
-            return status(runtime, devices: from..<from.addingReportingOverflow(count).partialValue).bytes
+            // `from + count` can overflow for numbers a client sent; the window then runs to the end.
+            let (end, overflowed) = from.addingReportingOverflow(count)
+            return status(runtime, devices: from..<(overflowed ? Int.max : end)).bytes
         case .cycles(let cursor, let device):
             return cycles(runtime, after: cursor, device: device).bytes
         case .read(let read):

@@ -514,6 +514,8 @@ def test_status_comes_in_pages_of_devices_and_tramctl_puts_them_together(procs, 
     assert [d["name"] for d in last["devices"]] == names[240:]
     beyond = raw_control(agent.socket, "status 900 10")
     assert (beyond["devices"], beyond["devices_from"], beyond["devices_total"]) == ([], 250, 250)
+    # A window past Int.max is answered, not a crash.
+    assert raw_control(agent.socket, f"status {2**63 - 1} 10")["devices"] == []
     # A bare `status` (an older tramctl, a script) is still every device in one answer.
     assert [d["name"] for d in raw_control(agent.socket, "status")["devices"]] == names
     assert "error" in raw_control(agent.socket, "status 0 0")
